@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine (see README.md):
+#   make report   set up .venv, run the whole workflow with config.yaml, produce the report
+#   make test     set up .venv, run the test suite
+# Setup is idempotent: the venv is rebuilt only when requirements.txt or pyproject.toml change.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.descent-installed
+SNAKEMAKE_ARGS ?=
+
+# Jobs run `python` from PATH; make it the venv's.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup report test clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+report: $(STAMP)
+	$(BIN)/snakemake --workflow-profile profiles/default $(SNAKEMAKE_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,1 @@
+"""Stage 3: matmul benchmark, naive loops vs NumPy vs torch CPU vs CUDA (issue: benchmark)."""

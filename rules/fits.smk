@@ -1,0 +1,1 @@
+"""Stage 2: fit every dataset with every method, raw and standardized (issue: fits)."""

@@ -1,0 +1,1 @@
+"""Stage 5: gather every result into the comparison report (issue: report)."""

@@ -1,0 +1,177 @@
+"""Reading and writing results: atomic writes and validated dataset loading.
+
+Every writer goes through a temporary file in the destination directory followed by
+``os.replace``, so an interrupted job never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class DataError(ValueError):
+    """A dataset file is unreadable or its content is unfit for fitting; the message names the file."""
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give results the usual permissions
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert NumPy scalars/arrays and non-finite floats to strict-JSON values (NaN/inf → None)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (np.generic, np.ndarray, Path)):
+        return to_jsonable(_json_default(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
+    """Write ``data`` as indented, key-sorted strict JSON, atomically."""
+    text = json.dumps(to_jsonable(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a JSON object, with an error naming the file if it is not valid JSON."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
+    """Write a frame to parquet through pyarrow, atomically and deterministically (no index)."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, engine="pyarrow", index=False, compression="zstd")
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A dataset read back from ``results/datasets``.
+
+    Attributes
+    ----------
+    X:
+        Features, shape ``(n, k)``, the parquet's dtype.
+    y:
+        Target, shape ``(n,)``.
+    meta:
+        The JSON sidecar.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    meta: dict[str, Any]
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.meta["features"])
+
+    @property
+    def target(self) -> str:
+        return str(self.meta["target"])
+
+
+_REQUIRED_META = ("features", "target", "true_weights", "true_bias", "n", "seed", "generator")
+
+
+def load_dataset(parquet: str | os.PathLike[str], meta_path: str | os.PathLike[str]) -> LoadedDataset:
+    """Load and validate a dataset for fitting.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the problem: unreadable or not parquet, sidecar fields missing,
+        a feature or target column missing or not numeric, fewer than 2 rows, or NaN/inf values
+        (naming the column and the first bad row).
+    """
+    meta = read_json(meta_path)
+    missing = [key for key in _REQUIRED_META if key not in meta]
+    if missing:
+        raise DataError(f"{meta_path}: missing field(s) {', '.join(missing)}")
+    features, target = list(meta["features"]), str(meta["target"])
+    if not features:
+        raise DataError(f"{meta_path}: field 'features' is empty")
+    try:
+        frame = pd.read_parquet(parquet, engine="pyarrow")
+    except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files
+        raise DataError(f"{parquet}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    absent = [c for c in [*features, target] if c not in frame.columns]
+    if absent:
+        raise DataError(
+            f"{parquet}: missing column(s) {', '.join(absent)} "
+            f"(sidecar {meta_path} lists features {features} and target {target!r}; "
+            f"file has {list(frame.columns)})"
+        )
+    for column in [*features, target]:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            raise DataError(f"{parquet}: column {column!r} is {frame[column].dtype}, expected a float column")
+    if len(frame) < 2:
+        raise DataError(f"{parquet}: {len(frame)} row(s); fitting a line needs at least 2")
+    for column in [*features, target]:
+        values = frame[column].to_numpy()
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(
+                f"{parquet}: column {column!r} has {int(bad.sum())} non-finite value(s) "
+                f"(first at row {row}: {values[row]})"
+            )
+    X = np.column_stack([frame[c].to_numpy() for c in features])
+    y = frame[target].to_numpy()
+    return LoadedDataset(X=X, y=y, meta=meta)

@@ -1,0 +1,78 @@
+"""The config schema and cross-field checks reject bad configs, naming the field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import ROOT, TEST_CONFIG
+from descent.config import ConfigError, check_config
+
+SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
+
+
+def _validated(config: dict) -> dict:
+    config = copy.deepcopy(config)
+    validate(config, SCHEMA)
+    check_config(config)
+    return config
+
+
+@pytest.mark.parametrize("path", [ROOT / "config.yaml", TEST_CONFIG], ids=["default", "test"])
+def test_shipped_configs_are_valid(path):
+    _validated(yaml.safe_load(path.read_text()))
+
+
+def test_defaults_are_filled_in(test_config):
+    config = _validated(test_config)
+    assert config["datasets"]["multifeature"]["dtype"] == "float64"
+    assert config["datasets"]["multifeature"]["offset_factor"] == 3.0
+
+
+def _error_text(exc: BaseException) -> str:
+    parts = [str(exc)]
+    parts += [str(a) for a in getattr(exc, "args", ())]
+    if exc.__cause__ is not None:
+        parts.append(str(exc.__cause__))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda c: c["datasets"]["paris_rent"].update(kind="wavelet"), "wavelet"),
+        (lambda c: c["datasets"]["paris_rent"].update(n=-5), "-5"),
+        (lambda c: c["datasets"]["paris_rent"].pop("seed"), "'seed' is a required property"),
+        (lambda c: c["datasets"]["paris_rent"].update(n="fifty"), "'fifty' is not of type 'integer'"),
+        (lambda c: c["datasets"]["lesson_linear"].update(noise_std=-1), "-1"),
+        (lambda c: c["datasets"]["lesson_linear"].update(colour="red"), "colour"),
+        (lambda c: c.update(datasets={}), "should be non-empty"),
+        (lambda c: c.update(unknown_section={}), "unknown_section"),
+    ],
+    ids=["unknown-kind", "negative-n", "missing-seed", "wrong-type", "negative-noise", "unknown-key",
+         "no-datasets", "unknown-section"],
+)
+def test_schema_rejects_bad_values_naming_the_field(test_config, mutate, expected):
+    mutate(test_config)
+    with pytest.raises(WorkflowError) as info:
+        _validated(test_config)
+    assert expected in _error_text(info.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda c: c["datasets"]["paris_rent"].update(true_weights=[1, 2]), "datasets.paris_rent.true_weights"),
+        (lambda c: c["datasets"]["paris_rent"].update(low=100, high=20), "datasets.paris_rent.high"),
+        (lambda c: c["datasets"]["lesson_linear"].update(target="x"), "datasets.lesson_linear.target"),
+        (lambda c: c["datasets"]["multifeature"].update(scale_range=[10.0, 1.0]), "datasets.multifeature.scale_range"),
+    ],
+)
+def test_cross_field_problems_name_the_field(test_config, mutate, field):
+    mutate(test_config)
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        _validated(test_config)
