@@ -3,8 +3,6 @@
 import os
 import sys
 
-from snakemake.utils import validate
-
 # The workflow's logic lives in the descent package under src/. Make it importable both here
 # (parse time) and in every job's Python (PYTHONPATH is inherited by local and cluster jobs, and
 # works inside conda environments created from envs/*.yaml, which do not install the package).
@@ -15,10 +13,10 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (DESCENT_SRC, os.environ.get("PYTHONPATH", "")) if p)
 )
 
-from descent.config import check_config, feature_names
+from descent.config import check_config, feature_names, validate_config
 
 # Fails before any job runs, naming the field (schema defaults are filled in here).
-validate(config, "../schemas/config.schema.yaml")
+validate_config(config, os.path.join(workflow.basedir, "schemas"))
 check_config(config)
 
 DATASETS = sorted(config["datasets"])
@@ -43,3 +41,64 @@ def dataset_mem_mb(wildcards, attempt=1):
     interpreter and libraries (~600 MB with torch), doubled on each retry."""
     copies = 6  # data, float64 working copy, standardized copy, predictions/residuals, slack
     return int((600 + copies * dataset_bytes(wildcards.dataset) / 2**20) * attempt)
+
+
+# ---- Fits (rules/fits.smk) -------------------------------------------------------------
+
+from descent.config import ConfigError
+from descent.fit_config import (
+    CLOSED_FORM_METHODS,
+    ITERATIVE_METHODS,
+    FitJob,
+    fit_jobs,
+    fits_problems,
+    initial_parameters,
+    resolve_settings,
+)
+
+_fit_problems = fits_problems(config)
+if _fit_problems:
+    raise ConfigError("invalid configuration:\n  " + "\n  ".join(_fit_problems))
+
+FIT_JOBS = fit_jobs(config)
+FIT_VARIANTS = sorted(config["fits"].get("variants", {}))
+ITERATIVE_NAMES = [m for m in ITERATIVE_METHODS if m in config["fits"]["methods"]] + FIT_VARIANTS
+CLOSED_NAMES = [m for m in CLOSED_FORM_METHODS if m in config["fits"]["methods"]]
+SINGLE_FEATURE_DATASETS = [d for d in DATASETS if len(feature_names(config["datasets"][d])) == 1]
+
+
+def _alternation(names):
+    """A wildcard regex matching exactly these names (none: matches nothing)."""
+    return "|".join(names) if names else "(?!)"
+
+
+def fit_settings(wildcards):
+    """Resolved settings of one fit (defaults < variant < overrides), recorded in its JSON."""
+    return resolve_settings(config, FitJob(wildcards.dataset, wildcards.scaling, wildcards.method))
+
+
+def fit_init(wildcards):
+    """Initial (weights, bias) of an iterative fit, in the fitted space."""
+    settings = fit_settings(wildcards)
+    return initial_parameters(settings, config["datasets"][wildcards.dataset])
+
+
+def fit_threads(wildcards):
+    """One thread for small data (start-up dominates); all cores for large data."""
+    return 1 if dataset_bytes(wildcards.dataset) < 64 * 2**20 else max(1, workflow.cores)
+
+
+def fit_gpu(wildcards):
+    """A GPU for fits configured to run on CUDA (so cluster submission requests one)."""
+    return 1 if fit_settings(wildcards).get("device") == "cuda" else 0
+
+
+def surface_starts(wildcards):
+    """Start points of every iterative fit of this dataset and scaling (the grid must show them)."""
+    return [
+        initial_parameters(resolve_settings(config, job), config["datasets"][job.dataset])
+        for job in FIT_JOBS
+        if job.dataset == wildcards.dataset
+        and job.scaling == wildcards.scaling
+        and resolve_settings(config, job)["method"] in ITERATIVE_METHODS
+    ]

@@ -7,17 +7,16 @@ import copy
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from conftest import ROOT, TEST_CONFIG
-from descent.config import ConfigError, check_config
+from descent.config import ConfigError, check_config, validate_config
 
-SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
+SCHEMAS = ROOT / "schemas"
 
 
 def _validated(config: dict) -> dict:
     config = copy.deepcopy(config)
-    validate(config, SCHEMA)
+    validate_config(config, SCHEMAS)
     check_config(config)
     return config
 

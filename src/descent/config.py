@@ -7,7 +7,13 @@ the field by its dotted path, so a bad config is reported whole before any job r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+#: Config sections with a schema file of their own (schemas/<section>.schema.yaml). They are
+#: validated one by one because snakemake.utils.validate fills in defaults only within a
+#: single schema file (a cross-file $ref is validated by a validator that sets no defaults).
+SECTIONS: tuple[str, ...] = ("fits", "benchmark", "lessons", "report")
 
 
 def feature_names(spec: dict[str, Any]) -> list[str]:
@@ -49,6 +55,26 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
         if lo > hi:
             problems.append(f"{where}.scale_range: [{lo}, {hi}] is not increasing")
     return problems
+
+
+def validate_config(config: dict[str, Any], schema_dir: str | Path) -> None:
+    """Validate ``config`` in place against the schemas in ``schema_dir``, filling in defaults.
+
+    Raises ``snakemake.exceptions.WorkflowError`` naming the section and the field.
+    """
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    schema_dir = Path(schema_dir)
+    validate(config, str(schema_dir / "config.schema.yaml"))
+    for section in SECTIONS:
+        try:
+            validate(config[section], str(schema_dir / f"{section}.schema.yaml"))
+        except WorkflowError as exc:
+            detail = "\n".join(str(arg) for arg in exc.args)
+            raise WorkflowError(
+                f"In config section '{section}' (schema {schema_dir / f'{section}.schema.yaml'}):\n{detail}"
+            ) from None
 
 
 def check_config(config: dict[str, Any]) -> None:

@@ -1,0 +1,24 @@
+"""Rules `fit_iterative` / `fit_closed_form`: fit one dataset with one method in one scaling."""
+
+from descent.fitting import fit_record
+from descent.io import load_dataset, write_json, write_parquet
+from descent.jobs import job_logging
+
+job = dict(snakemake.wildcards.items())
+with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**job)) as log:
+    import torch
+
+    torch.set_num_threads(snakemake.threads)
+    data = load_dataset(snakemake.input.parquet, snakemake.input.meta)
+    record, history = fit_record(
+        data.X, data.y, data.meta, job, snakemake.params.settings, snakemake.params.init, snakemake.params.predict
+    )
+    record["threads"] = snakemake.threads
+    if history is not None:
+        write_parquet(snakemake.output.history, history)
+    write_json(snakemake.output.json, record)
+    log.info(
+        "w=%s b=%.6g mse=%.6g iterations=%d converged=%s diverged=%s in %.3fs",
+        record["weights"], record["bias"], record["mse"], record["iterations"],
+        record["converged"], record["diverged"], record["seconds"],
+    )

@@ -1,0 +1,165 @@
+"""Which fits run, and with which settings: resolved from the config's ``fits`` section.
+
+Light on purpose (no NumPy or torch): the rules call these functions while Snakemake parses
+the workflow. A fit is named by ``(dataset, scaling, method)`` where ``method`` is a base
+method (``manual_gd``, ``autograd``, ``nn_linear``, ``lstsq``, ``sklearn``) or a variant name
+from ``fits.variants``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, NamedTuple
+
+from descent.config import feature_names
+
+ITERATIVE_METHODS: tuple[str, ...] = ("manual_gd", "autograd", "nn_linear")
+CLOSED_FORM_METHODS: tuple[str, ...] = ("lstsq", "sklearn")
+BASE_METHODS: tuple[str, ...] = ITERATIVE_METHODS + CLOSED_FORM_METHODS
+
+
+class FitJob(NamedTuple):
+    """One fit: a Snakemake job writing ``results/fits/{dataset}/{scaling}/{method}.json``."""
+
+    dataset: str
+    scaling: str
+    method: str
+
+
+def base_method(fits: dict[str, Any], method: str) -> str:
+    """The base method of a method or variant name.
+
+    >>> base_method({"variants": {"sgd": {"method": "manual_gd"}}}, "sgd")
+    'manual_gd'
+    """
+    if method in BASE_METHODS:
+        return method
+    return str(fits["variants"][method]["method"])
+
+
+def _as_list(value: Any) -> list[Any] | None:
+    if value is None:
+        return None
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def fit_jobs(config: dict[str, Any]) -> list[FitJob]:
+    """Every fit the config asks for, in a stable order (datasets sorted)."""
+    fits = config["fits"]
+    jobs: list[FitJob] = []
+    for dataset in sorted(config["datasets"]):
+        for scaling in fits["scalings"]:
+            for method in fits["methods"]:
+                jobs.append(FitJob(dataset, scaling, method))
+            for name, variant in fits.get("variants", {}).items():
+                if dataset in (variant.get("datasets") or [dataset]) and scaling in (
+                    variant.get("scalings") or fits["scalings"]
+                ):
+                    jobs.append(FitJob(dataset, scaling, name))
+    return jobs
+
+
+def _matches(entry: dict[str, Any], job: FitJob) -> bool:
+    for key, value in (("dataset", job.dataset), ("scaling", job.scaling), ("method", job.method)):
+        allowed = _as_list(entry.get(key))
+        if allowed is not None and value not in allowed:
+            return False
+    return True
+
+
+def resolve_settings(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
+    """The settings of one fit: defaults, then the variant's settings, then matching overrides.
+
+    The result also names the base method and lists which overrides applied (``applied``), so
+    the fit's JSON records exactly how it was configured.
+    """
+    fits = config["fits"]
+    settings = copy.deepcopy(fits["settings"])
+    applied: list[str] = []
+    if job.method not in BASE_METHODS:
+        settings.update(copy.deepcopy(fits["variants"][job.method].get("settings", {})))
+        applied.append(f"variants.{job.method}")
+    for index, entry in enumerate(fits.get("overrides", [])):
+        if _matches(entry, job):
+            settings.update(copy.deepcopy(entry["set"]))
+            applied.append(f"overrides[{index}]" + (f": {entry['why']}" if entry.get("why") else ""))
+    settings["method"] = base_method(fits, job.method)
+    settings["applied"] = applied
+    return settings
+
+
+def fits_problems(config: dict[str, Any]) -> list[str]:
+    """Cross-field problems of the ``fits`` section, each naming the field by its dotted path."""
+    fits = config["fits"]
+    datasets = config["datasets"]
+    problems: list[str] = []
+    for name, variant in fits.get("variants", {}).items():
+        if name in BASE_METHODS:
+            problems.append(f"fits.variants.{name}: a variant cannot reuse a base method's name")
+        for dataset in variant.get("datasets") or []:
+            if dataset not in datasets:
+                problems.append(
+                    f"fits.variants.{name}.datasets: unknown dataset {dataset!r}; known: {', '.join(sorted(datasets))}"
+                )
+    known_methods = set(BASE_METHODS) | set(fits.get("variants", {}))
+    for index, entry in enumerate(fits.get("overrides", [])):
+        for dataset in _as_list(entry.get("dataset")) or []:
+            if dataset not in datasets:
+                problems.append(
+                    f"fits.overrides[{index}].dataset: unknown dataset {dataset!r}; known: {', '.join(sorted(datasets))}"
+                )
+        for method in _as_list(entry.get("method")) or []:
+            if method not in known_methods:
+                problems.append(
+                    f"fits.overrides[{index}].method: unknown method {method!r}; "
+                    f"allowed: {', '.join(sorted(known_methods))}"
+                )
+    for dataset, inputs in fits.get("predict", {}).items():
+        if dataset not in datasets:
+            problems.append(f"fits.predict.{dataset}: unknown dataset; known: {', '.join(sorted(datasets))}")
+            continue
+        k = len(feature_names(datasets[dataset]))
+        for index, row in enumerate(inputs):
+            if len(row) != k:
+                problems.append(f"fits.predict.{dataset}[{index}]: {len(row)} value(s) for {k} feature(s)")
+    for job in fit_jobs(config):
+        if job.dataset not in datasets:
+            continue
+        settings = resolve_settings(config, job)
+        where = f"fits (dataset {job.dataset}, scaling {job.scaling}, method {job.method})"
+        n, spec = int(datasets[job.dataset]["n"]), datasets[job.dataset]
+        k = len(feature_names(spec))
+        if settings["method"] in ITERATIVE_METHODS:
+            if settings.get("batch_size") is not None and settings["batch_size"] > n:
+                problems.append(f"{where}.batch_size: {settings['batch_size']} is larger than the dataset's n={n}")
+            init = settings["init"]
+            if init["kind"] == "numpy_legacy_after_data" and spec["kind"] != "numpy_legacy_uniform":
+                problems.append(
+                    f"{where}.init.kind: numpy_legacy_after_data needs a numpy_legacy_uniform dataset, "
+                    f"not {spec['kind']}"
+                )
+            if init["kind"] == "values":
+                if "weights" not in init or "bias" not in init:
+                    problems.append(f"{where}.init: kind 'values' needs both 'weights' and 'bias'")
+                elif isinstance(init["weights"], list) and len(init["weights"]) != k:
+                    problems.append(f"{where}.init.weights: {len(init['weights'])} value(s) for {k} feature(s)")
+    return problems
+
+
+def initial_parameters(settings: dict[str, Any], dataset_spec: dict[str, Any]) -> tuple[list[float], float]:
+    """Initial ``(weights, bias)`` of an iterative fit, in the space being optimised."""
+    init = settings["init"]
+    k = len(feature_names(dataset_spec))
+    if init["kind"] == "zeros":
+        return [0.0] * k, 0.0
+    if init["kind"] == "values":
+        weights = init["weights"]
+        weights = [float(w) for w in weights] if isinstance(weights, list) else [float(weights)] * k
+        return weights, float(init["bias"])
+    # Lesson 0 draws W then b with np.random.randn right after its data.
+    from descent.datasets import legacy_numpy_state_after_data
+
+    rng = legacy_numpy_state_after_data(dataset_spec)
+    weights_draw = rng.randn(k, 1)
+    bias_draw = rng.randn(1)
+    return [float(w) for w in weights_draw[:, 0]], float(bias_draw[0])

@@ -1,0 +1,51 @@
+"""Tests of fit selection and settings resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT
+from descent.config import validate_config
+from descent.fit_config import FitJob, fit_jobs, fits_problems, resolve_settings
+
+
+@pytest.fixture
+def config(test_config):
+    validate_config(test_config, ROOT / "schemas")
+    return test_config
+
+
+def test_every_dataset_scaling_method_is_a_job(config):
+    jobs = fit_jobs(config)
+    base = [j for j in jobs if j.method in config["fits"]["methods"]]
+    assert len(base) == len(config["datasets"]) * 2 * 5
+    assert len(set(jobs)) == len(jobs)
+
+
+def test_settings_resolve_defaults_then_variant_then_overrides(config):
+    config["fits"]["variants"] = {"sgd": {"method": "manual_gd", "settings": {"batch_size": 1, "lr": 0.2}}}
+    config["fits"]["overrides"] = [
+        {"method": "sgd", "set": {"lr": 0.3}},
+        {"dataset": "paris_rent", "scaling": "raw", "method": ["sgd"], "set": {"iterations": 7}, "why": "test"},
+    ]
+    settings = resolve_settings(config, FitJob("paris_rent", "raw", "sgd"))
+    assert (settings["method"], settings["batch_size"], settings["lr"], settings["iterations"]) == ("manual_gd", 1, 0.3, 7)
+    assert settings["applied"] == ["variants.sgd", "overrides[0]", "overrides[1]: test"]
+    other = resolve_settings(config, FitJob("lesson_linear", "raw", "sgd"))
+    assert other["iterations"] == config["fits"]["settings"]["iterations"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda f: f.update(overrides=[{"dataset": "nope", "set": {}}]), "fits.overrides[0].dataset: unknown dataset 'nope'"),
+        (lambda f: f.update(overrides=[{"method": "newton", "set": {}}]), "fits.overrides[0].method: unknown method 'newton'"),
+        (lambda f: f["settings"].update(batch_size=10**9), "batch_size: 1000000000 is larger than the dataset's n="),
+        (lambda f: f.update(variants={"lstsq": {"method": "manual_gd"}}), "fits.variants.lstsq: a variant cannot reuse"),
+        (lambda f: f.update(predict={"paris_rent": [[1, 2]]}), "fits.predict.paris_rent[0]: 2 value(s) for 1 feature(s)"),
+        (lambda f: f["settings"].update(init={"kind": "numpy_legacy_after_data"}), "needs a numpy_legacy_uniform dataset"),
+    ],
+)
+def test_cross_field_problems_are_named(config, mutate, expected):
+    mutate(config["fits"])
+    assert any(expected in p for p in fits_problems(config)), fits_problems(config)
