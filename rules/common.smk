@@ -13,7 +13,8 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (DESCENT_SRC, os.environ.get("PYTHONPATH", "")) if p)
 )
 
-from descent.config import check_config, feature_names, validate_config
+from descent.config import check_config, feature_names, spec_shape, validate_config
+from descent import resources as descent_resources
 
 # Fails before any job runs, naming the field (schema defaults are filled in here).
 validate_config(config, os.path.join(workflow.basedir, "schemas"))
@@ -29,18 +30,20 @@ wildcard_constraints:
     dataset="|".join(DATASETS) if DATASETS else "(?!)",
 
 
+def dataset_shape(name):
+    """(rows, features, bytes per value) of a configured dataset."""
+    return spec_shape(config["datasets"][name])
+
+
 def dataset_bytes(name):
     """Bytes of one dataset's feature matrix plus target, at its stored dtype."""
-    spec = config["datasets"][name]
-    itemsize = 8 if spec.get("dtype", "float64") == "float64" and spec["kind"] != "torch_uniform" else 4
-    return int(spec["n"]) * (len(feature_names(spec)) + 1) * itemsize
+    return descent_resources.data_bytes(*dataset_shape(name))
 
 
 def dataset_mem_mb(wildcards, attempt=1):
-    """Memory to request for a job holding one dataset: a few copies of it plus the
-    interpreter and libraries (~600 MB with torch), doubled on each retry."""
-    copies = 6  # data, float64 working copy, standardized copy, predictions/residuals, slack
-    return int((600 + copies * dataset_bytes(wildcards.dataset) / 2**20) * attempt)
+    """Memory to request for a job holding one dataset (descent.resources.job_mem_mb: the
+    interpreter plus a few copies of the data), doubled on each retry."""
+    return descent_resources.job_mem_mb(*dataset_shape(wildcards.dataset), attempt=attempt)
 
 
 # ---- Fits (rules/fits.smk) -------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Rules `fit_iterative` / `fit_closed_form`: fit one dataset with one method in one scaling."""
 
-from descent.fitting import fit_record
-from descent.io import load_dataset, write_json, write_parquet
+from descent.fitting import fit_files
+from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
 
 job = dict(snakemake.wildcards.items())
@@ -9,9 +9,9 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
     import torch
 
     torch.set_num_threads(snakemake.threads)
-    data = load_dataset(snakemake.input.parquet, snakemake.input.meta)
-    record, history = fit_record(
-        data.X, data.y, data.meta, job, snakemake.params.settings, snakemake.params.init, snakemake.params.predict
+    record, history = fit_files(
+        snakemake.input.parquet, snakemake.input.meta, job, snakemake.params.settings,
+        snakemake.params.init, snakemake.params.predict, snakemake.resources.get("mem_mb"),
     )
     record["threads"] = snakemake.threads
     if history is not None:

@@ -1,12 +1,16 @@
 """Rule `dataset`: generate one configured dataset to parquet plus its JSON sidecar."""
 
+from descent.config import spec_shape
 from descent.datasets import generate
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
+from descent.resources import check_memory
 
-
-with job_logging(snakemake.log[0], f"dataset.{snakemake.wildcards.dataset}") as log:
-    dataset = generate(snakemake.params.spec)
+name = snakemake.wildcards.dataset
+with job_logging(snakemake.log[0], f"dataset.{name}") as log:
+    spec = snakemake.params.spec
+    check_memory(*spec_shape(spec), snakemake.resources.get("mem_mb"), f"dataset {name} (datasets.{name}.n)")
+    dataset = generate(spec)
     write_parquet(snakemake.output.parquet, dataset.frame)
-    write_json(snakemake.output.meta, dataset.metadata(snakemake.wildcards.dataset))
+    write_json(snakemake.output.meta, dataset.metadata(name))
     log.info("wrote %d rows x %d features to %s", dataset.n, len(dataset.features), snakemake.output.parquet)

@@ -27,6 +27,12 @@ def feature_names(spec: dict[str, Any]) -> list[str]:
     return [f"x{j}" for j in range(int(spec.get("n_features", 1)))]
 
 
+def spec_shape(spec: dict[str, Any]) -> tuple[int, int, int]:
+    """``(rows, features, bytes per stored value)`` of a dataset spec (torch_uniform is float32)."""
+    itemsize = 4 if spec["kind"] == "torch_uniform" or spec.get("dtype") == "float32" else 8
+    return int(spec["n"]), len(feature_names(spec)), itemsize
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists each bad field by its dotted path."""
 

@@ -669,3 +669,25 @@ def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> t
         prediction_rows, columns=["dataset", "scaling", "method", "inputs", "prediction", "true_value"]
     )
     return summary, predictions
+
+
+def fit_files(
+    parquet: str,
+    meta_path: str,
+    job: dict[str, str],
+    settings: dict[str, Any],
+    init: tuple[list[float], float] | None,
+    predict: list[list[float]],
+    mem_mb: float | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Load a dataset (checked against ``mem_mb``) and fit it; errors name the file.
+
+    Returns what :func:`fit_record` returns.
+    """
+    from descent.io import load_dataset
+
+    data = load_dataset(parquet, meta_path, mem_mb)
+    try:
+        return fit_record(data.X, data.y, data.meta, job, settings, init, predict)
+    except FitError as exc:
+        raise FitError(f"{parquet}: {exc}") from exc

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from descent.resources import check_memory
+
 
 class DataError(ValueError):
     """A dataset file is unreadable or its content is unfit for fitting; the message names the file."""
@@ -130,8 +132,13 @@ class LoadedDataset:
 _REQUIRED_META = ("features", "target", "true_weights", "true_bias", "n", "seed", "generator")
 
 
-def load_dataset(parquet: str | os.PathLike[str], meta_path: str | os.PathLike[str]) -> LoadedDataset:
+def load_dataset(
+    parquet: str | os.PathLike[str], meta_path: str | os.PathLike[str], mem_mb: float | None = None
+) -> LoadedDataset:
     """Load and validate a dataset for fitting.
+
+    With ``mem_mb`` (the rule's declared memory), first checks from the sidecar's ``n`` and
+    features that the data fit in it (:func:`descent.resources.check_memory`), before reading.
 
     Raises
     ------
@@ -147,6 +154,8 @@ def load_dataset(parquet: str | os.PathLike[str], meta_path: str | os.PathLike[s
     features, target = list(meta["features"]), str(meta["target"])
     if not features:
         raise DataError(f"{meta_path}: field 'features' is empty")
+    itemsize = 4 if meta.get("dtype") == "float32" else 8
+    check_memory(int(meta["n"]), len(features), itemsize, mem_mb, str(parquet))
     try:
         frame = pd.read_parquet(parquet, engine="pyarrow")
     except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files

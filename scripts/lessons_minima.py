@@ -1,0 +1,14 @@
+"""Rule `lessons_minima`: descent from many random starts on a function with several minima."""
+
+from descent.io import write_json, write_parquet
+from descent.jobs import job_logging
+from descent.lessons_descent import minima_experiment
+from descent.lessons_figures import minima_figure, save_figure
+
+with job_logging(snakemake.log[0], "lessons.minima") as log:
+    result = minima_experiment(snakemake.params.spec)
+    write_parquet(snakemake.output.starts, result.starts)
+    write_json(snakemake.output.summary, {**result.summary, "config": snakemake.params.spec})
+    save_figure(minima_figure(result.starts, result.summary), snakemake.output.png, snakemake.output.svg)
+    log.info("%s: %d starts, %.1f%% reached the global minimum %s", result.summary["function"],
+             result.summary["n_starts"], 100 * result.summary["fraction_global"], result.summary["global_minimum"])
