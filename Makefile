@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make report   set up .venv, run the whole workflow with config.yaml, produce the report
 #   make test     set up .venv, run the test suite
+#   make bench    set up .venv, run the speed and scale benchmark (results/perf/)
 # Setup is idempotent: the venv is rebuilt only when requirements.txt or pyproject.toml change.
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ SNAKEMAKE_ARGS ?=
 # Jobs run `python` from PATH; make it the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup report test clean
+.PHONY: setup report test bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +28,10 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Speed and scale benchmark (not part of the tests): prints a table, records results/perf/*.json.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf results .snakemake

@@ -1,1 +1,108 @@
-"""Stage 3: matmul benchmark, naive loops vs NumPy vs torch CPU vs CUDA (issue: benchmark)."""
+"""Stage 3: matmul benchmark, naive loops vs NumPy vs torch CPU vs CUDA (issue: benchmark).
+
+One job per CPU backend (`matmul_benchmark`, holding every core so nothing runs beside it while
+it times), one CUDA job (`matmul_benchmark_cuda`, `resources: gpu=1` so a cluster places it on a
+GPU node; it writes 'skipped: CUDA not available' rows instead of failing where there is no GPU),
+and a gather job writing the table, the machine-facts sidecar and the figures.
+"""
+
+from descent.benchmark import CPU_BACKENDS, check_benchmark_config, job_mem_mb, job_runtime_min
+
+check_benchmark_config(config)
+
+BENCHMARK = config["benchmark"]
+BENCHMARK_BACKENDS = list(BENCHMARK["backends"])
+
+
+rule matmul_benchmark:
+    output:
+        table="results/benchmark/raw/{backend}.parquet",
+        facts="results/benchmark/raw/{backend}.json",
+    wildcard_constraints:
+        backend="|".join(CPU_BACKENDS),
+    params:
+        backend=lambda wildcards: wildcards.backend,
+        section=BENCHMARK,
+    log:
+        "results/logs/benchmark/{backend}.log",
+    benchmark:
+        "results/benchmarks/benchmark/{backend}.tsv"
+    # Every core: Snakemake then runs nothing else beside a timing job; BLAS and torch threads are
+    # set from this value.
+    threads: workflow.cores
+    resources:
+        mem_mb=lambda wildcards, attempt: job_mem_mb(BENCHMARK, attempt),
+        runtime=lambda wildcards: job_runtime_min(BENCHMARK, wildcards.backend),
+    conda:
+        "../envs/descent.yaml"
+    script:
+        "../scripts/benchmark_matmul.py"
+
+
+rule matmul_benchmark_cuda:
+    output:
+        table="results/benchmark/raw/torch_cuda.parquet",
+        facts="results/benchmark/raw/torch_cuda.json",
+    params:
+        backend="torch_cuda",
+        section=BENCHMARK,
+    log:
+        "results/logs/benchmark/torch_cuda.log",
+    benchmark:
+        "results/benchmarks/benchmark/torch_cuda.tsv"
+    # CPU threads only compute the float64 reference products on the host.
+    threads: min(4, workflow.cores)
+    resources:
+        gpu=1,
+        mem_mb=lambda wildcards, attempt: job_mem_mb(BENCHMARK, attempt),
+        runtime=job_runtime_min(BENCHMARK, "torch_cuda"),
+    conda:
+        "../envs/descent.yaml"
+    script:
+        "../scripts/benchmark_matmul.py"
+
+
+rule matmul_benchmark_gather:
+    input:
+        tables=expand("results/benchmark/raw/{backend}.parquet", backend=BENCHMARK_BACKENDS),
+        facts=expand("results/benchmark/raw/{backend}.json", backend=BENCHMARK_BACKENDS),
+    output:
+        table="results/benchmark/matmul.parquet",
+        sidecar="results/benchmark/matmul.json",
+        gflops_png=report(
+            "results/benchmark/matmul_gflops.png", caption="../report/benchmark_gflops.rst", category="Benchmark"
+        ),
+        gflops_svg="results/benchmark/matmul_gflops.svg",
+        speedup_png=report(
+            "results/benchmark/matmul_speedup.png", caption="../report/benchmark_speedup.rst", category="Benchmark"
+        ),
+        speedup_svg="results/benchmark/matmul_speedup.svg",
+    params:
+        section=BENCHMARK,
+    log:
+        "results/logs/benchmark/gather.log",
+    benchmark:
+        "results/benchmarks/benchmark/gather.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/descent.yaml"
+    script:
+        "../scripts/benchmark_gather.py"
+
+
+FINAL_TARGETS.extend(
+    expand(
+        "results/benchmark/{name}",
+        name=[
+            "matmul.parquet",
+            "matmul.json",
+            "matmul_gflops.png",
+            "matmul_gflops.svg",
+            "matmul_speedup.png",
+            "matmul_speedup.svg",
+        ],
+    )
+)
