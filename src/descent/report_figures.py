@@ -1,0 +1,325 @@
+"""Static figures of the fits for the report (matplotlib, Agg backend; PNG and SVG).
+
+Inputs are the fits' results as read by the rule scripts: ``X`` (n, k) and ``y`` (n,) of a
+dataset, fit records (``results/fits/…/{method}.json`` dicts), histories (``iteration``, ``loss``,
+``grad_norm``, ``w0..w{k-1}``, ``b``), loss surfaces (``w``, ``b``, ``mse``: a grid_size² grid, w
+fastest), gradient checks and the predictions table. Each function returns a Figure; save it
+with :func:`save_figure`. Output is deterministic (no dates in the files, fixed SVG ids).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from descent.fit_config import ITERATIVE_METHODS
+
+FitKey = tuple[str, str, str]
+
+#: A colour per method (variants get the remaining colours in order).
+_COLOURS = {"manual_gd": "#1f77b4", "autograd": "#ff7f0e", "nn_linear": "#2ca02c", "lstsq": "#000000",
+            "sklearn": "#7f7f7f"}
+_SPARE = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "descent-report"
+    return plt
+
+
+def method_colour(method: str, methods: Sequence[str]) -> str:
+    """A stable hex colour for ``method`` among ``methods`` (base methods fixed, variants in order;
+    hex so matplotlib and Plotly both accept it)."""
+    if method in _COLOURS:
+        return _COLOURS[method]
+    variants = sorted(m for m in methods if m not in _COLOURS)
+    return _SPARE[variants.index(method) % len(_SPARE)] if method in variants else _SPARE[0]
+
+
+def save_figure(fig: Any, png: str | os.PathLike[str], svg: str | os.PathLike[str], dpi: int = 110) -> None:
+    """Write ``fig`` to ``png`` and ``svg`` atomically, without timestamps, and close it."""
+    from descent.io import atomic_path
+
+    plt = _pyplot()
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    with atomic_path(svg) as tmp:
+        fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+
+
+def subsample_index(n: int, max_points: int) -> np.ndarray:
+    """At most ``max_points`` evenly spaced row indices of ``range(n)`` (all when n is small).
+
+    >>> subsample_index(10, 4).tolist()
+    [0, 3, 6, 9]
+    """
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+
+
+def _failed(record: Mapping[str, Any]) -> bool:
+    return bool(record.get("diverged")) or not np.isfinite(np.append(record["weights"], record["bias"])).all()
+
+
+def data_fit_figure(
+    X: np.ndarray,
+    y: np.ndarray,
+    records: Mapping[FitKey, dict[str, Any]],
+    meta: Mapping[str, Any],
+    max_points: int = 2000,
+) -> Any:
+    """The data with every fit, one panel per scaling (parameters in original units).
+
+    One feature: the points and each fit's line ``y = w·x + b``. Several features: predicted
+    against observed target (the fitted "line" is the diagonal). Failed fits are dashed and
+    named as failed; the true relation is a dotted black line.
+    """
+    plt = _pyplot()
+    scalings = sorted({k[1] for k in records}, key=lambda s: (s != "raw", s))
+    methods = sorted({k[2] for k in records})
+    fig, axes = plt.subplots(1, len(scalings), figsize=(6.2 * len(scalings), 4.6), squeeze=False)
+    idx = subsample_index(len(y), max_points)
+    Xs, ys = np.asarray(X, dtype=np.float64)[idx], np.asarray(y, dtype=np.float64)[idx]
+    single = Xs.shape[1] == 1
+    features, target = list(meta["features"]), str(meta["target"])
+    for ax, scaling in zip(axes[0], scalings):
+        if single:
+            ax.scatter(Xs[:, 0], ys, s=10, color="0.6", alpha=0.7, label=f"data ({len(y)} rows)", zorder=1)
+            grid = np.linspace(Xs[:, 0].min(), Xs[:, 0].max(), 2)
+            ax.plot(grid, grid * float(meta["true_weights"][0]) + float(meta["true_bias"]), ":", color="black",
+                    label="true relation")
+            ylim = (ys.min() - 0.15 * np.ptp(ys), ys.max() + 0.15 * np.ptp(ys))
+        else:
+            lo, hi = ys.min(), ys.max()
+            ax.plot([lo, hi], [lo, hi], ":", color="black", label="prediction = observed")
+            ylim = (lo - 0.15 * (hi - lo), hi + 0.15 * (hi - lo))
+        for method in methods:
+            record = records.get((meta["dataset"], scaling, method))
+            if record is None:
+                continue
+            w, b = np.asarray(record["weights"], dtype=np.float64), float(record["bias"])
+            failed = _failed(record)
+            style = dict(color=method_colour(method, methods), linestyle="--" if failed else "-", linewidth=1.4,
+                         label=f"{method}" + (" (failed)" if failed else ""), alpha=0.9)
+            if single:
+                ax.plot(grid, grid * w[0] + b, **style)
+            else:
+                pred = Xs @ w + b
+                ax.scatter(ys, pred, s=4, color=style["color"], alpha=0.35, label=style["label"],
+                           marker="x" if failed else "o")
+        ax.set_ylim(*ylim)
+        ax.set_title(f"{meta['dataset']}: {scaling} fits (original units)")
+        ax.set_xlabel(features[0] if single else f"observed {target}")
+        ax.set_ylabel(target if single else f"predicted {target}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves_figure(
+    histories: Mapping[FitKey, pd.DataFrame],
+    minimum_loss: Mapping[str, float],
+    dataset: str,
+    records: Mapping[FitKey, dict[str, Any]] | None = None,
+) -> Any:
+    """Loss against iteration (log scale) for every iterative fit: one row per scaling, the loss
+    on the left and the excess over the least-squares minimum of that space on the right.
+
+    ``minimum_loss`` maps scaling to the least-squares MSE in that scaling's fitted space.
+    """
+    plt = _pyplot()
+    scalings = sorted({k[1] for k in histories} | set(minimum_loss), key=lambda s: (s != "raw", s))
+    methods = sorted({k[2] for k in histories})
+    fig, axes = plt.subplots(max(1, len(scalings)), 2, figsize=(12, 3.9 * max(1, len(scalings))), squeeze=False)
+    for row, scaling in enumerate(scalings):
+        ax, ax_excess = axes[row]
+        floor = minimum_loss.get(scaling)
+        drawn = False
+        for method in methods:
+            history = histories.get((dataset, scaling, method))
+            if history is None or history.empty:
+                continue
+            drawn = True
+            colour = method_colour(method, methods)
+            failed = records is not None and _failed(records.get((dataset, scaling, method), {"weights": [], "bias": 0.0}))
+            label = method + (" (failed)" if failed else "")
+            loss = history["loss"].to_numpy(dtype=np.float64)
+            ax.plot(history["iteration"], np.where(loss > 0, loss, np.nan), color=colour, label=label,
+                    linestyle="--" if failed else "-")
+            if floor is not None:
+                excess = loss - floor
+                ax_excess.plot(history["iteration"], np.where(excess > 0, excess, np.nan), color=colour, label=label,
+                               linestyle="--" if failed else "-")
+        if floor is not None and floor > 0:
+            ax.axhline(floor, color="black", linestyle=":", linewidth=1, label="least-squares minimum")
+        for a, what in ((ax, "MSE"), (ax_excess, "MSE − least-squares MSE")):
+            a.set_yscale("log")
+            a.set_xlabel("iteration")
+            a.set_ylabel(f"{what} ({scaling} space)")
+            a.grid(True, which="both", alpha=0.3)
+            if drawn:
+                a.legend(fontsize=7)
+            else:
+                a.text(0.5, 0.5, "no iterative fits", transform=a.transAxes, ha="center")
+        ax.set_title(f"{dataset}, {scaling}: loss")
+        ax_excess.set_title(f"{dataset}, {scaling}: distance to the minimum")
+    fig.tight_layout()
+    return fig
+
+
+def surface_grid(surface: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(W, B, MSE)`` as 2-D arrays (b along rows, w along columns) from a surface frame."""
+    ws = np.unique(surface["w"].to_numpy())
+    bs = np.unique(surface["b"].to_numpy())
+    frame = surface.sort_values(["b", "w"])
+    Z = frame["mse"].to_numpy(dtype=np.float64).reshape(len(bs), len(ws))
+    W, B = np.meshgrid(ws, bs)
+    return W, B, Z
+
+
+def surface_figure(
+    surfaces: Mapping[str, pd.DataFrame],
+    histories: Mapping[FitKey, pd.DataFrame],
+    minima: Mapping[str, tuple[float, float]],
+    dataset: str,
+) -> Any:
+    """The loss surface over (w, b) with every iterative fit's descent path, one column per
+    scaling (raw and standardized side by side): contour (log-spaced levels) on top, 3D below.
+
+    ``minima`` maps scaling to the least-squares ``(w, b)`` in that fitted space. Paths are the
+    histories' ``(w0, b)``; parts leaving the grid are clipped.
+    """
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+
+    scalings = sorted(surfaces, key=lambda s: (s != "raw", s))
+    methods = sorted({k[2] for k in histories})
+    fig = plt.figure(figsize=(6.2 * len(scalings), 10.5))
+    for col, scaling in enumerate(scalings):
+        W, B, Z = surface_grid(surfaces[scaling])
+        ax = fig.add_subplot(2, len(scalings), col + 1)
+        positive = Z[Z > 0]
+        levels = np.geomspace(positive.min(), positive.max(), 25) if positive.size else 20
+        contour = ax.contourf(W, B, np.maximum(Z, positive.min() if positive.size else 1e-300), levels=levels,
+                              norm=LogNorm(), cmap="viridis", alpha=0.85)
+        fig.colorbar(contour, ax=ax, label="MSE (log scale)", format="%.3g")
+        ax3 = fig.add_subplot(2, len(scalings), len(scalings) + col + 1, projection="3d")
+        ax3.plot_surface(W, B, np.log10(np.maximum(Z, 1e-300)), cmap="viridis", alpha=0.6, linewidth=0,
+                         antialiased=False)
+        for method in methods:
+            history = histories.get((dataset, scaling, method))
+            if history is None or history.empty:
+                continue
+            colour = method_colour(method, methods)
+            w, b, loss = history["w0"].to_numpy(), history["b"].to_numpy(), history["loss"].to_numpy(dtype=np.float64)
+            inside = (w >= W.min()) & (w <= W.max()) & (b >= B.min()) & (b <= B.max())
+            ax.plot(np.where(inside, w, np.nan), np.where(inside, b, np.nan), "-", color=colour, linewidth=1.5,
+                    label=method)
+            ax.plot(w[:1], b[:1], "o", color=colour, markersize=5)
+            if inside[-1]:
+                ax.plot(w[-1:], b[-1:], "s", color=colour, markersize=5)
+            keep = inside & (loss > 0)
+            ax3.plot(w[keep], b[keep], np.log10(loss[keep]), color=colour, linewidth=1.5)
+        if scaling in minima:
+            ax.plot(*minima[scaling], "*", color="white", markeredgecolor="black", markersize=13,
+                    label="least squares")
+        ax.set_xlim(W.min(), W.max())
+        ax.set_ylim(B.min(), B.max())
+        ax.set_xlabel("w")
+        ax.set_ylabel("b")
+        ax.set_title(f"{dataset}, {scaling}: MSE over (w, b), paths from ● to ■")
+        ax.legend(fontsize=7, loc="upper right")
+        ax3.set_xlabel("w")
+        ax3.set_ylabel("b")
+        ax3.set_zlabel("log10 MSE")
+        ax3.set_title(f"{dataset}, {scaling}: surface and paths")
+    fig.tight_layout()
+    return fig
+
+
+def gradient_check_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Relative difference between hand-derived and autograd gradients per dataset and dtype,
+    against the dtype's machine epsilon (log scale); rows from
+    :func:`descent.report_tables.gradient_check_rows`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    labels = [f"{r['dataset']}\n{r['dtype']}" for r in rows]
+    values = [max(float(r["max_rel_diff"]), 1e-300) for r in rows]
+    colours = ["tab:blue" if r["dtype"] == "float64" else "tab:orange" for r in rows]
+    x = np.arange(len(rows))
+    ax.bar(x, values, color=colours)
+    for i, r in enumerate(rows):
+        ax.hlines(float(r["eps"]), i - 0.4, i + 0.4, color="black", linestyle=":", linewidth=1.2)
+        if float(r["max_rel_diff"]) == 0:
+            ax.text(i, 1e-17, "exactly 0", ha="center", fontsize=7)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("max relative difference\nhand vs autograd")
+    ax.set_title("Gradient check (dotted: machine epsilon of the dtype)")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def predictions_figure(predictions: pd.DataFrame) -> Any:
+    """Predictions for the configured new inputs: per dataset, each fit's prediction minus the
+    true value, by input (failed fits omitted); a panel per dataset with predictions."""
+    plt = _pyplot()
+    datasets = sorted(predictions["dataset"].unique()) if not predictions.empty else []
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(6.2 * max(1, len(datasets)), 4.2), squeeze=False)
+    if not datasets:
+        axes[0][0].text(0.5, 0.5, "no predictions configured (fits.predict)", ha="center",
+                        transform=axes[0][0].transAxes)
+        axes[0][0].set_axis_off()
+    for ax, dataset in zip(axes[0], datasets):
+        sub = predictions[predictions["dataset"] == dataset]
+        inputs = sorted({tuple(v) for v in sub["inputs"]})
+        labels = [", ".join(f"{v:g}" for v in t) for t in inputs]
+        fits = sorted({(s, m) for s, m in zip(sub["scaling"], sub["method"])})
+        methods = sorted({m for _, m in fits})
+        width = 0.8 / max(1, len(fits))
+        for j, (scaling, method) in enumerate(fits):
+            part = sub[(sub["scaling"] == scaling) & (sub["method"] == method)]
+            by_input = {tuple(i): p - t for i, p, t in zip(part["inputs"], part["prediction"], part["true_value"])}
+            values = [by_input.get(t, np.nan) for t in inputs]
+            ax.bar(np.arange(len(inputs)) - 0.4 + (j + 0.5) * width, values, width,
+                   color=method_colour(method, methods), hatch="//" if scaling == "standardized" else None,
+                   edgecolor="white", label=f"{method} ({scaling})")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(np.arange(len(inputs)), labels)
+        ax.set_xlabel("input")
+        ax.set_ylabel("prediction − true value")
+        ax.set_title(f"{dataset}: predictions for new inputs")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def fitted_space_minimum(X: np.ndarray, y: np.ndarray, scaling: str, features: list[str] | None = None
+                         ) -> tuple[np.ndarray, float, float]:
+    """Least-squares ``(w, b, mse)`` in the fitted space of ``scaling`` (float64), for the
+    reference lines and points of the figures."""
+    from descent.fitting import least_squares_reference, mse, standardization_stats, standardize
+
+    if scaling == "standardized":
+        X, y = standardize(X, y, standardization_stats(X, y, features))
+    w, b, _ = least_squares_reference(X, y)
+    return w, float(b), mse(X, y, w, b)
+
+
+def iterative(records: Mapping[FitKey, dict[str, Any]]) -> list[FitKey]:
+    """Keys of the iterative fits among ``records``."""
+    return [k for k, r in records.items() if r.get("base_method") in ITERATIVE_METHODS]
