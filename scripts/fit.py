@@ -6,12 +6,9 @@ from descent.jobs import job_logging
 
 job = dict(snakemake.wildcards.items())
 with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**job)) as log:
-    import torch
-
-    torch.set_num_threads(snakemake.threads)
     record, history = fit_files(
         snakemake.input.parquet, snakemake.input.meta, job, snakemake.params.settings,
-        snakemake.params.init, snakemake.params.predict, snakemake.resources.get("mem_mb"),
+        snakemake.params.init, snakemake.params.predict, snakemake.resources.get("mem_mb"), snakemake.threads,
     )
     record["threads"] = snakemake.threads
     if history is not None:

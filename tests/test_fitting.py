@@ -252,3 +252,17 @@ def test_summary_distances_against_an_independent_reference(noiseless):
     assert row["dist_to_lstsq"] == pytest.approx(1.0, rel=1e-9)  # only the bias is off, by 1
     assert row["dist_to_true"] == pytest.approx(1.0, rel=1e-9)
     assert predictions.iloc[0]["true_value"] == pytest.approx(W_TRUE.sum() + B_TRUE)
+
+
+def test_normal_equations_solver_agrees_and_falls_back_when_ill_conditioned(noiseless):
+    X, y = noiseless
+    fast, w, b = fit(X, y, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "normal_equations"})
+    assert fast.extra["solver"] == "normal_equations" and fast.extra["condition"] < 10
+    np.testing.assert_allclose(np.append(w, b), np.append(W_TRUE, B_TRUE), rtol=1e-12)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=300)
+    nearly_collinear = np.column_stack([x, x + 1e-7 * rng.normal(size=300)])
+    slow, _, _ = fit(nearly_collinear, x + 1.0, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "normal_equations"})
+    assert slow.extra["solver"] == "torch.linalg.lstsq" and "condition number" in slow.extra["fallback"]
+    small, _, _ = fit(X, y, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "auto"})
+    assert small.extra["solver"] == "torch.linalg.lstsq"  # below 2^20 rows: the lesson's torch.linalg.lstsq

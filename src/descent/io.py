@@ -156,24 +156,37 @@ def load_dataset(
         raise DataError(f"{meta_path}: field 'features' is empty")
     itemsize = 4 if meta.get("dtype") == "float32" else 8
     check_memory(int(meta["n"]), len(features), itemsize, mem_mb, str(parquet))
+    import pyarrow.parquet as pq
+    import pyarrow.types as pat
+
     try:
-        frame = pd.read_parquet(parquet, engine="pyarrow")
+        schema = pq.read_schema(parquet)
+        absent = [c for c in [*features, target] if c not in schema.names]
+        if absent:
+            raise DataError(
+                f"{parquet}: missing column(s) {', '.join(absent)} "
+                f"(sidecar {meta_path} lists features {features} and target {target!r}; "
+                f"file has {list(schema.names)})"
+            )
+        # Only the needed columns, copied one by one into X: no DataFrame and no second copy.
+        table = pq.read_table(parquet, columns=[*features, target])
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files
         raise DataError(f"{parquet}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
-    absent = [c for c in [*features, target] if c not in frame.columns]
-    if absent:
-        raise DataError(
-            f"{parquet}: missing column(s) {', '.join(absent)} "
-            f"(sidecar {meta_path} lists features {features} and target {target!r}; "
-            f"file has {list(frame.columns)})"
-        )
     for column in [*features, target]:
-        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-            raise DataError(f"{parquet}: column {column!r} is {frame[column].dtype}, expected a float column")
-    if len(frame) < 2:
-        raise DataError(f"{parquet}: {len(frame)} row(s); fitting a line needs at least 2")
-    for column in [*features, target]:
-        values = frame[column].to_numpy()
+        kind = table.schema.field(column).type
+        if not (pat.is_floating(kind) or pat.is_integer(kind)):
+            raise DataError(f"{parquet}: column {column!r} is {kind}, expected a float column")
+    n = table.num_rows
+    if n < 2:
+        raise DataError(f"{parquet}: {n} row(s); fitting a line needs at least 2")
+    dtype = np.result_type(*(table.schema.field(c).type.to_pandas_dtype() for c in features))
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    X = np.empty((n, len(features)), dtype=dtype)
+    for j, column in enumerate([*features, target]):
+        values = table.column(column).to_numpy()
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad))
@@ -181,6 +194,9 @@ def load_dataset(
                 f"{parquet}: column {column!r} has {int(bad.sum())} non-finite value(s) "
                 f"(first at row {row}: {values[row]})"
             )
-    X = np.column_stack([frame[c].to_numpy() for c in features])
-    y = frame[target].to_numpy()
+        if j < len(features):
+            X[:, j] = values
+        else:
+            y = np.array(values, dtype=np.result_type(values.dtype, np.float32))
+    del table
     return LoadedDataset(X=X, y=y, meta=meta)
