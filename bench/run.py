@@ -199,11 +199,14 @@ def bench_closed_form(rows: int, k: int, threads: int, repeats: int) -> dict[str
         def outcome_theta(outcome) -> np.ndarray:
             return np.append(outcome.weights, outcome.bias)
 
-        run("lstsq (workflow: torch gelsd, equilibrated)",
+        run("lstsq (workflow default: lstsq_solver auto)",
             lambda: outcome_theta(fitting.fit_lstsq(X, y, {"dtype": "data", "device": "cpu"})))
+        run("lstsq torch gelsd, equilibrated",
+            lambda: outcome_theta(fitting.fit_lstsq(X, y, {"dtype": "data", "device": "cpu", "lstsq_solver": "torch"})))
         run("sklearn LinearRegression", lambda: outcome_theta(fitting.fit_sklearn(X, y, {"dtype": "data"})))
         run("lstsq driver gels (QR), equilibrated",
-            lambda: outcome_theta(fitting.fit_lstsq(X, y, {"dtype": "data", "device": "cpu", "lstsq_driver": "gels"})))
+            lambda: outcome_theta(fitting.fit_lstsq(X, y, {"dtype": "data", "device": "cpu", "lstsq_driver": "gels",
+                                                           "lstsq_solver": "torch"})))
         normal: dict[str, Any] = {}
 
         def normal_eq() -> np.ndarray:
@@ -334,7 +337,7 @@ def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[
     for name, m in cf.items():
         rows.append(["closed form", name, f"{m['seconds']:.3f} s",
                      f"{sk / m['seconds']:.2f}x vs sklearn, max rel err {m['max_rel_error']:.2e}"])
-    lstsq = cf["lstsq (workflow: torch gelsd, equilibrated)"]
+    lstsq = cf["lstsq (workflow default: lstsq_solver auto)"]
     targets.append(perf.target("lstsq speed-up over sklearn LinearRegression", sk / lstsq["seconds"], 3.0, "min", "x"))
     targets.append(perf.target("lstsq max relative parameter error (float64)", lstsq["max_rel_error"], 1e-6, "max"))
     mem = results["memory"]

@@ -731,22 +731,10 @@ _STYLE = {"naive_python": ("tab:red", "o"), "numpy": ("tab:blue", "s"), "torch_c
           "torch_cuda": ("tab:green", "D")}
 
 
-def _save(fig: Any, png: str, svg: str) -> None:
-    from descent.io import atomic_path
-
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
-    with atomic_path(svg) as tmp:
-        fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
-
-
 def _axes(dtypes: Sequence[str]):
-    import matplotlib
+    from descent.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "descent"
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(dtypes), figsize=(5.5 * len(dtypes), 4.3), squeeze=False, sharey=True)
     return plt, fig, axes[0]
 
@@ -789,8 +777,9 @@ def plot_gflops(table: Any, png: str, svg: str) -> None:
     axes[0].set_ylabel("GFLOP/s (2n³ / median time)")
     fig.suptitle("Matrix product throughput")
     fig.tight_layout()
-    _save(fig, png, svg)
-    plt.close(fig)
+    from descent.plotting import save_figure
+
+    save_figure(fig, png, svg)
 
 
 def speedups(table: Any) -> Any:
@@ -833,5 +822,6 @@ def plot_speedup(table: Any, png: str, svg: str) -> None:
     axes[0].set_ylabel("speed-up over the naive Python loop (x)")
     fig.suptitle("Speed-up over Lesson 0's triple loop")
     fig.tight_layout()
-    _save(fig, png, svg)
-    plt.close(fig)
+    from descent.plotting import save_figure
+
+    save_figure(fig, png, svg)

@@ -6,35 +6,16 @@ byte-reproducible: PNG without a timestamp, SVG with a fixed ``svg.hashsalt`` an
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from descent.io import atomic_path
+from descent.plotting import pyplot as _pyplot
+from descent.plotting import save_figure  # noqa: F401 -- re-exported for the rule scripts
+
 
 Figure = Any  # matplotlib.figure.Figure, imported lazily
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "descent"
-    return plt
-
-
-def save_figure(fig: Figure, png: str | os.PathLike[str], svg: str | os.PathLike[str], dpi: int = 120) -> None:
-    """Write ``fig`` to ``png`` and ``svg`` (each atomically, reproducibly) and close it."""
-    plt = _pyplot()
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    with atomic_path(svg) as tmp:
-        fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
 
 
 def binomial_figure(table: pd.DataFrame, summary: dict[str, Any], long_table: pd.DataFrame,

@@ -9,7 +9,6 @@ with :func:`save_figure`. Output is deterministic (no dates in the files, fixed 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 from descent.fit_config import ITERATIVE_METHODS
+
+from descent.plotting import pyplot as _pyplot
+from descent.plotting import save_figure  # noqa: F401 -- re-exported for the rule scripts
 
 FitKey = tuple[str, str, str]
 
@@ -26,16 +28,6 @@ _COLOURS = {"manual_gd": "#1f77b4", "autograd": "#ff7f0e", "nn_linear": "#2ca02c
 _SPARE = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "descent-report"
-    return plt
-
-
 def method_colour(method: str, methods: Sequence[str]) -> str:
     """A stable hex colour for ``method`` among ``methods`` (base methods fixed, variants in order;
     hex so matplotlib and Plotly both accept it)."""
@@ -43,18 +35,6 @@ def method_colour(method: str, methods: Sequence[str]) -> str:
         return _COLOURS[method]
     variants = sorted(m for m in methods if m not in _COLOURS)
     return _SPARE[variants.index(method) % len(_SPARE)] if method in variants else _SPARE[0]
-
-
-def save_figure(fig: Any, png: str | os.PathLike[str], svg: str | os.PathLike[str], dpi: int = 110) -> None:
-    """Write ``fig`` to ``png`` and ``svg`` atomically, without timestamps, and close it."""
-    from descent.io import atomic_path
-
-    plt = _pyplot()
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
-    with atomic_path(svg) as tmp:
-        fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
 
 
 def subsample_index(n: int, max_points: int) -> np.ndarray:
