@@ -6,7 +6,9 @@ GPU node; it writes 'skipped: CUDA not available' rows instead of failing where 
 and a gather job writing the table, the machine-facts sidecar and the figures.
 """
 
-from descent.benchmark import CPU_BACKENDS, check_benchmark_config, job_mem_mb, job_runtime_min
+from descent.benchmark import CPU_BACKENDS, check_benchmark_config
+from descent.benchmark import job_mem_mb as benchmark_mem_mb
+from descent.benchmark import job_runtime_min as benchmark_runtime_min
 
 check_benchmark_config(config)
 
@@ -31,8 +33,8 @@ rule matmul_benchmark:
     # set from this value.
     threads: workflow.cores
     resources:
-        mem_mb=lambda wildcards, attempt: job_mem_mb(BENCHMARK, attempt),
-        runtime=lambda wildcards: job_runtime_min(BENCHMARK, wildcards.backend),
+        mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
+        runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
     conda:
         "../envs/descent.yaml"
     script:
@@ -54,8 +56,8 @@ rule matmul_benchmark_cuda:
     threads: min(4, workflow.cores)
     resources:
         gpu=1,
-        mem_mb=lambda wildcards, attempt: job_mem_mb(BENCHMARK, attempt),
-        runtime=job_runtime_min(BENCHMARK, "torch_cuda"),
+        mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
+        runtime=benchmark_runtime_min(BENCHMARK, "torch_cuda"),
     conda:
         "../envs/descent.yaml"
     script:
