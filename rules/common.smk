@@ -13,12 +13,12 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (DESCENT_SRC, os.environ.get("PYTHONPATH", "")) if p)
 )
 
-from descent.config import check_config, feature_names, spec_shape, validate_config
+from descent.config import feature_names, spec_shape, validate_config
 from descent import resources as descent_resources
 
-# Fails before any job runs, naming the field (schema defaults are filled in here).
+# Fails before any job runs, naming every bad field of every section at once (schema defaults
+# are filled in here).
 validate_config(config, os.path.join(workflow.basedir, "schemas"))
-check_config(config)
 
 DATASETS = sorted(config["datasets"])
 
@@ -48,25 +48,23 @@ def dataset_mem_mb(wildcards, attempt=1):
 
 # ---- Fits (rules/fits.smk) -------------------------------------------------------------
 
-from descent.config import ConfigError
 from descent.fit_config import (
     CLOSED_FORM_METHODS,
     ITERATIVE_METHODS,
     FitJob,
     fit_jobs,
-    fits_problems,
     initial_parameters,
     resolve_settings,
 )
 
-_fit_problems = fits_problems(config)
-if _fit_problems:
-    raise ConfigError("invalid configuration:\n  " + "\n  ".join(_fit_problems))
-
 FIT_JOBS = fit_jobs(config)
-FIT_VARIANTS = sorted(config["fits"].get("variants", {}))
-ITERATIVE_NAMES = [m for m in ITERATIVE_METHODS if m in config["fits"]["methods"]] + FIT_VARIANTS
-CLOSED_NAMES = [m for m in CLOSED_FORM_METHODS if m in config["fits"]["methods"]]
+FIT_VARIANTS = config["fits"].get("variants", {})
+ITERATIVE_NAMES = [m for m in ITERATIVE_METHODS if m in config["fits"]["methods"]] + sorted(
+    name for name, variant in FIT_VARIANTS.items() if variant["method"] in ITERATIVE_METHODS
+)
+CLOSED_NAMES = [m for m in CLOSED_FORM_METHODS if m in config["fits"]["methods"]] + sorted(
+    name for name, variant in FIT_VARIANTS.items() if variant["method"] in CLOSED_FORM_METHODS
+)
 SINGLE_FEATURE_DATASETS = [d for d in DATASETS if len(feature_names(config["datasets"][d])) == 1]
 
 

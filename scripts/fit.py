@@ -1,6 +1,6 @@
 """Rules `fit_iterative` / `fit_closed_form`: fit one dataset with one method in one scaling."""
 
-from descent.fitting import fit_files
+from descent.fitting.records import fit_files
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
 

@@ -1,7 +1,7 @@
 """Rule `fit_summary`: gather every fit into one table, with distances to an independent
 float64 least-squares reference and to the true parameters; gather the predictions."""
 
-from descent.fitting import summarize_fits
+from descent.fitting.summary import summarize_fits
 from descent.io import load_dataset, read_json, write_parquet
 from descent.jobs import job_logging
 

@@ -1,6 +1,6 @@
 """Rule `gradient_check`: hand-derived vs autograd gradients at the raw manual_gd start point."""
 
-from descent.fitting import gradient_check
+from descent.fitting.gradient_check import gradient_check
 from descent.io import load_dataset, write_json
 from descent.jobs import job_logging
 

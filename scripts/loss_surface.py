@@ -1,6 +1,6 @@
 """Rule `loss_surface`: the MSE over a (w, b) grid in the fitted space of one scaling."""
 
-from descent.fitting import loss_surface_around
+from descent.fitting.surface import loss_surface_around
 from descent.io import load_dataset, write_parquet
 from descent.jobs import job_logging
 

@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import yaml
-from snakemake.exceptions import WorkflowError
 
 from conftest import ROOT, TEST_CONFIG
 from descent.config import ConfigError, check_config, validate_config
@@ -57,9 +56,23 @@ def _error_text(exc: BaseException) -> str:
 )
 def test_schema_rejects_bad_values_naming_the_field(test_config, mutate, expected):
     mutate(test_config)
-    with pytest.raises(WorkflowError) as info:
+    with pytest.raises(ConfigError) as info:
         _validated(test_config)
     assert expected in _error_text(info.value)
+
+
+def test_every_section_is_reported_at_once(test_config):
+    # A dataset error must not hide a fits, lessons, benchmark or report error (nor the reverse).
+    test_config["datasets"]["paris_rent"]["n"] = "fifty"
+    test_config["fits"]["settings"] = {"lr": -1}
+    test_config["lessons"]["binomial"]["p"] = 3
+    test_config["benchmark"]["repeats"] = 0
+    test_config["report"] = {"dpi": "high"}
+    with pytest.raises(ConfigError) as info:
+        _validated(test_config)
+    message = str(info.value)
+    for field in ("datasets.paris_rent.n", "fits.settings.lr", "lessons.binomial.p", "benchmark.repeats", "report.dpi"):
+        assert field in message, message
 
 
 @pytest.mark.parametrize(

@@ -14,19 +14,14 @@ from conftest import ROOT
 from descent.config import validate_config
 from descent.datasets import generate
 from descent.fit_config import FitJob, initial_parameters, resolve_settings
-from descent.fitting import (
-    FitError,
-    fit,
-    fit_iterative,
-    gradient_check,
-    least_squares_reference,
-    lipschitz_step,
-    loss_surface,
-    standardization_stats,
-    standardize,
-    summarize_fits,
-    to_original_units,
-)
+from descent.fitting.common import FitError
+from descent.fitting.gradient_check import gradient_check
+from descent.fitting.iterative import fit_iterative
+from descent.fitting.objective import least_squares_reference, lipschitz_step
+from descent.fitting.records import fit
+from descent.fitting.scaling import standardization_stats, standardize, to_original_units
+from descent.fitting.summary import summarize_fits
+from descent.fitting.surface import loss_surface
 
 BASE = {
     "lr": 0.1, "iterations": 3000, "batch_size": None, "shuffle_seed": 0, "loss_reduction": "mean",
@@ -187,7 +182,8 @@ def test_stop_early_stops_on_convergence(noiseless):
     outcome = fit_iterative(X, y, "manual_gd", {**BASE, "lr": "lipschitz", "stop_early": True, "iterations": 100000}, [0.0] * 3, 0.0)
     assert outcome.converged and outcome.iterations < 100000
     g = outcome.history["grad_norm"].to_numpy()
-    assert g[-1] <= 1e-6 * g[0] < g[-2]
+    # It stops at the first iteration whose gradient met the tolerance, after that update.
+    assert g[-1] <= g[-2] <= 1e-6 * g[0] < g[-3]
 
 
 def test_history_rows_pair_each_loss_with_its_parameters(noiseless):
@@ -212,8 +208,8 @@ def test_loss_surface_matches_a_direct_computation():
 
 
 def test_lstsq_float32_tall_badly_scaled_problem_is_right():
-    # The default CPU driver (gelsy) misjudges the rank of tall, badly scaled float32 problems;
-    # the workflow's default driver (gelsd) must not.
+    # torch.linalg.lstsq's default driver and rcond misjudge the rank of tall, badly scaled float32
+    # problems; the certified float64 closed form must not.
     data = generate({"kind": "multiscale_gaussian", "n": 200000, "n_features": 4, "seed": 0, "target": "y",
                      "scale_range": [0.01, 1000.0], "offset_factor": 3.0, "weight_range": [-5.0, 5.0],
                      "true_bias": 5.0, "noise_std": 0.0, "dtype": "float32"})
@@ -224,14 +220,20 @@ def test_lstsq_float32_tall_badly_scaled_problem_is_right():
     assert int(plain.rank) < 5
     outcome, w, b = fit(X, y, "raw", {**BASE, "method": "lstsq"})
     assert outcome.extra["rank"] == 5 and not outcome.extra["rank_deficient"]
-    np.testing.assert_allclose(w, data.true_weights, rtol=1e-4)  # noiseless: the true weights
-    assert b == pytest.approx(data.true_bias, rel=1e-4)
+    assert outcome.status == "closed_form" and outcome.extra["certificate"]["ok"]
+    w_ref, b_ref, _ = least_squares_reference(X, y)
+    np.testing.assert_allclose(np.append(w, b), np.append(w_ref, b_ref), rtol=1e-9)
+    # The same call as the lesson's, as a solver, is recorded as failed with the reason.
+    lesson, _, _ = fit(X, y, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "torch_lesson"})
+    assert lesson.status == "inaccurate" and not lesson.extra["certificate"]["ok"]
+    assert "residual" in lesson.extra["status_reason"] and lesson.extra["driver_rank"] < 5
 
 
 def test_rank_deficient_data_is_reported_by_lstsq():
     X = np.column_stack([np.arange(10.0), 2 * np.arange(10.0)])
     outcome, _, _ = fit(X, np.arange(10.0), "raw", {**BASE, "method": "lstsq"})
     assert outcome.extra["rank_deficient"] and not outcome.converged
+    assert outcome.status == "inaccurate" and "rank-deficient" in outcome.extra["status_reason"]
 
 
 def test_summary_distances_against_an_independent_reference(noiseless):
@@ -245,7 +247,7 @@ def test_summary_distances_against_an_independent_reference(noiseless):
     record = {"dataset": "d", "scaling": "raw", "method": "manual_gd", "base_method": "manual_gd",
               "features": ["a", "b", "c"], "weights": [1.5, -2.0, 0.5], "bias": 1.75,
               "true_weights": W_TRUE.tolist(), "true_bias": B_TRUE, "mse": 1.0, "iterations": 3,
-              "converged": False, "diverged": False, "seconds": 0.1, "device": "cpu",
+              "converged": False, "diverged": False, "status": "max_iterations", "seconds": 0.1, "device": "cpu",
               "predictions": [{"inputs": [1, 1, 1], "prediction": 1.75}]}
     summary, predictions = summarize_fits([copy.deepcopy(record)], {"d": data})
     row = summary.iloc[0]
@@ -254,15 +256,53 @@ def test_summary_distances_against_an_independent_reference(noiseless):
     assert predictions.iloc[0]["true_value"] == pytest.approx(W_TRUE.sum() + B_TRUE)
 
 
-def test_normal_equations_solver_agrees_and_falls_back_when_ill_conditioned(noiseless):
+def test_auto_solver_takes_normal_equations_when_well_conditioned_and_qr_otherwise(noiseless):
     X, y = noiseless
-    fast, w, b = fit(X, y, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "normal_equations"})
-    assert fast.extra["solver"] == "normal_equations" and fast.extra["condition"] < 10
+    fast, w, b = fit(X, y, "raw", {**BASE, "method": "lstsq"})
+    assert fast.extra["solver"] == "normal_equations" and fast.extra["certificate"]["condition_number"] < 10
     np.testing.assert_allclose(np.append(w, b), np.append(W_TRUE, B_TRUE), rtol=1e-12)
     rng = np.random.default_rng(5)
     x = rng.normal(size=300)
-    nearly_collinear = np.column_stack([x, x + 1e-7 * rng.normal(size=300)])
-    slow, _, _ = fit(nearly_collinear, x + 1.0, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "normal_equations"})
-    assert slow.extra["solver"] == "torch.linalg.lstsq" and "condition number" in slow.extra["fallback"]
-    small, _, _ = fit(X, y, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "auto"})
-    assert small.extra["solver"] == "torch.linalg.lstsq"  # below 2^20 rows: the lesson's torch.linalg.lstsq
+    nearly_collinear = np.column_stack([x, x + 1e-6 * rng.normal(size=300)])
+    target = nearly_collinear @ [1.0, 2.0] + 1.0
+    slow, w, b = fit(nearly_collinear, target, "raw", {**BASE, "method": "lstsq"})
+    assert slow.extra["solver"] == "qr" and slow.extra["certificate"]["condition_number"] > 1e5
+    w_ref, b_ref, _ = least_squares_reference(nearly_collinear, target)
+    # Beyond κ ≈ 1e5 a float64 residual cannot certify 1e-4: flagged, however close the answer.
+    assert slow.status == "inaccurate" and "condition number" in slow.extra["status_reason"]
+    np.testing.assert_allclose(np.append(w, b), np.append(w_ref, b_ref), rtol=1e-6)
+
+
+def test_stop_early_history_ends_at_the_returned_parameters(noiseless):
+    X, y = noiseless
+    outcome = fit_iterative(X, y, "manual_gd", {**BASE, "lr": "lipschitz", "stop_early": True, "iterations": 100000},
+                            [0.0] * 3, 0.0)
+    last = outcome.history.iloc[-1]
+    assert last["iteration"] == outcome.iterations and outcome.history["iteration"].is_unique
+    np.testing.assert_array_equal(last[["w0", "w1", "w2"]].to_numpy(dtype=float), outcome.weights)
+    assert last["b"] == outcome.bias and outcome.status == "converged"
+
+
+def test_an_unreachable_float32_tolerance_stalls_instead_of_running_to_the_cap():
+    rng = np.random.default_rng(6)
+    X = (rng.normal(size=(20000, 3)) * [0.5, 5.0, 50.0] + [1.5, 15.0, 150.0]).astype(np.float32)
+    y = (X @ np.array([0.1, 0.3, -0.03], dtype=np.float32) - 3 + rng.normal(size=20000).astype(np.float32))
+    settings = {**BASE, "lr": "lipschitz", "stop_early": True, "tolerance": 1e-8, "iterations": 20000,
+                "stall_window": 100}
+    outcome, _, _ = fit(X, y, "standardized", {**settings, "method": "manual_gd"}, ([0.0] * 3, 0.0))
+    assert outcome.status == "stalled" and outcome.extra["stalled"] and outcome.iterations < 2000
+    assert 1e-8 < outcome.extra["precision_reached"] < 1e-3  # float32's floor, far above 1e-8
+    # float64 reaches the same tolerance: no stall.
+    outcome64, _, _ = fit(X.astype(np.float64), y.astype(np.float64), "standardized",
+                          {**settings, "method": "manual_gd"}, ([0.0] * 3, 0.0))
+    assert outcome64.status == "converged" and not outcome64.extra["stalled"]
+
+
+def test_every_fit_has_exactly_one_known_status(noiseless):
+    X, y = noiseless
+    statuses = {
+        fit(X, y, "raw", {**BASE, "method": m, "iterations": 3}, ([0.0] * 3, 0.0))[0].status
+        for m in ("manual_gd", "lstsq", "sklearn")
+    }
+    statuses.add(fit(X, y, "raw", {**BASE, "method": "manual_gd", "lr": 50.0}, ([0.0] * 3, 0.0))[0].status)
+    assert statuses == {"max_iterations", "closed_form", "diverged"}

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from snakemake.exceptions import WorkflowError
 
 from conftest import ROOT, run_snakemake
 from descent.config import ConfigError, validate_config
 from descent.lessons import check_lessons_config, lessons_problems
-from descent.lessons_binomial import (
+from descent.lessons.binomial import (
     binomial_experiment,
     binomial_fourth_central_moment,
     binomial_pmf,
@@ -27,14 +26,10 @@ from descent.lessons_binomial import (
     simulate_scores,
     simulate_scores_loop,
 )
-from descent.lessons_descent import (
-    CriticalPointPolynomial,
-    descent_x2_experiment,
-    gradient_descent_1d,
-    minima_experiment,
-    square_gradient,
-)
-from descent.lessons_vectors import (
+from descent.lessons.descent1d import gradient_descent_1d
+from descent.lessons.descent_x2 import descent_x2_experiment, square_gradient
+from descent.lessons.minima import CriticalPointPolynomial, minima_experiment
+from descent.lessons.vectors import (
     dot_by_hand,
     linear_model_example,
     unit_vector,
@@ -85,7 +80,7 @@ def test_default_config_section_equals_schema_defaults():
 def test_schema_rejects_bad_values(mutate, expected):
     config = copy.deepcopy(DEFAULT_CONFIG)
     mutate(config["lessons"])
-    with pytest.raises(WorkflowError) as info:
+    with pytest.raises(ConfigError) as info:
         _validated(config)
     assert expected in "\n".join(str(a) for a in info.value.args) + str(info.value)
 
@@ -114,6 +109,20 @@ def test_cross_field_problems_name_the_field(mutate, field):
 
 def test_default_lessons_have_no_problems():
     assert lessons_problems(_validated(DEFAULT_CONFIG)["lessons"]) == []
+
+
+def test_lessons_package_is_light_at_parse_time_and_small():
+    """rules/lessons.smk imports descent.lessons while Snakemake parses: nothing heavy; and no
+    module of the subpackage is over 400 lines."""
+    import subprocess
+    import sys
+
+    code = "import sys, descent.lessons; print([m for m in ('numpy', 'pandas', 'matplotlib') if m in sys.modules])"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    package = ROOT / "src/descent/lessons"
+    sizes = {p.name: len(p.read_text().splitlines()) for p in package.glob("*.py")}
+    assert {"binomial.py", "vectors.py", "descent1d.py", "descent_x2.py", "minima.py", "figures.py"} <= set(sizes)
+    assert max(sizes.values()) <= 400, sizes
 
 
 # --- binomial ----------------------------------------------------------------------------------

@@ -63,30 +63,69 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
     return problems
 
 
-def validate_config(config: dict[str, Any], schema_dir: str | Path) -> None:
-    """Validate ``config`` in place against the schemas in ``schema_dir``, filling in defaults.
+def _schema_problems(data: Any, schema_path: Path, where: str) -> list[str]:
+    """Every schema violation of ``data`` (not just the first), as ``'<where>.<path>: …'`` strings."""
+    import yaml
+    from jsonschema import Draft202012Validator
 
-    Raises ``snakemake.exceptions.WorkflowError`` naming the section and the field.
+    schema = yaml.safe_load(schema_path.read_text())
+    validator = Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = ".".join(str(p) for p in (where, *error.absolute_path) if p != "")
+        problems.append(f"{path or 'config'}: {error.message} (schema {schema_path.name})")
+    return problems
+
+
+def validate_config(config: dict[str, Any], schema_dir: str | Path) -> None:
+    """Validate ``config`` in place against the schemas in ``schema_dir``, filling in defaults,
+    then check the relations between fields (:func:`check_config`).
+
+    Every problem of every section is collected first and reported together: one
+    :class:`ConfigError` lists each bad field by its dotted path (a dataset error does not hide a
+    fits or lessons error).
     """
-    from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 
     schema_dir = Path(schema_dir)
-    validate(config, str(schema_dir / "config.schema.yaml"))
+    problems = _schema_problems(config, schema_dir / "config.schema.yaml", "")
+    if not problems:
+        validate(config, str(schema_dir / "config.schema.yaml"))
+    valid_sections = {"datasets"} if not problems else set()
     for section in SECTIONS:
-        try:
-            validate(config[section], str(schema_dir / f"{section}.schema.yaml"))
-        except WorkflowError as exc:
-            detail = "\n".join(str(arg) for arg in exc.args)
-            raise WorkflowError(
-                f"In config section '{section}' (schema {schema_dir / f'{section}.schema.yaml'}):\n{detail}"
-            ) from None
+        data = config.get(section, {}) if isinstance(config, dict) else None
+        found = _schema_problems(data, schema_dir / f"{section}.schema.yaml", section)
+        if not found and isinstance(data, dict):
+            validate(data, str(schema_dir / f"{section}.schema.yaml"))
+            valid_sections.add(section)
+        problems.extend(found)
+    problems.extend(cross_field_problems(config, valid_sections))
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def cross_field_problems(config: dict[str, Any], sections: set[str] | None = None) -> list[str]:
+    """Problems between fields of the schema-valid ``sections`` (default: all), each naming its field."""
+    from descent.fit_config import fits_problems
+    from descent.lessons import lessons_problems
+    from descent.matmul.config import benchmark_problems
+
+    sections = {"datasets", *SECTIONS} if sections is None else sections
+    problems: list[str] = []
+    if "datasets" in sections:
+        for name, spec in config.get("datasets", {}).items():
+            problems.extend(dataset_problems(name, spec))
+    if {"datasets", "fits"} <= sections and not problems:
+        problems.extend(fits_problems(config))
+    if "lessons" in sections:
+        problems.extend(lessons_problems(config["lessons"]))
+    if "benchmark" in sections:
+        problems.extend(benchmark_problems(config["benchmark"]))
+    return problems
 
 
 def check_config(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` listing every cross-field problem in a schema-valid config."""
-    problems: list[str] = []
-    for name, spec in config.get("datasets", {}).items():
-        problems.extend(dataset_problems(name, spec))
+    problems = cross_field_problems(config)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

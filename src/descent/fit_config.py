@@ -1,9 +1,8 @@
 """Which fits run, and with which settings: resolved from the config's ``fits`` section.
 
-Light on purpose (no NumPy or torch): the rules call these functions while Snakemake parses
+Light on purpose (no pandas or torch): the rules call these functions while Snakemake parses
 the workflow. A fit is named by ``(dataset, scaling, method)`` where ``method`` is a base
-method (``manual_gd``, ``autograd``, ``nn_linear``, ``lstsq``, ``sklearn``) or a variant name
-from ``fits.variants``.
+method registered in :mod:`descent.fitting.registry` or a variant name from ``fits.variants``.
 """
 
 from __future__ import annotations
@@ -12,10 +11,9 @@ import copy
 from typing import Any, NamedTuple
 
 from descent.config import feature_names
+from descent.fitting.registry import CLOSED_FORM_METHODS, ITERATIVE_METHODS, METHODS
 
-ITERATIVE_METHODS: tuple[str, ...] = ("manual_gd", "autograd", "nn_linear")
-CLOSED_FORM_METHODS: tuple[str, ...] = ("lstsq", "sklearn")
-BASE_METHODS: tuple[str, ...] = ITERATIVE_METHODS + CLOSED_FORM_METHODS
+BASE_METHODS: tuple[str, ...] = tuple(METHODS)
 
 
 class FitJob(NamedTuple):

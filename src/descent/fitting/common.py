@@ -1,0 +1,78 @@
+"""What every fitting module shares: the error type, the outcome record, devices and dtypes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pandas is heavy: the rules import this module while Snakemake parses
+    import pandas as pd
+
+
+class FitError(ValueError):
+    """The data cannot be fitted as asked (e.g. a constant feature under standardization)."""
+
+
+#: Every fit ends in exactly one of these (the ``status`` field of fit JSONs and the summary).
+STATUSES: tuple[str, ...] = ("converged", "stalled", "max_iterations", "diverged", "inaccurate", "closed_form")
+#: Statuses of results that are not fits at all (shown red, never used as a fit).
+FAILED_STATUSES: tuple[str, ...] = ("diverged", "inaccurate")
+
+
+@dataclass
+class FitOutcome:
+    """What a fit found, in the space it was fitted in (``weights`` (k,), ``bias``), before mapping back.
+
+    ``history`` has one row per iteration (loss and parameters *before* that iteration's update,
+    and ``grad_norm`` of the mean loss) plus a final row with the parameters returned, whose
+    ``iteration`` equals ``iterations`` (the number of updates applied).
+    """
+
+    weights: np.ndarray
+    bias: float
+    iterations: int
+    converged: bool
+    diverged: bool
+    status: str
+    diverged_at: int | None = None
+    seconds: float = 0.0
+    device: str = "cpu"
+    history: pd.DataFrame | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def writable(array: np.ndarray) -> np.ndarray:
+    """``array``, copied only when read-only (torch warns on sharing read-only memory)."""
+    return array if array.flags.writeable else array.copy()
+
+
+def resolve_device(requested: str) -> str:
+    """``'cpu'``, or ``'cuda'`` when requested/available; ``'cuda'`` without CUDA raises FitError."""
+    import torch
+
+    if requested == "cpu":
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if requested == "cuda":
+        raise FitError("device 'cuda' requested but CUDA is not available (set fits.settings.device to cpu or auto)")
+    return "cpu"
+
+
+def resolve_dtype(requested: str, data_dtype: np.dtype) -> np.dtype:
+    """The compute dtype: the data's own for ``'data'``, else the one named."""
+    return np.dtype(data_dtype) if requested == "data" else np.dtype(requested)
+
+
+def set_threads(threads: int, uses_torch: bool = True) -> None:
+    """Limit torch (imported only when the method uses it: it costs seconds per job) and the
+    BLAS libraries to ``threads`` threads."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    if uses_torch:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -1,0 +1,190 @@
+"""The iterative loop shared by every iterative method: full-batch or seeded mini-batch epochs,
+divergence, convergence and stall detection, and the per-iteration history.
+
+Shapes: ``X`` (n, k), ``y`` (n,); parameters ``w`` (k,), ``b`` scalar.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype, writable
+from descent.fitting.objective import hand_gradients, lipschitz_step
+from descent.fitting.registry import get_method
+
+#: One history row: iteration, loss (mean, fitted space), gradient norm (of the mean loss), w (k,), b.
+HistoryRow = tuple[int, float, float, np.ndarray, float]
+
+
+def history_frame(rows: list[HistoryRow], k: int) -> Any:
+    """The history rows as a DataFrame: ``iteration``, ``loss``, ``grad_norm``, ``w0…w{k-1}``, ``b``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "iteration": np.array([r[0] for r in rows], dtype=np.int64),
+            "loss": [r[1] for r in rows],
+            "grad_norm": [r[2] for r in rows],
+        }
+    )
+    weights = np.array([r[3] for r in rows], dtype=np.float64).reshape(len(rows), k)
+    for j in range(k):
+        frame[f"w{j}"] = weights[:, j]
+    frame["b"] = [r[4] for r in rows]
+    return frame
+
+
+def stall_tolerance(settings: dict[str, Any], dtype: np.dtype) -> float:
+    """Relative loss improvement below which a window of iterations counts as no progress:
+    ``settings['stall_tolerance']``, or by default 100·eps of the compute dtype (the loss is
+    computed in that dtype, so smaller changes are rounding)."""
+    value = settings.get("stall_tolerance")
+    return float(value) if value is not None else 100.0 * float(np.finfo(dtype).eps)
+
+
+def stalled(losses: list[float], window: int, rtol: float) -> bool:
+    """Whether the best loss of the last ``window`` iterations improved on the best before them by
+    less than ``rtol`` of it (no progress: the dtype's precision, or a noise floor, is reached)."""
+    if window <= 0 or len(losses) <= window:
+        return False
+    before = min(losses[:-window])
+    return min(losses[-window:]) > before - rtol * abs(before)
+
+
+def fit_iterative(
+    X: np.ndarray, y: np.ndarray, method: str, settings: dict[str, Any], w0: list[float], b0: float
+) -> FitOutcome:
+    """Descent with ``method``'s engine from ``(w0 (k,), b0)`` on ``X`` (n, k), ``y`` (n,).
+
+    Full batch unless ``settings['batch_size']`` is set (then each iteration is an epoch over a
+    seeded shuffle). Stops at the first non-finite loss or parameter, or once the loss exceeds
+    ``divergence_factor`` × the initial loss (``diverged``, ``diverged_at`` the iteration), or,
+    with ``stop_early``, once converged or stalled (no progress over ``stall_window``
+    iterations, see :func:`stalled`). Never returns non-finite parameters: after a divergence the
+    parameters of the last iteration before it are returned with ``diverged=True``.
+    ``iterations`` is the number of updates applied; the history's last row holds the returned
+    parameters at that iteration.
+    """
+    import torch
+
+    engine_factory = get_method(method).engine
+    if engine_factory is None:
+        raise ValueError(f"not an iterative method: {method}")
+    device = resolve_device(settings.get("device", "cpu"))
+    dtype = resolve_dtype(settings.get("dtype", "data"), X.dtype)
+    tdtype = {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}[dtype]
+    n, k = X.shape
+    Xt = torch.as_tensor(writable(np.ascontiguousarray(X, dtype=dtype)), device=device)
+    yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
+    reduction = settings["loss_reduction"]
+    lr = lipschitz_step(X, reduction) if settings["lr"] == "lipschitz" else float(settings["lr"])
+    engine = engine_factory(
+        torch.tensor(w0, dtype=tdtype, device=device), torch.tensor(b0, dtype=tdtype, device=device), lr, reduction
+    )
+    batch_size = settings.get("batch_size")
+    full_batch = batch_size is None or batch_size >= n
+    generator = torch.Generator().manual_seed(int(settings.get("shuffle_seed", 0)))
+    tolerance, criterion = float(settings["tolerance"]), settings["stop_criterion"]
+    mean_scale = 1.0 if reduction == "mean" else 1.0 / n  # report gradient norms of the mean loss
+    divergence_factor = float(settings.get("divergence_factor", 1e10))
+    window = int(settings.get("stall_window") or 0)
+    stall_rtol = stall_tolerance(settings, dtype)
+    stop_early = bool(settings.get("stop_early"))
+
+    def full_state() -> tuple[float, float]:
+        w, b = engine.parameters()
+        loss, gw, gb = hand_gradients(Xt, yt, w, b, "mean")
+        return float(loss), math.sqrt(float(gw @ gw) + float(gb * gb))
+
+    def finite(*values: Any) -> bool:
+        return all(np.isfinite(v).all() for v in values)
+
+    rows: list[HistoryRow] = []
+    losses: list[float] = []
+    last_finite = (np.asarray(w0, dtype=np.float64), float(b0))
+    converged = diverged = False
+    stalled_at: int | None = None
+    diverged_at: int | None = None
+    initial_grad = previous_loss = None
+    updates = int(settings["iterations"])
+    start = time.perf_counter()
+    for iteration in range(int(settings["iterations"])):
+        w, b = engine.parameters()
+        w_now, b_now = w.double().cpu().numpy().copy(), float(b)
+        if full_batch:
+            loss, grad_norm = engine.step(Xt, yt)
+            grad_norm *= mean_scale
+            loss_mean = loss * mean_scale
+        else:
+            loss_mean, grad_norm = full_state()
+            order = torch.randperm(n, generator=generator).to(device)
+            for begin in range(0, n, batch_size):
+                index = order[begin : begin + batch_size]
+                engine.step(Xt[index], yt[index])
+        ok = finite(loss_mean, grad_norm, w_now, b_now)
+        exploded = ok and rows and loss_mean > divergence_factor * max(rows[0][1], np.finfo(np.float64).tiny)
+        if not ok or exploded:
+            diverged, diverged_at = True, iteration
+            if exploded:
+                rows.append((iteration, loss_mean, grad_norm, w_now, b_now))
+            break
+        rows.append((iteration, loss_mean, grad_norm, w_now, b_now))
+        losses.append(loss_mean)
+        last_finite = (w_now, b_now)
+        if initial_grad is None:
+            initial_grad = grad_norm
+        if criterion == "grad_norm":
+            converged = grad_norm <= tolerance * initial_grad
+        else:
+            converged = previous_loss is not None and abs(previous_loss - loss_mean) <= tolerance * previous_loss
+        previous_loss = loss_mean
+        if stalled_at is None and not converged and stalled(losses, window, stall_rtol):
+            stalled_at = iteration
+        if stop_early and (converged or stalled_at is not None):
+            updates = iteration + 1  # this iteration's update was applied
+            break
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+
+    if not diverged:
+        # The parameters after the last update: the history's last row, if still finite.
+        final_loss, final_grad = full_state()
+        w, b = engine.parameters()
+        w_final, b_final = w.double().cpu().numpy(), float(b)
+        if finite(final_loss, final_grad, w_final, b_final):
+            rows.append((updates, final_loss, final_grad, w_final, b_final))
+            if criterion == "grad_norm" and initial_grad is not None:
+                converged = final_grad <= tolerance * initial_grad
+            last_finite = (w_final, b_final)
+        else:
+            diverged, diverged_at = True, updates
+    if diverged:
+        converged = False
+    status = "diverged" if diverged else "converged" if converged else "stalled" if stalled_at is not None else "max_iterations"
+    reached = rows[-1][2] / initial_grad if rows and initial_grad and not diverged else None
+    return FitOutcome(
+        weights=np.asarray(last_finite[0], dtype=np.float64),
+        bias=float(last_finite[1]),
+        iterations=int(rows[-1][0]) if rows else 0,
+        converged=bool(converged),
+        diverged=bool(diverged),
+        status=status,
+        diverged_at=diverged_at,
+        seconds=seconds,
+        device=device,
+        history=history_frame(rows, k),
+        extra={
+            "lr": lr,
+            "final_loss": rows[-1][1] if rows else None,
+            "final_grad_norm": rows[-1][2] if rows else None,
+            "stalled": stalled_at is not None,
+            "stalled_at": stalled_at,
+            "precision_reached": reached,
+            "stall_tolerance": stall_rtol,
+        },
+    )

@@ -1,0 +1,133 @@
+"""``lstsq``: the certified closed form on ``[X, 1]``.
+
+Solvers (setting ``lstsq_solver``):
+
+* ``auto`` (default) — float64 throughout: the Gram of ``[X, 1, y]`` in one chunked pass; the
+  equilibrated normal equations (Cholesky) when the equilibrated condition number is at most
+  1e4, else a chunked float64 Householder QR (TSQR) solved by SVD with the data's own rank
+  tolerance;
+* ``normal_equations`` / ``qr`` — one of the two above, always;
+* ``torch`` — ``torch.linalg.lstsq`` in the compute dtype on the configured device, columns
+  equilibrated first, ``rcond`` from the data's precision (CUDA supports only the ``gels`` driver);
+* ``torch_lesson`` — the Paris lesson's three lines verbatim: ``torch.linalg.lstsq`` on the
+  float32 ``[x, 1]`` with the default driver and ``rcond`` (no equilibration).
+
+Every solution is certified against the float64 Gram (:func:`~descent.fitting.closed_form.certify`);
+one that fails is recorded with ``status: inaccurate`` and the reason, never as a fit.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from descent.fitting import closed_form as cf
+from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype, writable
+from descent.fitting.registry import FitMethod
+from descent.fitting.scaling import Standardization, standardize
+
+
+def _torch_solve(
+    X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standardization | None, verbatim: bool
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """θ ((k+1,)) from ``torch.linalg.lstsq`` and what it reported (driver, its own rank)."""
+    import torch
+
+    device = "cpu" if verbatim else resolve_device(settings.get("device", "cpu"))
+    dtype = np.dtype(np.float32) if verbatim else resolve_dtype(settings.get("dtype", "data"), X.dtype)
+    Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
+    n, k = X.shape
+    A = np.column_stack([np.asarray(Xf, dtype=dtype), np.ones(n, dtype=dtype)])
+    norms = np.ones(k + 1) if verbatim else np.linalg.norm(A.astype(np.float64), axis=0)
+    norms[norms == 0] = 1.0
+    if not verbatim:
+        A /= norms.astype(dtype)
+    At = torch.as_tensor(A, device=device)
+    yt = torch.as_tensor(writable(np.asarray(yf, dtype=dtype)), device=device).reshape(-1, 1)
+    if verbatim:
+        solution, driver = torch.linalg.lstsq(At, yt), "default (gelsy)"
+    else:
+        driver = settings.get("lstsq_driver", "gelsd") if device == "cpu" else "gels"
+        rcond = cf.rank_tolerance(k, X.dtype)
+        solution = torch.linalg.lstsq(At, yt, driver=driver, rcond=None if driver == "gels" else rcond)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    theta = solution.solution.reshape(-1).double().cpu().numpy() / norms
+    driver_rank = int(solution.rank) if solution.rank is not None and solution.rank.numel() else None
+    return theta, {"driver": driver, "driver_rank": driver_rank, "dtype": str(dtype), "device": device}
+
+
+def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standardization | None) -> FitOutcome:
+    """Fit ``[X, 1]`` (n, k+1) to ``y`` (n,) in the fitted space (standardized by ``stats`` when
+    given) with ``settings['lstsq_solver']`` and certify the result."""
+    solver = settings.get("lstsq_solver", "auto")
+    n, k = X.shape
+    start = time.perf_counter()
+    gram = cf.design_gram(X, y, stats)
+    sigma = cf.singular_values(gram)
+    info: dict[str, Any] = {"dtype": "float64", "device": "cpu"}
+    rcond = cf.rank_tolerance(k, X.dtype)
+    qr = None
+    if not cf.gram_resolves(sigma) or solver == "qr" or (
+        solver == "auto" and sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]
+    ):
+        qr = cf.design_qr(X, y, stats)
+        sigma = cf.singular_values(gram, qr)
+    rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
+    if solver in ("torch", "torch_lesson"):
+        theta, info = _torch_solve(X, y, settings, stats, verbatim=solver == "torch_lesson")
+        used = f"torch.linalg.lstsq{' (the lesson, verbatim)' if solver == 'torch_lesson' else ''}"
+    elif qr is not None and solver != "normal_equations":
+        theta, rank = cf.solve_qr(qr, gram, rcond)
+        used = "qr"
+    else:
+        theta = cf.solve_normal_equations(gram)
+        used = "normal_equations"
+    seconds = time.perf_counter() - start
+    tolerance = cf.certificate_tolerance(k, np.dtype(info["dtype"]), float(settings.get("certificate_factor", 100.0)))
+    certificate = cf.certify(theta, gram, sigma, tolerance, float(settings.get("certificate_max_error", 1e-4)), rank)
+    return closed_form_outcome(theta, certificate, rank, seconds, {"solver": used, "rank_rcond": rcond, **info})
+
+
+def closed_form_outcome(
+    theta: np.ndarray, certificate: cf.Certificate, rank: int, seconds: float, extra: dict[str, Any]
+) -> FitOutcome:
+    """The outcome of a closed-form fit: ``closed_form`` when its certificate holds, else
+    ``inaccurate`` with the reason (non-finite values are never returned: zeros instead)."""
+    k1 = len(theta)
+    finite = bool(np.isfinite(theta).all())
+    theta = theta if finite else np.zeros(k1)
+    status = "closed_form" if certificate.ok else "inaccurate"
+    return FitOutcome(
+        weights=np.asarray(theta[:-1], dtype=np.float64),
+        bias=float(theta[-1]),
+        iterations=0,
+        converged=certificate.ok,
+        diverged=False,
+        status=status,
+        seconds=seconds,
+        device=str(extra.pop("device", "cpu")),
+        extra={
+            "rank": rank,
+            "rank_deficient": rank < k1,
+            "certificate": certificate.as_dict(),
+            **({"status_reason": certificate.reason} if certificate.reason else {}),
+            **extra,
+        },
+    )
+
+
+METHOD = FitMethod(
+    name="lstsq",
+    kind="closed_form",
+    description=(
+        "certified closed form in float64 (normal equations when well conditioned, else chunked QR); "
+        "torch.linalg.lstsq and the lesson's verbatim call as solvers"
+    ),
+    colour="#000000",
+    needs_torch=False,
+    devices=("cpu", "cuda"),
+    solve=solve,
+)

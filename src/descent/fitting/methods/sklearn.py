@@ -1,0 +1,49 @@
+"""``sklearn``: scikit-learn's ``LinearRegression``, an independent reference, certified like every closed form."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from descent.fitting import closed_form as cf
+from descent.fitting.common import FitOutcome, resolve_dtype
+from descent.fitting.methods.lstsq import closed_form_outcome
+from descent.fitting.registry import FitMethod
+from descent.fitting.scaling import Standardization, standardize
+
+
+def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standardization | None) -> FitOutcome:
+    """``LinearRegression().fit`` on ``X`` (n, k), ``y`` (n,) in the compute dtype (standardized
+    by ``stats`` when given), certified against the float64 Gram."""
+    from sklearn.linear_model import LinearRegression
+
+    dtype = resolve_dtype(settings.get("dtype", "data"), X.dtype)
+    Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
+    k = X.shape[1]
+    start = time.perf_counter()
+    model = LinearRegression().fit(np.asarray(Xf, dtype=dtype), np.asarray(yf, dtype=dtype))
+    seconds = time.perf_counter() - start
+    theta = np.append(np.asarray(model.coef_, dtype=np.float64).reshape(-1), float(model.intercept_))
+    gram = cf.design_gram(X, y, stats)
+    sigma = cf.singular_values(gram)
+    if not cf.gram_resolves(sigma):
+        sigma = cf.singular_values(gram, cf.design_qr(X, y, stats))
+    rcond = cf.rank_tolerance(k, X.dtype)
+    rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
+    tolerance = cf.certificate_tolerance(k, dtype, float(settings.get("certificate_factor", 100.0)))
+    certificate = cf.certify(theta, gram, sigma, tolerance, float(settings.get("certificate_max_error", 1e-4)), rank)
+    extra = {"dtype": str(dtype), "device": "cpu", "solver": "sklearn.linear_model.LinearRegression",
+             "sklearn_rank": int(model.rank_), "rank_rcond": rcond}
+    return closed_form_outcome(theta, certificate, rank, seconds, extra)
+
+
+METHOD = FitMethod(
+    name="sklearn",
+    kind="closed_form",
+    description="sklearn.linear_model.LinearRegression, an independent reference",
+    colour="#7f7f7f",
+    needs_torch=False,
+    solve=solve,
+)
