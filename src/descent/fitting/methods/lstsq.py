@@ -9,8 +9,9 @@ Solvers (setting ``lstsq_solver``):
 * ``normal_equations`` / ``qr`` — one of the two above, always;
 * ``torch`` — ``torch.linalg.lstsq`` in the compute dtype on the configured device, columns
   equilibrated first, ``rcond`` from the data's precision (CUDA supports only the ``gels`` driver);
-* ``torch_lesson`` — the Paris lesson's three lines verbatim: ``torch.linalg.lstsq`` on the
-  float32 ``[x, 1]`` with the default driver and ``rcond`` (no equilibration).
+* ``torch_lesson`` — the Paris lesson's three lines verbatim: ``torch.linalg.lstsq`` on
+  ``[x, 1]`` in the data's dtype (float32 for the lesson) with the default driver and
+  ``rcond``, on the CPU, without equilibration.
 
 Every solution is certified against the float64 Gram (:func:`~descent.fitting.closed_form.certify`);
 one that fails is recorded with ``status: inaccurate`` and the reason, never as a fit.
@@ -36,7 +37,7 @@ def _torch_solve(
     import torch
 
     device = "cpu" if verbatim else resolve_device(settings.get("device", "cpu"))
-    dtype = np.dtype(np.float32) if verbatim else resolve_dtype(settings.get("dtype", "data"), X.dtype)
+    dtype = resolve_dtype(settings.get("dtype", "data"), X.dtype)
     Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
     n, k = X.shape
     A = np.column_stack([np.asarray(Xf, dtype=dtype), np.ones(n, dtype=dtype)])
