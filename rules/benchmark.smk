@@ -1,14 +1,17 @@
 """Stage 3: matmul benchmark, naive loops vs NumPy vs torch CPU vs CUDA (issue: benchmark).
 
 One job per CPU backend (`matmul_benchmark`, holding every core so nothing runs beside it while
-it times), one CUDA job (`matmul_benchmark_cuda`, `resources: gpu=1` so a cluster places it on a
-GPU node; it writes 'skipped: CUDA not available' rows instead of failing where there is no GPU),
-and a gather job writing the table, the machine-facts sidecar and the figures.
+it times), one job per CUDA backend (`matmul_benchmark_cuda`, `resources: gpu=1` so a cluster
+places it on a GPU node; it writes 'skipped: CUDA not available' rows instead of failing where
+there is no GPU), and a gather job writing the table, the machine-facts sidecar and the figures.
+Which backend goes to which rule comes from the registry (descent.matmul.backends: its device).
 """
 
-from descent.benchmark import CPU_BACKENDS, check_benchmark_config
-from descent.benchmark import job_mem_mb as benchmark_mem_mb
-from descent.benchmark import job_runtime_min as benchmark_runtime_min
+from descent.matmul.backends import CPU_BACKENDS as MATMUL_CPU_BACKENDS
+from descent.matmul.backends import CUDA_BACKENDS as MATMUL_CUDA_BACKENDS
+from descent.matmul.config import check_benchmark_config
+from descent.matmul.config import job_mem_mb as benchmark_mem_mb
+from descent.matmul.config import job_runtime_min as benchmark_runtime_min
 
 check_benchmark_config(config)
 
@@ -21,7 +24,7 @@ rule matmul_benchmark:
         table="results/benchmark/raw/{backend}.parquet",
         facts="results/benchmark/raw/{backend}.json",
     wildcard_constraints:
-        backend="|".join(CPU_BACKENDS),
+        backend="|".join(MATMUL_CPU_BACKENDS),
     params:
         backend=lambda wildcards: wildcards.backend,
         section=BENCHMARK,
@@ -43,21 +46,23 @@ rule matmul_benchmark:
 
 rule matmul_benchmark_cuda:
     output:
-        table="results/benchmark/raw/torch_cuda.parquet",
-        facts="results/benchmark/raw/torch_cuda.json",
+        table="results/benchmark/raw/{backend}.parquet",
+        facts="results/benchmark/raw/{backend}.json",
+    wildcard_constraints:
+        backend="|".join(MATMUL_CUDA_BACKENDS),
     params:
-        backend="torch_cuda",
+        backend=lambda wildcards: wildcards.backend,
         section=BENCHMARK,
     log:
-        "results/logs/benchmark/torch_cuda.log",
+        "results/logs/benchmark/{backend}.log",
     benchmark:
-        "results/benchmarks/benchmark/torch_cuda.tsv"
+        "results/benchmarks/benchmark/{backend}.tsv"
     # CPU threads only compute the float64 reference products on the host.
     threads: min(4, workflow.cores)
     resources:
         gpu=1,
         mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
-        runtime=benchmark_runtime_min(BENCHMARK, "torch_cuda"),
+        runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
     conda:
         "../envs/descent.yaml"
     script:

@@ -2,9 +2,10 @@
 
 import pandas as pd
 
-from descent.benchmark import gather, plot_gflops, plot_speedup
 from descent.io import read_json, write_json, write_parquet
 from descent.jobs import job_logging
+from descent.matmul.gather import gather
+from descent.matmul.plots import plot_gflops, plot_speedup
 
 
 with job_logging(snakemake.log[0], "matmul_benchmark_gather") as log:

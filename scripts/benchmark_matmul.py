@@ -1,8 +1,9 @@
 """Rules `matmul_benchmark` / `matmul_benchmark_cuda`: time one backend on every size and dtype."""
 
-from descent.benchmark import rows_frame, run_matmul_job
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
+from descent.matmul.job import run_matmul_job
+from descent.matmul.table import rows_frame
 
 backend = snakemake.params.backend
 with job_logging(snakemake.log[0], f"matmul_benchmark.{backend}") as log:

@@ -72,7 +72,8 @@ def test_every_field_rejects_a_wrong_type_naming_the_field(path):
         _validate(config)
     message = str(info.value)
     if isinstance(path[-1], str) and not isinstance(original, dict) or len(path) == 1:
-        assert f"'{path[-1]}'" in message or f".{path[-1]}" in message, message
+        named = (f"'{path[-1]}'", f".{path[-1]}:", f"\n  {path[-1]}:")
+        assert any(form in message for form in named), message
     else:  # a map entry replaced by a string: the message names the map and the bad value
         assert "not-an-object" in message, message
 

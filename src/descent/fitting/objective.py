@@ -47,9 +47,16 @@ def mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, chunk_rows: int =
 
 
 def least_squares_reference(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, int]:
-    """Least-squares ``(w (k,), b, rank)`` in float64 with NumPy's SVD solver (an independent reference)."""
+    """Least-squares ``(w (k,), b, rank)`` in float64 with NumPy's SVD solver (an independent
+    reference). Columns of ``[X, 1]`` are scaled to unit norm first, so the reference's own error
+    follows the equilibrated condition number, not the raw one (features on scales 1e3 against
+    the intercept's column of ones would otherwise cost three digits)."""
     A = np.column_stack([np.asarray(X, dtype=np.float64), np.ones(len(X))])
+    norms = np.linalg.norm(A, axis=0)
+    norms[norms == 0] = 1.0
+    A /= norms
     theta, _, rank, _ = np.linalg.lstsq(A, np.asarray(y, dtype=np.float64), rcond=None)
+    theta = theta / norms
     return theta[:-1], float(theta[-1]), int(rank)
 
 

@@ -40,10 +40,13 @@ OPENBLAS_KERNEL_BITS: dict[str, int] = {
 
 #: Datasheet peak (TFLOP/s, dense, boost clock) of NVIDIA GPUs for what ``torch.matmul`` runs with
 #: ``float32_matmul_precision("highest")``: float32 on the CUDA cores (no TF32), float64 on the
-#: FP64 tensor cores where the GPU has them (cuBLAS DGEMM uses them). Matched by substring of
-#: ``torch.cuda.get_device_name()``, first match wins (so specific variants come first).
+#: FP64 tensor cores where the GPU has them (cuBLAS DGEMM uses them). A key matches
+#: ``torch.cuda.get_device_name()`` when its words appear there as whole words, in order (words split
+#: at spaces and hyphens, case ignored: "H200" does not match "NVIDIA GH200 480GB"); of several
+#: matching keys the most specific (most words, then longest) wins, whatever the order below.
 GPU_PEAK_TFLOPS: tuple[tuple[str, dict[str, float], str], ...] = (
     ("H200", {"float32": 67.0, "float64": 67.0}, "NVIDIA H200 datasheet: FP32 67, FP64 Tensor Core 67 TFLOPS"),
+    ("H200 NVL", {"float32": 60.0, "float64": 60.0}, "NVIDIA H200 NVL datasheet: FP32 60, FP64 Tensor Core 60 TFLOPS"),
     ("GH200", {"float32": 67.0, "float64": 67.0}, "NVIDIA GH200 datasheet: FP32 67, FP64 Tensor Core 67 TFLOPS"),
     ("H100 PCIe", {"float32": 51.0, "float64": 51.0}, "NVIDIA H100 PCIe datasheet: FP32 51, FP64 Tensor Core 51 TFLOPS"),
     ("H100 NVL", {"float32": 60.0, "float64": 60.0}, "NVIDIA H100 NVL datasheet: FP32 60, FP64 Tensor Core 60 TFLOPS"),
@@ -305,19 +308,43 @@ def torch_cpu_facts() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+def _words(text: str) -> tuple[str, ...]:
+    """Lower-case words of a GPU name, split at spaces, hyphens, underscores and slashes."""
+    return tuple(w for w in re.split(r"[\s\-_/]+", text.lower()) if w)
+
+
+def gpu_entry(name: str | None) -> tuple[str, dict[str, float], str] | None:
+    """The :data:`GPU_PEAK_TFLOPS` entry of a GPU name: the most specific key whose words occur in
+    the name as consecutive whole words (:func:`_words`), or ``None``.
+
+    >>> gpu_entry("NVIDIA GH200 480GB")[0], gpu_entry("NVIDIA H100 PCIe")[0], gpu_entry("NVIDIA H100 80GB HBM3")[0]
+    ('GH200', 'H100 PCIe', 'H100')
+    """
+    if not name:
+        return None
+    words = _words(name)
+    matches = []
+    for entry in GPU_PEAK_TFLOPS:
+        key = _words(entry[0])
+        if any(words[i:i + len(key)] == key for i in range(len(words) - len(key) + 1)):
+            matches.append(entry)
+    return max(matches, key=lambda e: (len(_words(e[0])), len(e[0])), default=None)
+
+
 def gpu_peak(name: str | None, dtype: str) -> tuple[float | None, str]:
-    """Datasheet peak GFLOP/s of a GPU (by ``torch.cuda.get_device_name``) for ``dtype``.
+    """Datasheet peak GFLOP/s of a GPU (by ``torch.cuda.get_device_name``) for ``dtype``, and its
+    source (:func:`gpu_entry` picks the entry).
 
     >>> gpu_peak("NVIDIA H100 80GB HBM3", "float64")[0]
     67000.0
     >>> gpu_peak("Mystery GPU", "float32")
     (None, "no datasheet entry for 'Mystery GPU'")
     """
-    if name:
-        for key, peaks, source in GPU_PEAK_TFLOPS:
-            if key.lower() in name.lower():
-                return peaks[dtype] * 1000.0, source
-    return None, f"no datasheet entry for {name!r}"
+    entry = gpu_entry(name)
+    if entry is None:
+        return None, f"no datasheet entry for {name!r}"
+    _, peaks, source = entry
+    return peaks[dtype] * 1000.0, source
 
 
 def cuda_facts() -> dict[str, Any]:
