@@ -7,7 +7,8 @@ results/report/provenance.json. Every input is a result file, so the page is reb
 one of them (or the report's config or code) changes.
 """
 
-from descent.report import fit_json_paths, fit_keys, history_paths, iterative_jobs, jobs_of, reproduce_command
+from descent.report.inputs import fit_json_paths, fit_keys, history_paths, iterative_jobs, jobs_of
+from descent.report.provenance import reproduce_command
 
 REPORT = config["report"]
 REPORT_ITERATIVE_JOBS = iterative_jobs(config, FIT_JOBS)

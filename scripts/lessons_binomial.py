@@ -4,8 +4,15 @@ import time
 
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
-from descent.lessons_binomial import binomial_experiment, long_test, simulate_histogram, simulate_scores, simulate_scores_loop
-from descent.lessons_figures import binomial_figure, save_figure
+from descent.lessons.binomial import (
+    binomial_experiment,
+    long_test,
+    simulate_histogram,
+    simulate_scores,
+    simulate_scores_loop,
+)
+from descent.lessons.figures import binomial_figure
+from descent.plotting import save_figure
 
 with job_logging(snakemake.log[0], "lessons.binomial") as log:
     spec = snakemake.params.spec

@@ -2,8 +2,9 @@
 
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
-from descent.lessons_descent import descent_x2_experiment
-from descent.lessons_figures import descent_x2_figure, save_figure
+from descent.lessons.descent_x2 import descent_x2_experiment
+from descent.lessons.figures import descent_x2_figure
+from descent.plotting import save_figure
 
 with job_logging(snakemake.log[0], "lessons.descent_x2") as log:
     result = descent_x2_experiment(snakemake.params.spec)

@@ -2,8 +2,9 @@
 
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
-from descent.lessons_descent import minima_experiment
-from descent.lessons_figures import minima_figure, save_figure
+from descent.lessons.minima import minima_experiment
+from descent.lessons.figures import minima_figure
+from descent.plotting import save_figure
 
 with job_logging(snakemake.log[0], "lessons.minima") as log:
     result = minima_experiment(snakemake.params.spec)

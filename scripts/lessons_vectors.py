@@ -2,7 +2,7 @@
 
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
-from descent.lessons_vectors import vectors_experiment, vectors_table
+from descent.lessons.vectors import vectors_experiment, vectors_table
 
 with job_logging(snakemake.log[0], "lessons.vectors") as log:
     result = vectors_experiment(snakemake.params.spec)

@@ -6,8 +6,9 @@ import pandas as pd
 
 from descent.io import read_json
 from descent.jobs import job_logging
-from descent.report_figures import gradient_check_figure, predictions_figure, save_figure
-from descent.report_tables import gradient_check_rows
+from descent.plotting import save_figure
+from descent.report.figures import gradient_check_figure, predictions_figure
+from descent.report.tables import gradient_check_rows
 
 with job_logging(snakemake.log[0], "report_check_figures") as log:
     checks = {Path(path).stem: read_json(path) for path in snakemake.input.checks}

@@ -4,7 +4,8 @@ import pandas as pd
 
 from descent.io import load_dataset, read_json
 from descent.jobs import job_logging
-from descent.report_figures import data_fit_figure, fitted_space_minimum, loss_curves_figure, save_figure
+from descent.plotting import save_figure
+from descent.report.figures import data_fit_figure, fitted_space_minimum, loss_curves_figure
 
 with job_logging(snakemake.log[0], f"report_fit_figures.{snakemake.wildcards.dataset}") as log:
     dataset = snakemake.wildcards.dataset

@@ -5,7 +5,8 @@ import pandas as pd
 
 from descent.io import load_dataset
 from descent.jobs import job_logging
-from descent.report_figures import fitted_space_minimum, save_figure, surface_figure
+from descent.plotting import save_figure
+from descent.report.figures import fitted_space_minimum, surface_figure
 
 with job_logging(snakemake.log[0], f"report_surface_figure.{snakemake.wildcards.dataset}") as log:
     dataset = snakemake.wildcards.dataset

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from conftest import ROOT
 from descent.config import validate_config
@@ -49,3 +50,14 @@ def test_settings_resolve_defaults_then_variant_then_overrides(config):
 def test_cross_field_problems_are_named(config, mutate, expected):
     mutate(config["fits"])
     assert any(expected in p for p in fits_problems(config)), fits_problems(config)
+
+
+def test_the_schema_and_the_method_registry_agree():
+    from descent.fitting.registry import CLOSED_FORM_METHODS, ITERATIVE_METHODS, METHODS
+
+    schema = yaml.safe_load((ROOT / "schemas" / "fits.schema.yaml").read_text())
+    assert schema["$defs"]["method"]["enum"] == list(METHODS)
+    assert set(ITERATIVE_METHODS) | set(CLOSED_FORM_METHODS) == set(METHODS)
+    for name, method in METHODS.items():
+        assert method.name == name and method.description and method.colour.startswith("#")
+        assert (method.engine is not None) == (name in ITERATIVE_METHODS)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from descent.fitting.common import FitOutcome
 from descent.fitting.scaling import Standardization
 
 #: Rows per chunk of the float64 passes (a (65536, k+2) float64 block: a few MiB, cache friendly).
@@ -217,3 +218,31 @@ def certify(
     else:
         reason = ""
     return Certificate(eta, condition, tolerance, float(bound), max_error, not reason, reason)
+
+
+def closed_form_outcome(
+    theta: np.ndarray, certificate: Certificate, rank: int, seconds: float, extra: dict[str, Any]
+) -> FitOutcome:
+    """The outcome of a closed-form fit: ``closed_form`` when its certificate holds, else
+    ``inaccurate`` with the reason (non-finite values are never returned: zeros instead)."""
+    k1 = len(theta)
+    finite = bool(np.isfinite(theta).all())
+    theta = theta if finite else np.zeros(k1)
+    status = "closed_form" if certificate.ok else "inaccurate"
+    return FitOutcome(
+        weights=np.asarray(theta[:-1], dtype=np.float64),
+        bias=float(theta[-1]),
+        iterations=0,
+        converged=certificate.ok,
+        diverged=False,
+        status=status,
+        seconds=seconds,
+        device=str(extra.pop("device", "cpu")),
+        extra={
+            "rank": rank,
+            "rank_deficient": rank < k1,
+            "certificate": certificate.as_dict(),
+            **({"status_reason": certificate.reason} if certificate.reason else {}),
+            **extra,
+        },
+    )

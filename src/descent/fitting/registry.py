@@ -2,7 +2,8 @@
 
 A method declares its ``name``, ``kind`` (``iterative`` or ``closed_form``), whether it
 ``needs_torch``, the ``devices`` it can run on, a plot ``colour`` and a one-line ``description``,
-plus either an engine factory (iterative: one optimisation step at a time, see :class:`Engine`)
+plus either an engine factory (iterative: one optimisation step at a time, see
+:class:`~descent.fitting.method.Engine`)
 or a solver (closed form). The config schema's method enum, settings resolution, the rules, the
 report's colours and the README are all read from :data:`METHODS`; a test fails when the schema
 and this registry disagree.
@@ -14,51 +15,7 @@ Snakemake parses the workflow: method modules import torch and pandas only insid
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from descent.fitting.common import FitOutcome
-    from descent.fitting.scaling import Standardization
-
-
-class Engine(Protocol):
-    """One iterative optimiser over ``(w (k,), b)``: ``step`` computes the batch loss and its
-    gradient norm at the current parameters and then updates them (torch tensors in)."""
-
-    def step(self, X: Any, y: Any) -> tuple[float, float]: ...
-
-    def parameters(self) -> tuple[Any, Any]: ...
-
-
-#: ``(w0 (k,), b0 (), lr, reduction) -> Engine`` (torch tensors in).
-EngineFactory = Callable[[Any, Any, float, str], Engine]
-#: ``(X (n, k), y (n,), settings, stats) -> FitOutcome`` in the fitted space; ``stats`` is the
-#: standardization to apply (the solver standardizes chunk by chunk in float64), or None for raw.
-Solver = Callable[["np.ndarray", "np.ndarray", dict[str, Any], "Standardization | None"], "FitOutcome"]
-
-
-@dataclass(frozen=True)
-class FitMethod:
-    """A registered fitting method (see the module docstring)."""
-
-    name: str
-    kind: Literal["iterative", "closed_form"]
-    description: str
-    colour: str
-    needs_torch: bool
-    devices: tuple[str, ...] = ("cpu",)
-    engine: EngineFactory | None = None
-    solve: Solver | None = None
-
-    def __post_init__(self) -> None:
-        if (self.kind == "iterative") != (self.engine is not None) or (self.kind == "closed_form") != (
-            self.solve is not None
-        ):
-            raise TypeError(f"method {self.name}: an iterative method needs an engine, a closed form a solver")
+from descent.fitting.method import FitMethod
 
 
 def _load() -> dict[str, FitMethod]:

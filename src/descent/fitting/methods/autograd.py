@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from descent.fitting.registry import FitMethod
+from descent.fitting.method import FitMethod
 
 
 class AutogradEngine:

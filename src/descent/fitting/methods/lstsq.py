@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from descent.fitting import closed_form as cf
-from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype, writable
-from descent.fitting.registry import FitMethod
+from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype
+from descent.fitting.method import FitMethod
 from descent.fitting.scaling import Standardization, standardize
 
 
@@ -45,8 +45,10 @@ def _torch_solve(
     norms[norms == 0] = 1.0
     if not verbatim:
         A /= norms.astype(dtype)
-    At = torch.as_tensor(A, device=device)
-    yt = torch.as_tensor(writable(np.asarray(yf, dtype=dtype)), device=device).reshape(-1, 1)
+    # Copies into torch's own (64-byte aligned) memory: MKL's LAPACK picks its code path by the
+    # buffers' alignment, so NumPy-owned memory can change the last bits from run to run.
+    At = torch.tensor(A, device=device)
+    yt = torch.tensor(np.asarray(yf, dtype=dtype), device=device).reshape(-1, 1)
     if verbatim:
         solution, driver = torch.linalg.lstsq(At, yt), "default (gelsy)"
     else:
@@ -89,35 +91,7 @@ def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standar
     seconds = time.perf_counter() - start
     tolerance = cf.certificate_tolerance(k, np.dtype(info["dtype"]), float(settings.get("certificate_factor", 100.0)))
     certificate = cf.certify(theta, gram, sigma, tolerance, float(settings.get("certificate_max_error", 1e-4)), rank)
-    return closed_form_outcome(theta, certificate, rank, seconds, {"solver": used, "rank_rcond": rcond, **info})
-
-
-def closed_form_outcome(
-    theta: np.ndarray, certificate: cf.Certificate, rank: int, seconds: float, extra: dict[str, Any]
-) -> FitOutcome:
-    """The outcome of a closed-form fit: ``closed_form`` when its certificate holds, else
-    ``inaccurate`` with the reason (non-finite values are never returned: zeros instead)."""
-    k1 = len(theta)
-    finite = bool(np.isfinite(theta).all())
-    theta = theta if finite else np.zeros(k1)
-    status = "closed_form" if certificate.ok else "inaccurate"
-    return FitOutcome(
-        weights=np.asarray(theta[:-1], dtype=np.float64),
-        bias=float(theta[-1]),
-        iterations=0,
-        converged=certificate.ok,
-        diverged=False,
-        status=status,
-        seconds=seconds,
-        device=str(extra.pop("device", "cpu")),
-        extra={
-            "rank": rank,
-            "rank_deficient": rank < k1,
-            "certificate": certificate.as_dict(),
-            **({"status_reason": certificate.reason} if certificate.reason else {}),
-            **extra,
-        },
-    )
+    return cf.closed_form_outcome(theta, certificate, rank, seconds, {"solver": used, "rank_rcond": rcond, **info})
 
 
 METHOD = FitMethod(

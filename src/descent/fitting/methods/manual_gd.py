@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from descent.fitting.objective import hand_gradients
-from descent.fitting.registry import FitMethod
+from descent.fitting.method import FitMethod
 
 
 class ManualEngine:

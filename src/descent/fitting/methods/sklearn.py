@@ -9,8 +9,7 @@ import numpy as np
 
 from descent.fitting import closed_form as cf
 from descent.fitting.common import FitOutcome, resolve_dtype
-from descent.fitting.methods.lstsq import closed_form_outcome
-from descent.fitting.registry import FitMethod
+from descent.fitting.method import FitMethod
 from descent.fitting.scaling import Standardization, standardize
 
 
@@ -36,7 +35,7 @@ def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standar
     certificate = cf.certify(theta, gram, sigma, tolerance, float(settings.get("certificate_max_error", 1e-4)), rank)
     extra = {"dtype": str(dtype), "device": "cpu", "solver": "sklearn.linear_model.LinearRegression",
              "sklearn_rank": int(model.rank_), "rank_rcond": rcond}
-    return closed_form_outcome(theta, certificate, rank, seconds, extra)
+    return cf.closed_form_outcome(theta, certificate, rank, seconds, extra)
 
 
 METHOD = FitMethod(

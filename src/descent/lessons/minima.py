@@ -1,20 +1,6 @@
-"""Gradient descent in one dimension: on ``y = x²``, and on a function with several minima.
+"""Gradient descent from many random starts on a function with several minima.
 
-One update is ``x_new = x − step_size · f'(x)``. A run stops as
-
-``converged``
-    when ``|x_new − x_old| < tolerance`` (``x_new`` is recorded);
-``diverged``
-    when ``x_new`` is not finite (not recorded: paths never hold inf/NaN, ``reason`` says so)
-    or ``|x_new| > divergence_bound`` (recorded, it is finite);
-``max_iterations``
-    when ``max_iterations`` updates were made without either.
-
-On ``y = x²`` the update is ``x_new = (1 − 2·step)·x``: from −1, step 0.25 halves ``x`` each
-time (−1 → −0.5 → −0.25 → −0.125 …, converged after 20 updates at ``−2⁻²⁰``), step 10
-multiplies it by −19 (−1 → 19 → −361 …, diverged). It converges exactly when ``0 < step < 1``.
-
-The minima experiment uses the polynomial whose derivative has given simple roots
+The function is the polynomial whose derivative has given simple roots
 ``c_0 < c_1 < … < c_{2m}``::
 
     f'(x) = (x − c_0)(x − c_1)···(x − c_{2m}),     f(x) = ∫_0^x f'(t) dt,
@@ -27,15 +13,15 @@ critical points (−2, −1, 0, 1, 2.5), is ``f(x) = x⁶/6 − x⁵/10 − 3x�
 local minima ``f(−2) = −22/15``, ``f(0) = 0`` and the global minimum ``f(2.5) = −3625/384``
 (≈ −9.44), and local maxima ``f(−1) = 11/10`` and ``f(1) = 37/30``.
 
-A start very close to a maximum may stop at once too: the gradient there is so small that the
-first update is below the tolerance. Such runs are reported as converged but matched to no
-minimum (``minimum`` is null, ``nearest_kind`` is ``'maximum'``).
+Each start runs :func:`descent.lessons.descent1d.gradient_descent_1d`. A start very close to a
+maximum may stop at once: the gradient there is so small that the first update is below the
+tolerance. Such runs are reported as converged but matched to no minimum (``minimum`` is null,
+``nearest_kind`` is ``'maximum'``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -43,133 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class DescentRun:
-    """One gradient-descent run from ``x0``.
-
-    Attributes
-    ----------
-    path:
-        The iterates ``x_0 = x0, x_1, …``; every one finite; length ``iterations + 1`` except
-        when the run diverged to a non-finite value (that value is not recorded).
-    status:
-        ``'converged'``, ``'diverged'`` or ``'max_iterations'``.
-    reason:
-        What stopped the run, in words.
-    iterations:
-        Updates computed (including a final non-finite one, which is not in ``path``).
-    """
-
-    path: list[float]
-    status: str
-    reason: str
-    iterations: int
-
-    @property
-    def x_final(self) -> float:
-        """The last finite iterate."""
-        return self.path[-1]
-
-
-def gradient_descent_1d(
-    gradient: Callable[[float], float],
-    x0: float,
-    step_size: float,
-    tolerance: float,
-    max_iterations: int,
-    divergence_bound: float,
-) -> DescentRun:
-    """Run ``x ← x − step_size·gradient(x)`` from ``x0`` until one of the stops in the module doc.
-
-    Scalar Python floats throughout, so the iterates are exactly those of the lesson's loop.
-    """
-    x = float(x0)
-    path = [x]
-    for iteration in range(1, max_iterations + 1):
-        x_new = x - step_size * gradient(x)
-        if not math.isfinite(x_new):
-            return DescentRun(path, "diverged", f"update {iteration} is not finite ({x_new})", iteration)
-        path.append(x_new)
-        if abs(x_new - x) < tolerance:
-            return DescentRun(path, "converged", f"|x_new - x_old| = {abs(x_new - x):.3g} < {tolerance:g}", iteration)
-        if abs(x_new) > divergence_bound:
-            return DescentRun(path, "diverged", f"|x| = {abs(x_new):.6g} > divergence bound {divergence_bound:g}", iteration)
-        x = x_new
-    return DescentRun(path, "max_iterations", f"no convergence within {max_iterations} updates", max_iterations)
-
-
-def square(x: float) -> float:
-    """``y = x²``."""
-    return x * x
-
-
-def square_gradient(x: float) -> float:
-    """``dy/dx = 2x``."""
-    return 2.0 * x
-
-
-@dataclass(frozen=True)
-class ParabolaResult:
-    """Descent on ``y = x²`` for several step sizes.
-
-    Attributes
-    ----------
-    paths:
-        Long table, one row per iterate: ``step_size``, ``step`` (0 = start), ``x``, ``y = x²``,
-        ``gradient = 2x`` (all finite).
-    summary:
-        One entry per step size under ``runs`` (see :func:`descent_x2_experiment`).
-    """
-
-    paths: pd.DataFrame
-    summary: dict[str, Any]
-
-
-def descent_x2_experiment(spec: dict[str, Any]) -> ParabolaResult:
-    """Gradient descent on ``y = x²`` from ``spec['x0']`` for every ``spec['step_sizes']``.
-
-    Each run's summary holds ``step_size``, ``x0``, ``status``, ``reason``, ``iterations``,
-    ``x_final``, ``y_final``, ``first_iterates`` (up to 5), the factor ``1 − 2·step`` each update
-    multiplies ``x`` by, and ``theory_converges`` (``|1 − 2·step| < 1``).
-    """
-    rows: list[tuple[float, int, float, float, float]] = []
-    runs: list[dict[str, Any]] = []
-    for step_size in spec["step_sizes"]:
-        step_size = float(step_size)
-        run = gradient_descent_1d(
-            square_gradient, float(spec["x0"]), step_size, float(spec["tolerance"]),
-            int(spec["max_iterations"]), float(spec["divergence_bound"]),
-        )
-        rows.extend((step_size, i, x, square(x), square_gradient(x)) for i, x in enumerate(run.path))
-        factor = 1.0 - 2.0 * step_size
-        runs.append(
-            {
-                "step_size": step_size,
-                "x0": float(spec["x0"]),
-                "status": run.status,
-                "reason": run.reason,
-                "iterations": run.iterations,
-                "recorded_steps": len(run.path) - 1,
-                "x_final": run.x_final,
-                "y_final": square(run.x_final),
-                "first_iterates": run.path[:5],
-                "factor_per_step": factor,
-                "theory_converges": abs(factor) < 1.0,
-            }
-        )
-    paths = pd.DataFrame(rows, columns=["step_size", "step", "x", "y", "gradient"])
-    paths["step"] = paths["step"].astype(np.int64)
-    summary = {
-        "function": "y = x^2",
-        "gradient": "dy/dx = 2x",
-        "x0": float(spec["x0"]),
-        "tolerance": float(spec["tolerance"]),
-        "max_iterations": int(spec["max_iterations"]),
-        "divergence_bound": float(spec["divergence_bound"]),
-        "runs": runs,
-    }
-    return ParabolaResult(paths=paths, summary=summary)
+from descent.lessons.descent1d import gradient_descent_1d
 
 
 @dataclass(frozen=True)
@@ -291,7 +151,7 @@ def minima_experiment(spec: dict[str, Any]) -> MinimaResult:
     poly = CriticalPointPolynomial.from_critical_points(spec["critical_points"])
     low, high = (float(v) for v in spec["start_range"])
     starts = np.random.default_rng(int(spec["seed"])).uniform(low, high, int(spec["n_starts"]))
-    options = dict(
+    options: dict[str, Any] = dict(
         step_size=float(spec["step_size"]),
         tolerance=float(spec["tolerance"]),
         max_iterations=int(spec["max_iterations"]),

@@ -1,19 +1,6 @@
-"""Lesson 0's foundation experiments: shared configuration checks.
+"""Cross-field checks of the ``lessons:`` config section, run at workflow parse time.
 
-The experiments themselves live in small modules, each imported only by the job that needs it:
-
-:mod:`descent.lessons_binomial`
-    Random guessing on true/false tests is binomial (vectorised simulation, exact PMF,
-    statistically justified tolerances, one long test).
-:mod:`descent.lessons_vectors`
-    The worked vector examples: unit vectors, a dot product, a linear model with the bias folded in.
-:mod:`descent.lessons_descent`
-    Gradient descent on ``y = x²`` (converging and diverging step sizes) and on a polynomial
-    with several local minima, restarted from many random starts.
-:mod:`descent.lessons_figures`
-    Matplotlib figures of the above (PNG and SVG, written atomically).
-
-This module imports nothing heavy: :func:`check_lessons_config` runs at workflow parse time.
+This module imports nothing heavy (the schema has already filled in the defaults).
 """
 
 from __future__ import annotations

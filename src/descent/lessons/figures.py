@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from descent.plotting import pyplot as _pyplot
-from descent.plotting import save_figure  # noqa: F401 -- re-exported for the rule scripts
 
 
 Figure = Any  # matplotlib.figure.Figure, imported lazily
@@ -100,7 +99,7 @@ def minima_figure(starts: pd.DataFrame, summary: dict[str, Any]) -> Figure:
     """Top: the function, its minima (global one starred) and maxima, and each start coloured by
     the minimum it reached. Bottom: how many starts reached each minimum."""
     plt = _pyplot()
-    from descent.lessons_descent import CriticalPointPolynomial
+    from descent.lessons.minima import CriticalPointPolynomial
 
     poly = CriticalPointPolynomial.from_critical_points(summary["critical_points"])
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7), layout="constrained", height_ratios=[3, 1.3])

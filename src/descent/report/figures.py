@@ -4,7 +4,7 @@ Inputs are the fits' results as read by the rule scripts: ``X`` (n, k) and ``y``
 dataset, fit records (``results/fits/…/{method}.json`` dicts), histories (``iteration``, ``loss``,
 ``grad_norm``, ``w0..w{k-1}``, ``b``), loss surfaces (``w``, ``b``, ``mse``: a grid_size² grid, w
 fastest), gradient checks and the predictions table. Each function returns a Figure; save it
-with :func:`save_figure`. Output is deterministic (no dates in the files, fixed SVG ids).
+with :func:`descent.plotting.save_figure`. Output is deterministic (no dates in the files, fixed SVG ids).
 """
 
 from __future__ import annotations
@@ -15,25 +15,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from descent.fit_config import ITERATIVE_METHODS
-
+from descent.fitting.registry import ITERATIVE_METHODS, METHODS
 from descent.plotting import pyplot as _pyplot
-from descent.plotting import save_figure  # noqa: F401 -- re-exported for the rule scripts
+from descent.report.status import CATEGORY_FAILED, status_category
 
 FitKey = tuple[str, str, str]
 
-#: A colour per method (variants get the remaining colours in order).
-_COLOURS = {"manual_gd": "#1f77b4", "autograd": "#ff7f0e", "nn_linear": "#2ca02c", "lstsq": "#000000",
-            "sklearn": "#7f7f7f"}
+#: Colours of variants (methods not in the registry), in order.
 _SPARE = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
 
 
 def method_colour(method: str, methods: Sequence[str]) -> str:
-    """A stable hex colour for ``method`` among ``methods`` (base methods fixed, variants in order;
-    hex so matplotlib and Plotly both accept it)."""
-    if method in _COLOURS:
-        return _COLOURS[method]
-    variants = sorted(m for m in methods if m not in _COLOURS)
+    """A stable hex colour for ``method`` among ``methods``: a registered method's own colour
+    (:data:`descent.fitting.registry.METHODS`), variants the spare colours in sorted order (hex, so
+    matplotlib and Plotly both accept it)."""
+    if method in METHODS:
+        return METHODS[method].colour
+    variants = sorted(m for m in methods if m not in METHODS)
     return _SPARE[variants.index(method) % len(_SPARE)] if method in variants else _SPARE[0]
 
 
@@ -49,6 +47,10 @@ def subsample_index(n: int, max_points: int) -> np.ndarray:
 
 
 def _failed(record: Mapping[str, Any]) -> bool:
+    """A failed fit (drawn dashed, named failed): its recorded ``status`` is a failed one
+    (:mod:`descent.report.status`), it diverged, or its parameters are not finite."""
+    if "status" in record and status_category(record["status"]) == CATEGORY_FAILED:
+        return True
     return bool(record.get("diverged")) or not np.isfinite(np.append(record["weights"], record["bias"])).all()
 
 
@@ -232,7 +234,7 @@ def surface_figure(
 def gradient_check_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Relative difference between hand-derived and autograd gradients per dataset and dtype,
     against the dtype's machine epsilon (log scale); rows from
-    :func:`descent.report_tables.gradient_check_rows`."""
+    :func:`descent.report.tables.gradient_check_rows`."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     labels = [f"{r['dataset']}\n{r['dtype']}" for r in rows]
@@ -255,9 +257,20 @@ def gradient_check_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
 
 def predictions_figure(predictions: pd.DataFrame) -> Any:
     """Predictions for the configured new inputs: per dataset, each fit's prediction minus the
-    true value, by input (failed fits omitted); a panel per dataset with predictions."""
+    true value, by input; a panel per dataset with predictions.
+
+    ``predictions`` is ``results/fits/predictions.parquet`` (``dataset``, ``scaling``, ``method``,
+    ``inputs`` (k,), ``prediction``, ``true_value``, ``status``). Failed fits (a failed ``status``
+    or a non-finite prediction) are not drawn; each panel names them below its axis.
+    """
     plt = _pyplot()
-    datasets = sorted(predictions["dataset"].unique()) if not predictions.empty else []
+    predictions = predictions.copy()
+    statuses = predictions["status"] if "status" in predictions else pd.Series([None] * len(predictions))
+    failed = np.array([status is not None and status_category(status) == CATEGORY_FAILED for status in statuses],
+                      dtype=bool) | ~np.isfinite(predictions["prediction"].to_numpy(dtype=np.float64))
+    withheld = predictions[failed]
+    predictions = predictions[~failed]
+    datasets = sorted(set(predictions["dataset"]) | set(withheld["dataset"]))
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(6.2 * max(1, len(datasets)), 4.2), squeeze=False)
     if not datasets:
         axes[0][0].text(0.5, 0.5, "no predictions configured (fits.predict)", ha="center",
@@ -283,7 +296,13 @@ def predictions_figure(predictions: pd.DataFrame) -> Any:
         ax.set_ylabel("prediction − true value")
         ax.set_title(f"{dataset}: predictions for new inputs")
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
+        if fits:
+            ax.legend(fontsize=6, ncol=2)
+        gone = withheld[withheld["dataset"] == dataset]
+        if not gone.empty:
+            names = sorted({f"{m} ({s})" for s, m in zip(gone["scaling"], gone["method"])})
+            ax.text(0.0, -0.2, "not shown (failed fits): " + ", ".join(names), transform=ax.transAxes,
+                    fontsize=7, color="#b3261e", va="top", wrap=True)
     fig.tight_layout()
     return fig
 
@@ -292,7 +311,8 @@ def fitted_space_minimum(X: np.ndarray, y: np.ndarray, scaling: str, features: l
                          ) -> tuple[np.ndarray, float, float]:
     """Least-squares ``(w, b, mse)`` in the fitted space of ``scaling`` (float64), for the
     reference lines and points of the figures."""
-    from descent.fitting import least_squares_reference, mse, standardization_stats, standardize
+    from descent.fitting.objective import least_squares_reference, mse
+    from descent.fitting.scaling import standardization_stats, standardize
 
     if scaling == "standardized":
         X, y = standardize(X, y, standardization_stats(X, y, features))

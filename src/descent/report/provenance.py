@@ -1,19 +1,11 @@
-"""The comparison report: provenance and number formatting (light: standard library only).
+"""Provenance of a report: git commit, package versions, machine, time, reproduce command.
 
-The report is split by concern so each job imports only what it needs:
-
-* :mod:`descent.report` (this module) — provenance (git commit, package versions, machine,
-  time, reproduce command) and number formatting; no heavy imports, usable at parse time;
-* :mod:`descent.report_tables` — the summary tables, best/failed marks and generated findings
-  (pandas/NumPy);
-* :mod:`descent.report_figures` — the static fit figures (matplotlib, Agg; PNG + SVG);
-* :mod:`descent.report_interactive` — the Plotly figures and the w/b slider explorer;
-* :mod:`descent.report_html` — the self-contained page (figures as data URIs, plotly.js once).
+Standard library only at import time (``reproduce_command`` runs at workflow parse time); the
+machine facts import :mod:`descent.matmul.machine` when called.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shlex
 import subprocess
@@ -24,51 +16,8 @@ from typing import Any
 #: Distributions whose versions the provenance section lists (missing ones are reported as None).
 PACKAGES: tuple[str, ...] = (
     "snakemake", "numpy", "pandas", "pyarrow", "torch", "scikit-learn", "matplotlib", "plotly",
-    "threadpoolctl", "PyYAML", "snakemake-executor-plugin-slurm",
+    "threadpoolctl", "PyYAML", "Jinja2", "snakemake-executor-plugin-slurm",
 )
-
-
-def format_number(value: Any, digits: int = 6) -> str:
-    """A float for reading: ``digits`` significant digits, scientific outside [1e-3, 1e6).
-
-    ``None`` and NaN give ``'–'``; booleans ``'yes'``/``'no'``; integers are printed whole.
-
-    >>> format_number(173.59982514381409)
-    '173.6'
-    >>> format_number(3.3e-08)
-    '3.3e-8'
-    >>> format_number(None)
-    '–'
-    """
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    if x != 0 and not 1e-3 <= abs(x) < 1e6:
-        mantissa, exponent = f"{x:.{max(1, digits - 2)}e}".split("e")
-        mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
-        return f"{mantissa}e{int(exponent)}"
-    text = f"{x:.{digits}g}"
-    return text
-
-
-def format_vector(values: Sequence[Any], digits: int = 4) -> str:
-    """``[a, b, …]`` with each entry through :func:`format_number`.
-
-    >>> format_vector([32.56471, 1e-9])
-    '[32.56, 1e-9]'
-    """
-    return "[" + ", ".join(format_number(v, digits) for v in values) + "]"
 
 
 def reproduce_command(configfiles: Sequence[str], basedir: str, default_configfile: str = "config.yaml") -> str:
@@ -147,7 +96,7 @@ def run_time() -> dict[str, str]:
 
 def machine_facts(with_cuda: bool = True) -> dict[str, Any]:
     """The report job's machine: host, CPU summary and (when ``with_cuda``) torch's CUDA facts."""
-    from descent import machine
+    from descent.matmul import machine
 
     cpu = machine.cpu_facts()
     facts: dict[str, Any] = {
@@ -186,35 +135,3 @@ def provenance(
         "command": command,
         "config": config,
     }
-
-
-# --------------------------------------------------------------------------------------------
-# Which results the report reads (used by rules/report.smk at parse time)
-# --------------------------------------------------------------------------------------------
-
-
-def jobs_of(jobs: Sequence[Any], dataset: str) -> list[Any]:
-    """The fit jobs (:class:`descent.fit_config.FitJob`) of one dataset, in order."""
-    return [job for job in jobs if job.dataset == dataset]
-
-
-def iterative_jobs(config: dict[str, Any], jobs: Sequence[Any]) -> list[Any]:
-    """The jobs whose resolved method is iterative (they write a history)."""
-    from descent.fit_config import ITERATIVE_METHODS, resolve_settings
-
-    return [job for job in jobs if resolve_settings(config, job)["method"] in ITERATIVE_METHODS]
-
-
-def fit_json_paths(jobs: Sequence[Any]) -> list[str]:
-    """``results/fits/{dataset}/{scaling}/{method}.json`` of each job."""
-    return [f"results/fits/{j.dataset}/{j.scaling}/{j.method}.json" for j in jobs]
-
-
-def history_paths(jobs: Sequence[Any]) -> list[str]:
-    """``results/fits/{dataset}/{scaling}/{method}.history.parquet`` of each job."""
-    return [f"results/fits/{j.dataset}/{j.scaling}/{j.method}.history.parquet" for j in jobs]
-
-
-def fit_keys(jobs: Sequence[Any]) -> list[list[str]]:
-    """``[dataset, scaling, method]`` of each job (passed as params beside the matching paths)."""
-    return [[j.dataset, j.scaling, j.method] for j in jobs]

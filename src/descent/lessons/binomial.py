@@ -57,7 +57,8 @@ def simulate_scores(seed: int, n_tests: int, n_questions: int, p: float) -> np.n
     of memory); use :func:`simulate_histogram` for large sizes.
     """
     rng = np.random.default_rng(seed)
-    return (rng.random((n_tests, n_questions)) < p).sum(axis=1, dtype=np.int64)
+    scores: np.ndarray = (rng.random((n_tests, n_questions)) < p).sum(axis=1, dtype=np.int64)
+    return scores
 
 
 def simulate_histogram(

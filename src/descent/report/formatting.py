@@ -1,0 +1,53 @@
+"""Numbers for reading: rounded text for tables and sentences (standard library only).
+
+The exact values travel beside the text (see :func:`descent.report.tables.cell`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+
+def format_number(value: Any, digits: int = 6) -> str:
+    """A float for reading: ``digits`` significant digits, scientific outside [1e-3, 1e6).
+
+    ``None`` and NaN give ``'–'``; booleans ``'yes'``/``'no'``; integers are printed whole.
+
+    >>> format_number(173.59982514381409)
+    '173.6'
+    >>> format_number(3.3e-08)
+    '3.3e-8'
+    >>> format_number(None)
+    '–'
+    """
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(x):
+        return "–"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x != 0 and not 1e-3 <= abs(x) < 1e6:
+        mantissa, exponent = f"{x:.{max(1, digits - 2)}e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+        return f"{mantissa}e{int(exponent)}"
+    text = f"{x:.{digits}g}"
+    return text
+
+
+def format_vector(values: Sequence[Any], digits: int = 4) -> str:
+    """``[a, b, …]`` with each entry through :func:`format_number`.
+
+    >>> format_vector([32.56471, 1e-9])
+    '[32.56, 1e-9]'
+    """
+    return "[" + ", ".join(format_number(v, digits) for v in values) + "]"

@@ -1,0 +1,37 @@
+"""Which fit results the report reads; used by ``rules/report.smk`` at parse time (light imports).
+
+A job is a :class:`descent.fit_config.FitJob` (``dataset``, ``scaling``, ``method``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def jobs_of(jobs: Sequence[Any], dataset: str) -> list[Any]:
+    """The fit jobs (:class:`descent.fit_config.FitJob`) of one dataset, in order."""
+    return [job for job in jobs if job.dataset == dataset]
+
+
+def iterative_jobs(config: dict[str, Any], jobs: Sequence[Any]) -> list[Any]:
+    """The jobs whose resolved method is iterative (they write a history)."""
+    from descent.fit_config import resolve_settings
+    from descent.fitting.registry import ITERATIVE_METHODS
+
+    return [job for job in jobs if resolve_settings(config, job)["method"] in ITERATIVE_METHODS]
+
+
+def fit_json_paths(jobs: Sequence[Any]) -> list[str]:
+    """``results/fits/{dataset}/{scaling}/{method}.json`` of each job."""
+    return [f"results/fits/{j.dataset}/{j.scaling}/{j.method}.json" for j in jobs]
+
+
+def history_paths(jobs: Sequence[Any]) -> list[str]:
+    """``results/fits/{dataset}/{scaling}/{method}.history.parquet`` of each job."""
+    return [f"results/fits/{j.dataset}/{j.scaling}/{j.method}.history.parquet" for j in jobs]
+
+
+def fit_keys(jobs: Sequence[Any]) -> list[list[str]]:
+    """``[dataset, scaling, method]`` of each job (passed as params beside the matching paths)."""
+    return [[j.dataset, j.scaling, j.method] for j in jobs]

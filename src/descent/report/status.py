@@ -1,0 +1,198 @@
+"""The status of each fit, as its fitting job recorded it, and the report's words for it.
+
+Every fit JSON and every row of ``results/fits/summary.parquet`` carries ``status``, one of
+:data:`STATUSES` (issue #12). The report never re-derives it from ``converged``/``diverged``; it
+only groups the statuses into what the page shows:
+
+``failed`` (:data:`FAILED_STATUSES`: ``diverged``, ``inaccurate``)
+    red; never shown as a fit: never ★ best, left out of the findings about fits, and its
+    predictions are listed with the reason instead of as numbers;
+``not converged`` (:data:`UNCONVERGED_STATUSES`: ``stalled``, ``max_iterations``)
+    amber; a stalled fit says at which relative gradient norm it stalled, and whether that is the
+    precision of its dtype (:func:`precision_floor`) or a lack of progress (e.g. mini-batch noise);
+``ok`` (``converged``, ``closed_form``)
+    a fit.
+
+A fit whose parameters or MSE are not finite is failed whatever its status says (a safety net:
+such numbers are never shown as a fit). A status the report does not know is failed too, and
+says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from descent.report.formatting import format_number
+
+CONVERGED = "converged"
+STALLED = "stalled"
+MAX_ITERATIONS = "max_iterations"
+DIVERGED = "diverged"
+INACCURATE = "inaccurate"
+CLOSED_FORM = "closed_form"
+
+#: Every status a fit may record.
+STATUSES: tuple[str, ...] = (CONVERGED, STALLED, MAX_ITERATIONS, DIVERGED, INACCURATE, CLOSED_FORM)
+#: Failed fits: red, never shown as a fit.
+FAILED_STATUSES: frozenset[str] = frozenset({DIVERGED, INACCURATE})
+#: Iterative fits that stopped before meeting their convergence test: amber.
+UNCONVERGED_STATUSES: frozenset[str] = frozenset({STALLED, MAX_ITERATIONS})
+
+#: What the page groups the statuses into (the row's CSS class is ``failed``/``unconverged``).
+CATEGORY_FAILED = "failed"
+CATEGORY_UNCONVERGED = "not converged"
+CATEGORY_OK = "ok"
+
+
+def _present(value: Any) -> bool:
+    """Not None/NA/NaN."""
+    if value is None:
+        return False
+    try:
+        return not (value != value)  # NaN and pd.NA compare unequal / ambiguous
+    except (TypeError, ValueError):
+        return False
+
+
+def _true(value: Any) -> bool:
+    """Present and true (Python, NumPy or pandas booleans)."""
+    return _present(value) and bool(value)
+
+
+def finite_parameters(row: Mapping[str, Any]) -> bool:
+    """Whether ``weights`` (shape ``(k,)``), ``bias`` and ``mse`` of a fit are all finite numbers."""
+    weights = row.get("weights")
+    values: list[Any] = [row.get("bias"), row.get("mse"), *(list(weights) if weights is not None else [])]
+    try:
+        return all(v is not None and math.isfinite(float(v)) for v in values)
+    except (TypeError, ValueError):
+        return False
+
+
+def status_category(status: Any, finite: bool = True) -> str:
+    """:data:`CATEGORY_FAILED`, :data:`CATEGORY_UNCONVERGED` or :data:`CATEGORY_OK` for a recorded status."""
+    if not finite or status in FAILED_STATUSES or status not in STATUSES:
+        return CATEGORY_FAILED
+    if status in UNCONVERGED_STATUSES:
+        return CATEGORY_UNCONVERGED
+    return CATEGORY_OK
+
+
+def fit_dtype(record: Mapping[str, Any], data_dtype: str | None = None) -> str | None:
+    """The dtype a fit computed in: its record's ``dtype``, else its resolved ``settings.dtype``
+    unless that is ``'data'``, else ``data_dtype`` (the dataset's)."""
+    if record.get("dtype"):
+        return str(record["dtype"])
+    setting = (record.get("settings") or {}).get("dtype")
+    if setting and setting != "data":
+        return str(setting)
+    return data_dtype
+
+
+def precision_floor(dtype: str) -> float:
+    """The relative gradient-norm reduction below which a stall is put down to the dtype's
+    precision: ``sqrt(eps)`` (float32 ≈ 3.5e-4, float64 ≈ 1.5e-8); 0 for an unknown dtype."""
+    eps = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}.get(dtype)
+    return math.sqrt(eps) if eps else 0.0
+
+
+def _certificate(row: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+    """The closed-form certificate from the record, else from the summary's columns."""
+    certificate = dict(record.get("certificate") or {})
+    for key, column in (("normal_residual", "normal_residual"), ("condition_number", "condition_number"),
+                        ("ok", "certificate_ok")):
+        if key not in certificate and _present(row.get(column)):
+            certificate[key] = row.get(column)
+    return certificate
+
+
+def status_reason(row: Mapping[str, Any], record: Mapping[str, Any] | None = None,
+                  data_dtype: str | None = None) -> str:
+    """The recorded status in words, with its reason, e.g. ``'diverged at iteration 2'`` or
+    ``'stalled at 3e-6 relative gradient norm (float32 precision; tolerance 1e-8)'``.
+
+    ``row`` is a summary row; ``record`` the fit's JSON (certificate, settings, rank), optional.
+    A reason the fit recorded itself (``status_reason``, or the certificate's ``reason`` for an
+    inaccurate closed form) is used as it is, after the words computed here.
+    """
+    text = _status_words(row, record or {}, data_dtype)
+    recorded = row.get("status_reason", (record or {}).get("status_reason"))
+    recorded = str(recorded).strip() if _present(recorded) else ""
+    if recorded and recorded not in text:
+        text += f" — {recorded}"
+    return text
+
+
+def _status_words(row: Mapping[str, Any], record: Mapping[str, Any], data_dtype: str | None) -> str:
+    status = row.get("status")
+    settings = record.get("settings") or {}
+    reached = row.get("precision_reached", record.get("precision_reached"))
+    if not finite_parameters(row) and status not in FAILED_STATUSES:
+        return f"non-finite parameters or MSE (recorded status {status})"
+    if status == DIVERGED:
+        at = row.get("diverged_at", record.get("diverged_at"))
+        return "diverged" + (f" at iteration {int(at)}" if _present(at) else "")
+    if status == INACCURATE:
+        cert = _certificate(row, record)
+        if cert.get("reason"):
+            return f"inaccurate closed form: {cert['reason']}"
+        parts = []
+        if _present(cert.get("normal_residual")):
+            parts.append(f"normal-equations residual {format_number(float(cert['normal_residual']), 3)}"
+                         + (f" above its tolerance {format_number(float(cert['tolerance']), 3)}"
+                            if _present(cert.get("tolerance")) else ""))
+        if _present(cert.get("condition_number")):
+            parts.append(f"condition number {format_number(float(cert['condition_number']), 3)}")
+        return "inaccurate closed form" + (f" ({', '.join(parts)})" if parts else " (failed its certificate)")
+    if status == STALLED:
+        dtype = fit_dtype(record, data_dtype)
+        text = "stalled"
+        notes = []
+        if _present(reached):
+            text += f" at {format_number(float(reached), 2)} relative gradient norm"
+        if dtype and _present(reached) and float(reached) <= precision_floor(dtype):
+            notes.append(f"{dtype} precision")
+        else:
+            notes.append("no progress over its stall window" + (f", {dtype}" if dtype else ""))
+        if _present(settings.get("tolerance")):
+            notes.append(f"tolerance {format_number(float(settings['tolerance']), 3)}")
+        return text + f" ({'; '.join(notes)})"
+    if status == MAX_ITERATIONS:
+        iterations: Any = row.get("iterations")
+        text = "stopped at its iteration cap" + (f" of {int(iterations)}" if _present(iterations) else "")
+        if _present(reached):
+            text += f" at {format_number(float(reached), 2)} relative gradient norm"
+        if _present(settings.get("tolerance")):
+            text += f", tolerance {format_number(float(settings['tolerance']), 3)} not reached"
+        return text
+    if status == CONVERGED:
+        return "converged"
+    if status == CLOSED_FORM:
+        text = "closed form"
+        cert = _certificate(row, record)
+        if _true(cert.get("ok")):
+            text += (", certified" + (f" (condition number {format_number(float(cert['condition_number']), 3)})"
+                                      if _present(cert.get("condition_number")) else ""))
+        if _true(record.get("rank_deficient", row.get("rank_deficient"))):
+            rank = record.get("rank", row.get("rank"))
+            text += ", rank-deficient" + (f" (rank {int(rank)})" if _present(rank) else "")
+        return text
+    return f"unknown status {status!r}"
+
+
+def status_text(row: Mapping[str, Any], record: Mapping[str, Any] | None = None,
+                data_dtype: str | None = None) -> str:
+    """The status cell: category and reason, e.g. ``'failed: diverged at iteration 2'``,
+    ``'not converged: stalled at …'``, ``'converged'``, ``'closed form, certified (…)'``."""
+    reason = status_reason(row, record, data_dtype)
+    category = status_category(row.get("status"), finite_parameters(row))
+    return reason if category == CATEGORY_OK else f"{category}: {reason}"
+
+
+def require_status(columns: Sequence[str], what: str = "results/fits/summary.parquet") -> None:
+    """Raise ``ValueError`` when a table has no ``status`` column (written before fits recorded it)."""
+    if "status" not in columns:
+        raise ValueError(f"{what} has no 'status' column: it was written before fits recorded their status; "
+                         "rerun the fits with this version of descent")
