@@ -48,7 +48,7 @@ def dataset_mem_mb(wildcards, attempt=1):
 
 # ---- Fits (rules/fits.smk) -------------------------------------------------------------
 
-from descent.fit_config import (
+from descent.config.fits import (
     CLOSED_FORM_METHODS,
     ITERATIVE_METHODS,
     FitJob,

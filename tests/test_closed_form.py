@@ -8,14 +8,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
+from descent.config.fits import FitSettings, default_fit_settings
 from descent.datasets import generate
 from descent.fitting import closed_form as cf
 from descent.fitting.objective import least_squares_reference
 from descent.fitting.problems import equilibrated_error, random_regression
 from descent.fitting.records import fit
 
-BASE = {"dtype": "data", "device": "cpu", "lstsq_driver": "gelsd", "certificate_factor": 100.0,
-        "certificate_max_error": 1e-4}
+BASE = default_fit_settings(ROOT / "schemas", "lstsq").as_dict()
+
+
+def S(**changes) -> FitSettings:
+    """The schema's default settings with ``changes``."""
+    return FitSettings.from_dict({**BASE, **changes})
 #: Every closed-form path: the lstsq solvers and scikit-learn.
 PATHS = [("lstsq", "auto"), ("lstsq", "normal_equations"), ("lstsq", "qr"), ("lstsq", "torch"),
          ("lstsq", "torch_lesson"), ("sklearn", None)]
@@ -23,7 +29,7 @@ EPS64 = float(np.finfo(np.float64).eps)
 
 
 def _check(X: np.ndarray, y: np.ndarray, method: str, solver: str | None) -> None:
-    settings_ = {**BASE, "method": method, **({"lstsq_solver": solver} if solver else {})}
+    settings_ = S(method=method, **({"lstsq_solver": solver} if solver else {}))
     outcome, w, b = fit(X, y, "raw", settings_)
     certificate = outcome.extra["certificate"]
     w_ref, b_ref, _ = least_squares_reference(X, y)
@@ -69,7 +75,7 @@ def test_the_default_solver_certifies_every_problem_it_can_resolve(seed, n, k, l
     # Scales spread over at most 4 decades, offsets up to 30x: equilibrated κ stays modest, and
     # the default float64 solve must be certified and within 1e-6 of the reference.
     X, y = random_regression(seed, n, k, (lo, min(4.0, lo + 4)), offset, 1.0, dtype)
-    outcome, w, b = fit(X, y, "raw", {**BASE, "method": "lstsq"})
+    outcome, w, b = fit(X, y, "raw", S(method="lstsq"))
     certificate = outcome.extra["certificate"]
     if certificate["condition_number"] <= 1e4:
         assert outcome.status == "closed_form" and not outcome.extra["rank_deficient"], certificate
@@ -90,7 +96,7 @@ def test_tall_float32_problems_with_offsets(n):
     w_ref, b_ref, _ = least_squares_reference(X, y)
     reference = np.append(w_ref, b_ref)
     for scaling in ("raw", "standardized"):
-        outcome, w, b = fit(X, y, scaling, {**BASE, "method": "lstsq"}, features=["x0", "x1", "x2"])
+        outcome, w, b = fit(X, y, scaling, S(method="lstsq"), features=["x0", "x1", "x2"])
         assert outcome.status == "closed_form" and not outcome.extra["rank_deficient"]
         assert np.linalg.norm(np.append(w, b) - reference) <= 1e-6 * np.linalg.norm(reference)
     for path in PATHS:
@@ -105,7 +111,7 @@ def test_a_truly_rank_deficient_design_is_flagged_in_both_dtypes():
         for method, solver in PATHS:
             if solver == "torch_lesson":
                 continue  # the lesson's call returns *a* solution; rank comes from our SVD anyway
-            outcome, _, _ = fit(X, X[:, 0] + 1.0, "raw", {**BASE, "method": method, "lstsq_solver": solver or "auto"})
+            outcome, _, _ = fit(X, X[:, 0] + 1.0, "raw", S(method=method, lstsq_solver=solver or "auto"))
             assert outcome.extra["rank_deficient"] and outcome.status == "inaccurate", (dtype, method, solver)
 
 
@@ -118,7 +124,7 @@ def test_the_lessons_three_lines_are_reproduced_verbatim():
     rent = torch.tensor(data.frame["rent"].to_numpy())
     lesson = torch.linalg.lstsq(torch.stack([surface, torch.ones_like(surface)], dim=1), rent.unsqueeze(1))
     outcome, w, b = fit(data.frame[["surface"]].to_numpy(), data.frame["rent"].to_numpy(), "raw",
-                        {**BASE, "method": "lstsq", "lstsq_solver": "torch_lesson"})
+                        S(method="lstsq", lstsq_solver="torch_lesson"))
     # The same call on the same float32 values. MKL's float32 gelsy is not bit-stable from call to
     # call within one process (the first call and later ones differ in the last bits here), so
     # the comparison allows float32 rounding; each fit job makes exactly one such call.

@@ -7,7 +7,7 @@ import yaml
 
 from conftest import ROOT
 from descent.config import validate_config
-from descent.fit_config import FitJob, fit_jobs, fits_problems, resolve_settings
+from descent.config.fits import FitJob, fit_jobs, fits_problems, resolve_settings
 
 
 @pytest.fixture
@@ -61,3 +61,18 @@ def test_the_schema_and_the_method_registry_agree():
     for name, method in METHODS.items():
         assert method.name == name and method.description and method.colour.startswith("#")
         assert (method.engine is not None) == (name in ITERATIVE_METHODS)
+
+
+def test_typed_settings_cover_exactly_the_schema_fields(config):
+    from dataclasses import fields
+
+    from descent.config.fits import FitSettings, fit_settings
+
+    schema = yaml.safe_load((ROOT / "schemas" / "fits.schema.yaml").read_text())
+    schema_fields = set(schema["$defs"]["settings_fields"]["properties"])
+    assert {f.name for f in fields(FitSettings)} == schema_fields | {"method", "applied"}
+    for job in fit_jobs(config):
+        settings = fit_settings(config, job)  # every resolved fit types cleanly, defaults from the schema
+        assert FitSettings.from_dict(settings.as_dict()) == settings
+    with pytest.raises(ValueError, match="missing.*tolerance"):
+        FitSettings.from_dict({k: v for k, v in settings.as_dict().items() if k != "tolerance"})

@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT
 from descent.config import validate_config
 from descent.datasets import generate
-from descent.fit_config import FitJob, initial_parameters, resolve_settings
+from descent.config.fits import FitJob, FitSettings, default_fit_settings, initial_parameters, resolve_settings
 from descent.fitting.common import FitError
 from descent.fitting.gradient_check import gradient_check
 from descent.fitting.iterative import fit_iterative
@@ -23,11 +23,14 @@ from descent.fitting.scaling import standardization_stats, standardize, to_origi
 from descent.fitting.summary import summarize_fits
 from descent.fitting.surface import loss_surface
 
-BASE = {
-    "lr": 0.1, "iterations": 3000, "batch_size": None, "shuffle_seed": 0, "loss_reduction": "mean",
-    "tolerance": 1e-6, "stop_criterion": "grad_norm", "stop_early": False, "dtype": "data",
-    "device": "cpu", "lstsq_driver": "gelsd", "divergence_factor": 1e10,
-}
+BASE = default_fit_settings(
+    ROOT / "schemas", "manual_gd", lr=0.1, iterations=3000, tolerance=1e-6, stop_early=False, lstsq_driver="gelsd"
+).as_dict()
+
+
+def S(**changes) -> FitSettings:
+    """Test settings: the schema's defaults with this module's BASE and ``changes``."""
+    return FitSettings.from_dict({**BASE, **changes})
 W_TRUE, B_TRUE = np.array([1.5, -2.0, 0.5]), 0.75
 
 
@@ -49,7 +52,7 @@ def default_config():
 @pytest.mark.parametrize("method", ["manual_gd", "autograd", "nn_linear", "lstsq", "sklearn"])
 def test_every_method_recovers_noiseless_parameters(noiseless, method, scaling):
     X, y = noiseless
-    outcome, w, b = fit(X, y, scaling, {**BASE, "method": method}, init=([0.0] * 3, 0.0))
+    outcome, w, b = fit(X, y, scaling, S(method=method), init=([0.0] * 3, 0.0))
     np.testing.assert_allclose(w, W_TRUE, atol=1e-6)
     assert b == pytest.approx(B_TRUE, abs=1e-6)
     assert outcome.converged and not outcome.diverged
@@ -70,8 +73,8 @@ def test_raw_and_standardized_agree_in_original_units():
     X = rng.normal(size=(500, 2)) * [2.0, 0.5] + [1.0, -3.0]
     y = X @ [0.7, 1.9] + 3.0 + rng.normal(scale=0.1, size=500)
     for method in ("manual_gd", "lstsq"):
-        _, w_raw, b_raw = fit(X, y, "raw", {**BASE, "method": method, "lr": 0.05, "iterations": 20000}, ([0, 0], 0))
-        _, w_std, b_std = fit(X, y, "standardized", {**BASE, "method": method}, ([0, 0], 0))
+        _, w_raw, b_raw = fit(X, y, "raw", S(method=method, lr=0.05, iterations=20000), ([0, 0], 0))
+        _, w_std, b_std = fit(X, y, "standardized", S(method=method), ([0, 0], 0))
         np.testing.assert_allclose(w_raw, w_std, rtol=1e-6)
         assert b_raw == pytest.approx(b_std, rel=1e-6)
 
@@ -133,7 +136,7 @@ def test_lesson0_defaults_start_from_the_lessons_draws_and_converge(default_conf
 @pytest.mark.parametrize("method", ["manual_gd", "autograd", "nn_linear"])
 def test_divergence_is_detected_and_never_returns_nan(noiseless, method):
     X, y = noiseless
-    outcome = fit_iterative(X * 100, y, method, {**BASE, "lr": 10.0, "iterations": 500}, [0.0] * 3, 0.0)
+    outcome = fit_iterative(X * 100, y, method, S(lr=10.0, iterations=500), [0.0] * 3, 0.0)
     assert outcome.diverged and not outcome.converged
     assert outcome.diverged_at is not None and outcome.diverged_at < 500
     assert np.isfinite(outcome.weights).all() and np.isfinite(outcome.bias)
@@ -143,7 +146,7 @@ def test_divergence_is_detected_and_never_returns_nan(noiseless, method):
 def test_divergence_at_first_non_finite_loss():
     X = np.array([[1e30], [2e30]], dtype=np.float32)
     y = np.array([1.0, 2.0], dtype=np.float32)
-    outcome = fit_iterative(X, y, "manual_gd", {**BASE, "divergence_factor": 1e300}, [1.0], 0.0)
+    outcome = fit_iterative(X, y, "manual_gd", S(divergence_factor=1e300), [1.0], 0.0)
     assert outcome.diverged and outcome.diverged_at == 0  # (1e30)² overflows float32 at once
 
 
@@ -161,17 +164,17 @@ def test_lipschitz_step_is_one_over_the_hessians_largest_eigenvalue(noiseless):
 
 def test_summed_loss_with_small_step_equals_mean_loss_with_n_times_the_step(noiseless):
     X, y = noiseless
-    a = fit_iterative(X, y, "nn_linear", {**BASE, "loss_reduction": "sum", "lr": 0.1 / len(X), "iterations": 50}, [0.0] * 3, 0.0)
-    b = fit_iterative(X, y, "manual_gd", {**BASE, "lr": 0.1, "iterations": 50}, [0.0] * 3, 0.0)
+    a = fit_iterative(X, y, "nn_linear", S(loss_reduction="sum", lr=0.1 / len(X), iterations=50), [0.0] * 3, 0.0)
+    b = fit_iterative(X, y, "manual_gd", S(lr=0.1, iterations=50), [0.0] * 3, 0.0)
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-10)
 
 
 def test_minibatch_and_stochastic_are_seeded_and_reproducible(noiseless):
     X, y = noiseless
-    settings = {**BASE, "batch_size": 16, "iterations": 30, "lr": 0.05}
+    settings = S(batch_size=16, iterations=30, lr=0.05)
     first = fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
     again = fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
-    other = fit_iterative(X, y, "manual_gd", {**settings, "shuffle_seed": 1}, [0.0] * 3, 0.0)
+    other = fit_iterative(X, y, "manual_gd", settings.replace(shuffle_seed=1), [0.0] * 3, 0.0)
     pd.testing.assert_frame_equal(first.history, again.history)
     assert not np.array_equal(first.weights, other.weights)
     np.testing.assert_allclose(first.weights, W_TRUE, atol=1e-3)  # noiseless: SGD still gets there
@@ -179,7 +182,7 @@ def test_minibatch_and_stochastic_are_seeded_and_reproducible(noiseless):
 
 def test_stop_early_stops_on_convergence(noiseless):
     X, y = noiseless
-    outcome = fit_iterative(X, y, "manual_gd", {**BASE, "lr": "lipschitz", "stop_early": True, "iterations": 100000}, [0.0] * 3, 0.0)
+    outcome = fit_iterative(X, y, "manual_gd", S(lr="lipschitz", stop_early=True, iterations=100000), [0.0] * 3, 0.0)
     assert outcome.converged and outcome.iterations < 100000
     g = outcome.history["grad_norm"].to_numpy()
     # It stops at the first iteration whose gradient met the tolerance, after that update.
@@ -188,7 +191,7 @@ def test_stop_early_stops_on_convergence(noiseless):
 
 def test_history_rows_pair_each_loss_with_its_parameters(noiseless):
     X, y = noiseless
-    outcome = fit_iterative(X, y, "autograd", {**BASE, "iterations": 5}, [0.1, 0.2, 0.3], 0.4)
+    outcome = fit_iterative(X, y, "autograd", S(iterations=5), [0.1, 0.2, 0.3], 0.4)
     h = outcome.history
     assert list(h.columns) == ["iteration", "loss", "grad_norm", "w0", "w1", "w2", "b"]
     assert list(h["iteration"]) == [0, 1, 2, 3, 4, 5]
@@ -218,20 +221,20 @@ def test_lstsq_float32_tall_badly_scaled_problem_is_right():
     A = torch.as_tensor(np.column_stack([X, np.ones(len(X), dtype=np.float32)]))
     plain = torch.linalg.lstsq(A, torch.as_tensor(y.copy()).reshape(-1, 1))
     assert int(plain.rank) < 5
-    outcome, w, b = fit(X, y, "raw", {**BASE, "method": "lstsq"})
+    outcome, w, b = fit(X, y, "raw", S(method="lstsq"))
     assert outcome.extra["rank"] == 5 and not outcome.extra["rank_deficient"]
     assert outcome.status == "closed_form" and outcome.extra["certificate"]["ok"]
     w_ref, b_ref, _ = least_squares_reference(X, y)
     np.testing.assert_allclose(np.append(w, b), np.append(w_ref, b_ref), rtol=1e-9)
     # The same call as the lesson's, as a solver, is recorded as failed with the reason.
-    lesson, _, _ = fit(X, y, "raw", {**BASE, "method": "lstsq", "lstsq_solver": "torch_lesson"})
+    lesson, _, _ = fit(X, y, "raw", S(method="lstsq", lstsq_solver="torch_lesson"))
     assert lesson.status == "inaccurate" and not lesson.extra["certificate"]["ok"]
     assert "residual" in lesson.extra["status_reason"] and lesson.extra["driver_rank"] < 5
 
 
 def test_rank_deficient_data_is_reported_by_lstsq():
     X = np.column_stack([np.arange(10.0), 2 * np.arange(10.0)])
-    outcome, _, _ = fit(X, np.arange(10.0), "raw", {**BASE, "method": "lstsq"})
+    outcome, _, _ = fit(X, np.arange(10.0), "raw", S(method="lstsq"))
     assert outcome.extra["rank_deficient"] and not outcome.converged
     assert outcome.status == "inaccurate" and "rank-deficient" in outcome.extra["status_reason"]
 
@@ -258,14 +261,14 @@ def test_summary_distances_against_an_independent_reference(noiseless):
 
 def test_auto_solver_takes_normal_equations_when_well_conditioned_and_qr_otherwise(noiseless):
     X, y = noiseless
-    fast, w, b = fit(X, y, "raw", {**BASE, "method": "lstsq"})
+    fast, w, b = fit(X, y, "raw", S(method="lstsq"))
     assert fast.extra["solver"] == "normal_equations" and fast.extra["certificate"]["condition_number"] < 10
     np.testing.assert_allclose(np.append(w, b), np.append(W_TRUE, B_TRUE), rtol=1e-12)
     rng = np.random.default_rng(5)
     x = rng.normal(size=300)
     nearly_collinear = np.column_stack([x, x + 1e-6 * rng.normal(size=300)])
     target = nearly_collinear @ [1.0, 2.0] + 1.0
-    slow, w, b = fit(nearly_collinear, target, "raw", {**BASE, "method": "lstsq"})
+    slow, w, b = fit(nearly_collinear, target, "raw", S(method="lstsq"))
     assert slow.extra["solver"] == "qr" and slow.extra["certificate"]["condition_number"] > 1e5
     w_ref, b_ref, _ = least_squares_reference(nearly_collinear, target)
     # Beyond κ ≈ 1e5 a float64 residual cannot certify 1e-4: flagged, however close the answer.
@@ -275,7 +278,7 @@ def test_auto_solver_takes_normal_equations_when_well_conditioned_and_qr_otherwi
 
 def test_stop_early_history_ends_at_the_returned_parameters(noiseless):
     X, y = noiseless
-    outcome = fit_iterative(X, y, "manual_gd", {**BASE, "lr": "lipschitz", "stop_early": True, "iterations": 100000},
+    outcome = fit_iterative(X, y, "manual_gd", S(lr="lipschitz", stop_early=True, iterations=100000),
                             [0.0] * 3, 0.0)
     last = outcome.history.iloc[-1]
     assert last["iteration"] == outcome.iterations and outcome.history["iteration"].is_unique
@@ -287,22 +290,22 @@ def test_an_unreachable_float32_tolerance_stalls_instead_of_running_to_the_cap()
     rng = np.random.default_rng(6)
     X = (rng.normal(size=(20000, 3)) * [0.5, 5.0, 50.0] + [1.5, 15.0, 150.0]).astype(np.float32)
     y = (X @ np.array([0.1, 0.3, -0.03], dtype=np.float32) - 3 + rng.normal(size=20000).astype(np.float32))
-    settings = {**BASE, "lr": "lipschitz", "stop_early": True, "tolerance": 1e-8, "iterations": 20000,
-                "stall_window": 100}
-    outcome, _, _ = fit(X, y, "standardized", {**settings, "method": "manual_gd"}, ([0.0] * 3, 0.0))
+    settings = S(lr="lipschitz", stop_early=True, tolerance=1e-8, iterations=20000,
+                stall_window=100)
+    outcome, _, _ = fit(X, y, "standardized", settings.replace(method="manual_gd"), ([0.0] * 3, 0.0))
     assert outcome.status == "stalled" and outcome.extra["stalled"] and outcome.iterations < 2000
     assert 1e-8 < outcome.extra["precision_reached"] < 1e-3  # float32's floor, far above 1e-8
     # float64 reaches the same tolerance: no stall.
     outcome64, _, _ = fit(X.astype(np.float64), y.astype(np.float64), "standardized",
-                          {**settings, "method": "manual_gd"}, ([0.0] * 3, 0.0))
+                          settings.replace(method="manual_gd"), ([0.0] * 3, 0.0))
     assert outcome64.status == "converged" and not outcome64.extra["stalled"]
 
 
 def test_every_fit_has_exactly_one_known_status(noiseless):
     X, y = noiseless
     statuses = {
-        fit(X, y, "raw", {**BASE, "method": m, "iterations": 3}, ([0.0] * 3, 0.0))[0].status
+        fit(X, y, "raw", S(method=m, iterations=3), ([0.0] * 3, 0.0))[0].status
         for m in ("manual_gd", "lstsq", "sklearn")
     }
-    statuses.add(fit(X, y, "raw", {**BASE, "method": "manual_gd", "lr": 50.0}, ([0.0] * 3, 0.0))[0].status)
+    statuses.add(fit(X, y, "raw", S(method="manual_gd", lr=50.0), ([0.0] * 3, 0.0))[0].status)
     assert statuses == {"max_iterations", "closed_form", "diverged"}

@@ -19,7 +19,7 @@ from snakemake.exceptions import WorkflowError
 
 from conftest import ROOT, SNAKEMAKE, TEST_CONFIG, run_snakemake, snakemake_env
 from descent.config import ConfigError, check_config, validate_config
-from descent.fit_config import fits_problems
+from descent.config.fits import fits_problems
 from descent.resources import InsufficientMemoryError, check_memory
 
 # ---------------------------------------------------------------------------------------------

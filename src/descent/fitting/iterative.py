@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+
+if TYPE_CHECKING:
+    from descent.config.fits import FitSettings
 
 from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype, writable
 from descent.fitting.objective import hand_gradients, lipschitz_step
@@ -38,11 +42,11 @@ def history_frame(rows: list[HistoryRow], k: int) -> Any:
     return frame
 
 
-def stall_tolerance(settings: dict[str, Any], dtype: np.dtype) -> float:
+def stall_tolerance(settings: FitSettings, dtype: np.dtype) -> float:
     """Relative loss improvement below which a window of iterations counts as no progress:
-    ``settings['stall_tolerance']``, or by default 100·eps of the compute dtype (the loss is
+    ``settings.stall_tolerance``, or by default 100·eps of the compute dtype (the loss is
     computed in that dtype, so smaller changes are rounding)."""
-    value = settings.get("stall_tolerance")
+    value = settings.stall_tolerance
     return float(value) if value is not None else 100.0 * float(np.finfo(dtype).eps)
 
 
@@ -56,11 +60,11 @@ def stalled(losses: list[float], window: int, rtol: float) -> bool:
 
 
 def fit_iterative(
-    X: np.ndarray, y: np.ndarray, method: str, settings: dict[str, Any], w0: list[float], b0: float
+    X: np.ndarray, y: np.ndarray, method: str, settings: FitSettings, w0: list[float], b0: float
 ) -> FitOutcome:
     """Descent with ``method``'s engine from ``(w0 (k,), b0)`` on ``X`` (n, k), ``y`` (n,).
 
-    Full batch unless ``settings['batch_size']`` is set (then each iteration is an epoch over a
+    Full batch unless ``settings.batch_size`` is set (then each iteration is an epoch over a
     seeded shuffle). Stops at the first non-finite loss or parameter, or once the loss exceeds
     ``divergence_factor`` × the initial loss (``diverged``, ``diverged_at`` the iteration), or,
     with ``stop_early``, once converged or stalled (no progress over ``stall_window``
@@ -74,26 +78,26 @@ def fit_iterative(
     engine_factory = get_method(method).engine
     if engine_factory is None:
         raise ValueError(f"not an iterative method: {method}")
-    device = resolve_device(settings.get("device", "cpu"))
-    dtype = resolve_dtype(settings.get("dtype", "data"), X.dtype)
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, X.dtype)
     tdtype = {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}[dtype]
     n, k = X.shape
     Xt = torch.as_tensor(writable(np.ascontiguousarray(X, dtype=dtype)), device=device)
     yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
-    reduction = settings["loss_reduction"]
-    lr = lipschitz_step(X, reduction) if settings["lr"] == "lipschitz" else float(settings["lr"])
+    reduction = settings.loss_reduction
+    lr = lipschitz_step(X, reduction) if settings.lr == "lipschitz" else float(settings.lr)
     engine = engine_factory(
         torch.tensor(w0, dtype=tdtype, device=device), torch.tensor(b0, dtype=tdtype, device=device), lr, reduction
     )
-    batch_size = settings.get("batch_size")
+    batch_size = settings.batch_size
     full_batch = batch_size is None or batch_size >= n
-    generator = torch.Generator().manual_seed(int(settings.get("shuffle_seed", 0)))
-    tolerance, criterion = float(settings["tolerance"]), settings["stop_criterion"]
+    generator = torch.Generator().manual_seed(settings.shuffle_seed)
+    tolerance, criterion = float(settings.tolerance), settings.stop_criterion
     mean_scale = 1.0 if reduction == "mean" else 1.0 / n  # report gradient norms of the mean loss
-    divergence_factor = float(settings.get("divergence_factor", 1e10))
-    window = int(settings.get("stall_window") or 0)
+    divergence_factor = float(settings.divergence_factor)
+    window = settings.stall_window
     stall_rtol = stall_tolerance(settings, dtype)
-    stop_early = bool(settings.get("stop_early"))
+    stop_early = settings.stop_early
 
     def full_state() -> tuple[float, float]:
         w, b = engine.parameters()
@@ -110,9 +114,9 @@ def fit_iterative(
     stalled_at: int | None = None
     diverged_at: int | None = None
     initial_grad = previous_loss = None
-    updates = int(settings["iterations"])
+    updates = settings.iterations
     start = time.perf_counter()
-    for iteration in range(int(settings["iterations"])):
+    for iteration in range(settings.iterations):
         w, b = engine.parameters()
         w_now, b_now = w.double().cpu().numpy().copy(), float(b)
         if full_batch:

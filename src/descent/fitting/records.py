@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from descent.config.fits import FitSettings
 from descent.fitting.common import FitError, FitOutcome, set_threads
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
@@ -21,7 +22,7 @@ def fit(
     X: np.ndarray,
     y: np.ndarray,
     scaling: str,
-    settings: dict[str, Any],
+    settings: FitSettings | dict[str, Any],
     init: tuple[list[float], float] | None = None,
     features: list[str] | None = None,
 ) -> tuple[FitOutcome, np.ndarray, float]:
@@ -31,7 +32,8 @@ def fit(
     forms standardize chunk by chunk in float64. Returns the outcome (in the fitted space) and
     the weights (k,) and bias in original units.
     """
-    method = get_method(settings["method"])
+    settings = settings if isinstance(settings, FitSettings) else FitSettings.from_dict(settings)
+    method = get_method(settings.method)
     stats = standardization_stats(X, y, features) if scaling == "standardized" else None
     if method.solve is not None:
         outcome = method.solve(X, y, settings, stats)
@@ -51,7 +53,7 @@ def fit_record(
     y: np.ndarray,
     meta: dict[str, Any],
     job: dict[str, str],
-    settings: dict[str, Any],
+    settings: FitSettings | dict[str, Any],
     init: tuple[list[float], float] | None,
     predict: list[list[float]],
 ) -> tuple[dict[str, Any], Any]:
@@ -60,6 +62,7 @@ def fit_record(
     ``job`` holds ``dataset``, ``scaling`` and ``method``. Returns the record and, for iterative
     methods, the history frame (else None).
     """
+    settings = settings if isinstance(settings, FitSettings) else FitSettings.from_dict(settings)
     outcome, w, b = fit(X, y, job["scaling"], settings, init, list(meta["features"]))
     predictions = [
         {"inputs": [float(v) for v in row], "prediction": float(np.asarray(row, dtype=np.float64) @ w + b)}
@@ -67,7 +70,7 @@ def fit_record(
     ]
     record: dict[str, Any] = {
         **job,
-        "base_method": settings["method"],
+        "base_method": settings.method,
         "features": list(meta["features"]),
         "target": meta["target"],
         "weights": [float(v) for v in w],
@@ -84,7 +87,7 @@ def fit_record(
         "seconds": outcome.seconds,
         "device": outcome.device,
         "init": {"weights": list(init[0]), "bias": init[1]} if init is not None else None,
-        "settings": settings,
+        "settings": settings.as_dict(),
         "predictions": predictions,
         **outcome.extra,
     }
@@ -106,7 +109,8 @@ def fit_files(
     from descent.io import load_dataset
 
     if threads is not None:
-        set_threads(threads, uses_torch=get_method(settings["method"]).needs_torch or settings.get("lstsq_solver") in ("torch", "torch_lesson"))
+        torch_solver = settings["lstsq_solver"] in ("torch", "torch_lesson")
+        set_threads(threads, uses_torch=get_method(settings["method"]).needs_torch or torch_solver)
     data = load_dataset(parquet, meta_path, mem_mb)
     try:
         return fit_record(data.X, data.y, data.meta, job, settings, init, predict)

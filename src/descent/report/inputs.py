@@ -1,6 +1,6 @@
 """Which fit results the report reads; used by ``rules/report.smk`` at parse time (light imports).
 
-A job is a :class:`descent.fit_config.FitJob` (``dataset``, ``scaling``, ``method``).
+A job is a :class:`descent.config.fits.FitJob` (``dataset``, ``scaling``, ``method``).
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from typing import Any
 
 
 def jobs_of(jobs: Sequence[Any], dataset: str) -> list[Any]:
-    """The fit jobs (:class:`descent.fit_config.FitJob`) of one dataset, in order."""
+    """The fit jobs (:class:`descent.config.fits.FitJob`) of one dataset, in order."""
     return [job for job in jobs if job.dataset == dataset]
 
 
 def iterative_jobs(config: dict[str, Any], jobs: Sequence[Any]) -> list[Any]:
     """The jobs whose resolved method is iterative (they write a history)."""
-    from descent.fit_config import resolve_settings
+    from descent.config.fits import resolve_settings
     from descent.fitting.registry import ITERATIVE_METHODS
 
     return [job for job in jobs if resolve_settings(config, job)["method"] in ITERATIVE_METHODS]

@@ -20,9 +20,13 @@ one that fails is recorded with ``status: inaccurate`` and the reason, never as 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+
+if TYPE_CHECKING:
+    from descent.config.fits import FitSettings
 
 from descent.fitting import closed_form as cf
 from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype
@@ -31,13 +35,13 @@ from descent.fitting.scaling import Standardization, standardize
 
 
 def _torch_solve(
-    X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standardization | None, verbatim: bool
+    X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None, verbatim: bool
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """θ ((k+1,)) from ``torch.linalg.lstsq`` and what it reported (driver, its own rank)."""
     import torch
 
-    device = "cpu" if verbatim else resolve_device(settings.get("device", "cpu"))
-    dtype = resolve_dtype(settings.get("dtype", "data"), X.dtype)
+    device = "cpu" if verbatim else resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, X.dtype)
     Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
     n, k = X.shape
     A = np.column_stack([np.asarray(Xf, dtype=dtype), np.ones(n, dtype=dtype)])
@@ -52,7 +56,7 @@ def _torch_solve(
     if verbatim:
         solution, driver = torch.linalg.lstsq(At, yt), "default (gelsy)"
     else:
-        driver = settings.get("lstsq_driver", "gelsd") if device == "cpu" else "gels"
+        driver = settings.lstsq_driver if device == "cpu" else "gels"
         rcond = cf.rank_tolerance(k, X.dtype)
         solution = torch.linalg.lstsq(At, yt, driver=driver, rcond=None if driver == "gels" else rcond)
     if device == "cuda":
@@ -62,10 +66,10 @@ def _torch_solve(
     return theta, {"driver": driver, "driver_rank": driver_rank, "dtype": str(dtype), "device": device}
 
 
-def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standardization | None) -> FitOutcome:
+def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None) -> FitOutcome:
     """Fit ``[X, 1]`` (n, k+1) to ``y`` (n,) in the fitted space (standardized by ``stats`` when
-    given) with ``settings['lstsq_solver']`` and certify the result."""
-    solver = settings.get("lstsq_solver", "auto")
+    given) with ``settings.lstsq_solver`` and certify the result."""
+    solver = settings.lstsq_solver
     n, k = X.shape
     start = time.perf_counter()
     gram = cf.design_gram(X, y, stats)
@@ -89,8 +93,8 @@ def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standar
         theta = cf.solve_normal_equations(gram)
         used = "normal_equations"
     seconds = time.perf_counter() - start
-    tolerance = cf.certificate_tolerance(k, np.dtype(info["dtype"]), float(settings.get("certificate_factor", 100.0)))
-    certificate = cf.certify(theta, gram, sigma, tolerance, float(settings.get("certificate_max_error", 1e-4)), rank)
+    tolerance = cf.certificate_tolerance(k, np.dtype(info["dtype"]), settings.certificate_factor)
+    certificate = cf.certify(theta, gram, sigma, tolerance, settings.certificate_max_error, rank)
     return cf.closed_form_outcome(theta, certificate, rank, seconds, {"solver": used, "rank_rcond": rcond, **info})
 
 

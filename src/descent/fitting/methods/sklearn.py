@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+
+if TYPE_CHECKING:
+    from descent.config.fits import FitSettings
 
 from descent.fitting import closed_form as cf
 from descent.fitting.common import FitOutcome, resolve_dtype
@@ -13,12 +17,12 @@ from descent.fitting.method import FitMethod
 from descent.fitting.scaling import Standardization, standardize
 
 
-def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standardization | None) -> FitOutcome:
+def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None) -> FitOutcome:
     """``LinearRegression().fit`` on ``X`` (n, k), ``y`` (n,) in the compute dtype (standardized
     by ``stats`` when given), certified against the float64 Gram."""
     from sklearn.linear_model import LinearRegression
 
-    dtype = resolve_dtype(settings.get("dtype", "data"), X.dtype)
+    dtype = resolve_dtype(settings.dtype, X.dtype)
     Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
     k = X.shape[1]
     start = time.perf_counter()
@@ -31,8 +35,8 @@ def solve(X: np.ndarray, y: np.ndarray, settings: dict[str, Any], stats: Standar
         sigma = cf.singular_values(gram, cf.design_qr(X, y, stats))
     rcond = cf.rank_tolerance(k, X.dtype)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
-    tolerance = cf.certificate_tolerance(k, dtype, float(settings.get("certificate_factor", 100.0)))
-    certificate = cf.certify(theta, gram, sigma, tolerance, float(settings.get("certificate_max_error", 1e-4)), rank)
+    tolerance = cf.certificate_tolerance(k, dtype, settings.certificate_factor)
+    certificate = cf.certify(theta, gram, sigma, tolerance, settings.certificate_max_error, rank)
     extra = {"dtype": str(dtype), "device": "cpu", "solver": "sklearn.linear_model.LinearRegression",
              "sklearn_rank": int(model.rank_), "rank_rcond": rcond}
     return cf.closed_form_outcome(theta, certificate, rank, seconds, extra)

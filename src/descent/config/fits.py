@@ -8,12 +8,92 @@ method registered in :mod:`descent.fitting.registry` or a variant name from ``fi
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from descent.config import feature_names
 from descent.fitting.registry import CLOSED_FORM_METHODS, ITERATIVE_METHODS, METHODS
 
 BASE_METHODS: tuple[str, ...] = tuple(METHODS)
+
+
+@dataclass(frozen=True)
+class InitSpec:
+    """Starting point of an iterative fit: ``kind`` (values, zeros, numpy_legacy_after_data) and,
+    for ``values``, ``weights`` (one number for every feature, or one per feature) and ``bias``."""
+
+    kind: str
+    weights: float | tuple[float, ...] | None = None
+    bias: float | None = None
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The resolved settings of one fit, typed (see ``schemas/fits.schema.yaml`` for each field's
+    meaning and default: defaults come only from the schema, never from here).
+
+    Built once per fit by :func:`fit_settings` (or :meth:`from_dict` from a resolved dict, as a
+    rule passes it); ``method`` is the base method, ``applied`` the variant/overrides that set it.
+    """
+
+    method: str
+    lr: float | str
+    iterations: int
+    batch_size: int | None
+    shuffle_seed: int
+    loss_reduction: str
+    init: InitSpec
+    tolerance: float
+    stop_criterion: str
+    divergence_factor: float
+    stop_early: bool
+    dtype: str
+    device: str
+    lstsq_solver: str
+    lstsq_driver: str
+    certificate_factor: float
+    certificate_max_error: float
+    stall_window: int
+    stall_tolerance: float | None
+    applied: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FitSettings:
+        """From a resolved settings dict (every schema field present); names what is missing or unknown."""
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - set(values) - {"applied"})
+        unknown = sorted(set(values) - names)
+        if missing or unknown:
+            raise ValueError(f"fit settings: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}")
+        data = dict(values)
+        init = dict(data["init"])
+        if isinstance(init.get("weights"), list):
+            init["weights"] = tuple(float(w) for w in init["weights"])
+        data["init"] = InitSpec(**init)
+        data["applied"] = tuple(data.get("applied", ()))
+        return cls(**data)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the ``settings`` field of a fit JSON): ``init`` without unset fields."""
+        data = asdict(self)
+        data["init"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in data["init"].items() if v is not None}
+        data["applied"] = list(self.applied)
+        return data
+
+    def replace(self, **changes: Any) -> FitSettings:
+        """A copy with ``changes`` (dict form, e.g. ``init={"kind": "zeros"}``), re-typed."""
+        return FitSettings.from_dict({**self.as_dict(), **changes})
+
+
+def default_fit_settings(schema_dir: str | Path, method: str, **changes: Any) -> FitSettings:
+    """The schema's default settings for ``method`` with ``changes`` (for tests and benchmarks:
+    the defaults are read from ``schemas/fits.schema.yaml``, not restated)."""
+    from snakemake.utils import validate
+
+    section: dict[str, Any] = {}
+    validate(section, str(Path(schema_dir) / "fits.schema.yaml"))
+    return FitSettings.from_dict({**section["settings"], **changes, "method": method})
 
 
 class FitJob(NamedTuple):
@@ -84,6 +164,11 @@ def resolve_settings(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
     settings["method"] = base_method(fits, job.method)
     settings["applied"] = applied
     return settings
+
+
+def fit_settings(config: dict[str, Any], job: FitJob) -> FitSettings:
+    """The typed settings of one fit (:func:`resolve_settings`, then :class:`FitSettings`)."""
+    return FitSettings.from_dict(resolve_settings(config, job))
 
 
 def fits_problems(config: dict[str, Any]) -> list[str]:

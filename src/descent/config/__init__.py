@@ -106,7 +106,7 @@ def validate_config(config: dict[str, Any], schema_dir: str | Path) -> None:
 
 def cross_field_problems(config: dict[str, Any], sections: set[str] | None = None) -> list[str]:
     """Problems between fields of the schema-valid ``sections`` (default: all), each naming its field."""
-    from descent.fit_config import fits_problems
+    from descent.config.fits import fits_problems
     from descent.lessons import lessons_problems
     from descent.matmul.config import benchmark_problems
 
