@@ -20,17 +20,20 @@ from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype, wr
 from descent.fitting.objective import hand_gradients, lipschitz_step
 from descent.fitting.registry import get_method
 
-#: One history row: iteration, loss (mean, fitted space), gradient norm (of the mean loss), w (k,), b.
-HistoryRow = tuple[int, float, float, np.ndarray, float]
+#: One history row: iteration, loss (mean, fitted space), gradient norm (of the mean loss), w (k,),
+#: b, and the seconds the fit had spent when it reached these parameters.
+HistoryRow = tuple[int, float, float, np.ndarray, float, float]
 
 
 def history_frame(rows: list[HistoryRow], k: int) -> Any:
-    """The history rows as a DataFrame: ``iteration``, ``loss``, ``grad_norm``, ``w0…w{k-1}``, ``b``."""
+    """The history rows as a DataFrame: ``iteration``, ``seconds``, ``loss``, ``grad_norm``,
+    ``w0…w{k-1}``, ``b``."""
     import pandas as pd
 
     frame = pd.DataFrame(
         {
             "iteration": np.array([r[0] for r in rows], dtype=np.int64),
+            "seconds": np.array([r[5] for r in rows], dtype=np.float64),
             "loss": [r[1] for r in rows],
             "grad_norm": [r[2] for r in rows],
         }
@@ -117,6 +120,9 @@ def fit_iterative(
     updates = settings.iterations
     start = time.perf_counter()
     for iteration in range(settings.iterations):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start  # spent reaching this iteration's parameters
         w, b = engine.parameters()
         w_now, b_now = w.double().cpu().numpy().copy(), float(b)
         if full_batch:
@@ -134,9 +140,9 @@ def fit_iterative(
         if not ok or exploded:
             diverged, diverged_at = True, iteration
             if exploded:
-                rows.append((iteration, loss_mean, grad_norm, w_now, b_now))
+                rows.append((iteration, loss_mean, grad_norm, w_now, b_now, elapsed))
             break
-        rows.append((iteration, loss_mean, grad_norm, w_now, b_now))
+        rows.append((iteration, loss_mean, grad_norm, w_now, b_now, elapsed))
         losses.append(loss_mean)
         last_finite = (w_now, b_now)
         if initial_grad is None:
@@ -161,7 +167,7 @@ def fit_iterative(
         w, b = engine.parameters()
         w_final, b_final = w.double().cpu().numpy(), float(b)
         if finite(final_loss, final_grad, w_final, b_final):
-            rows.append((updates, final_loss, final_grad, w_final, b_final))
+            rows.append((updates, final_loss, final_grad, w_final, b_final, seconds))
             if criterion == "grad_norm" and initial_grad is not None:
                 converged = final_grad <= tolerance * initial_grad
             last_finite = (w_final, b_final)

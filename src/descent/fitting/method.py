@@ -39,6 +39,9 @@ class FitMethod:
     colour: str
     needs_torch: bool
     devices: tuple[str, ...] = ("cpu",)
+    #: Full-batch steps are plain gradient descent ``θ ← θ − lr·∇L``: the exact linear prediction
+    #: of :mod:`descent.fitting.theory` applies (mini-batch runs get it as a reference only).
+    gd_prediction: bool = False
     engine: EngineFactory | None = None
     solve: Solver | None = None
 

@@ -6,16 +6,19 @@ Shapes: ``X`` (n, k), ``y`` (n,); weights (k,) and bias in original units.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from descent.config.fits import FitSettings
-from descent.fitting.common import FitError, FitOutcome, set_threads
+from descent.fitting.closed_form import design_gram
+from descent.fitting.common import FitError, FitOutcome, resolve_dtype, set_threads
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
 from descent.fitting.registry import get_method
 from descent.fitting.scaling import standardization_stats, standardize, to_original_units
+from descent.fitting.theory import conditioning, predict
 
 
 def fit(
@@ -25,12 +28,16 @@ def fit(
     settings: FitSettings | dict[str, Any],
     init: tuple[list[float], float] | None = None,
     features: list[str] | None = None,
+    accuracy_targets: Sequence[float] = (),
 ) -> tuple[FitOutcome, np.ndarray, float]:
-    """Fit ``X`` (n, k), ``y`` (n,) in ``scaling`` with the registered ``settings['method']``.
+    """Fit ``X`` (n, k), ``y`` (n,) in ``scaling`` with the registered ``settings.method``.
 
-    Iterative methods run on the data standardized in its own dtype (as the lessons do); closed
-    forms standardize chunk by chunk in float64. Returns the outcome (in the fitted space) and
-    the weights (k,) and bias in original units.
+    Iterative methods run on the data standardized in its own dtype (as the lessons do), and
+    their history is annotated with the gap to the least-squares loss and, for gradient-descent
+    methods, the exact prediction (:func:`annotate_convergence`; ``accuracy_targets`` are the
+    relative gaps the prediction is asked about). Closed forms standardize chunk by chunk in
+    float64. Returns the outcome (in the fitted space) and the weights (k,) and bias in original
+    units.
     """
     settings = settings if isinstance(settings, FitSettings) else FitSettings.from_dict(settings)
     method = get_method(settings.method)
@@ -42,10 +49,57 @@ def fit(
             raise ValueError("iterative fits need an initial point")
         Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
         outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
+        annotate_convergence(outcome, Xf, yf, settings, init, accuracy_targets)
     if stats is None:
         return outcome, outcome.weights, outcome.bias
     w, b = to_original_units(outcome.weights, outcome.bias, stats)
     return outcome, w, b
+
+
+def annotate_convergence(
+    outcome: FitOutcome,
+    X: np.ndarray,
+    y: np.ndarray,
+    settings: FitSettings,
+    init: tuple[list[float], float],
+    accuracy_targets: Sequence[float],
+) -> None:
+    """Add to an iterative outcome's history ``gap`` (loss − L*, fitted space, L* from the float64
+    least-squares solution of the very data fitted: ``X`` (n, k), ``y`` (n,)) and
+    ``relative_gap`` (gap / initial gap); for gradient-descent methods also ``predicted_gap``,
+    and to its extras ``loss_star``, ``predicted`` (rate, divergence, iterations to each target;
+    ``reference_only`` for mini-batch runs, which follow the full-batch prediction only on
+    average) and ``observed_rate`` (the gap's per-iteration contraction over the run's second
+    half, square-rooted to compare with the rate)."""
+    history = outcome.history
+    n = X.shape[0]
+    cond = conditioning(design_gram(X, y), n)
+    gap = history["loss"].to_numpy() - cond.loss_star
+    history["gap"] = gap
+    history["relative_gap"] = gap / gap[0] if gap[0] > 0 else np.nan
+    outcome.extra["loss_star"] = cond.loss_star
+    if get_method(settings.method).gd_prediction:
+        lr = float(outcome.extra["lr"])
+        alpha = lr * n if settings.loss_reduction == "sum" else lr  # the step on the mean loss
+        prediction = predict(cond, np.append(np.asarray(init[0], dtype=np.float64), init[1]), alpha)
+        history["predicted_gap"] = prediction.gap(history["iteration"].to_numpy())
+        minibatch = settings.batch_size is not None and settings.batch_size < n
+        outcome.extra["predicted"] = prediction.summary(list(accuracy_targets), reference_only=minibatch)
+    eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
+    outcome.extra["observed_rate"] = observed_rate(history, floor=1e3 * eps * float(history["loss"].iloc[0]))
+
+
+def observed_rate(history: Any, floor: float) -> float | None:
+    """``(gap_b/gap_a)^(1/(2·(b − a)))`` over the second half of the rows whose gap is above
+    ``floor`` (the loss's rounding level): the observed per-iteration contraction of the error,
+    comparable with the predicted rate."""
+    rows = history[history["gap"] > floor]
+    if len(rows) < 3:
+        return None
+    half = rows.iloc[len(rows) // 2 :]
+    first, last = half.iloc[0], half.iloc[-1]
+    steps = float(last["iteration"] - first["iteration"])
+    return float((last["gap"] / first["gap"]) ** (1.0 / (2.0 * steps))) if steps > 0 else None
 
 
 def fit_record(
@@ -55,7 +109,8 @@ def fit_record(
     job: dict[str, str],
     settings: FitSettings | dict[str, Any],
     init: tuple[list[float], float] | None,
-    predict: list[list[float]],
+    predict_at: list[list[float]],
+    accuracy_targets: Sequence[float] = (),
 ) -> tuple[dict[str, Any], Any]:
     """Run one fit and build its result record (the fit JSON contract, see the README).
 
@@ -63,10 +118,10 @@ def fit_record(
     methods, the history frame (else None).
     """
     settings = settings if isinstance(settings, FitSettings) else FitSettings.from_dict(settings)
-    outcome, w, b = fit(X, y, job["scaling"], settings, init, list(meta["features"]))
+    outcome, w, b = fit(X, y, job["scaling"], settings, init, list(meta["features"]), accuracy_targets)
     predictions = [
         {"inputs": [float(v) for v in row], "prediction": float(np.asarray(row, dtype=np.float64) @ w + b)}
-        for row in predict
+        for row in predict_at
     ]
     record: dict[str, Any] = {
         **job,
@@ -100,9 +155,10 @@ def fit_files(
     job: dict[str, str],
     settings: dict[str, Any],
     init: tuple[list[float], float] | None,
-    predict: list[list[float]],
+    predict_at: list[list[float]],
     mem_mb: float | None = None,
     threads: int | None = None,
+    accuracy_targets: Sequence[float] = (),
 ) -> tuple[dict[str, Any], Any]:
     """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads; errors
     name the file. Returns what :func:`fit_record` returns."""
@@ -113,6 +169,6 @@ def fit_files(
         set_threads(threads, uses_torch=get_method(settings["method"]).needs_torch or torch_solver)
     data = load_dataset(parquet, meta_path, mem_mb)
     try:
-        return fit_record(data.X, data.y, data.meta, job, settings, init, predict)
+        return fit_record(data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets)
     except FitError as exc:
         raise FitError(f"{parquet}: {exc}") from exc

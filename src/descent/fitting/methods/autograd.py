@@ -44,5 +44,6 @@ METHOD = FitMethod(
     colour="#ff7f0e",
     needs_torch=True,
     devices=("cpu", "cuda"),
+    gd_prediction=True,
     engine=AutogradEngine,
 )

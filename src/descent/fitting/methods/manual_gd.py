@@ -33,5 +33,6 @@ METHOD = FitMethod(
     colour="#1f77b4",
     needs_torch=True,
     devices=("cpu", "cuda"),
+    gd_prediction=True,
     engine=ManualEngine,
 )

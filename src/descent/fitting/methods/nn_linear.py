@@ -43,5 +43,6 @@ METHOD = FitMethod(
     colour="#2ca02c",
     needs_torch=True,
     devices=("cpu", "cuda"),
+    gd_prediction=True,
     engine=NNLinearEngine,
 )
