@@ -85,3 +85,12 @@ def test_minibatch_runs_get_the_full_batch_prediction_as_a_reference(problem):
     X, y = problem
     outcome, _, _ = fit(X, y, "raw", S(lr=0.01, iterations=5, batch_size=40), ([0.0] * 3, 0.0))
     assert outcome.extra["predicted"]["reference_only"] is True
+
+
+def test_lesson0_parabola_rate_is_predicted():
+    from descent.lessons.descent_x2 import descent_x2_experiment
+
+    result = descent_x2_experiment({"x0": -1.0, "step_sizes": [0.25, 10.0], "tolerance": 1e-6,
+                                    "max_iterations": 10000, "divergence_bound": 1e6})
+    rates = {run["step_size"]: (run["predicted_rate"], run["observed_rate"]) for run in result.summary["runs"]}
+    assert rates == {0.25: (0.5, 0.5), 10.0: (19.0, 19.0)}

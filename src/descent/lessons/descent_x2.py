@@ -44,12 +44,19 @@ class ParabolaResult:
     summary: dict[str, Any]
 
 
+def observed_ratio(path: list[float]) -> float | None:
+    """Median of ``|x_(i+1) / x_i|`` along a 1-D descent path (None before two nonzero iterates)."""
+    ratios = [abs(b / a) for a, b in zip(path, path[1:]) if a != 0 and np.isfinite(a) and np.isfinite(b)]
+    return float(np.median(ratios)) if ratios else None
+
+
 def descent_x2_experiment(spec: dict[str, Any]) -> ParabolaResult:
     """Gradient descent on ``y = x²`` from ``spec['x0']`` for every ``spec['step_sizes']``.
 
     Each run's summary holds ``step_size``, ``x0``, ``status``, ``reason``, ``iterations``,
     ``x_final``, ``y_final``, ``first_iterates`` (up to 5), the factor ``1 − 2·step`` each update
-    multiplies ``x`` by, and ``theory_converges`` (``|1 − 2·step| < 1``).
+    multiplies ``x`` by, ``theory_converges`` (``|1 − 2·step| < 1``), ``predicted_rate``
+    (``|1 − 2·step|``) and ``observed_rate`` (median ``|x_(i+1)/x_i|`` along the path).
     """
     rows: list[tuple[float, int, float, float, float]] = []
     runs: list[dict[str, Any]] = []
@@ -74,6 +81,10 @@ def descent_x2_experiment(spec: dict[str, Any]) -> ParabolaResult:
                 "first_iterates": run.path[:5],
                 "factor_per_step": factor,
                 "theory_converges": abs(factor) < 1.0,
+                # The same theory as descent.fitting.theory for f = x² (Hessian 2): the error
+                # contracts by |1 − 2·step| per update; observed: |x_(i+1)/x_i| on the path.
+                "predicted_rate": abs(factor),
+                "observed_rate": observed_ratio(run.path),
             }
         )
     paths = pd.DataFrame(rows, columns=["step_size", "step", "x", "y", "gradient"])
