@@ -1,0 +1,84 @@
+"""Cost to accuracy across fits: the conditioning of every dataset × scaling
+(``results/fits/conditioning.parquet``) and when each fit first reached each relative gap
+(``results/fits/time_to_accuracy.parquet``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from descent.fitting.closed_form import design_gram
+from descent.fitting.scaling import standardization_stats
+from descent.fitting.theory import Conditioning, conditioning
+
+#: Columns of ``time_to_accuracy.parquet``, in order.
+TIME_TO_ACCURACY_COLUMNS = [
+    "dataset", "scaling", "method", "base_method", "kind", "device", "status", "epsilon", "reached",
+    "iterations", "seconds", "relative_gap", "predicted_iterations",
+]
+
+
+def fitted_conditioning(X: np.ndarray, y: np.ndarray, scaling: str, features: list[str] | None = None) -> Conditioning:
+    """The mean-loss Hessian of ``X`` (n, k), ``y`` (n,) in ``scaling``'s fitted space (the
+    standardized data built chunk by chunk in float64, as the closed forms see it)."""
+    stats = standardization_stats(X, y, features) if scaling == "standardized" else None
+    return conditioning(design_gram(X, y, stats), len(X))
+
+
+def conditioning_frame(entries: Iterable[tuple[str, str, Conditioning]]) -> pd.DataFrame:
+    """One row per ``(dataset, scaling, conditioning)``: ``dataset``, ``scaling``, then
+    :meth:`Conditioning.row` (``eigenvalues``, ``lambda_max``, ``lambda_min``, ``kappa``,
+    ``max_stable_lr``, ``loss_star``, ``n``) for the mean loss."""
+    return pd.DataFrame([{"dataset": d, "scaling": s, **c.row()} for d, s, c in entries])
+
+
+def closed_form_relative_gap(record: dict[str, Any], cond: Conditioning) -> float:
+    """``(θ − θ*)ᵀH(θ − θ*) / θ*ᵀHθ*`` in the fitted space: the closed form's gap relative to the
+    gap of the zero model (a closed form has no start point), exact for a quadratic."""
+    theta = np.append(record["fitted_space"]["weights"], record["fitted_space"]["bias"]) - cond.theta_star
+    hessian = cond.eigenvectors @ np.diag(cond.eigenvalues) @ cond.eigenvectors.T
+    zero = float(cond.theta_star @ hessian @ cond.theta_star)
+    return float(theta @ hessian @ theta) / zero if zero > 0 else 0.0
+
+
+def time_to_accuracy(
+    records: Sequence[dict[str, Any]],
+    histories: dict[tuple[str, str, str], pd.DataFrame],
+    conditionings: dict[tuple[str, str], Conditioning],
+    targets: Sequence[float],
+) -> pd.DataFrame:
+    """One row per fit × target ε: whether and when (``iterations``, ``seconds``: cumulative fit
+    time) the fit's ``relative_gap`` first fell to ε, and the iterations predicted for it
+    (gradient-descent methods). A closed form is one point: its time and its gap relative to the
+    zero model's. Failed fits (diverged, inaccurate) never reach anything."""
+    rows = []
+    for record in sorted(records, key=lambda r: (r["dataset"], r["scaling"], r["method"])):
+        key = (record["dataset"], record["scaling"], record["method"])
+        history = histories.get(key)
+        failed = record["status"] in ("diverged", "inaccurate")
+        predicted = (record.get("predicted") or {}).get("iterations_to", {})
+        if history is None:
+            gap = closed_form_relative_gap(record, conditionings[key[:2]])
+        for epsilon in targets:
+            base = {"dataset": key[0], "scaling": key[1], "method": key[2], "base_method": record["base_method"],
+                    "device": record["device"], "status": record["status"], "epsilon": float(epsilon),
+                    "predicted_iterations": predicted.get(f"{epsilon:g}")}
+            if history is None:
+                reached = not failed and gap <= epsilon
+                rows.append({**base, "kind": "closed_form", "reached": reached, "iterations": 0 if reached else None,
+                             "seconds": float(record["seconds"]) if reached else None, "relative_gap": gap})
+                continue
+            hit = history.index[history["relative_gap"] <= epsilon] if not failed else []
+            first = history.loc[hit[0]] if len(hit) else None
+            rows.append({**base, "kind": "iterative", "reached": first is not None,
+                         "iterations": int(first["iteration"]) if first is not None else None,
+                         "seconds": float(first["seconds"]) if first is not None else None,
+                         "relative_gap": float(history["relative_gap"].iloc[-1])})
+    frame = pd.DataFrame(rows, columns=TIME_TO_ACCURACY_COLUMNS)
+    for column in ("iterations", "predicted_iterations"):
+        frame[column] = frame[column].astype("Int64")
+    frame["seconds"] = frame["seconds"].astype("float64")
+    return frame
