@@ -122,13 +122,15 @@ def test_the_lessons_three_lines_are_reproduced_verbatim():
                      "low": 20, "high": 100, "true_weights": [32], "true_bias": 200, "noise_std": 100})
     surface = torch.tensor(data.frame["surface"].to_numpy())
     rent = torch.tensor(data.frame["rent"].to_numpy())
-    lesson = torch.linalg.lstsq(torch.stack([surface, torch.ones_like(surface)], dim=1), rent.unsqueeze(1))
-    outcome, w, b = fit(data.frame[["surface"]].to_numpy(), data.frame["rent"].to_numpy(), "raw",
-                        S(method="lstsq", lstsq_solver="torch_lesson"))
-    # The same call on the same float32 values. MKL's float32 gelsy is not bit-stable from call to
-    # call within one process (the first call and later ones differ in the last bits here), so
-    # the comparison allows float32 rounding; each fit job makes exactly one such call.
-    np.testing.assert_allclose([float(w[0]), b], lesson.solution.reshape(-1).double().tolist(), rtol=1e-6)
+    torch.use_deterministic_algorithms(True)  # as the solver runs it: the default driver is not
+    try:  # bit-reproducible otherwise (different last bits from run to run)
+        lesson = torch.linalg.lstsq(torch.stack([surface, torch.ones_like(surface)], dim=1), rent.unsqueeze(1))
+    finally:
+        torch.use_deterministic_algorithms(False)
+    for _ in range(3):  # the same numbers, bit for bit, every time
+        outcome, w, b = fit(data.frame[["surface"]].to_numpy(), data.frame["rent"].to_numpy(), "raw",
+                            S(method="lstsq", lstsq_solver="torch_lesson"))
+        assert [float(w[0]), b] == lesson.solution.reshape(-1).double().tolist()
     assert outcome.status == "closed_form" and outcome.extra["dtype"] == "float32"
 
 

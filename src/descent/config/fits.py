@@ -56,6 +56,17 @@ class FitSettings:
     certificate_max_error: float
     stall_window: int
     stall_tolerance: float | None
+    momentum: float
+    schedule: str
+    schedule_t0: float
+    schedule_power: float
+    step_every: int
+    step_factor: float
+    averaging: bool
+    lbfgs_history: int
+    sgd_learning_rate: str
+    sgd_power_t: float
+    sgd_average: bool | int
     applied: tuple[str, ...] = ()
 
     @classmethod
@@ -210,10 +221,11 @@ def fits_problems(config: dict[str, Any]) -> list[str]:
             continue
         settings = resolve_settings(config, job)
         where = f"fits (dataset {job.dataset}, scaling {job.scaling}, method {job.method})"
-        n, spec = int(datasets[job.dataset]["n"]), datasets[job.dataset]
+        spec = datasets[job.dataset]
+        n = int(spec["n"]) if "n" in spec else None  # a kind: file dataset's rows are known only once read
         k = len(feature_names(spec))
         if settings["method"] in ITERATIVE_METHODS:
-            if settings.get("batch_size") is not None and settings["batch_size"] > n:
+            if settings.get("batch_size") is not None and n is not None and settings["batch_size"] > n:
                 problems.append(f"{where}.batch_size: {settings['batch_size']} is larger than the dataset's n={n}")
             init = settings["init"]
             if init["kind"] == "numpy_legacy_after_data" and spec["kind"] != "numpy_legacy_uniform":

@@ -62,6 +62,35 @@ def stalled(losses: list[float], window: int, rtol: float) -> bool:
     return min(losses[-window:]) > before - rtol * abs(before)
 
 
+def step_and_momentum(X: np.ndarray, y: np.ndarray, method: str, settings: FitSettings) -> tuple[float, float | None]:
+    """The step size (of the loss as reduced) and, for momentum methods, β: as configured, or
+    ``lr: lipschitz`` (1/L), or ``lr: optimal`` (the theory-optimal step and β of the method for
+    the Hessian of ``X`` (n, k), ``y`` (n,), see :func:`descent.fitting.theory.optimal_step`)."""
+    from descent.fitting.closed_form import design_gram
+    from descent.fitting.theory import conditioning, optimal_step
+
+    uses_momentum = get_method(method).prediction in ("heavy_ball", "nesterov")
+    momentum = float(settings.momentum) if uses_momentum else None
+    scale = len(X) if settings.loss_reduction == "sum" else 1  # a summed loss's Hessian is n× larger
+    if settings.lr == "lipschitz":
+        return lipschitz_step(X, settings.loss_reduction), momentum
+    if settings.lr == "optimal":
+        alpha, beta = optimal_step(conditioning(design_gram(X, y), len(X)), method)
+        return alpha / scale, (beta if uses_momentum else None)
+    return float(settings.lr), momentum
+
+
+def scheduled_lr(lr: float, settings: FitSettings, update: int, epoch: int) -> float:
+    """The step for update number ``update`` (0-based, counting every mini-batch) in ``epoch``:
+    ``constant``: lr; ``inverse_scaling``: lr/(1 + update/schedule_t0)^schedule_power;
+    ``step``: lr·step_factor^⌊epoch/step_every⌋."""
+    if settings.schedule == "inverse_scaling":
+        return lr / (1.0 + update / settings.schedule_t0) ** settings.schedule_power
+    if settings.schedule == "step":
+        return lr * settings.step_factor ** (epoch // settings.step_every)
+    return lr
+
+
 def fit_iterative(
     X: np.ndarray, y: np.ndarray, method: str, settings: FitSettings, w0: list[float], b0: float
 ) -> FitOutcome:
@@ -88,10 +117,35 @@ def fit_iterative(
     Xt = torch.as_tensor(writable(np.ascontiguousarray(X, dtype=dtype)), device=device)
     yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
     reduction = settings.loss_reduction
-    lr = lipschitz_step(X, reduction) if settings.lr == "lipschitz" else float(settings.lr)
+    lr, momentum = step_and_momentum(X, y, method, settings)
+    options = {"momentum": momentum, "lbfgs_history": settings.lbfgs_history, "shuffle_seed": settings.shuffle_seed,
+               "sgd_learning_rate": settings.sgd_learning_rate, "sgd_power_t": settings.sgd_power_t,
+               "sgd_average": settings.sgd_average}
     engine = engine_factory(
-        torch.tensor(w0, dtype=tdtype, device=device), torch.tensor(b0, dtype=tdtype, device=device), lr, reduction
+        torch.tensor(w0, dtype=tdtype, device=device), torch.tensor(b0, dtype=tdtype, device=device), lr, reduction,
+        **options,
     )
+    averaging = settings.averaging
+    average: tuple[Any, Any] | None = None  # Polyak–Ruppert mean of the iterates after each update
+    update_count = 0
+
+    def apply_update(X_batch: Any, y_batch: Any, epoch: int) -> tuple[float, float]:
+        nonlocal average, update_count
+        engine.set_lr(scheduled_lr(lr, settings, update_count, epoch))
+        result = engine.step(X_batch, y_batch)
+        update_count += 1
+        if averaging:
+            w_new, b_new = engine.parameters()
+            if average is None:
+                average = (w_new.clone(), b_new.clone())
+            else:
+                average[0].add_((w_new - average[0]) / update_count)
+                average[1].add_((b_new - average[1]) / update_count)
+        return result
+
+    def current() -> tuple[Any, Any]:
+        """The parameters the fit reports: the running average when averaging, else the iterate."""
+        return average if average is not None else engine.parameters()
     batch_size = settings.batch_size
     full_batch = batch_size is None or batch_size >= n
     generator = torch.Generator().manual_seed(settings.shuffle_seed)
@@ -103,7 +157,7 @@ def fit_iterative(
     stop_early = settings.stop_early
 
     def full_state() -> tuple[float, float]:
-        w, b = engine.parameters()
+        w, b = current()
         loss, gw, gb = hand_gradients(Xt, yt, w, b, "mean")
         return float(loss), math.sqrt(float(gw @ gw) + float(gb * gb))
 
@@ -123,18 +177,21 @@ def fit_iterative(
         if device == "cuda":
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start  # spent reaching this iteration's parameters
-        w, b = engine.parameters()
+        w, b = current()
         w_now, b_now = w.double().cpu().numpy().copy(), float(b)
-        if full_batch:
-            loss, grad_norm = engine.step(Xt, yt)
+        if full_batch and average is None:
+            loss, grad_norm = apply_update(Xt, yt, iteration)
             grad_norm *= mean_scale
             loss_mean = loss * mean_scale
+        elif full_batch:
+            loss_mean, grad_norm = full_state()
+            apply_update(Xt, yt, iteration)
         else:
             loss_mean, grad_norm = full_state()
             order = torch.randperm(n, generator=generator).to(device)
             for begin in range(0, n, batch_size):
                 index = order[begin : begin + batch_size]
-                engine.step(Xt[index], yt[index])
+                apply_update(Xt[index], yt[index], iteration)
         ok = finite(loss_mean, grad_norm, w_now, b_now)
         exploded = ok and rows and loss_mean > divergence_factor * max(rows[0][1], np.finfo(np.float64).tiny)
         if not ok or exploded:
@@ -164,7 +221,7 @@ def fit_iterative(
     if not diverged:
         # The parameters after the last update: the history's last row, if still finite.
         final_loss, final_grad = full_state()
-        w, b = engine.parameters()
+        w, b = current()
         w_final, b_final = w.double().cpu().numpy(), float(b)
         if finite(final_loss, final_grad, w_final, b_final):
             rows.append((updates, final_loss, final_grad, w_final, b_final, seconds))
@@ -190,6 +247,9 @@ def fit_iterative(
         history=history_frame(rows, k),
         extra={
             "lr": lr,
+            **({"momentum": momentum} if momentum is not None else {}),
+            "updates": update_count,
+            **(engine.counters() if hasattr(engine, "counters") else {}),
             "final_loss": rows[-1][1] if rows else None,
             "final_grad_norm": rows[-1][2] if rows else None,
             "stalled": stalled_at is not None,

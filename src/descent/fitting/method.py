@@ -21,9 +21,14 @@ class Engine(Protocol):
 
     def parameters(self) -> tuple[Any, Any]: ...
 
+    def set_lr(self, lr: float) -> None:
+        """Change the step size (step-size schedules call it between updates)."""
+        ...
 
-#: ``(w0 (k,), b0 (), lr, reduction) -> Engine`` (torch tensors in).
-EngineFactory = Callable[[Any, Any, float, str], Engine]
+
+#: ``(w0 (k,), b0 (), lr, reduction, **options) -> Engine`` (torch tensors in); ``options`` holds
+#: the method's own settings (``momentum``, ``lbfgs_history``, …) from :class:`FitSettings`.
+EngineFactory = Callable[..., Engine]
 #: ``(X (n, k), y (n,), settings, stats) -> FitOutcome`` in the fitted space; ``stats`` is the
 #: standardization to apply (the solver standardizes chunk by chunk in float64), or None for raw.
 Solver = Callable[["np.ndarray", "np.ndarray", dict[str, Any], "Standardization | None"], "FitOutcome"]
@@ -39,9 +44,10 @@ class FitMethod:
     colour: str
     needs_torch: bool
     devices: tuple[str, ...] = ("cpu",)
-    #: Full-batch steps are plain gradient descent ``θ ← θ − lr·∇L``: the exact linear prediction
-    #: of :mod:`descent.fitting.theory` applies (mini-batch runs get it as a reference only).
-    gd_prediction: bool = False
+    #: Which exact linear prediction of :mod:`descent.fitting.theory` its full-batch steps follow:
+    #: ``"gd"`` (``θ ← θ − lr·∇L``), ``"heavy_ball"``, ``"nesterov"``, or None (no linear theory:
+    #: Adam, L-BFGS, scikit-learn's schedule). Mini-batch runs get it as a reference only.
+    prediction: str | None = None
     engine: EngineFactory | None = None
     solve: Solver | None = None
 

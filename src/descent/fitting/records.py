@@ -18,7 +18,7 @@ from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
 from descent.fitting.registry import get_method
 from descent.fitting.scaling import standardization_stats, standardize, to_original_units
-from descent.fitting.theory import conditioning, predict
+from descent.fitting.theory import MomentumPrediction, Prediction, conditioning, predict, predict_momentum
 
 
 def fit(
@@ -70,7 +70,8 @@ def annotate_convergence(
     and to its extras ``loss_star``, ``predicted`` (rate, divergence, iterations to each target;
     ``reference_only`` for mini-batch runs, which follow the full-batch prediction only on
     average) and ``observed_rate`` (the gap's per-iteration contraction over the run's second
-    half, square-rooted to compare with the rate)."""
+    half, square-rooted to compare with the rate). Heavy-ball and Nesterov methods get their own
+    exact linear prediction (:func:`~descent.fitting.theory.predict_momentum`)."""
     history = outcome.history
     n = X.shape[0]
     cond = conditioning(design_gram(X, y), n)
@@ -78,13 +79,19 @@ def annotate_convergence(
     history["gap"] = gap
     history["relative_gap"] = gap / gap[0] if gap[0] > 0 else np.nan
     outcome.extra["loss_star"] = cond.loss_star
-    if get_method(settings.method).gd_prediction:
+    kind = get_method(settings.method).prediction
+    if kind is not None:
         lr = float(outcome.extra["lr"])
         alpha = lr * n if settings.loss_reduction == "sum" else lr  # the step on the mean loss
-        prediction = predict(cond, np.append(np.asarray(init[0], dtype=np.float64), init[1]), alpha)
+        theta0 = np.append(np.asarray(init[0], dtype=np.float64), init[1])
+        if kind == "gd":
+            prediction: Prediction | MomentumPrediction = predict(cond, theta0, alpha)
+        else:
+            prediction = predict_momentum(cond, theta0, alpha, float(outcome.extra["momentum"]), kind == "nesterov")
         history["predicted_gap"] = prediction.gap(history["iteration"].to_numpy())
-        minibatch = settings.batch_size is not None and settings.batch_size < n
-        outcome.extra["predicted"] = prediction.summary(list(accuracy_targets), reference_only=minibatch)
+        # The prediction is exact for constant full-batch steps of the iterate itself.
+        exact = (settings.batch_size is None or settings.batch_size >= n) and settings.schedule == "constant"
+        outcome.extra["predicted"] = prediction.summary(list(accuracy_targets), reference_only=not exact or settings.averaging)
     eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
     outcome.extra["observed_rate"] = observed_rate(history, floor=1e3 * eps * float(history["loss"].iloc[0]))
 

@@ -19,9 +19,20 @@ from descent.fitting.method import FitMethod
 
 
 def _load() -> dict[str, FitMethod]:
-    from descent.fitting.methods import autograd, lstsq, manual_gd, nn_linear, sklearn
+    from descent.fitting.methods import (
+        adam,
+        autograd,
+        lbfgs,
+        lstsq,
+        manual_gd,
+        momentum_gd,
+        nesterov_gd,
+        nn_linear,
+        sgd_regressor,
+        sklearn,
+    )
 
-    _MODULES = (manual_gd, autograd, nn_linear, lstsq, sklearn)
+    _MODULES = (manual_gd, autograd, nn_linear, momentum_gd, nesterov_gd, adam, lbfgs, sgd_regressor, lstsq, sklearn)
     return {module.METHOD.name: module.METHOD for module in _MODULES}
 
 

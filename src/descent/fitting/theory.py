@@ -147,3 +147,117 @@ def predict(cond: Conditioning, theta0: np.ndarray, alpha: float) -> Prediction:
     c = cond.eigenvectors.T @ (np.asarray(theta0, dtype=np.float64) - cond.theta_star)
     weights = 0.5 * cond.eigenvalues * c * c
     return Prediction(float(alpha), 1.0 - alpha * cond.eigenvalues, weights)
+
+
+def optimal_step(cond: Conditioning, method: str) -> tuple[float, float]:
+    """The theory-optimal ``(step, momentum)`` on the mean loss for ``method`` given the Hessian's
+    extreme eigenvalues ``μ = λ_min``, ``L = λ_max`` (κ = L/μ):
+
+    * gradient descent: ``2/(μ + L)``, no momentum (rate (κ−1)/(κ+1));
+    * heavy-ball momentum: ``4/(√L + √μ)²`` and ``((√κ − 1)/(√κ + 1))²`` (rate (√κ−1)/(√κ+1));
+    * Nesterov: ``1/L`` and ``(√κ − 1)/(√κ + 1)`` (rate ≈ 1 − 1/√κ).
+    """
+    mu, big = max(cond.lambda_min, 0.0), cond.lambda_max
+    if method == "momentum_gd":
+        root = (math.sqrt(big) - math.sqrt(mu)) / (math.sqrt(big) + math.sqrt(mu))
+        return 4.0 / (math.sqrt(big) + math.sqrt(mu)) ** 2, root * root
+    if method == "nesterov_gd":
+        return 1.0 / big, (math.sqrt(big) - math.sqrt(mu)) / (math.sqrt(big) + math.sqrt(mu))
+    return 2.0 / (mu + big), 0.0
+
+
+def momentum_matrices(eigenvalues: np.ndarray, alpha: float, beta: float, nesterov: bool) -> np.ndarray:
+    """Per eigen-component ``(k+1, 2, 2)`` maps of ``(e_t, e_{t−1}) → (e_{t+1}, e_t)``.
+
+    Heavy ball: ``e_{t+1} = (1 + β − αλ)·e_t − β·e_{t−1}``; Nesterov (parameters tracked at the
+    look-ahead point ``y_t = θ_t + β(θ_t − θ_{t−1})``, where the gradient is taken):
+    ``e_{t+1} = (1 + β)(1 − αλ)·e_t − β(1 − αλ)·e_{t−1}``.
+    """
+    q = 1.0 - alpha * eigenvalues
+    first = (1.0 + beta) * q if nesterov else 1.0 + beta - alpha * eigenvalues
+    second = -beta * q if nesterov else np.full_like(eigenvalues, -beta)
+    maps = np.zeros((len(eigenvalues), 2, 2))
+    maps[:, 0, 0], maps[:, 0, 1], maps[:, 1, 0] = first, second, 1.0
+    return maps
+
+
+@dataclass(frozen=True)
+class MomentumPrediction:
+    """Predicted momentum descent (heavy ball or Nesterov) from rest: per-component linear maps
+    (:func:`momentum_matrices`), the start error ``c`` in the eigenbasis and the eigenvalues."""
+
+    alpha: float
+    beta: float
+    maps: np.ndarray
+    c: np.ndarray
+    eigenvalues: np.ndarray
+    first: np.ndarray  # per component, e_1 / e_0
+
+    @property
+    def weights(self) -> np.ndarray:
+        return 0.5 * self.eigenvalues * self.c * self.c
+
+    @property
+    def present(self) -> np.ndarray:
+        total = float(self.weights.sum())
+        return self.weights > PRESENT * total if total > 0 else np.zeros(len(self.c), dtype=bool)
+
+    @property
+    def rate(self) -> float:
+        """Spectral radius of the slowest present component's map: the asymptotic contraction of
+        the error per step."""
+        present = self.present
+        if not present.any():
+            return 0.0
+        return float(np.abs(np.linalg.eigvals(self.maps[present])).max())
+
+    @property
+    def diverges(self) -> bool:
+        return self.rate > 1.0
+
+    def gap(self, t: np.ndarray | int) -> np.ndarray:
+        """Predicted gap after ``t`` steps (array in, array out), by running the recurrence."""
+        t = np.asarray(t, dtype=np.int64)
+        top = int(t.max()) if t.size else 0
+        # From rest the first step is plain descent for the heavy ball (e_1 = (1 − αλ)e_0) and,
+        # for Nesterov's look-ahead sequence, y_1 = (1 − (1 + β)αλ)·e_0; the recurrence holds after.
+        state = np.stack([self.first * self.c, self.c], axis=1)
+        gaps = np.empty(top + 1)
+        gaps[0] = float(self.weights.sum())
+        with np.errstate(over="ignore", invalid="ignore"):
+            for step in range(1, top + 1):
+                gaps[step] = float((0.5 * self.eigenvalues * state[:, 0] ** 2).sum())
+                state = np.einsum("kij,kj->ki", self.maps, state)
+        return gaps[t]
+
+    def iterations_to(self, epsilons: list[float], cap: int = 20_000) -> dict[str, int | None]:
+        """The first step whose predicted gap is ≤ ε × the initial one, per ε (None when not
+        within ``cap`` steps: momentum curves oscillate, so the recurrence is scanned, not bisected)."""
+        total = float(self.weights.sum())
+        if total == 0 or self.diverges:
+            return {f"{e:g}": (0 if total == 0 else None) for e in epsilons}
+        gaps = self.gap(np.arange(cap + 1))
+        found = {}
+        for e in epsilons:
+            hit = np.flatnonzero(gaps <= e * total)
+            found[f"{e:g}"] = int(hit[0]) if hit.size else None
+        return found
+
+    def summary(self, epsilons: list[float], reference_only: bool) -> dict[str, Any]:
+        return {
+            "rate": self.rate,
+            "diverges": self.diverges,
+            "alpha_mean_loss": self.alpha,
+            "momentum": self.beta,
+            "iterations_to": self.iterations_to(epsilons),
+            "reference_only": reference_only,
+        }
+
+
+def predict_momentum(cond: Conditioning, theta0: np.ndarray, alpha: float, beta: float, nesterov: bool) -> MomentumPrediction:
+    """The exact prediction of heavy-ball (or Nesterov) descent from rest at ``theta0`` ((k+1,))."""
+    c = cond.eigenvectors.T @ (np.asarray(theta0, dtype=np.float64) - cond.theta_star)
+    first = 1.0 - (1.0 + beta if nesterov else 1.0) * alpha * cond.eigenvalues
+    return MomentumPrediction(
+        alpha, beta, momentum_matrices(cond.eigenvalues, alpha, beta, nesterov), c, cond.eigenvalues, first
+    )

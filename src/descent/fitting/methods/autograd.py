@@ -12,7 +12,7 @@ class AutogradEngine:
     """Descent whose gradients come from ``loss.backward()``; they are zeroed after each step
     (torch accumulates them)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
         import torch
 
         self.torch = torch
@@ -33,6 +33,9 @@ class AutogradEngine:
         self.b.grad.zero_()
         return float(loss.detach()), grad_norm
 
+    def set_lr(self, lr: float) -> None:
+        self.lr = lr
+
     def parameters(self) -> tuple[Any, Any]:
         return self.w.detach(), self.b.detach()
 
@@ -44,6 +47,6 @@ METHOD = FitMethod(
     colour="#ff7f0e",
     needs_torch=True,
     devices=("cpu", "cuda"),
-    gd_prediction=True,
+    prediction="gd",
     engine=AutogradEngine,
 )

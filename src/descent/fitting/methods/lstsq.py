@@ -11,7 +11,8 @@ Solvers (setting ``lstsq_solver``):
   equilibrated first, ``rcond`` from the data's precision (CUDA supports only the ``gels`` driver);
 * ``torch_lesson`` — the Paris lesson's three lines verbatim: ``torch.linalg.lstsq`` on
   ``[x, 1]`` in the data's dtype (float32 for the lesson) with the default driver and
-  ``rcond``, on the CPU, without equilibration.
+  ``rcond``, on the CPU, without equilibration — under ``torch.use_deterministic_algorithms``
+  (the default driver is not bit-reproducible from run to run otherwise).
 
 Every solution is certified against the float64 Gram (:func:`~descent.fitting.closed_form.certify`);
 one that fails is recorded with ``status: inaccurate`` and the reason, never as a fit.
@@ -54,7 +55,16 @@ def _torch_solve(
     At = torch.tensor(A, device=device)
     yt = torch.tensor(np.asarray(yf, dtype=dtype), device=device).reshape(-1, 1)
     if verbatim:
-        solution, driver = torch.linalg.lstsq(At, yt), "default (gelsy)"
+        # The lesson's call, under torch's deterministic mode: the default CPU driver (gelsy) of
+        # this MKL build gives different last bits from run to run, so the same config would
+        # not give the same numbers; in deterministic mode torch takes a reproducible path.
+        previous = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True)
+        try:
+            solution = torch.linalg.lstsq(At, yt)
+        finally:
+            torch.use_deterministic_algorithms(previous)
+        driver = "default (torch deterministic mode)"
     else:
         driver = settings.lstsq_driver if device == "cpu" else "gels"
         rcond = cf.rank_tolerance(k, X.dtype)

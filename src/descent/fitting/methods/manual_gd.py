@@ -12,7 +12,7 @@ from descent.fitting.method import FitMethod
 class ManualEngine:
     """Plain descent on torch tensors without autograd: ``θ ← θ − lr·∇L(θ)``."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
         self.w, self.b, self.lr, self.reduction = w0.clone(), b0.clone(), lr, reduction
 
     def step(self, X: Any, y: Any) -> tuple[float, float]:
@@ -21,6 +21,9 @@ class ManualEngine:
         self.w -= self.lr * gw
         self.b -= self.lr * gb
         return float(loss), grad_norm
+
+    def set_lr(self, lr: float) -> None:
+        self.lr = lr
 
     def parameters(self) -> tuple[Any, Any]:
         return self.w, self.b
@@ -33,6 +36,6 @@ METHOD = FitMethod(
     colour="#1f77b4",
     needs_torch=True,
     devices=("cpu", "cuda"),
-    gd_prediction=True,
+    prediction="gd",
     engine=ManualEngine,
 )

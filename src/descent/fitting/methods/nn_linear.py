@@ -11,7 +11,7 @@ from descent.fitting.method import FitMethod
 class NNLinearEngine:
     """An ``nn.Linear(k, 1)`` started at ``(w0, b0)``, stepped by ``torch.optim.SGD``."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
         import torch
 
         k = w0.shape[0]
@@ -32,6 +32,10 @@ class NNLinearEngine:
         self.optimizer.step()
         return float(loss.detach()), grad_norm
 
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def parameters(self) -> tuple[Any, Any]:
         return self.model.weight.detach().reshape(-1), self.model.bias.detach().reshape(())
 
@@ -43,6 +47,6 @@ METHOD = FitMethod(
     colour="#2ca02c",
     needs_torch=True,
     devices=("cpu", "cuda"),
-    gd_prediction=True,
+    prediction="gd",
     engine=NNLinearEngine,
 )

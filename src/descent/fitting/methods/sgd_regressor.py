@@ -1,0 +1,70 @@
+"""``sgd_regressor``: scikit-learn's ``SGDRegressor`` as the external peer: plain squared loss, no
+penalty, its own learning-rate schedule and optional averaging. The first step is
+``fit(X, y, coef_init, intercept_init)`` for one epoch (the public way to start from ``(w0, b0)``),
+every later step one ``partial_fit`` epoch, which carries the schedule's update count on."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from descent.fitting.method import FitMethod
+
+
+class SGDRegressorEngine:
+    """``SGDRegressor(loss="squared_error", penalty=None, eta0=lr, learning_rate=…, power_t=…,
+    average=…, random_state=shuffle_seed)`` started at ``(w0, b0)``; each step is one epoch."""
+
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
+        from sklearn.linear_model import SGDRegressor
+
+        if reduction != "mean":
+            raise ValueError("sgd_regressor minimises the mean squared error (loss_reduction: mean)")
+        self.model = SGDRegressor(
+            loss="squared_error", penalty=None, eta0=lr, learning_rate=options["sgd_learning_rate"],
+            power_t=float(options["sgd_power_t"]), average=options["sgd_average"], shuffle=True,
+            random_state=int(options["shuffle_seed"]), tol=None, max_iter=1,
+        )
+        self.w = np.asarray(w0.double().cpu().numpy(), dtype=np.float64).copy()
+        self.b = float(b0)
+        self.started = False
+
+    def step(self, X: Any, y: Any) -> tuple[float, float]:
+        Xn = X.double().cpu().numpy()
+        yn = y.double().cpu().numpy()
+        r = yn - (Xn @ self.w + self.b)
+        loss = float(r @ r) / len(r)
+        gw, gb = -2.0 / len(r) * (Xn.T @ r), -2.0 / len(r) * float(r.sum())
+        if self.started:
+            self.model.partial_fit(Xn, yn)
+        else:
+            import warnings
+
+            from sklearn.exceptions import ConvergenceWarning
+
+            with warnings.catch_warnings():  # one epoch by design: "max_iter reached" is expected
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self.model.fit(Xn, yn, coef_init=self.w.copy(), intercept_init=np.array([self.b]))
+            self.started = True
+        self.w, self.b = np.asarray(self.model.coef_, dtype=np.float64).copy(), float(self.model.intercept_[0])
+        return loss, math.sqrt(float(gw @ gw) + gb * gb)
+
+    def set_lr(self, lr: float) -> None:
+        self.model.eta0 = lr
+
+    def parameters(self) -> tuple[Any, Any]:
+        import torch
+
+        return torch.tensor(self.w, dtype=torch.float64), torch.tensor(self.b, dtype=torch.float64)
+
+
+METHOD = FitMethod(
+    name="sgd_regressor",
+    kind="iterative",
+    description="sklearn.linear_model.SGDRegressor (no penalty; its own schedule and averaging), one epoch per step",
+    colour="#17becf",
+    needs_torch=False,
+    engine=SGDRegressorEngine,
+)
