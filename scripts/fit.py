@@ -1,5 +1,6 @@
 """Rules `fit_iterative` / `fit_closed_form`: fit one dataset with one method in one scaling."""
 
+from descent.fitting.iterative import empty_history
 from descent.fitting.records import fit_files
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
@@ -12,11 +13,11 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
         accuracy_targets=snakemake.params.get("accuracy_targets", []),
     )
     record["threads"] = snakemake.threads
-    if history is not None:
-        write_parquet(snakemake.output.history, history)
+    if "history" in snakemake.output.keys():  # a skipped fit leaves an empty history with the columns
+        write_parquet(snakemake.output.history, history if history is not None else empty_history(record["features"]))
     write_json(snakemake.output.json, record)
     log.info(
-        "w=%s b=%.6g mse=%.6g iterations=%d converged=%s diverged=%s in %.3fs",
-        record["weights"], record["bias"], record["mse"], record["iterations"],
-        record["converged"], record["diverged"], record["seconds"],
+        "status=%s w=%s b=%s mse=%s iterations=%d in %.3fs%s",
+        record["status"], record["weights"], record["bias"], record["mse"], record["iterations"],
+        record["seconds"], f" ({record['status_reason']})" if record.get("status_reason") else "",
     )

@@ -94,3 +94,26 @@ def test_lesson0_parabola_rate_is_predicted():
                                     "max_iterations": 10000, "divergence_bound": 1e6})
     rates = {run["step_size"]: (run["predicted_rate"], run["observed_rate"]) for run in result.summary["runs"]}
     assert rates == {0.25: (0.5, 0.5), 10.0: (19.0, 19.0)}
+
+
+def test_a_cuda_fit_without_cuda_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    import torch
+
+    from descent.datasets import generate
+    from descent.fitting.accuracy import time_to_accuracy
+    from descent.fitting.records import fit_files
+    from descent.io import write_json, write_parquet
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the fit would run")
+    data = generate({"kind": "numpy_legacy_uniform", "n": 20, "seed": 0, "features": ["x"], "target": "y",
+                     "scale": 2, "true_weights": [3], "true_bias": 4, "noise_std": 0.5})
+    write_parquet(tmp_path / "d.parquet", data.frame)
+    write_json(tmp_path / "d.json", {"dataset": "d", "features": ["x"], "target": "y", "true_weights": [3],
+                                     "true_bias": 4, "n": 20})
+    settings = S(device="cuda").as_dict()
+    record, history = fit_files(str(tmp_path / "d.parquet"), str(tmp_path / "d.json"),
+                                {"dataset": "d", "scaling": "raw", "method": "manual_gd"}, settings, ([0.0], 0.0), [])
+    assert history is None and record["status"] == "skipped" and "CUDA" in record["status_reason"]
+    rows = time_to_accuracy([record], {}, {}, [1e-2])
+    assert not rows["reached"].any() and rows["status"].tolist() == ["skipped"]

@@ -58,7 +58,9 @@ def time_to_accuracy(
     for record in sorted(records, key=lambda r: (r["dataset"], r["scaling"], r["method"])):
         key = (record["dataset"], record["scaling"], record["method"])
         history = histories.get(key)
-        failed = record["status"] in ("diverged", "inaccurate")
+        failed = record["status"] in ("diverged", "inaccurate", "skipped")
+        if record["status"] == "skipped":
+            history = pd.DataFrame({"iteration": [], "seconds": [], "relative_gap": []})
         predicted = (record.get("predicted") or {}).get("iterations_to", {})
         if history is None:
             gap = closed_form_relative_gap(record, conditionings[key[:2]])
@@ -76,7 +78,7 @@ def time_to_accuracy(
             rows.append({**base, "kind": "iterative", "reached": first is not None,
                          "iterations": int(first["iteration"]) if first is not None else None,
                          "seconds": float(first["seconds"]) if first is not None else None,
-                         "relative_gap": float(history["relative_gap"].iloc[-1])})
+                         "relative_gap": float(history["relative_gap"].iloc[-1]) if len(history) else None})
     frame = pd.DataFrame(rows, columns=TIME_TO_ACCURACY_COLUMNS)
     for column in ("iterations", "predicted_iterations"):
         frame[column] = frame[column].astype("Int64")

@@ -45,6 +45,14 @@ def history_frame(rows: list[HistoryRow], k: int) -> Any:
     return frame
 
 
+def empty_history(features: list[str]) -> Any:
+    """A history with no rows and every column an annotated one has (for a skipped fit)."""
+    frame = history_frame([], len(features))
+    for column in ("gap", "relative_gap", "predicted_gap"):
+        frame[column] = np.array([], dtype=np.float64)
+    return frame
+
+
 def stall_tolerance(settings: FitSettings, dtype: np.dtype) -> float:
     """Relative loss improvement below which a window of iterations counts as no progress:
     ``settings.stall_tolerance``, or by default 100·eps of the compute dtype (the loss is

@@ -156,6 +156,42 @@ def fit_record(
     return record, outcome.history
 
 
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA device."""
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def skipped_record(meta: dict[str, Any], job: dict[str, str], settings: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The record of a fit that could not run here (a CUDA fit without CUDA): ``status:
+    skipped`` with the reason, no parameters — as the matmul benchmark's CUDA rows say
+    ``skipped`` — so the run completes and the report says why the row is empty."""
+    return {
+        **job,
+        "base_method": settings["method"],
+        "features": list(meta["features"]),
+        "target": meta["target"],
+        "weights": None,
+        "bias": None,
+        "fitted_space": None,
+        "true_weights": meta["true_weights"],
+        "true_bias": meta["true_bias"],
+        "mse": None,
+        "status": "skipped",
+        "status_reason": reason,
+        "iterations": 0,
+        "converged": False,
+        "diverged": False,
+        "diverged_at": None,
+        "seconds": 0.0,
+        "device": settings["device"],
+        "init": None,
+        "settings": settings,
+        "predictions": [],
+    }
+
+
 def fit_files(
     parquet: str,
     meta_path: str,
@@ -171,6 +207,10 @@ def fit_files(
     name the file. Returns what :func:`fit_record` returns."""
     from descent.io import load_dataset
 
+    if settings["device"] == "cuda" and not cuda_available():
+        from descent.io import read_json
+
+        return skipped_record(read_json(meta_path), job, settings, "CUDA not available on this machine"), None
     if threads is not None:
         torch_solver = settings["lstsq_solver"] in ("torch", "torch_lesson")
         set_threads(threads, uses_torch=get_method(settings["method"]).needs_torch or torch_solver)

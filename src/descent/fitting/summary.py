@@ -25,6 +25,9 @@ def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> t
         references[name] = (np.append(w_ref, b_ref), mse(data.X, data.y, w_ref, b_ref), rank)
     rows, prediction_rows = [], []
     for record in sorted(records, key=lambda r: (r["dataset"], r["scaling"], r["method"])):
+        if record["status"] == "skipped":  # no parameters: every distance is NaN
+            k = len(record["features"])
+            record = {**record, "weights": [np.nan] * k, "bias": np.nan, "mse": np.nan}
         theta = np.append(np.asarray(record["weights"], dtype=np.float64), record["bias"])
         theta_true = np.append(np.asarray(record["true_weights"], dtype=np.float64), record["true_bias"])
         theta_ref, mse_ref, rank = references[record["dataset"]]

@@ -38,7 +38,13 @@ class SGDRegressorEngine:
         loss = float(r @ r) / len(r)
         gw, gb = -2.0 / len(r) * (Xn.T @ r), -2.0 / len(r) * float(r.sum())
         if self.started:
-            self.model.partial_fit(Xn, yn)
+            try:
+                self.model.partial_fit(Xn, yn)
+            except ValueError as exc:  # scikit-learn refuses to go on once its weights overflow
+                if "overflow" not in str(exc).lower() and "infinity" not in str(exc).lower():
+                    raise
+                self.w, self.b = np.full_like(self.w, np.nan), float("nan")
+                return loss, math.sqrt(float(gw @ gw) + gb * gb)
         else:
             import warnings
 
