@@ -4,7 +4,7 @@ conditioning of every dataset × scaling and every fit's time to each accuracy t
 
 import pandas as pd
 
-from descent.fitting.accuracy import conditioning_frame, fitted_conditioning, time_to_accuracy
+from descent.fitting.accuracy import conditioning_frame, fitted_conditioning, repetition_summary, time_to_accuracy
 from descent.fitting.summary import summarize_fits
 from descent.io import load_dataset, read_json, write_parquet
 from descent.jobs import job_logging
@@ -25,8 +25,7 @@ with job_logging(snakemake.log[0], "fit_summary") as log:
     }
     write_parquet(snakemake.output.conditioning, conditioning_frame((*key, c) for key, c in conditionings.items()))
     histories = {tuple(key): pd.read_parquet(path) for key, path in zip(snakemake.params.history_keys, snakemake.input.histories)}
-    write_parquet(
-        snakemake.output.time_to_accuracy,
-        time_to_accuracy(records, histories, conditionings, snakemake.params.accuracy_targets),
-    )
+    accuracy = time_to_accuracy(records, histories, conditionings, snakemake.params.accuracy_targets)
+    write_parquet(snakemake.output.time_to_accuracy, accuracy)
+    write_parquet(snakemake.output.repetitions, repetition_summary(accuracy))
     log.info("%d fits summarised, %d predictions", len(summary), len(predictions))

@@ -70,9 +70,40 @@ def test_typed_settings_cover_exactly_the_schema_fields(config):
 
     schema = yaml.safe_load((ROOT / "schemas" / "fits.schema.yaml").read_text())
     schema_fields = set(schema["$defs"]["settings_fields"]["properties"])
-    assert {f.name for f in fields(FitSettings)} == schema_fields | {"method", "applied"}
+    assert {f.name for f in fields(FitSettings)} == schema_fields | {"method", "applied", "fit", "repetition"}
     for job in fit_jobs(config):
         settings = fit_settings(config, job)  # every resolved fit types cleanly, defaults from the schema
         assert FitSettings.from_dict(settings.as_dict()) == settings
     with pytest.raises(ValueError, match="missing.*tolerance"):
         FitSettings.from_dict({k: v for k, v in settings.as_dict().items() if k != "tolerance"})
+
+
+def test_random_fits_are_repeated_over_seeds_one_job_each(config):
+    from descent.config.fits import configured_fits, job_origin, resolve_settings
+
+    config["fits"]["repetitions"], config["fits"]["timing_repetitions"] = 4, 2
+    jobs = fit_jobs(config)
+    for fit in configured_fits(config):
+        settings = resolve_settings(config, fit)
+        runs = [job for job in jobs if job_origin(config, job)[0] == fit]
+        assert len(runs) == (4 if settings["batch_size"] is not None else 2)
+        seeds = [resolve_settings(config, job)["shuffle_seed"] for job in runs]
+        assert seeds == [settings["shuffle_seed"] + r for r in range(len(runs))]
+        assert [resolve_settings(config, job)["repetition"] for job in runs] == list(range(len(runs)))
+    assert len({(j.dataset, j.scaling, j.method) for j in jobs}) == len(jobs)  # every job its own files
+
+
+def test_repetition_summary_medians_ranges_and_unstable_timings():
+    import pandas as pd
+
+    from descent.fitting.accuracy import repetition_summary
+
+    rows = [{"dataset": "d", "scaling": "raw", "fit": "sgd", "epsilon": 1e-2, "kind": "iterative",
+             "reached": True, "iterations": it, "seconds": sec, "relative_gap": gap}
+            for it, sec, gap in ((10, 1.0, 1e-3), (12, 1.0, 2e-3), (14, 2.0, 3e-3), (16, 1.0, 4e-3))]
+    rows.append({**rows[0], "reached": False, "iterations": None, "seconds": None, "relative_gap": 0.5})
+    summary = repetition_summary(pd.DataFrame(rows)).iloc[0]
+    assert (summary["runs"], summary["reached_runs"]) == (5, 4)
+    assert (summary["iterations_median"], summary["iterations_min"], summary["iterations_max"]) == (13, 10, 16)
+    assert summary["seconds_median"] == 1.0 and summary["seconds_iqr"] == 0.25 and summary["unstable"]
+    assert summary["relative_gap_max"] == 0.5

@@ -252,6 +252,7 @@ def test_summary_distances_against_an_independent_reference(noiseless):
               "features": ["a", "b", "c"], "weights": [1.5, -2.0, 0.5], "bias": 1.75,
               "true_weights": W_TRUE.tolist(), "true_bias": B_TRUE, "mse": 1.0, "iterations": 3,
               "converged": False, "diverged": False, "status": "max_iterations", "seconds": 0.1, "device": "cpu",
+              "settings": {"fit": "manual_gd", "repetition": 0},
               "predictions": [{"inputs": [1, 1, 1], "prediction": 1.75}]}
     summary, predictions = summarize_fits([copy.deepcopy(record)], {"d": data})
     row = summary.iloc[0]

@@ -68,12 +68,16 @@ class FitSettings:
     sgd_power_t: float
     sgd_average: bool | int
     applied: tuple[str, ...] = ()
+    #: The configured fit this run repeats (method or variant name) and which repetition it is
+    #: (0: the fit itself; r > 0: shuffle_seed + r, a job of its own; see ``fits.repetitions``).
+    fit: str = ""
+    repetition: int = 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FitSettings:
         """From a resolved settings dict (every schema field present); names what is missing or unknown."""
         names = {f.name for f in fields(cls)}
-        missing = sorted(names - set(values) - {"applied"})
+        missing = sorted(names - set(values) - {"applied", "fit", "repetition"})
         unknown = sorted(set(values) - names)
         if missing or unknown:
             raise ValueError(f"fit settings: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}")
@@ -91,6 +95,11 @@ class FitSettings:
         data["init"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in data["init"].items() if v is not None}
         data["applied"] = list(self.applied)
         return data
+
+    @property
+    def random(self) -> bool:
+        """Whether the run depends on a seed: shuffled mini-batches, or scikit-learn's own shuffle."""
+        return self.batch_size is not None or self.method == "sgd_regressor"
 
     def replace(self, **changes: Any) -> FitSettings:
         """A copy with ``changes`` (dict form, e.g. ``init={"kind": "zeros"}``), re-typed."""
@@ -132,8 +141,9 @@ def _as_list(value: Any) -> list[Any] | None:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def fit_jobs(config: dict[str, Any]) -> list[FitJob]:
-    """Every fit the config asks for, in a stable order (datasets sorted)."""
+def configured_fits(config: dict[str, Any]) -> list[FitJob]:
+    """Every fit the config names (methods and variants per dataset × scaling), in a stable
+    order (datasets sorted), before repetitions."""
     fits = config["fits"]
     jobs: list[FitJob] = []
     for dataset in sorted(config["datasets"]):
@@ -148,6 +158,43 @@ def fit_jobs(config: dict[str, Any]) -> list[FitJob]:
     return jobs
 
 
+def repetition_name(fit: str, repetition: int) -> str:
+    """The job name of repetition ``repetition`` (> 0) of ``fit``, e.g. ``minibatch_gd.rep2``."""
+    return f"{fit}.rep{repetition}"
+
+
+def repetitions(config: dict[str, Any], job: FitJob) -> int:
+    """How many runs ``job`` gets: ``fits.repetitions`` when it depends on a seed (shuffled
+    batches, scikit-learn's shuffle), else ``fits.timing_repetitions`` (to measure its time)."""
+    random = FitSettings.from_dict(_resolve(config, job)).random
+    return int(config["fits"]["repetitions"] if random else config["fits"]["timing_repetitions"])
+
+
+def fit_jobs(config: dict[str, Any]) -> list[FitJob]:
+    """Every fit job: each configured fit, then its repetitions (``{fit}.rep{r}``, one job each,
+    so they run in parallel), in a stable order."""
+    jobs: list[FitJob] = []
+    for job in configured_fits(config):
+        jobs.append(job)
+        for r in range(1, repetitions(config, job)):
+            jobs.append(job._replace(method=repetition_name(job.method, r)))
+    return jobs
+
+
+def job_origin(config: dict[str, Any], job: FitJob) -> tuple[FitJob, int]:
+    """The configured fit a job runs and which repetition it is (0 for the fit itself), looked up
+    among the jobs the config generates (names are never parsed)."""
+    for fit in configured_fits(config):
+        if (fit.dataset, fit.scaling) != (job.dataset, job.scaling):
+            continue
+        if fit.method == job.method:
+            return fit, 0
+        for r in range(1, repetitions(config, fit)):
+            if repetition_name(fit.method, r) == job.method:
+                return fit, r
+    raise ValueError(f"no configured fit runs as {job}")
+
+
 def _matches(entry: dict[str, Any], job: FitJob) -> bool:
     for key, value in (("dataset", job.dataset), ("scaling", job.scaling), ("method", job.method)):
         allowed = _as_list(entry.get(key))
@@ -157,11 +204,23 @@ def _matches(entry: dict[str, Any], job: FitJob) -> bool:
 
 
 def resolve_settings(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
-    """The settings of one fit: defaults, then the variant's settings, then matching overrides.
+    """The settings of one fit job: defaults, then the variant's settings, then matching
+    overrides; a repetition r > 0 of a fit adds r to its ``shuffle_seed``.
 
-    The result also names the base method and lists which overrides applied (``applied``), so
-    the fit's JSON records exactly how it was configured.
+    The result also names the base method, the configured ``fit`` and ``repetition``, and lists
+    which overrides applied (``applied``), so the fit's JSON records exactly how it was configured.
     """
+    fit, repetition = job_origin(config, job)
+    settings = _resolve(config, fit)
+    settings["fit"], settings["repetition"] = fit.method, repetition
+    if repetition:
+        settings["shuffle_seed"] = int(settings["shuffle_seed"]) + repetition
+        settings["applied"].append(f"repetition {repetition}: shuffle_seed + {repetition}")
+    return settings
+
+
+def _resolve(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
+    """:func:`resolve_settings` of a configured fit (no repetition)."""
     fits = config["fits"]
     settings = copy.deepcopy(fits["settings"])
     applied: list[str] = []

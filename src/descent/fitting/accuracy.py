@@ -16,9 +16,11 @@ from descent.fitting.theory import Conditioning, conditioning
 
 #: Columns of ``time_to_accuracy.parquet``, in order.
 TIME_TO_ACCURACY_COLUMNS = [
-    "dataset", "scaling", "method", "base_method", "kind", "device", "status", "epsilon", "reached",
-    "iterations", "seconds", "relative_gap", "predicted_iterations",
+    "dataset", "scaling", "method", "fit", "repetition", "base_method", "kind", "device", "status", "epsilon",
+    "reached", "iterations", "seconds", "relative_gap", "predicted_iterations",
 ]
+#: A timing whose interquartile range exceeds this fraction of its median is flagged unstable.
+UNSTABLE_IQR = 0.1
 
 
 def fitted_conditioning(X: np.ndarray, y: np.ndarray, scaling: str, features: list[str] | None = None) -> Conditioning:
@@ -65,7 +67,9 @@ def time_to_accuracy(
         if history is None:
             gap = closed_form_relative_gap(record, conditionings[key[:2]])
         for epsilon in targets:
-            base = {"dataset": key[0], "scaling": key[1], "method": key[2], "base_method": record["base_method"],
+            base = {"dataset": key[0], "scaling": key[1], "method": key[2],
+                    "fit": record["settings"].get("fit") or key[2], "repetition": int(record["settings"].get("repetition", 0)),
+                    "base_method": record["base_method"],
                     "device": record["device"], "status": record["status"], "epsilon": float(epsilon),
                     "predicted_iterations": predicted.get(f"{epsilon:g}")}
             if history is None:
@@ -84,3 +88,35 @@ def time_to_accuracy(
         frame[column] = frame[column].astype("Int64")
     frame["seconds"] = frame["seconds"].astype("float64")
     return frame
+
+
+def repetition_summary(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Across the repetitions of every fit (``results/fits/repetitions.parquet``), per dataset ×
+    scaling × fit × ε: ``runs``, ``reached_runs``, median/min/max ``iterations`` and ``seconds``
+    over the runs that reached ε, the seconds' interquartile range ``seconds_iqr`` and
+    ``unstable`` (IQR/median > 0.1, with at least 3 timings), and the median/min/max final
+    ``relative_gap``."""
+    rows = []
+    for (dataset, scaling, fit, epsilon), group in accuracy.groupby(["dataset", "scaling", "fit", "epsilon"], sort=True):
+        hit = group[group["reached"]]
+        seconds = hit["seconds"].to_numpy(dtype=np.float64)
+        iterations = hit["iterations"].to_numpy(dtype=np.float64)
+        gaps = group["relative_gap"].to_numpy(dtype=np.float64)
+        iqr = float(np.subtract(*np.percentile(seconds, [75, 25]))) if len(seconds) else np.nan
+        median = float(np.median(seconds)) if len(seconds) else np.nan
+        rows.append({
+            "dataset": dataset, "scaling": scaling, "fit": fit, "epsilon": float(epsilon),
+            "kind": group["kind"].iloc[0], "runs": len(group), "reached_runs": len(hit),
+            "iterations_median": float(np.median(iterations)) if len(hit) else np.nan,
+            "iterations_min": float(iterations.min()) if len(hit) else np.nan,
+            "iterations_max": float(iterations.max()) if len(hit) else np.nan,
+            "seconds_median": median,
+            "seconds_min": float(seconds.min()) if len(hit) else np.nan,
+            "seconds_max": float(seconds.max()) if len(hit) else np.nan,
+            "seconds_iqr": iqr,
+            "unstable": bool(len(seconds) >= 3 and median > 0 and iqr / median > UNSTABLE_IQR),
+            "relative_gap_median": float(np.nanmedian(gaps)) if np.isfinite(gaps).any() else np.nan,
+            "relative_gap_min": float(np.nanmin(gaps)) if np.isfinite(gaps).any() else np.nan,
+            "relative_gap_max": float(np.nanmax(gaps)) if np.isfinite(gaps).any() else np.nan,
+        })
+    return pd.DataFrame(rows)

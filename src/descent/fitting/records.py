@@ -14,6 +14,7 @@ import numpy as np
 from descent.config.fits import FitSettings
 from descent.fitting.closed_form import design_gram
 from descent.fitting.common import FitError, FitOutcome, resolve_dtype, set_threads
+from descent.fitting.inference import OLS_METHODS, inference_from_data
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
 from descent.fitting.registry import get_method
@@ -138,8 +139,8 @@ def fit_record(
         "weights": [float(v) for v in w],
         "bias": float(b),
         "fitted_space": {"weights": [float(v) for v in outcome.weights], "bias": float(outcome.bias)},
-        "true_weights": [float(v) for v in meta["true_weights"]],
-        "true_bias": float(meta["true_bias"]),
+        "true_weights": None if meta["true_weights"] is None else [float(v) for v in meta["true_weights"]],
+        "true_bias": None if meta["true_bias"] is None else float(meta["true_bias"]),
         "mse": mse(X, y, w, b),
         "status": outcome.status,
         "iterations": outcome.iterations,
@@ -153,6 +154,11 @@ def fit_record(
         "predictions": predictions,
         **outcome.extra,
     }
+    if settings.method in OLS_METHODS:  # classical OLS inference, original units; only for a certified fit
+        record["inference"] = (
+            inference_from_data(X, y, w, b, meta["true_weights"], meta["true_bias"]).as_dict()
+            if outcome.status == "closed_form" else None
+        )
     return record, outcome.history
 
 

@@ -10,6 +10,14 @@ import pandas as pd
 from descent.fitting.objective import least_squares_reference, mse
 
 
+def true_theta(record: dict[str, Any]) -> np.ndarray:
+    """``(w, b)`` true parameters of a fit's dataset ((k+1,)); all NaN when unknown (null in the
+    record: a ``kind: file`` dataset), so distances and errors against them are NaN."""
+    if record.get("true_weights") is None or record.get("true_bias") is None:
+        return np.full(len(record["features"]) + 1, np.nan)
+    return np.append(np.asarray(record["true_weights"], dtype=np.float64), float(record["true_bias"]))
+
+
 def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per fit (``results/fits/summary.parquet``) and one per prediction.
 
@@ -29,7 +37,7 @@ def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> t
             k = len(record["features"])
             record = {**record, "weights": [np.nan] * k, "bias": np.nan, "mse": np.nan}
         theta = np.append(np.asarray(record["weights"], dtype=np.float64), record["bias"])
-        theta_true = np.append(np.asarray(record["true_weights"], dtype=np.float64), record["true_bias"])
+        theta_true = true_theta(record)  # NaN when unknown (a kind: file dataset)
         theta_ref, mse_ref, rank = references[record["dataset"]]
         certificate = record.get("certificate") or {}
         rows.append(
@@ -37,6 +45,8 @@ def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> t
                 "dataset": record["dataset"],
                 "scaling": record["scaling"],
                 "method": record["method"],
+                "fit": record["settings"].get("fit") or record["method"],
+                "repetition": int(record["settings"].get("repetition", 0)),
                 "base_method": record["base_method"],
                 "features": record["features"],
                 "weights": record["weights"],
@@ -86,7 +96,7 @@ def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> t
     summary = pd.DataFrame(rows)
     summary["diverged_at"] = summary["diverged_at"].astype("Int64")
     summary["certificate_ok"] = summary["certificate_ok"].astype("boolean")
-    for column in ("condition_number", "normal_residual", "error_bound", "precision_reached"):
+    for column in ("condition_number", "normal_residual", "error_bound", "precision_reached", "true_bias"):
         summary[column] = summary[column].astype("float64")
     predictions = pd.DataFrame(
         prediction_rows, columns=["dataset", "scaling", "method", "status", "inputs", "prediction", "true_value"]

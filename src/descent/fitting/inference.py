@@ -1,0 +1,176 @@
+"""Classical OLS inference for a least-squares fit of ``y ≈ X·w + b``: standard errors, t
+statistics, confidence intervals, R² and adjusted R², in float64 and in original units
+(weights first, bias last), as ``statsmodels`` reports them.
+
+Everything comes from two streamed summaries of the data, never from a copy of ``X``:
+
+* the float64 Gram matrix of ``[X, 1, y]`` (:func:`descent.fitting.closed_form.design_gram`,
+  one chunked pass), equilibrated (``G_eq = D⁻¹GD⁻¹``, ``D`` the column norms) before it is
+  inverted by Cholesky, so ``(AᵀA)⁻¹ = D⁻¹G_eq⁻¹D⁻¹`` loses digits to the equilibrated
+  condition number only, not to the columns' scales;
+* the residual and total sums of squares, accumulated over row chunks from the fitted θ
+  (:func:`residual_sums`): ``‖y − Aθ‖²`` summed directly, not ``yᵀy − θᵀAᵀy`` from the Gram,
+  which cancels catastrophically when the fit is good.
+
+With ``p = k + 1`` parameters and ``dof = n − p``: ``σ² = RSS/dof``, ``SE_j = σ·√[(AᵀA)⁻¹]_jj``,
+``t_j = θ_j/SE_j``, the interval ``θ_j ± t_{dof, 1−α/2}·SE_j`` (Student's t quantile, scipy),
+``R² = 1 − RSS/TSS`` and ``adjusted R² = 1 − (1 − R²)(n − 1)/dof``. Undefined values are None
+(never NaN or inf in a JSON): standard errors, t values and intervals when ``dof ≤ 0`` or the
+design is singular; R² when the target is constant; adjusted R² when ``dof ≤ 0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from descent.fitting.closed_form import CHUNK_ROWS, column_norms, design_gram
+
+#: The confidence level of the intervals.
+LEVEL = 0.95
+#: The closed forms whose result is the ordinary least-squares solution, so that OLS inference
+#: applies (a penalized closed form such as ridge would need other formulas).
+OLS_METHODS: tuple[str, ...] = ("lstsq", "sklearn")
+
+
+@dataclass(frozen=True)
+class Inference:
+    """OLS inference for θ = (w₀ … w_{k−1}, b), each list of length ``k + 1`` (weights first, bias
+    last, original units); None where undefined.
+
+    ``covers_truth``: whether each interval contains the true parameter (None when the truth is
+    unknown or the intervals undefined).
+    """
+
+    standard_errors: list[float | None]
+    t_values: list[float | None]
+    ci_low: list[float | None]
+    ci_high: list[float | None]
+    r2: float | None
+    adj_r2: float | None
+    dof: int
+    n: int
+    rss: float
+    sigma: float | None
+    level: float = LEVEL
+    covers_truth: list[bool] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``inference`` field of a closed-form fit's JSON."""
+        return {
+            "standard_errors": self.standard_errors,
+            "t_values": self.t_values,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "level": self.level,
+            "r2": self.r2,
+            "adj_r2": self.adj_r2,
+            "dof": self.dof,
+            "n": self.n,
+            "rss": self.rss,
+            "sigma": self.sigma,
+            "covers_truth": self.covers_truth,
+        }
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=np.float64)]
+
+
+def residual_sums(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, y_mean: float, chunk_rows: int = CHUNK_ROWS
+) -> tuple[float, float]:
+    """``(RSS, TSS)`` in float64 over row chunks: ``Σ(y − X·w − b)²`` and ``Σ(y − y_mean)²`` for
+    ``X`` (n, k), ``y`` (n,) of any float dtype (widened chunk by chunk)."""
+    w64 = np.asarray(w, dtype=np.float64)
+    rss = tss = 0.0
+    for start in range(0, len(y), chunk_rows):
+        yc = np.asarray(y[start : start + chunk_rows], dtype=np.float64)
+        r = yc - (np.asarray(X[start : start + chunk_rows], dtype=np.float64) @ w64 + b)
+        rss += float(r @ r)
+        d = yc - y_mean
+        tss += float(d @ d)
+    return rss, tss
+
+
+def inverse_diagonal(gram: np.ndarray) -> np.ndarray | None:
+    """Diagonal of ``(AᵀA)⁻¹`` ((k+1,)) from the Gram of ``[X, 1, y]`` ((k+2, k+2)), through the
+    equilibrated Cholesky factor (``G_eq = LLᵀ``, ``diag(G_eq⁻¹)_j = Σ_i (L⁻¹)_ij²``); None when
+    the equilibrated Gram is numerically singular."""
+    d = column_norms(gram)
+    scaled = gram[:-1, :-1] / np.outer(d, d)
+    try:
+        chol = np.linalg.cholesky(scaled)
+    except np.linalg.LinAlgError:
+        return None
+    inv_l = np.linalg.solve(chol, np.eye(len(d)))
+    diag = (inv_l**2).sum(axis=0) / d**2
+    return diag if np.isfinite(diag).all() else None
+
+
+def ols_inference(
+    gram: np.ndarray,
+    theta: np.ndarray,
+    rss: float,
+    tss: float,
+    true_theta: Sequence[float] | None = None,
+    level: float = LEVEL,
+) -> Inference:
+    """OLS inference for ``theta`` ((k+1,), weights then bias, the least-squares solution) from
+    the float64 Gram of ``[X, 1, y]`` ((k+2, k+2), original units: ``gram[k, k]`` is ``n``), the
+    residual sum of squares ``rss`` of ``theta`` and the total sum of squares ``tss`` about the
+    target's mean. ``true_theta`` ((k+1,)): the true parameters, for ``covers_truth``."""
+    from scipy.stats import t as student_t
+
+    theta = np.asarray(theta, dtype=np.float64)
+    p = len(theta)
+    n = int(round(float(gram[p - 1, p - 1])))  # the column of ones: Σ1² = n
+    dof = n - p
+    r2 = 1.0 - rss / tss if tss > 0 else None
+    adj_r2 = 1.0 - (1.0 - r2) * (n - 1) / dof if r2 is not None and dof > 0 else None
+    diag = inverse_diagonal(gram) if dof > 0 else None
+    none: list[float | None] = [None] * p
+    if diag is None:
+        return Inference(none, none, none, none, r2, adj_r2, dof, n, float(rss), None, level)
+    sigma = math.sqrt(rss / dof)
+    se = sigma * np.sqrt(diag)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_values = theta / se
+    half = float(student_t.ppf(0.5 + level / 2.0, dof)) * se
+    low, high = theta - half, theta + half
+    covers = None
+    if true_theta is not None:
+        truth = np.asarray(true_theta, dtype=np.float64)
+        covers = [bool(lo <= v <= hi) for lo, v, hi in zip(low, truth, high)]
+    return Inference(
+        _finite_or_none(se), _finite_or_none(t_values), _finite_or_none(low), _finite_or_none(high),
+        r2, adj_r2, dof, n, float(rss), sigma, level, covers,
+    )
+
+
+def inference_from_data(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    b: float,
+    true_weights: Sequence[float] | None = None,
+    true_bias: float | None = None,
+    level: float = LEVEL,
+) -> Inference:
+    """:func:`ols_inference` for the fit ``(w (k,), b)`` (original units) of ``X`` (n, k), ``y``
+    (n,): the Gram in one chunked pass, the sums of squares in another (float64 throughout, no
+    copy of ``X``). The truth, when both ``true_weights`` and ``true_bias`` are given, yields
+    ``covers_truth``."""
+    gram = design_gram(X, y)
+    k = X.shape[1]
+    y_mean = float(gram[k, k + 1] / gram[k, k])
+    rss, tss = residual_sums(X, y, w, b, y_mean)
+    theta = np.append(np.asarray(w, dtype=np.float64), float(b))
+    truth = None
+    if true_weights is not None and true_bias is not None:
+        truth = np.append(np.asarray(true_weights, dtype=np.float64), float(true_bias))
+    return ols_inference(gram, theta, rss, tss, truth, level)
