@@ -109,3 +109,10 @@ def test_a_decaying_schedule_reaches_what_a_constant_step_cannot():
              (("constant", constant), ("decaying", decaying), ("averaged", averaged))}
     assert floor["decaying"] < floor["constant"] / 10 and floor["averaged"] < floor["constant"] / 10, floor
     assert decaying.converged and averaged.converged and not constant.converged
+
+
+def test_sgd_regressor_runs_on_float32_data(noiseless):
+    X, y = noiseless
+    outcome, w, b = fit(X.astype(np.float32), y.astype(np.float32), "standardized",
+                        S(method="sgd_regressor", lr=0.01, iterations=20), ([0.0] * 3, 0.0))
+    assert outcome.status in ("max_iterations", "converged", "stalled") and np.isfinite(w).all()

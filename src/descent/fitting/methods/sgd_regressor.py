@@ -27,6 +27,7 @@ class SGDRegressorEngine:
             power_t=float(options["sgd_power_t"]), average=options["sgd_average"], shuffle=True,
             random_state=int(options["shuffle_seed"]), tol=None, max_iter=1,
         )
+        self.dtype, self.device = w0.dtype, w0.device  # parameters are reported back in the fit's dtype
         self.w = np.asarray(w0.double().cpu().numpy(), dtype=np.float64).copy()
         self.b = float(b0)
         self.started = False
@@ -63,7 +64,8 @@ class SGDRegressorEngine:
     def parameters(self) -> tuple[Any, Any]:
         import torch
 
-        return torch.tensor(self.w, dtype=torch.float64), torch.tensor(self.b, dtype=torch.float64)
+        return (torch.tensor(self.w, dtype=self.dtype, device=self.device),
+                torch.tensor(self.b, dtype=self.dtype, device=self.device))
 
 
 METHOD = FitMethod(
