@@ -22,6 +22,7 @@ problem of 10⁶ rows and returns a wrong answer for a full-rank design.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,13 +42,24 @@ NORMAL_EQUATIONS_MAX_CONDITION = 1e4
 GRAM_RESOLVES = 1e-6
 
 
-def _chunk(X: np.ndarray, y: np.ndarray, start: int, stop: int, stats: Standardization | None) -> np.ndarray:
-    """Rows ``start:stop`` of ``[X, 1, y]`` in float64 ((m, k+2)), standardized when ``stats``."""
+#: A dataset as row chunks: ``(X_chunk (m, k), y_chunk (m,))`` pairs in row order, from memory
+#: (:func:`array_chunks`) or from disk (:func:`descent.fitting.stream.parquet_chunks`).
+Chunks = Iterable[tuple[np.ndarray, np.ndarray]]
+
+
+def array_chunks(X: np.ndarray, y: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``X`` (n, k) and ``y`` (n,) as consecutive ``chunk_rows``-row views."""
+    for start in range(0, len(X), chunk_rows):
+        yield X[start : start + chunk_rows], y[start : start + chunk_rows]
+
+
+def _block(X: np.ndarray, y: np.ndarray, stats: Standardization | None) -> np.ndarray:
+    """``[X, 1, y]`` of one chunk in float64 ((m, k+2)), standardized when ``stats``."""
     k = X.shape[1]
-    block = np.empty((stop - start, k + 2))
-    block[:, :k] = X[start:stop]
+    block = np.empty((len(X), k + 2))
+    block[:, :k] = X
     block[:, k] = 1.0
-    block[:, k + 1] = y[start:stop]
+    block[:, k + 1] = y
     if stats is not None:
         block[:, :k] -= stats.x_mean
         block[:, :k] /= stats.x_std
@@ -56,39 +68,46 @@ def _chunk(X: np.ndarray, y: np.ndarray, start: int, stop: int, stats: Standardi
     return block
 
 
+def gram_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -> np.ndarray:
+    """Float64 Gram matrix ``[X, 1, y]ᵀ[X, 1, y]`` ((k+2, k+2)) accumulated over row chunks of
+    ``k`` features; with ``stats``, of the standardized data (standardized in float64)."""
+    gram = np.zeros((k + 2, k + 2))
+    for X, y in chunks:
+        block = _block(X, y, stats)
+        gram += block.T @ block
+    return gram
+
+
+def qr_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -> np.ndarray:
+    """Upper-triangular float64 ``R`` ((k+2, k+2)) with ``[X, 1, y] = Q·R``, by a chunked
+    Householder QR over row chunks (each factored under the running ``R``); with ``stats``, of
+    the standardized data. Householder QR is backward stable column by column, so no prior
+    column scaling is needed. Rows of ``R`` beyond ``n`` are zero."""
+    from threadpoolctl import threadpool_limits
+
+    R = np.zeros((0, k + 2))
+    # Narrow QRs gain nothing from BLAS threads and lose a lot to their overhead (measured: 18 s
+    # with 2 threads against 0.9 s with one at 10⁷ × 10 on a loaded machine).
+    with threadpool_limits(1):
+        for X, y in chunks:
+            R = np.linalg.qr(np.vstack([R, _block(X, y, stats)]), mode="r")
+    full = np.zeros((k + 2, k + 2))
+    full[: R.shape[0]] = R
+    return full
+
+
 def design_gram(
     X: np.ndarray, y: np.ndarray, stats: Standardization | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> np.ndarray:
-    """Float64 Gram matrix ``[X, 1, y]ᵀ[X, 1, y]`` ((k+2, k+2)) of ``X`` (n, k), ``y`` (n,) in one
-    chunked pass; with ``stats``, of the standardized data (standardized in float64)."""
-    n, k = X.shape
-    gram = np.zeros((k + 2, k + 2))
-    for start in range(0, n, chunk_rows):
-        block = _chunk(X, y, start, min(n, start + chunk_rows), stats)
-        gram += block.T @ block
-    return gram
+    """:func:`gram_of_chunks` of ``X`` (n, k), ``y`` (n,) in memory."""
+    return gram_of_chunks(array_chunks(X, y, chunk_rows), X.shape[1], stats)
 
 
 def design_qr(
     X: np.ndarray, y: np.ndarray, stats: Standardization | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> np.ndarray:
-    """Upper-triangular float64 ``R`` ((k+2, k+2)) with ``[X, 1, y] = Q·R``, by a chunked
-    Householder QR (each chunk is factored under the running ``R``); with ``stats``, of the
-    standardized data. Householder QR is backward stable column by column, so no prior column
-    scaling is needed. Rows of ``R`` beyond ``n`` are zero."""
-    from threadpoolctl import threadpool_limits
-
-    n, k = X.shape
-    R = np.zeros((0, k + 2))
-    # Narrow QRs gain nothing from BLAS threads and lose a lot to their overhead (measured: 18 s
-    # with 2 threads against 0.9 s with one at 10⁷ × 10 on a loaded machine).
-    with threadpool_limits(1):
-        for start in range(0, n, chunk_rows):
-            block = _chunk(X, y, start, min(n, start + chunk_rows), stats)
-            R = np.linalg.qr(np.vstack([R, block]), mode="r")
-    full = np.zeros((k + 2, k + 2))
-    full[: R.shape[0]] = R
-    return full
+    """:func:`qr_of_chunks` of ``X`` (n, k), ``y`` (n,) in memory."""
+    return qr_of_chunks(array_chunks(X, y, chunk_rows), X.shape[1], stats)
 
 
 def column_norms(gram: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ one that fails is recorded with ``status: inaccurate`` and the reason, never as 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from descent.config.fits import FitSettings
 
 from descent.fitting import closed_form as cf
-from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype
+from descent.fitting.common import FitError, FitOutcome, resolve_device, resolve_dtype
 from descent.fitting.method import FitMethod
 from descent.fitting.scaling import Standardization, standardize
 
@@ -92,23 +93,39 @@ def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardiz
     """Fit ``[X, 1]`` (n, k+1) to ``y`` (n,) in the fitted space (standardized by ``stats`` when
     given) with ``settings.lstsq_solver`` and certify the result."""
     solver = settings.lstsq_solver
-    n, k = X.shape
     if solver in ("torch", "torch_lesson"):
         warm_up_torch_lstsq()
+    return solve_chunks(lambda: cf.array_chunks(X, y), X.shape[1], X.dtype, settings, stats, arrays=(X, y))
+
+
+def solve_chunks(
+    chunks: Callable[[], cf.Chunks],
+    k: int,
+    data_dtype: np.dtype,
+    settings: FitSettings,
+    stats: Standardization | None,
+    arrays: tuple[np.ndarray, np.ndarray] | None = None,
+) -> FitOutcome:
+    """The certified closed form from row chunks of ``k`` features (``chunks()`` starts a fresh
+    pass: one for the Gram, one more for the QR factor when needed), so data on disk is solved
+    in bounded memory; the torch solvers need the data in memory (``arrays``: X (n, k), y (n,))."""
+    solver = settings.lstsq_solver
+    if solver in ("torch", "torch_lesson") and arrays is None:
+        raise FitError(f"lstsq_solver {solver!r} needs the data in memory; use auto, qr or normal_equations")
     start = time.perf_counter()
-    gram = cf.design_gram(X, y, stats)
+    gram = cf.gram_of_chunks(chunks(), k, stats)
     sigma = cf.singular_values(gram)
     info: dict[str, Any] = {"dtype": "float64", "device": "cpu"}
-    rcond = cf.rank_tolerance(k, X.dtype)
+    rcond = cf.rank_tolerance(k, data_dtype)
     qr = None
     if not cf.gram_resolves(sigma) or solver == "qr" or (
         solver == "auto" and sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]
     ):
-        qr = cf.design_qr(X, y, stats)
+        qr = cf.qr_of_chunks(chunks(), k, stats)
         sigma = cf.singular_values(gram, qr)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
-    if solver in ("torch", "torch_lesson"):
-        theta, info = _torch_solve(X, y, settings, stats, verbatim=solver == "torch_lesson")
+    if solver in ("torch", "torch_lesson") and arrays is not None:
+        theta, info = _torch_solve(*arrays, settings, stats, verbatim=solver == "torch_lesson")
         used = f"torch.linalg.lstsq{' (the lesson, verbatim)' if solver == 'torch_lesson' else ''}"
     elif qr is not None and solver != "normal_equations":
         theta, rank = cf.solve_qr(qr, gram, rcond)

@@ -1,0 +1,69 @@
+"""Data larger than memory: streaming fits agree with the in-memory ones and stay bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from descent.config.fits import default_fit_settings
+from descent.fitting import stream
+from descent.fitting.common import FitError
+from descent.fitting.records import fit
+from descent.fitting.scaling import standardization_stats
+
+
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory):
+    path = tmp_path_factory.mktemp("stream") / "data.parquet"
+    meta = stream.write_synthetic_parquet(path, 120_000, 3, seed=5, dtype="float64", rows_per_group=25_000)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    X = np.column_stack([table[name].to_numpy() for name in meta["features"]])
+    return path, meta, X, table["y"].to_numpy()
+
+
+def _chunks(path, meta):
+    return lambda: stream.parquet_chunks(path, meta["features"], meta["target"], rows=30_000)
+
+
+def test_streaming_statistics_match_the_in_memory_ones(on_disk):
+    path, meta, X, y = on_disk
+    stats, n = stream.chunk_statistics(_chunks(path, meta)(), meta["features"])
+    reference = standardization_stats(X, y)
+    assert n == len(X)
+    np.testing.assert_allclose(stats.x_mean, reference.x_mean, rtol=1e-13)
+    np.testing.assert_allclose(stats.x_std, reference.x_std, rtol=1e-12)
+    assert stats.y_std == pytest.approx(reference.y_std, rel=1e-12)
+
+
+@pytest.mark.parametrize("scaling", ["raw", "standardized"])
+@pytest.mark.parametrize("solver", ["auto", "qr"])
+def test_streaming_closed_form_matches_the_in_memory_one(on_disk, scaling, solver):
+    path, meta, X, y = on_disk
+    settings = default_fit_settings(ROOT / "schemas", "lstsq", lstsq_solver=solver)
+    memory, w1, b1 = fit(X, y, scaling, settings, features=meta["features"])
+    streamed, w2, b2 = stream.fit_streaming(_chunks(path, meta), meta["features"], X.dtype, scaling, settings, None)
+    assert streamed.status == memory.status == "closed_form"
+    np.testing.assert_allclose(np.append(w2, b2), np.append(w1, b1), rtol=1e-11)
+
+
+@pytest.mark.parametrize("scaling", ["raw", "standardized"])
+def test_streaming_descent_matches_the_in_memory_one(on_disk, scaling):
+    path, meta, X, y = on_disk
+    lr = 0.1 if scaling == "standardized" else 1e-3
+    settings = default_fit_settings(ROOT / "schemas", "manual_gd", lr=lr, iterations=25, stall_window=0)
+    memory, w1, b1 = fit(X, y, scaling, settings, ([0.0] * 3, 0.0))
+    streamed, w2, b2 = stream.fit_streaming(_chunks(path, meta), meta["features"], X.dtype, scaling, settings,
+                                            ([0.0] * 3, 0.0))
+    np.testing.assert_allclose(np.append(w2, b2), np.append(w1, b1), rtol=1e-10)
+    np.testing.assert_allclose(streamed.history["loss"], memory.history["loss"], rtol=1e-10)
+    assert streamed.iterations == memory.iterations == 25
+
+
+def test_a_method_that_cannot_stream_is_refused_with_the_way_out(on_disk):
+    path, meta, X, _ = on_disk
+    settings = default_fit_settings(ROOT / "schemas", "lbfgs")
+    with pytest.raises(FitError, match="cannot stream.*memory_budget_mb"):
+        stream.fit_streaming(_chunks(path, meta), meta["features"], X.dtype, "raw", settings, ([0.0] * 3, 0.0))
