@@ -7,14 +7,24 @@ Measures, in one run (so the ratios hold on a noisy machine), and writes ``resul
 2. fit throughput at 10⁷ × 10 (float32, float64): one full-batch gradient iteration of
    ``manual_gd`` (and its former two-product path), ``autograd`` and ``nn_linear`` against a
    STREAM-like bandwidth measured in the same run at the same thread count;
-3. closed form: the workflow's ``lstsq`` (and candidate replacements) against scikit-learn's
-   ``LinearRegression``, time and max parameter error against a float64 SVD reference;
+3. closed form at 10⁷ × 10 float64: the ``lstsq`` solvers (``auto``, the workflow's default;
+   ``normal_equations``, ``qr``, ``torch``) against scikit-learn's ``LinearRegression``: time,
+   parameter error against a float64 SVD reference, and each result's certificate;
+3b. closed-form accuracy sweep: every closed-form path (the five ``lstsq`` solvers and
+   ``sklearn``) on seeded random problems (n 2..2·10⁶, k 1..50, scales over up to 7 decades,
+   offsets, noise, float32 and float64): per path and dtype, how many were certified or flagged
+   and the worst error of each against the float64 reference (``closed_form_sweep.json``);
 4. memory: peak RSS of a 10⁷ × 10 float32 ``manual_gd`` fit (fit alone, and the workflow's job path
    from parquet) against the size of X;
-5. matmul: NumPy GEMM at n=4096 as a fraction of the estimated peak (descent.machine).
+5. matmul: a registered BLAS backend (default NumPy's GEMM; ``--matmul-backend``, from the registry
+   descent.matmul.backends) at n=4096 as a fraction of the estimated peak (descent.matmul.machine).
 
-Usage: ``python bench/run.py [--quick] [--out results/perf] [--rows 10000000] [--threads N]``.
-``--quick`` skips the full-workflow part. See README.md, section "Speed and scale".
+Every timing goes through the project's one harness, descent.timing.time_callable.
+
+Usage: ``python bench/run.py [--quick] [--only PART ...] [--out results/perf] [--rows 10000000]
+[--threads N]``. ``--quick`` skips the full-workflow part; ``--only`` runs the parts named (see
+:data:`PARTS`; e.g. ``make bench BENCH_ARGS="--only closed_form_sweep"``) and writes only their
+files. See README.md, section "Speed and scale".
 """
 
 from __future__ import annotations
@@ -37,8 +47,30 @@ import numpy as np  # noqa: E402
 
 from descent import perf  # noqa: E402
 from descent.io import write_json  # noqa: E402
+from descent.matmul import backends  # noqa: E402
+from descent.timing import time_callable  # noqa: E402
 
 ITERATIVE = ("manual_gd", "autograd", "nn_linear")
+#: The benchmark's parts, in the order they run; each writes ``<part>.json``.
+PARTS = ("startup", "workflow", "stream", "throughput", "closed_form", "closed_form_sweep", "memory", "matmul")
+#: Problems of the closed-form sweep (n up to 2e5) and tall ones (n 5e5..2e6); see perf.sweep_problems.
+SWEEP_PROBLEMS, SWEEP_LARGE = 600, 6
+#: Paths timed at full size by :func:`bench_closed_form` (the sweep runs all of perf.CLOSED_FORM_PATHS).
+CLOSED_FORM_TIMED = ("lstsq auto", "lstsq normal_equations", "lstsq qr", "lstsq torch", "sklearn")
+
+
+def fit_settings(method: str, **changes: Any) -> Any:
+    """The workflow's default settings of ``method`` (from schemas/fits.schema.yaml) with
+    ``changes``: the benchmark's fits are configured as the workflow's are."""
+    from descent.config.fits import default_fit_settings
+
+    return default_fit_settings(ROOT / "schemas", method, **changes)
+
+
+def closed_form_settings(path: str) -> Any:
+    """The settings of one closed-form path of perf.CLOSED_FORM_PATHS."""
+    changes = dict(perf.CLOSED_FORM_PATHS[path])
+    return fit_settings(changes.pop("method"), **changes)
 
 
 def log(message: str) -> None:
@@ -80,10 +112,10 @@ def bench_workflow(cores: int, startup: dict[str, Any], keep: bool) -> dict[str,
     if proc.returncode != 0:
         raise RuntimeError(f"workflow failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     log(f"workflow done in {wall:.1f} s; no-op rerun")
-    rerun = perf.time_repeats(lambda: subprocess.run(cmd, capture_output=True, text=True, env=child_env(), check=True),
-                              warmup=0, repeats=3)
-    dry = perf.time_repeats(lambda: subprocess.run(cmd + ["-n"], capture_output=True, text=True, env=child_env(),
-                                                   check=True), warmup=0, repeats=1)
+    rerun = time_callable(lambda: subprocess.run(cmd, capture_output=True, text=True, env=child_env(), check=True),
+                          warmup=0, repeats=3).summary()
+    dry = time_callable(lambda: subprocess.run(cmd + ["-n"], capture_output=True, text=True, env=child_env(),
+                                               check=True), warmup=0, repeats=1).summary()
     jobs = perf.benchmark_seconds(workdir / "results" / "benchmarks")
     fits = perf.fit_seconds(workdir / "results" / "fits")
     per_job = startup["fit_job"]["seconds_median"]
@@ -96,7 +128,7 @@ def bench_workflow(cores: int, startup: dict[str, Any], keep: bool) -> dict[str,
         "startup_profile": "fit_job",
         "startup_share_lower_bound": lower["startup_share"],
         "startup_share_method": (
-            "jobs x median wall of `python -c 'import descent.fitting, descent.io, torch, pandas, pyarrow'` "
+            f"jobs x median wall of `python -c '{perf.IMPORT_PROFILES['fit_job']}'` "
             "/ (workflow wall x cores); lower bound: same with a bare `python -c pass`"
         ),
         "benchmark_tsv": jobs,
@@ -123,10 +155,10 @@ def bench_stream(threads: int, elements: int) -> dict[str, Any]:
 def bench_throughput(rows: int, k: int, threads: int, repeats: int) -> dict[str, Any]:
     import torch
 
-    from descent import fitting
+    from descent.fitting import objective
 
-    out: dict[str, Any] = {"rows": rows, "k": k, "threads": threads, "block_min_rows": fitting._BLOCK_MIN_ROWS,
-                           "block_bytes": fitting._BLOCK_BYTES, "runs": []}
+    out: dict[str, Any] = {"rows": rows, "k": k, "threads": threads, "block_min_rows": objective.BLOCK_MIN_ROWS,
+                           "block_bytes": objective.BLOCK_BYTES, "runs": []}
     for dtype in ("float32", "float64"):
         log(f"throughput {rows}x{k} {dtype}: generating data")
         X, y, w_true, b_true = perf.synthetic_regression(rows, k, dtype, seed=0)
@@ -134,13 +166,9 @@ def bench_throughput(rows: int, k: int, threads: int, repeats: int) -> dict[str,
             log(f"  {method}")
             out["runs"].append(perf.gradient_iteration(method, X, y, threads, warmup=1, repeats=repeats))
         # The former path of manual_gd (two products, n-sized temporaries), for before/after.
-        saved = fitting._BLOCK_MIN_ROWS
-        fitting._BLOCK_MIN_ROWS = rows + 1
-        try:
+        with objective.gradient_blocking(rows + 1):
             log("  manual_gd, two-product path (before)")
             run = perf.gradient_iteration("manual_gd", X, y, threads, warmup=1, repeats=repeats)
-        finally:
-            fitting._BLOCK_MIN_ROWS = saved
         run["method"] = "manual_gd_two_products"
         out["runs"].append(run)
         # Accuracy of both manual paths against float64 at a point off the optimum.
@@ -152,7 +180,7 @@ def bench_throughput(rows: int, k: int, threads: int, repeats: int) -> dict[str,
         r = y64 - (X64 @ w64 + b64)
         ref = np.append((-2.0 / rows * (X64.T @ r)).numpy(), float(-2.0 / rows * r.sum()))
         del X64, y64, r
-        blocked = fitting._blocked_gradients(Xt, yt, w, b, "mean")
+        blocked = objective.blocked_gradients(Xt, yt, w, b, "mean")
         r = yt - (Xt @ w + b)
         plain = (None, -2.0 / rows * (Xt.T @ r), -2.0 / rows * r.sum())
         out[f"gradient_error_{dtype}"] = {
@@ -168,7 +196,9 @@ def bench_closed_form(rows: int, k: int, threads: int, repeats: int) -> dict[str
     import torch
     from threadpoolctl import threadpool_limits
 
-    from descent import fitting
+    from descent.fitting.objective import least_squares_reference
+    from descent.fitting.problems import equilibrated_error
+    from descent.fitting.records import fit
 
     torch.set_num_threads(threads)
     log(f"closed form {rows}x{k} float64 (features on scales 1e-2..1e3)")
@@ -178,71 +208,148 @@ def bench_closed_form(rows: int, k: int, threads: int, repeats: int) -> dict[str
                            "data": "perf.synthetic_regression(seed=1, scale_range=(1e-2, 1e3), offset_factor=1)",
                            "methods": {}}
     with threadpool_limits(threads):
-        log("  float64 reference: numpy.linalg.lstsq (SVD) on [X, 1]")
+        log("  float64 reference: numpy.linalg.lstsq (SVD) on the equilibrated [X, 1]")
         start = time.perf_counter()
-        w_ref, b_ref, rank = fitting.least_squares_reference(X, y)
+        w_ref, b_ref, rank = least_squares_reference(X, y)
         ref = np.append(w_ref, b_ref)
-        out["reference"] = {"method": "numpy.linalg.lstsq float64 (gelsd)", "rank": rank,
+        out["reference"] = {"method": "descent.fitting.objective.least_squares_reference (numpy.linalg.lstsq, "
+                                      "float64, columns equilibrated)", "rank": rank,
                             "seconds": time.perf_counter() - start, "theta": ref.tolist()}
-
-        def run(name: str, fn) -> None:
+        for name in CLOSED_FORM_TIMED:
+            settings = closed_form_settings(name)
             log(f"  {name}")
-            values = {}
+            values: dict[str, Any] = {}
 
             def call() -> None:
-                values["theta"] = fn()
+                values["fit"] = fit(X, y, "raw", settings)
 
-            timing = perf.time_repeats(call, warmup=0, repeats=repeats)
-            out["methods"][name] = {**perf.closed_form_errors(values["theta"], ref), "timings": timing,
-                                    "seconds": timing["seconds_min"]}
-
-        def outcome_theta(outcome) -> np.ndarray:
-            return np.append(outcome.weights, outcome.bias)
-
-        run("lstsq (workflow default: lstsq_solver auto)",
-            lambda: outcome_theta(fitting.fit_lstsq(X, y, {"dtype": "data", "device": "cpu"})))
-        run("lstsq torch gelsd, equilibrated",
-            lambda: outcome_theta(fitting.fit_lstsq(X, y, {"dtype": "data", "device": "cpu", "lstsq_solver": "torch"})))
-        run("sklearn LinearRegression", lambda: outcome_theta(fitting.fit_sklearn(X, y, {"dtype": "data"})))
-        run("lstsq driver gels (QR), equilibrated",
-            lambda: outcome_theta(fitting.fit_lstsq(X, y, {"dtype": "data", "device": "cpu", "lstsq_driver": "gels",
-                                                           "lstsq_solver": "torch"})))
-        normal: dict[str, Any] = {}
-
-        def normal_eq() -> np.ndarray:
-            normal.update(perf.equilibrated_normal_equations(X, y))
-            return normal["theta"]
-
-        run("normal equations float64, equilibrated (Cholesky)", normal_eq)
-        out["methods"]["normal equations float64, equilibrated (Cholesky)"]["condition"] = normal["condition"]
-        out["methods"]["normal equations float64, equilibrated (Cholesky)"]["well_conditioned"] = normal["well_conditioned"]
+            # The whole call is timed: the solve and its certificate (one float64 pass over X).
+            timing = time_callable(call, warmup=0, repeats=repeats).summary()
+            outcome, w, b = values["fit"]
+            theta = np.append(w, b)
+            out["methods"][name] = {
+                **perf.closed_form_errors(theta, ref),
+                "equilibrated_error": equilibrated_error(theta, ref, X),
+                "settings": settings.as_dict(),
+                "status": outcome.status,
+                "solver": outcome.extra.get("solver"),
+                "certificate": outcome.extra["certificate"],
+                "outcome_seconds": outcome.seconds,
+                "timings": timing,
+                "seconds": timing["seconds_min"],
+            }
     del X, y
     return out
 
 
+def bench_closed_form_sweep(seed: int, count: int, large: int, threads: int) -> dict[str, Any]:
+    """Every closed-form path (perf.CLOSED_FORM_PATHS) fitted raw on ``count`` random problems
+    plus ``large`` tall ones (perf.sweep_problems), each against the float64 reference."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from descent.fitting.objective import least_squares_reference
+    from descent.fitting.problems import equilibrated_error, random_regression
+    from descent.fitting.records import fit
+
+    problems = perf.sweep_problems(seed, count, large)
+    settings = {path: closed_form_settings(path) for path in perf.CLOSED_FORM_PATHS}
+    log(f"closed-form accuracy sweep: {len(problems)} problems x {len(perf.CLOSED_FORM_PATHS)} paths (seed {seed})")
+    results: list[dict[str, Any]] = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    try:
+        with threadpool_limits(threads):
+            for index, problem in enumerate(problems):
+                if problem["large"]:
+                    log(f"  problem {index}: n={problem['n']} k={problem['k']} {problem['dtype']}")
+                X, y = random_regression(problem["seed"], problem["n"], problem["k"], tuple(problem["log_scales"]),
+                                         problem["offset"], problem["noise"], problem["dtype"])
+                w_ref, b_ref, _ = least_squares_reference(X, y)
+                reference = np.append(w_ref, b_ref)
+                for path, path_settings in settings.items():
+                    row: dict[str, Any] = {"problem": index, "path": path, "dtype": problem["dtype"]}
+                    start = time.perf_counter()
+                    try:
+                        outcome, w, b = fit(X, y, "raw", path_settings)
+                    except Exception as exc:  # a path that raises is a result too, not a crash of the sweep
+                        results.append({**row, "status": "error", "reason": f"{type(exc).__name__}: {exc}"[:300]})
+                        continue
+                    certificate = outcome.extra["certificate"]
+                    results.append({
+                        **row,
+                        "k": problem["k"],
+                        "status": outcome.status,
+                        "rank_deficient": bool(outcome.extra.get("rank_deficient")),
+                        "solver": outcome.extra.get("solver"),
+                        "error": equilibrated_error(np.append(w, b), reference, X),
+                        "error_bound": certificate["error_bound"],
+                        "max_error": certificate["max_error"],
+                        "condition_number": certificate["condition_number"],
+                        "seconds": time.perf_counter() - start,
+                    })
+                del X, y
+    finally:
+        torch.set_num_threads(before)
+    seconds = time.perf_counter() - started
+    log(f"  sweep done in {seconds:.1f} s")
+    return {
+        "seed": seed,
+        "count": count,
+        "large": large,
+        "threads": threads,
+        "seconds": seconds,
+        "paths": perf.CLOSED_FORM_PATHS,
+        "settings": {path: path_settings.as_dict() for path, path_settings in settings.items()},
+        "max_error": settings["lstsq auto"].certificate_max_error,
+        "generator": "descent.fitting.problems.random_regression, parameters from descent.perf.sweep_problems",
+        "reference": "descent.fitting.objective.least_squares_reference (float64 SVD, columns equilibrated)",
+        "error": "descent.fitting.problems.equilibrated_error: ||D(theta - theta*)|| / ||D theta*||, "
+                 "D the column norms of [X, 1]",
+        "summary": perf.sweep_summary(results),
+        "problems": problems,
+        "results": results,
+    }
+
+
+SWEEP_HEADERS = ["path", "dtype", "count", "certified", "flagged", "raised", "worst certified err",
+                 "worst err/bound", "bound 0", "beyond bound", "certified > max", "worst flagged err", "flagged > max"]
+
+
+def sweep_table(sweep: dict[str, Any]) -> str:
+    """The sweep's per path and dtype summary as a printed table."""
+    rows = [[s["path"], s["dtype"], s["count"], s["certified"], s["flagged"], s["errors"],
+             f"{s['worst_certified_error']:.2e}", f"{s['worst_error_to_bound']:.2g}", s["zero_bound"], s["beyond_bound"],
+             s["certified_above_max_error"],
+             f"{s['worst_flagged_error']:.2e}", s["flagged_above_max_error"]] for s in sweep["summary"]]
+    return perf.format_table(rows, SWEEP_HEADERS)
+
+
 MEMORY_FIT = """
 import numpy as np, resource, time
-from descent import fitting
+from descent.config.fits import FitSettings
+from descent.fitting.iterative import fit_iterative
 X = np.load({x!r}); y = np.load({y!r})
 from descent.perf import vm_hwm_bytes
 after_load = vm_hwm_bytes(open("/proc/self/status").read())
 import torch
 torch.set_num_threads({threads})
-settings = dict(lr=1e-3, iterations=3, loss_reduction="mean", tolerance=1e-5, stop_criterion="grad_norm", dtype="data", device="cpu")
-out = fitting.fit_iterative(X, y, "manual_gd", settings, [0.0] * X.shape[1], 0.0)
+settings = FitSettings.from_dict({settings!r})
+out = fit_iterative(X, y, "manual_gd", settings, [0.0] * X.shape[1], 0.0)
 RESULT = dict(rss_after_load_bytes=after_load, iterations=out.iterations, x_bytes=X.nbytes, seconds=out.seconds)
 """
 
 MEMORY_BASELINE = """
 import numpy, torch, pandas, pyarrow
-from descent import fitting, io
+import descent.fitting.records, descent.io
 """
 
 MEMORY_JOB = """
 import torch
-from descent.fitting import fit_files
+from descent.fitting.records import fit_files
 torch.set_num_threads({threads})
-settings = dict(method="manual_gd", lr=1e-3, iterations=3, loss_reduction="mean", tolerance=1e-5, stop_criterion="grad_norm", dtype="data", device="cpu")
+settings = {settings!r}
 job = dict(dataset="bench", scaling="raw", method="manual_gd")
 record, history = fit_files({parquet!r}, {meta!r}, job, settings, ([0.0] * {k}, 0.0), [])
 RESULT = dict(iterations=record["iterations"], seconds=record["seconds"])
@@ -263,13 +370,17 @@ def bench_memory(rows: int, k: int, threads: int, job_path: bool) -> dict[str, A
         np.save(tmp / "y.npy", y)
         env = child_env()
         baseline = perf.peak_rss_child(MEMORY_BASELINE, env=env)
-        fit = perf.peak_rss_child(MEMORY_FIT.format(x=str(tmp / "X.npy"), y=str(tmp / "y.npy"), threads=threads), env=env)
+        # The settings are built here (reading the schema imports snakemake, which the children must not).
+        settings = fit_settings("manual_gd", lr=1e-3, iterations=3, loss_reduction="mean", tolerance=1e-5,
+                                stop_criterion="grad_norm").as_dict()
+        fit = perf.peak_rss_child(MEMORY_FIT.format(x=str(tmp / "X.npy"), y=str(tmp / "y.npy"), threads=threads,
+                                                    settings=settings), env=env)
         out: dict[str, Any] = {
             "rows": rows, "k": k, "dtype": "float32", "x_bytes": x_bytes, "y_bytes": y.nbytes,
             "baseline_imports": baseline,
             "fit": {**fit, "ratio_to_x": fit["peak_rss_bytes"] / x_bytes,
                     "ratio_to_x_above_imports": (fit["peak_rss_bytes"] - baseline["peak_rss_bytes"]) / x_bytes,
-                    "what": "np.load X and y (.npy), then fitting.fit_iterative(manual_gd, 3 iterations)"},
+                    "what": "np.load X and y (.npy), then descent.fitting.iterative.fit_iterative(manual_gd, 3 iterations)"},
         }
         if job_path:
             log("  the workflow job path: fit_files from parquet")
@@ -282,30 +393,40 @@ def bench_memory(rows: int, k: int, threads: int, job_path: bool) -> dict[str, A
                                             "true_bias": b_true, "n": rows, "seed": 2, "generator": "perf",
                                             "dtype": "float32"})
             job = perf.peak_rss_child(MEMORY_JOB.format(parquet=str(tmp / "bench.parquet"), meta=str(tmp / "bench.json"),
-                                                        threads=threads, k=k), env=env)
+                                                        threads=threads, k=k, settings=settings), env=env)
             out["job"] = {**job, "ratio_to_x": job["peak_rss_bytes"] / x_bytes,
                           "ratio_to_x_above_imports": (job["peak_rss_bytes"] - baseline["peak_rss_bytes"]) / x_bytes,
-                          "what": "descent.fitting.fit_files (load_dataset from parquet, fit_record with mse), raw manual_gd"}
+                          "what": "descent.fitting.records.fit_files (load_dataset from parquet, fit_record with mse), raw manual_gd"}
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def bench_matmul(threads: int, n: int, repeats: int) -> dict[str, Any]:
+#: Backends ``--matmul-backend`` accepts: the registry's CPU backends that are not naive loops.
+MATMUL_BACKENDS = backends.names(device="cpu", naive=False)
+
+
+def bench_matmul(threads: int, n: int, repeats: int, backend: str = "numpy") -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
-    from descent.machine import cpu_facts, cpu_peak
+    from descent.matmul.machine import cpu_facts, cpu_peak
 
+    spec = backends.get(backend)
     cpu = cpu_facts()
     cores = max(1, min(threads, int(cpu["physical_cores_usable"])))
-    out: dict[str, Any] = {"n": n, "threads": threads, "backend": "numpy (np.matmul)", "dtypes": {}}
+    out: dict[str, Any] = {"n": n, "threads": threads, "backend": f"{backend} ({spec.description})", "dtypes": {}}
     with threadpool_limits(threads):
+        if spec.needs_torch:
+            import torch
+
+            torch.set_num_threads(threads)
         for dtype in ("float64", "float32"):
-            log(f"matmul n={n} {dtype}")
+            log(f"matmul {backend} n={n} {dtype}")
             rng = np.random.default_rng(0)
             A = rng.standard_normal((n, n)).astype(dtype)
             B = rng.standard_normal((n, n)).astype(dtype)
-            timing = perf.time_repeats(lambda: np.matmul(A, B), warmup=1, repeats=repeats)
+            runner = spec.factory(A, B)
+            timing = time_callable(runner.fn, warmup=1, repeats=repeats, sync=runner.sync).summary()
             gflops = 2.0 * n**3 / timing["seconds_median"] / 1e9
             peak = cpu_peak(cpu, cores, dtype)
             out["dtypes"][dtype] = {"gflops": gflops, "gflops_best": 2.0 * n**3 / timing["seconds_min"] / 1e9,
@@ -319,12 +440,14 @@ def bench_matmul(threads: int, n: int, repeats: int) -> dict[str, Any]:
 
 
 def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[Any]]]:
-    """The issue's targets (met/missed with ratios) and the printed table rows."""
+    """The issue's targets (met/missed with ratios) and the printed table rows, for the parts
+    that ran (``results`` holds one entry per part)."""
     targets, rows = [], []
-    stream = results["stream"]["best_gbps"]
-    rows.append(["stream", "copy / triad GB/s (float64)", f"{results['stream']['copy']['gbps']:.1f} / "
-                 f"{results['stream']['triad']['gbps']:.1f}", f"threads={results['stream']['threads']}"])
-    for run in results["throughput"]["runs"]:
+    stream = results["stream"]["best_gbps"] if "stream" in results else math.nan
+    if "stream" in results:
+        rows.append(["stream", "copy / triad GB/s (float64)", f"{results['stream']['copy']['gbps']:.1f} / "
+                     f"{results['stream']['triad']['gbps']:.1f}", f"threads={results['stream']['threads']}"])
+    for run in results.get("throughput", {}).get("runs", []):
         share = run["effective_gbps"] / stream
         rows.append(["throughput", f"{run['method']} {run['dtype']}",
                      f"{run['timings']['seconds_median'] * 1e3:.1f} ms/iter",
@@ -332,27 +455,46 @@ def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[
                      f"{run['passes_over_x']} pass(es), {run['bytes_x_min'] / 1e6:.0f} MB of X"])
         if run["method"] == "manual_gd":
             targets.append(perf.target(f"manual_gd {run['dtype']} effective bandwidth / STREAM", share, 0.5, "min"))
-    cf = results["closed_form"]["methods"]
-    sk = cf["sklearn LinearRegression"]["seconds"]
-    for name, m in cf.items():
-        rows.append(["closed form", name, f"{m['seconds']:.3f} s",
-                     f"{sk / m['seconds']:.2f}x vs sklearn, max rel err {m['max_rel_error']:.2e}"])
-    lstsq = cf["lstsq (workflow default: lstsq_solver auto)"]
-    targets.append(perf.target("lstsq speed-up over sklearn LinearRegression", sk / lstsq["seconds"], 3.0, "min", "x"))
-    targets.append(perf.target("lstsq max relative parameter error (float64)", lstsq["max_rel_error"], 1e-6, "max"))
-    mem = results["memory"]
-    rows.append(["memory", "peak RSS / X bytes, fit (float32)", f"{mem['fit']['ratio_to_x']:.2f}x",
-                 f"{mem['fit']['peak_rss_bytes'] / 2**20:.0f} MiB; imports alone "
-                 f"{mem['baseline_imports']['peak_rss_bytes'] / 2**20:.0f} MiB; X {mem['x_bytes'] / 2**20:.0f} MiB"])
-    targets.append(perf.target("peak RSS / size of X, 1e7x10 float32 fit", mem["fit"]["ratio_to_x"], 3.0, "max", "x"))
-    if "job" in mem:
-        rows.append(["memory", "peak RSS / X bytes, workflow job path", f"{mem['job']['ratio_to_x']:.2f}x",
-                     f"{mem['job']['peak_rss_bytes'] / 2**20:.0f} MiB (parquet load + mse in float64)"])
-        targets.append(perf.target("peak RSS / size of X, job path (fit_files)", mem["job"]["ratio_to_x"], 3.0, "max", "x"))
-    for dtype, m in results["matmul"]["dtypes"].items():
-        rows.append(["matmul", f"numpy n={results['matmul']['n']} {dtype}", f"{m['gflops']:.1f} GFLOP/s",
+    if "closed_form" in results:
+        cf = results["closed_form"]["methods"]
+        sk = cf["sklearn"]["seconds"]
+        for name, m in cf.items():
+            c = m["certificate"]
+            rows.append(["closed form", f"{name} ({m['solver']})", f"{m['seconds']:.3f} s",
+                         f"{sk / m['seconds']:.2f}x vs sklearn, max rel err {m['max_rel_error']:.2e}, equilibrated "
+                         f"{m['equilibrated_error']:.1e}; {m['status']} (κ {c['condition_number']:.3g}, "
+                         f"bound {c['error_bound']:.1e})"])
+        lstsq = cf["lstsq auto"]
+        targets.append(perf.target("lstsq speed-up over sklearn LinearRegression", sk / lstsq["seconds"], 3.0, "min", "x"))
+        targets.append(perf.target("lstsq max relative parameter error (float64)", lstsq["max_rel_error"], 1e-6, "max"))
+    if "closed_form_sweep" in results:
+        sweep = results["closed_form_sweep"]
+        for row in sweep["summary"]:
+            rows.append(["closed-form sweep", f"{row['path']} {row['dtype']}",
+                         f"worst {row['worst_certified_error']:.1e}",
+                         f"{row['certified']}/{row['count']} certified (worst error/bound "
+                         f"{row['worst_error_to_bound']:.2g}); {row['flagged']} flagged (worst "
+                         f"{row['worst_flagged_error']:.1e}, {row['flagged_above_max_error']} above max_error)"
+                         + (f"; {row['errors']} raised" if row["errors"] else "")])
+        worst = max((row["worst_certified_error"] for row in sweep["summary"] if row["certified"]), default=math.nan)
+        targets.append(perf.target("closed-form sweep: worst error of a certified result", worst,
+                                   sweep["max_error"], "max"))
+    if "memory" in results:
+        mem = results["memory"]
+        rows.append(["memory", "peak RSS / X bytes, fit (float32)", f"{mem['fit']['ratio_to_x']:.2f}x",
+                     f"{mem['fit']['peak_rss_bytes'] / 2**20:.0f} MiB; imports alone "
+                     f"{mem['baseline_imports']['peak_rss_bytes'] / 2**20:.0f} MiB; X {mem['x_bytes'] / 2**20:.0f} MiB"])
+        targets.append(perf.target("peak RSS / size of X, 1e7x10 float32 fit", mem["fit"]["ratio_to_x"], 3.0, "max", "x"))
+        if "job" in mem:
+            rows.append(["memory", "peak RSS / X bytes, workflow job path", f"{mem['job']['ratio_to_x']:.2f}x",
+                         f"{mem['job']['peak_rss_bytes'] / 2**20:.0f} MiB (parquet load + mse in float64)"])
+            targets.append(perf.target("peak RSS / size of X, job path (fit_files)", mem["job"]["ratio_to_x"], 3.0,
+                                       "max", "x"))
+    for dtype, m in results.get("matmul", {}).get("dtypes", {}).items():
+        rows.append(["matmul", f"{results['matmul']['backend'].split()[0]} n={results['matmul']['n']} {dtype}",
+                     f"{m['gflops']:.1f} GFLOP/s",
                      f"{m['fraction_of_peak']:.0%} of estimated peak {m['peak_gflops']:.1f}"])
-    for name, s in results["startup"].items():
+    for name, s in results.get("startup", {}).items():
         rows.append(["start-up", name, f"{s['seconds_median']:.2f} s", s["code"][:60]])
     wf = results.get("workflow")
     if wf:
@@ -372,39 +514,73 @@ def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the full-workflow part (development)")
+    parser.add_argument("--only", nargs="+", choices=PARTS, metavar="PART",
+                        help=f"run only these parts (of: {', '.join(PARTS)}) and write only their files, "
+                             "not summary.json or machine.json")
     parser.add_argument("--out", default=str(ROOT / "results" / "perf"), help="output folder (default results/perf)")
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the large data sets (default 1e7)")
     parser.add_argument("--features", type=int, default=10, help="features of the large data sets (default 10)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="threads (default: usable CPUs)")
     parser.add_argument("--repeats", type=int, default=5, help="timed gradient iterations per method (default 5)")
     parser.add_argument("--matmul-n", type=int, default=4096, help="matmul size (default 4096)")
+    parser.add_argument("--matmul-backend", default="numpy", choices=MATMUL_BACKENDS,
+                        help="registered CPU backend timed for the matmul part (default numpy)")
     parser.add_argument("--stream-elements", type=int, default=1 << 25, help="STREAM array length (default 2^25)")
+    parser.add_argument("--sweep-problems", type=int, default=SWEEP_PROBLEMS,
+                        help=f"random problems of the closed-form sweep, n up to 2e5 (default {SWEEP_PROBLEMS})")
+    parser.add_argument("--sweep-large", type=int, default=SWEEP_LARGE,
+                        help=f"tall problems of the sweep, n 5e5..2e6 (default {SWEEP_LARGE})")
+    parser.add_argument("--sweep-seed", type=int, default=0, help="seed of the sweep's problems (default 0)")
+    parser.add_argument("--sweep-threads", type=int, default=1,
+                        help="threads of the sweep (default 1: its problems are small, and other load then "
+                             "costs it little)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the workflow's temporary directory")
     parser.add_argument("--no-job-memory", action="store_true", help="skip the job-path memory measurement")
     args = parser.parse_args(argv)
 
     out = Path(args.out)
-    from descent.machine import cpu_facts
+    from descent.matmul.machine import cpu_facts
 
+    parts = set(args.only or PARTS)
+    if args.quick:
+        parts.discard("workflow")
+    if "workflow" in parts:
+        parts.add("startup")  # the start-up share needs the per-job start-up cost
     results: dict[str, Any] = {}
     machine = {"cpu": cpu_facts(), "threads": args.threads, "python": sys.version.split()[0],
                "load_average_start": load_average(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    results["startup"] = bench_startup(3)
-    if not args.quick:
+    if "startup" in parts:
+        results["startup"] = bench_startup(3)
+    if "workflow" in parts:
         results["workflow"] = bench_workflow(args.threads, results["startup"], args.keep_workdir)
-    results["stream"] = bench_stream(args.threads, args.stream_elements)
-    results["throughput"] = bench_throughput(args.rows, args.features, args.threads, args.repeats)
-    results["closed_form"] = bench_closed_form(args.rows, args.features, args.threads, 2)
-    results["memory"] = bench_memory(args.rows, args.features, args.threads, not args.no_job_memory)
-    results["matmul"] = bench_matmul(args.threads, args.matmul_n, 3)
+    if "stream" in parts:
+        results["stream"] = bench_stream(args.threads, args.stream_elements)
+    if "throughput" in parts:
+        results["throughput"] = bench_throughput(args.rows, args.features, args.threads, args.repeats)
+    if "closed_form" in parts:
+        results["closed_form"] = bench_closed_form(args.rows, args.features, args.threads, 2)
+    if "closed_form_sweep" in parts:
+        results["closed_form_sweep"] = bench_closed_form_sweep(args.sweep_seed, args.sweep_problems, args.sweep_large,
+                                                               args.sweep_threads)
+    if "memory" in parts:
+        results["memory"] = bench_memory(args.rows, args.features, args.threads, not args.no_job_memory)
+    if "matmul" in parts:
+        results["matmul"] = bench_matmul(args.threads, args.matmul_n, 3, args.matmul_backend)
     machine["load_average_end"] = load_average()
     targets, rows = summarize(results)
     for name, data in results.items():
         write_json(out / f"{name}.json", data)
-    write_json(out / "machine.json", machine)
-    write_json(out / "summary.json", {"machine": machine, "targets": targets, "quick": args.quick,
-                                      "argv": sys.argv[1:] if argv is None else argv})
+    if not args.only:
+        write_json(out / "machine.json", machine)
+        write_json(out / "summary.json", {"machine": machine, "targets": targets, "quick": args.quick,
+                                          "argv": sys.argv[1:] if argv is None else argv})
     print(perf.format_table(rows, ["part", "what", "value", "detail"]))
+    if "closed_form_sweep" in results:
+        sweep = results["closed_form_sweep"]
+        print(f"\nclosed-form accuracy sweep: {len(sweep['problems'])} problems (seed {sweep['seed']}), "
+              f"{sweep['seconds']:.0f} s; errors equilibrated, against the float64 reference; "
+              f"max_error {sweep['max_error']:g}")
+        print(sweep_table(sweep))
     print()
     print(perf.format_table(
         [[t["target"], t["value"], f"{'>=' if t['kind'] == 'min' else '<='} {t['limit']:g}", t["ratio"],

@@ -1,20 +1,36 @@
-"""Unit tests of the benchmark's measurement helpers (descent.perf) and of the blocked gradient
-path of descent.fitting.hand_gradients. Tiny sizes; nothing here asserts a speed."""
+"""Unit tests of the benchmark's measurement helpers (descent.perf, timed by descent.timing), of the
+blocked gradient path of descent.fitting.objective.hand_gradients and of the closed-form pieces the
+benchmark times. Tiny sizes; nothing here asserts a speed."""
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from descent import fitting, perf
+from descent import perf
+from descent.config.fits import default_fit_settings
+from descent.fitting import closed_form, objective
+from descent.fitting.iterative import fit_iterative
+from descent.fitting.objective import least_squares_reference
+from descent.fitting.problems import random_regression
+from descent.fitting.records import fit
+from descent.timing import time_callable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings(method: str, **changes):
+    """The schema's default settings of ``method`` with ``changes``."""
+    return default_fit_settings(ROOT / "schemas", method, **changes)
 
 
 # --------------------------------------------------------------------------------------------
-# Blocked gradients (descent.fitting._blocked_gradients, used by hand_gradients for large n)
+# Blocked gradients (descent.fitting.objective.blocked_gradients, used by hand_gradients for large n)
 # --------------------------------------------------------------------------------------------
 
 
@@ -39,7 +55,7 @@ def _plain(X, y, w, b, reduction):
 def test_blocked_gradients_match_the_two_product_formula(reduction, dtype):
     X, y, w, b = _data(1003, 4, dtype)  # 1003 rows: the last block is partial
     expected = _plain(X.double(), y.double(), w.double(), b.double(), reduction)
-    got = fitting._blocked_gradients(X, y, w, b, reduction, block_rows=64, workers=1)
+    got = objective.blocked_gradients(X, y, w, b, reduction, block_rows=64, workers=1)
     assert [t.dtype for t in got] == [dtype] * 3
     assert got[1].shape == (4,) and got[0].shape == () and got[2].shape == ()
     rtol = 1e-12 if dtype == torch.float64 else 2e-5
@@ -52,9 +68,9 @@ def test_blocked_gradients_match_the_two_product_formula(reduction, dtype):
 def test_blocked_gradients_do_not_depend_on_workers_and_restore_threads():
     X, y, w, b = _data(2000, 3, torch.float64)
     threads = torch.get_num_threads()
-    one = fitting._blocked_gradients(X, y, w, b, "mean", block_rows=100, workers=1)
-    two = fitting._blocked_gradients(X, y, w, b, "mean", block_rows=100, workers=2)
-    three = fitting._blocked_gradients(X, y, w, b, "mean", block_rows=100, workers=3)
+    one = objective.blocked_gradients(X, y, w, b, "mean", block_rows=100, workers=1)
+    two = objective.blocked_gradients(X, y, w, b, "mean", block_rows=100, workers=2)
+    three = objective.blocked_gradients(X, y, w, b, "mean", block_rows=100, workers=3)
     for a, c, d in zip(one, two, three):
         assert torch.equal(a, c) and torch.equal(a, d)
     assert torch.get_num_threads() == threads
@@ -62,34 +78,52 @@ def test_blocked_gradients_do_not_depend_on_workers_and_restore_threads():
 
 def test_hand_gradients_small_inputs_take_the_plain_path_bit_for_bit():
     X, y, w, b = _data(500, 2, torch.float32)
-    assert X.shape[0] < fitting._BLOCK_MIN_ROWS
-    for got, want in zip(fitting.hand_gradients(X, y, w, b, "sum"), _plain(X, y, w, b, "sum")):
+    assert X.shape[0] < objective.BLOCK_MIN_ROWS
+    for got, want in zip(objective.hand_gradients(X, y, w, b, "sum"), _plain(X, y, w, b, "sum")):
         assert torch.equal(got, want)
 
 
-def test_hand_gradients_switches_to_blocks_above_the_threshold(monkeypatch):
+def test_gradient_blocking_switches_hand_gradients_to_blocks_and_restores_the_threshold():
     X, y, w, b = _data(3000, 2, torch.float64)
-    monkeypatch.setattr(fitting, "_BLOCK_MIN_ROWS", 1000)
-    blocked = fitting.hand_gradients(X, y, w, b)
-    assert torch.equal(blocked[1], fitting._blocked_gradients(X, y, w, b, "mean")[1])
-    np.testing.assert_allclose(blocked[1].numpy(), _plain(X, y, w, b, "mean")[1].numpy(), rtol=1e-12)
-    # With autograd in play the plain path runs (the blocked one writes into buffers).
-    wg = w.clone().requires_grad_(True)
-    loss, _, _ = fitting.hand_gradients(X, y, wg, b)
-    assert loss.requires_grad
+    default = objective.BLOCK_MIN_ROWS
+    plain = objective.hand_gradients(X, y, w, b)
+    for got, want in zip(plain, _plain(X, y, w, b, "mean")):
+        assert torch.equal(got, want)  # 3000 rows: below the default threshold
+    with objective.gradient_blocking(1000):
+        assert objective.BLOCK_MIN_ROWS == 1000
+        blocked = objective.hand_gradients(X, y, w, b)
+        # With autograd in play the plain path runs (the blocked one writes into buffers).
+        loss, _, _ = objective.hand_gradients(X, y, w.clone().requires_grad_(True), b)
+        assert loss.requires_grad
+    assert objective.BLOCK_MIN_ROWS == default
+    assert torch.equal(blocked[1], objective.blocked_gradients(X, y, w, b, "mean")[1])
+    np.testing.assert_allclose(blocked[1].numpy(), plain[1].numpy(), rtol=1e-12)
+    # The threshold is restored even when the block raises.
+    with pytest.raises(RuntimeError), objective.gradient_blocking(10):
+        raise RuntimeError("inside")
+    assert objective.BLOCK_MIN_ROWS == default
 
 
-def test_manual_fit_above_threshold_agrees_with_the_plain_fit(monkeypatch):
+def test_manual_fit_above_threshold_agrees_with_the_plain_fit():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((4000, 3))
     y = X @ np.array([1.0, -2.0, 0.5]) + 3 + 0.1 * rng.standard_normal(4000)
-    settings = dict(lr=0.1, iterations=50, loss_reduction="mean", tolerance=1e-5, stop_criterion="grad_norm")
-    plain = fitting.fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
-    monkeypatch.setattr(fitting, "_BLOCK_MIN_ROWS", 1000)
-    blocked = fitting.fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
+    settings = _settings("manual_gd", lr=0.1, iterations=50, loss_reduction="mean", tolerance=1e-5,
+                         stop_criterion="grad_norm")
+    plain = fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
+    with objective.gradient_blocking(1000):
+        blocked = fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
     np.testing.assert_allclose(blocked.weights, plain.weights, rtol=1e-12)
     assert blocked.bias == pytest.approx(plain.bias, rel=1e-12)
     np.testing.assert_allclose(blocked.history["loss"], plain.history["loss"], rtol=1e-12)
+    assert blocked.iterations == plain.iterations and blocked.status == plain.status
+
+
+def test_gradient_iteration_reports_the_blocked_path_above_the_threshold():
+    X, y, _, _ = perf.synthetic_regression(2000, 2, "float64", seed=0)
+    with objective.gradient_blocking(1000):
+        result = perf.gradient_iteration("manual_gd", X, y, threads=1, warmup=0, repeats=1)
+    assert result["implementation"] == "blocked" and result["passes_over_x"] == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,15 +131,21 @@ def test_manual_fit_above_threshold_agrees_with_the_plain_fit(monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 
-def test_time_repeats_counts_calls_and_uses_the_clock():
+def test_the_one_timing_harness_counts_calls_and_uses_the_clock():
+    """descent.timing.time_callable is the only harness: perf, bench/run.py and the matmul benchmark use it."""
     calls = []
-    ticks = iter([0.0, 1.0, 10.0, 13.0, 20.0, 22.0])
-    result = perf.time_repeats(lambda: calls.append(1), warmup=2, repeats=3, clock=lambda: next(ticks))
+    # Each warm-up call and each timed sample reads the clock before and after.
+    ticks = iter([0.0, 0.5, 1.0, 1.5, 10.0, 11.0, 20.0, 23.0, 30.0, 32.0])
+    timing = time_callable(lambda: calls.append(1), warmup=2, repeats=3, clock=lambda: next(ticks))
     assert len(calls) == 5
-    assert result["seconds"] == [1.0, 3.0, 2.0]
-    assert result["seconds_min"] == 1.0 and result["seconds_median"] == 2.0
+    summary = timing.summary()
+    assert summary["seconds"] == [1.0, 3.0, 2.0] and summary["repeats"] == 3 and summary["warmup"] == 2
+    assert summary["seconds_min"] == 1.0 and summary["seconds_median"] == 2.0 and summary["seconds_max"] == 3.0
+    assert summary["loops"] == 1
     with pytest.raises(ValueError):
-        perf.time_repeats(lambda: None, repeats=0)
+        time_callable(lambda: None, repeats=0)
+    assert not hasattr(perf, "time_repeats")
+    assert "time_repeats" not in (ROOT / "bench" / "run.py").read_text()
 
 
 def test_stream_bandwidth_counts_stream_bytes_and_restores_threads():
@@ -158,17 +198,99 @@ def test_closed_form_errors():
         perf.closed_form_errors([1.0], [1.0, 2.0])
 
 
-def test_equilibrated_normal_equations_match_lstsq_and_flag_ill_conditioning():
+def test_normal_equations_match_lstsq_and_ill_conditioning_switches_auto_to_qr():
     X, y, _, _ = perf.synthetic_regression(5000, 4, "float64", seed=3, scale_range=(1e-2, 1e3), offset_factor=1.0)
     ref = np.linalg.lstsq(np.column_stack([X, np.ones(len(X))]), y, rcond=None)[0]
-    result = perf.equilibrated_normal_equations(X, y)
-    assert result["well_conditioned"]
-    assert perf.closed_form_errors(result["theta"], ref)["max_rel_error"] < 1e-9
+    gram = closed_form.design_gram(X, y)
+    sigma = closed_form.singular_values(gram)
+    assert sigma[0] / sigma[-1] < closed_form.NORMAL_EQUATIONS_MAX_CONDITION
+    theta = closed_form.solve_normal_equations(gram)
+    assert perf.closed_form_errors(theta, ref)["max_rel_error"] < 1e-9
     # float32 data are accumulated in float64 too.
-    r32 = perf.equilibrated_normal_equations(X.astype(np.float32), y.astype(np.float32))
-    assert r32["theta"].dtype == np.float64
-    nearly = np.column_stack([X[:, 0], X[:, 0] * (1 + 1e-9 * np.arange(len(X)) / len(X))])
-    assert not perf.equilibrated_normal_equations(nearly, y)["well_conditioned"]
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    gram32 = closed_form.design_gram(X32, y32)
+    theta32 = closed_form.solve_normal_equations(gram32)
+    assert gram32.dtype == np.float64 and theta32.dtype == np.float64
+    w32, b32, _ = least_squares_reference(X32, y32)
+    assert perf.closed_form_errors(theta32, np.append(w32, b32))["max_rel_error"] < 1e-9
+    # The default solver takes the normal equations here, and certifies them.
+    outcome, w, b = fit(X, y, "raw", _settings("lstsq", lstsq_solver="auto"))
+    assert outcome.extra["solver"] == "normal_equations" and outcome.status == "closed_form"
+    assert outcome.extra["certificate"]["ok"] and outcome.extra["certificate"]["condition_number"] < 1e4
+    assert perf.closed_form_errors(np.append(w, b), ref)["max_rel_error"] < 1e-9
+    # Nearly collinear columns (equilibrated κ ≈ 8e4): auto switches to the chunked QR, which the
+    # certificate still proves; at κ ≈ 8e9 every solver is flagged, with the reason.
+    for eps, certified in ((1e-4, True), (1e-9, False)):
+        nearly = np.column_stack([X[:, 0], X[:, 0] * (1 + eps * np.arange(len(X)) / len(X))])
+        sigma = closed_form.singular_values(closed_form.design_gram(nearly, y))
+        assert sigma[0] / sigma[-1] > closed_form.NORMAL_EQUATIONS_MAX_CONDITION
+        auto, w, b = fit(nearly, y, "raw", _settings("lstsq", lstsq_solver="auto"))
+        certificate = auto.extra["certificate"]
+        assert auto.extra["solver"] == "qr" and certificate["condition_number"] > 1e4
+        assert auto.status == ("closed_form" if certified else "inaccurate") and certificate["ok"] == certified
+        if certified:
+            w_ref, b_ref, _ = least_squares_reference(nearly, y)
+            assert perf.closed_form_errors(np.append(w, b), np.append(w_ref, b_ref))["norm_rel_error"] < 1e-8
+        else:
+            assert "condition number" in auto.extra["status_reason"] and certificate["error_bound"] > 1e-4
+            forced, _, _ = fit(nearly, y, "raw", _settings("lstsq", lstsq_solver="normal_equations"))
+            assert forced.extra["solver"] == "normal_equations" and forced.status == "inaccurate"
+
+
+def test_sweep_problems_are_seeded_and_within_their_ranges():
+    problems = perf.sweep_problems(7, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20, large_max_k=3,
+                                   max_elements=20_000)
+    assert problems == perf.sweep_problems(7, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20,
+                                           large_max_k=3, max_elements=20_000)
+    assert problems != perf.sweep_problems(8, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20,
+                                           large_max_k=3, max_elements=20_000)
+    small, large = problems[:40], problems[40:]
+    assert not any(p["large"] for p in small) and all(p["large"] for p in large)
+    assert all(2 <= p["n"] <= 5000 and 1 <= p["k"] <= 20 and p["n"] * p["k"] <= 20_000 for p in small)
+    assert large[0]["n"] == 50_000 and all(20_000 <= p["n"] <= 50_000 and 1 <= p["k"] <= 3 for p in large)
+    for p in problems:
+        lo, hi = p["log_scales"]
+        assert -3 <= lo <= hi <= 4 + 1e-12 and hi - lo <= 7
+        assert p["offset"] in perf.SWEEP_OFFSETS and p["noise"] in (0.0, 1e-3, 1.0)
+        assert p["dtype"] in ("float32", "float64")
+    assert {p["dtype"] for p in problems} == {"float32", "float64"}
+    X, y = random_regression(problems[0]["seed"], problems[0]["n"], problems[0]["k"],
+                             tuple(problems[0]["log_scales"]), problems[0]["offset"], problems[0]["noise"],
+                             problems[0]["dtype"])
+    assert X.shape == (problems[0]["n"], problems[0]["k"]) and X.dtype == np.dtype(problems[0]["dtype"])
+    assert set(perf.CLOSED_FORM_PATHS) == {"lstsq auto", "lstsq normal_equations", "lstsq qr", "lstsq torch",
+                                           "lstsq torch_lesson", "sklearn"}
+
+
+def test_sweep_summary_worst_errors_per_path_and_dtype():
+    def row(problem, path, dtype, status, error=0.0, bound=0.0, kappa=1.0, rank_deficient=False):
+        return {"problem": problem, "path": path, "dtype": dtype, "status": status, "error": error,
+                "error_bound": bound, "max_error": 1e-4, "condition_number": kappa, "k": 1,
+                "rank_deficient": rank_deficient}
+
+    results = [
+        row(0, "qr", "float64", "closed_form", 1e-12, 1e-11),
+        row(1, "qr", "float64", "closed_form", 3e-10, 1e-10, 1e3),  # 3x its bound, within the rounding allowance
+        row(2, "qr", "float64", "inaccurate", 0.5, 1.0),
+        row(3, "qr", "float64", "inaccurate", 1e-9, math.inf, math.inf, rank_deficient=True),
+        row(4, "qr", "float64", "closed_form", 2e-4, 1e-6, 1e3),  # a missed failure, beyond its bound
+        row(0, "qr", "float32", "closed_form", 0.0, 0.0),
+        {"problem": 1, "path": "qr", "dtype": "float32", "status": "error", "reason": "boom"},
+    ]
+    summary = perf.sweep_summary(results)
+    assert [(s["path"], s["dtype"]) for s in summary] == [("qr", "float64"), ("qr", "float32")]
+    f64, f32 = summary
+    assert (f64["count"], f64["certified"], f64["flagged"], f64["errors"]) == (5, 3, 2, 0)
+    assert f64["worst_certified_error"] == 2e-4 and f64["worst_certified_problem"] == 4
+    assert f64["worst_error_to_bound"] == pytest.approx(200.0)
+    assert f64["beyond_bound"] == 1 and f64["certified_above_max_error"] == 1
+    assert f64["worst_flagged_error"] == 0.5 and f64["flagged_above_max_error"] == 1
+    assert f64["flagged_rank_deficient"] == 1
+    assert (f32["count"], f32["certified"], f32["flagged"], f32["errors"]) == (2, 1, 0, 1)
+    assert math.isnan(f32["worst_error_to_bound"]) and f32["zero_bound"] == 1 and f64["zero_bound"] == 0
+    assert math.isnan(f32["worst_flagged_error"])
+    assert perf.error_to_bound(1e-16, 0.0) == math.inf and perf.error_to_bound(2.0, 4.0) == 0.5
+    assert perf.rounding_allowance(1, 1e4) == pytest.approx(20 * 1e8 * np.finfo(np.float64).eps)
 
 
 def test_import_seconds_and_failures():

@@ -4,13 +4,17 @@ Speed and scale, measured in one run so that ratios hold on a noisy machine:
 
 * :func:`stream_bandwidth` — a STREAM-like copy and triad with torch at a given thread count, the
   machine's attainable memory bandwidth that the fits are compared with;
-* :func:`time_repeats` — warm-up calls, then timed calls (min/median);
+* timings come from the project's one harness, :func:`descent.timing.time_callable`
+  (``.summary()``: each call's seconds, min, median, max);
 * :func:`iteration_passes` / :func:`iteration_bandwidth` — the bytes of ``X`` one full-batch
   gradient iteration must read (one pass, ``n·k·itemsize``) against what an implementation reads;
 * :func:`synthetic_regression` — large seeded data sets generated without big temporaries;
 * :func:`gradient_iteration` — seconds per full-batch iteration of one engine of
   :mod:`descent.fitting`;
 * :func:`closed_form_errors` — parameter errors of a closed-form solution against a reference;
+* :func:`sweep_problems` / :func:`sweep_summary` — the closed-form accuracy sweep: seeded random
+  problems for :func:`descent.fitting.problems.random_regression`, and the worst error per path
+  and dtype of the fits the benchmark ran on them (:data:`CLOSED_FORM_PATHS`);
 * :func:`import_seconds` — the start-up cost of a job (interpreter + imports), by subprocess;
 * :func:`benchmark_seconds`, :func:`fit_seconds`, :func:`workflow_overhead` — parsing a finished
   workflow's ``benchmark:`` TSVs and fit JSONs, and the start-up share of its wall time;
@@ -27,61 +31,29 @@ import csv
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from descent.fitting import equilibrated_normal_equations  # noqa: F401 (used by bench/run.py)
+from descent.timing import time_callable
 
 #: Import sets whose start-up cost is measured: what each kind of job imports before working.
 IMPORT_PROFILES: dict[str, str] = {
     "python": "pass",
     "numpy": "import numpy",
     "snakemake_script": "import snakemake.script",
-    "fit_job": "import descent.fitting, descent.io, torch, pandas, pyarrow",
-    "sklearn_job": "import descent.fitting, descent.io, pandas, pyarrow, sklearn.linear_model",
+    "fit_job": "import descent.fitting.records, descent.io, torch, pandas, pyarrow",
+    "sklearn_job": "import descent.fitting.records, descent.io, pandas, pyarrow, sklearn.linear_model",
     "figure_job": "import descent.io, pandas, pyarrow, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot",
     "all": "import numpy, torch, sklearn.linear_model, pandas, pyarrow",
 }
 
 #: Passes over ``X`` one full-batch iteration makes, by implementation (see :func:`iteration_passes`).
 PASSES: dict[str, int] = {"blocked": 1, "two_products": 2, "autograd": 2}
-
-
-# --------------------------------------------------------------------------------------------
-# Timing
-# --------------------------------------------------------------------------------------------
-
-
-def time_repeats(
-    fn: Callable[[], Any], warmup: int = 1, repeats: int = 5, clock: Callable[[], float] = time.perf_counter
-) -> dict[str, Any]:
-    """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed calls.
-
-    Returns ``{"seconds": [each call], "seconds_min", "seconds_median", "warmup", "repeats"}``.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats={repeats}: need at least one timed call")
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        samples.append(clock() - start)
-    return {
-        "seconds": samples,
-        "seconds_min": min(samples),
-        "seconds_median": statistics.median(samples),
-        "warmup": warmup,
-        "repeats": repeats,
-    }
 
 
 def gbps(n_bytes: float, seconds: float) -> float:
@@ -121,7 +93,7 @@ def stream_bandwidth(
         }
         result: dict[str, Any] = {"n_elements": int(n_elements), "dtype": dtype, "threads": int(threads)}
         for name, (fn, n_bytes) in kernels.items():
-            timing = time_repeats(fn, warmup, repeats)
+            timing = time_callable(fn, warmup=warmup, repeats=repeats).summary()
             result[name] = {
                 "bytes": n_bytes,
                 **timing,
@@ -176,7 +148,7 @@ def synthetic_regression(
 def iteration_passes(method: str, n: int, uses_blocks: bool) -> tuple[str, int]:
     """Which implementation one full-batch iteration of ``method`` runs, and its passes over X.
 
-    ``manual_gd`` reads X once when :func:`descent.fitting.hand_gradients` takes its blocked path
+    ``manual_gd`` reads X once when :func:`descent.fitting.objective.hand_gradients` takes its blocked path
     (``uses_blocks``), else twice (``X·w``, then ``Xᵀr``); ``autograd`` and ``nn_linear`` read it
     twice (forward product, then the backward product for the weight gradient).
     """
@@ -211,23 +183,24 @@ def gradient_iteration(
     """Seconds of one full-batch iteration (loss, gradients, update) of ``method``'s engine.
 
     ``X`` (n, k), ``y`` (n,) are shared with torch without copies; the engine (from
-    :mod:`descent.fitting`) starts at ``w = 0, b = 0`` with step 0, so every timed call does the
+    :data:`descent.fitting.registry.METHODS`) starts at ``w = 0, b = 0`` with step 0, so every timed call does the
     same work. Returns the implementation, passes, bytes and bandwidths
     (:func:`iteration_bandwidth`, from the median call) and the timings.
     """
     import torch
 
-    from descent import fitting
+    from descent.fitting import objective
+    from descent.fitting.registry import get_method
 
     before = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
         n, k = X.shape
         Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))
-        engine = fitting._ENGINES[method](torch.zeros(k, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype), 0.0, "mean")
-        uses_blocks = method == "manual_gd" and n >= fitting._BLOCK_MIN_ROWS
+        engine = get_method(method).engine(torch.zeros(k, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype), 0.0, "mean")
+        uses_blocks = method == "manual_gd" and n >= objective.BLOCK_MIN_ROWS
         implementation, passes = iteration_passes(method, n, uses_blocks)
-        timing = time_repeats(lambda: engine.step(Xt, yt), warmup, repeats)
+        timing = time_callable(lambda: engine.step(Xt, yt), warmup=warmup, repeats=repeats).summary()
         return {
             "method": method,
             "n": int(n),
@@ -267,6 +240,142 @@ def closed_form_errors(theta: Sequence[float], reference: Sequence[float]) -> di
     }
 
 
+#: Every closed-form path of the accuracy sweep: its name and the settings of its raw fit
+#: (merged over the workflow's defaults by the benchmark).
+CLOSED_FORM_PATHS: dict[str, dict[str, str]] = {
+    "lstsq auto": {"method": "lstsq", "lstsq_solver": "auto"},
+    "lstsq normal_equations": {"method": "lstsq", "lstsq_solver": "normal_equations"},
+    "lstsq qr": {"method": "lstsq", "lstsq_solver": "qr"},
+    "lstsq torch": {"method": "lstsq", "lstsq_solver": "torch"},
+    "lstsq torch_lesson": {"method": "lstsq", "lstsq_solver": "torch_lesson"},
+    "sklearn": {"method": "sklearn"},
+}
+
+
+#: Column offsets of the sweep's problems, in multiples of the column's scale: up to 100 the
+#: equilibrated condition number stays below ~10⁴ (the auto solver's normal equations); 10³ and 10⁴
+#: push it past that, onto the QR branch and to where a float64 certificate can no longer hold.
+SWEEP_OFFSETS: tuple[float, ...] = (0.0, 1.0, 10.0, 100.0, 1e3, 1e4)
+
+
+def sweep_problems(
+    seed: int,
+    count: int,
+    large: int,
+    offsets: Sequence[float] = SWEEP_OFFSETS,
+    max_n: int = 200_000,
+    large_n: tuple[int, int] = (500_000, 2_000_000),
+    max_k: int = 50,
+    large_max_k: int = 10,
+    max_elements: int = 4_000_000,
+) -> list[dict[str, Any]]:
+    """Parameters of ``count + large`` random least-squares problems, the same for the same
+    arguments (one ``numpy.random.default_rng(seed)`` draws them all, in order).
+
+    Each is a dict of :func:`descent.fitting.problems.random_regression`'s arguments: ``seed``,
+    ``n``, ``k``, ``log_scales`` ``[lo, lo + span]`` (span uniform in 0..7 decades within
+    10⁻³..10⁴), ``offset`` (one of ``offsets``, × the scale), ``noise`` (0, 1e-3 or 1) and ``dtype``
+    (float32 or float64), plus ``large``. The first ``count`` have ``n`` log-uniform in
+    ``2..max_n`` and ``k`` uniform in ``1..max_k``, with ``n·k ≤ max_elements``; the ``large``
+    ones have ``n`` log-uniform in ``large_n`` (the first exactly ``large_n[1]``) and ``k`` in
+    ``1..large_max_k``.
+    """
+    rng = np.random.default_rng(int(seed))
+    problems = []
+    for i in range(int(count) + int(large)):
+        is_large = i >= count
+        if is_large:
+            lo_n, hi_n = large_n
+            k = int(rng.integers(1, large_max_k + 1))
+            n = int(round(10 ** rng.uniform(math.log10(lo_n), math.log10(hi_n))))
+            if i == count:
+                n = int(hi_n)
+        else:
+            k = int(rng.integers(1, max_k + 1))
+            n = int(round(10 ** rng.uniform(math.log10(2), math.log10(max_n))))
+            n = max(2, min(n, max_elements // k))
+        span = float(rng.uniform(0.0, 7.0))
+        lo = float(rng.uniform(-3.0, 4.0 - span))
+        problems.append({
+            "seed": int(rng.integers(0, 2**31)),
+            "n": n,
+            "k": k,
+            "log_scales": [lo, lo + span],
+            "offset": float(rng.choice(list(offsets))),
+            "noise": float(rng.choice([0.0, 1e-3, 1.0])),
+            "dtype": str(rng.choice(["float32", "float64"])),
+            "large": is_large,
+        })
+    return problems
+
+
+def rounding_allowance(k: int, condition_number: float) -> float:
+    """``10·(k+1)·κ²·eps64``: what a certified result may be off beyond twice its bound, the
+    float64 rounding of the Gram the certificate is computed from and of the reference (the
+    allowance ``tests/test_closed_form.py`` grants)."""
+    return 10.0 * (k + 1) * condition_number**2 * float(np.finfo(np.float64).eps)
+
+
+def error_to_bound(error: float, bound: float) -> float:
+    """``error / bound`` (how much of its certificate's forward-error bound a result used; above 1
+    the bound did not hold); 0 when both are 0, inf when only the bound is."""
+    if bound > 0:
+        return error / bound
+    return 0.0 if error == 0 else math.inf
+
+
+def sweep_summary(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per ``path`` and ``dtype`` (in first-seen order) of the sweep's ``results`` (one dict per
+    fit: ``problem``, ``path``, ``dtype``, ``status``, and unless the status is ``error``,
+    ``error`` (equilibrated, against the float64 reference), ``error_bound``, ``max_error``,
+    ``condition_number`` and ``k``):
+
+    ``count``; ``certified`` (status ``closed_form``), ``flagged`` (``inaccurate``) and
+    ``errors`` (the fit raised); among certified results the worst ``error`` (``worst_certified_error``
+    and its ``worst_certified_problem``), the worst ``error / error_bound``
+    (``worst_error_to_bound``, :func:`error_to_bound`, over the results with a positive bound;
+    errors at rounding level make it exceed 1), ``zero_bound`` (certified with a bound of exactly 0:
+    a normal-equation residual that rounded to zero),
+    ``beyond_bound`` (results off by more than twice their bound plus :func:`rounding_allowance`:
+    the bound did not hold) and ``certified_above_max_error`` (results certified but off by more
+    than their ``max_error``: missed failures); among flagged ones the
+    worst error (``worst_flagged_error``), ``flagged_above_max_error`` (real failures caught;
+    the rest were flagged because the certificate could not prove them, not because they were
+    wrong) and ``flagged_rank_deficient`` (rows with a true ``rank_deficient``). Worst values are
+    NaN when there is no such result.
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in results:
+        groups.setdefault((row["path"], row["dtype"]), []).append(row)
+    summary = []
+    for (path, dtype), rows in groups.items():
+        certified = [r for r in rows if r["status"] == "closed_form"]
+        flagged = [r for r in rows if r["status"] == "inaccurate"]
+        worst = max(certified, key=lambda r: r["error"], default=None)
+        summary.append({
+            "path": path,
+            "dtype": dtype,
+            "count": len(rows),
+            "certified": len(certified),
+            "flagged": len(flagged),
+            "errors": sum(r["status"] == "error" for r in rows),
+            "worst_certified_error": worst["error"] if worst else math.nan,
+            "worst_certified_problem": worst["problem"] if worst else None,
+            "worst_error_to_bound": max(
+                (error_to_bound(r["error"], r["error_bound"]) for r in certified if r["error_bound"] > 0), default=math.nan
+            ),
+            "zero_bound": sum(r["error_bound"] == 0 for r in certified),
+            "beyond_bound": sum(
+                r["error"] > 2 * r["error_bound"] + rounding_allowance(r["k"], r["condition_number"]) for r in certified
+            ),
+            "certified_above_max_error": sum(r["error"] > r["max_error"] for r in certified),
+            "worst_flagged_error": max((r["error"] for r in flagged), default=math.nan),
+            "flagged_above_max_error": sum(r["error"] > r["max_error"] for r in flagged),
+            "flagged_rank_deficient": sum(bool(r.get("rank_deficient")) for r in flagged),
+        })
+    return summary
+
+
 # --------------------------------------------------------------------------------------------
 # Start-up and workflow overhead
 # --------------------------------------------------------------------------------------------
@@ -276,15 +385,15 @@ def import_seconds(
     code: str, repeats: int = 3, python: str = sys.executable, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Wall seconds of ``python -c code`` in a fresh interpreter (start-up + imports), ``repeats``
-    times; returns the samples, ``seconds_min`` and ``seconds_median``. Raises if it fails."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    times (no warm-up); returns ``code`` and :meth:`descent.timing.Timing.summary` (the samples,
+    ``seconds_min``, ``seconds_median``, …). Raises if it fails."""
+
+    def run() -> None:
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env)
-        samples.append(time.perf_counter() - start)
         if proc.returncode != 0:
             raise RuntimeError(f"python -c {code!r} failed: {proc.stderr.strip()[-500:]}")
-    return {"code": code, "seconds": samples, "seconds_min": min(samples), "seconds_median": statistics.median(samples)}
+
+    return {"code": code, **time_callable(run, warmup=0, repeats=repeats).summary()}
 
 
 def read_benchmark_tsv(path: str | os.PathLike[str]) -> list[dict[str, float]]:
