@@ -52,7 +52,8 @@ from descent.timing import time_callable  # noqa: E402
 
 ITERATIVE = ("manual_gd", "autograd", "nn_linear")
 #: The benchmark's parts, in the order they run; each writes ``<part>.json``.
-PARTS = ("startup", "workflow", "stream", "throughput", "closed_form", "closed_form_sweep", "memory", "matmul")
+PARTS = ("startup", "workflow", "stream", "throughput", "closed_form", "closed_form_sweep", "memory", "matmul",
+         "out_of_core")
 #: Problems of the closed-form sweep (n up to 2e5) and tall ones (n 5e5..2e6); see perf.sweep_problems.
 SWEEP_PROBLEMS, SWEEP_LARGE = 600, 6
 #: Paths timed at full size by :func:`bench_closed_form` (the sweep runs all of perf.CLOSED_FORM_PATHS).
@@ -402,6 +403,73 @@ def bench_memory(rows: int, k: int, threads: int, job_path: bool) -> dict[str, A
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+OUT_OF_CORE_READ = """
+import time, pyarrow.parquet as pq
+start, rows = time.perf_counter(), 0
+with pq.ParquetFile({path!r}) as handle:
+    for batch in handle.iter_batches(batch_size=1 << 18):
+        rows += batch.num_rows
+RESULT = dict(rows=rows, seconds=time.perf_counter() - start)
+"""
+
+OUT_OF_CORE_FIT = """
+import time, numpy as np
+from descent.config.fits import FitSettings
+from descent.fitting import stream
+settings = FitSettings.from_dict({settings!r})
+chunks = lambda: stream.parquet_chunks({path!r}, {features!r}, "y")
+start = time.perf_counter()
+outcome, w, b = stream.fit_streaming(chunks, {features!r}, np.dtype("float32"), {scaling!r}, settings, {init!r})
+RESULT = dict(seconds=time.perf_counter() - start, status=outcome.status, iterations=outcome.iterations,
+              weights=[float(v) for v in w], bias=float(b), passes=outcome.extra.get("passes"),
+              certificate=outcome.extra.get("certificate"))
+"""
+
+
+def bench_out_of_core(rows: int, k: int, iterations: int, directory: str | None) -> dict[str, Any]:
+    """A dataset larger than this machine's memory, written in row groups and fitted from disk by
+    the certified closed form and by a few full-batch descent iterations, each in a fresh child
+    whose peak resident memory is measured; rows/s against the parquet read rate of the same file."""
+    from descent.fitting import stream
+    from descent.resources import machine_mem_mb
+
+    tmp = Path(tempfile.mkdtemp(prefix="descent-bench-ooc-", dir=directory))
+    path = tmp / "large.parquet"
+    try:
+        log(f"out of core: writing {rows} x {k} float32 to {path} in row groups")
+        start = time.perf_counter()
+        meta = stream.write_synthetic_parquet(path, rows, k, seed=7, dtype="float32")
+        written = time.perf_counter() - start
+        size = path.stat().st_size
+        env = child_env()
+        log(f"  {size / 2**30:.1f} GiB in {written:.0f} s; reading it once (pyarrow, no compute)")
+        read = perf.peak_rss_child(OUT_OF_CORE_READ.format(path=str(path)), env=env)
+        out: dict[str, Any] = {
+            "rows": rows, "k": k, "dtype": "float32", "file_bytes": size, "machine_mem_mb": machine_mem_mb(),
+            "larger_than_memory": size > machine_mem_mb() * 2**20, "write_seconds": written,
+            "true_weights": meta["true_weights"], "true_bias": meta["true_bias"],
+            "read": {**read, "rows_per_second": rows / read["seconds"]}, "fits": {},
+        }
+        runs = {
+            "lstsq (certified closed form, standardized)": ("lstsq", "standardized", {}, None),
+            f"manual_gd ({iterations} full-batch iterations, standardized)": (
+                "manual_gd", "standardized", {"lr": 0.1, "iterations": iterations, "stall_window": 0}, ([0.0] * k, 0.0)),
+        }
+        for name, (method, scaling, changes, init) in runs.items():
+            log(f"  {name}")
+            settings = fit_settings(method, **changes).as_dict()
+            result = perf.peak_rss_child(OUT_OF_CORE_FIT.format(settings=settings, path=str(path), features=meta["features"],
+                                                                scaling=scaling, init=init), env=env)
+            passes = result["passes"] or (2 if result.get("certificate") else 1)
+            rate = rows * passes / result["seconds"]
+            out["fits"][name] = {**result, "rows_per_second": rate,
+                                 "ratio_to_read_rate": rate / out["read"]["rows_per_second"],
+                                 "peak_rss_mb": result["peak_rss_bytes"] / 2**20}
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 #: Backends ``--matmul-backend`` accepts: the registry's CPU backends that are not naive loops.
 MATMUL_BACKENDS = backends.names(device="cpu", naive=False)
 
@@ -508,6 +576,15 @@ def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[
         rows.append(["workflow", "no-op rerun", f"{wf['noop_rerun']['seconds_median']:.2f} s", ""])
         targets.append(perf.target("workflow start-up share of wall x cores", wf["startup_share"], 0.25, "max"))
         targets.append(perf.target("no-op rerun seconds", wf["noop_rerun"]["seconds_median"], 2.0, "max", "s"))
+    ooc = results.get("out_of_core")
+    if ooc:
+        rows.append(["out_of_core", f"{ooc['rows']}x{ooc['k']} float32 on disk", f"{ooc['file_bytes'] / 2**30:.1f} GiB",
+                     f"machine {ooc['machine_mem_mb'] / 1024:.1f} GiB; read {ooc['read']['rows_per_second']:.3g} rows/s"])
+        for name, fit in ooc["fits"].items():
+            rows.append(["out_of_core", name, f"{fit['rows_per_second']:.3g} rows/s",
+                         f"{fit['ratio_to_read_rate']:.2f} of read rate; peak RSS {fit['peak_rss_mb']:.0f} MB; {fit['status']}"])
+            targets.append(perf.target(f"out of core {name}: peak RSS (MB)", fit["peak_rss_mb"], 1024, "max", "MB"))
+            targets.append(perf.target(f"out of core {name}: rows/s / read rate", fit["ratio_to_read_rate"], 0.5, "min"))
     return targets, rows
 
 
@@ -534,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-threads", type=int, default=1,
                         help="threads of the sweep (default 1: its problems are small, and other load then "
                              "costs it little)")
+    parser.add_argument("--ooc-rows", type=int, default=600_000_000,
+                        help="rows of the out-of-core dataset (default 6e8: 24 GB of float32 with 10 features)")
+    parser.add_argument("--ooc-iterations", type=int, default=3, help="streamed descent iterations (default 3)")
+    parser.add_argument("--ooc-dir", default=None, help="where the out-of-core file goes (default: the temp dir)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the workflow's temporary directory")
     parser.add_argument("--no-job-memory", action="store_true", help="skip the job-path memory measurement")
     args = parser.parse_args(argv)
@@ -566,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = bench_memory(args.rows, args.features, args.threads, not args.no_job_memory)
     if "matmul" in parts:
         results["matmul"] = bench_matmul(args.threads, args.matmul_n, 3, args.matmul_backend)
+    if "out_of_core" in parts:
+        results["out_of_core"] = bench_out_of_core(args.ooc_rows, args.features, args.ooc_iterations, args.ooc_dir)
     machine["load_average_end"] = load_average()
     targets, rows = summarize(results)
     for name, data in results.items():
