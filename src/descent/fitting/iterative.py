@@ -161,6 +161,8 @@ def fit_iterative(
     mean_scale = 1.0 if reduction == "mean" else 1.0 / n  # report gradient norms of the mean loss
     divergence_factor = float(settings.divergence_factor)
     window = settings.stall_window
+    # Momentum's loss is not monotone: a transient rise that lasts ~√κ steps is not a stall.
+    stall_watch = get_method(method).prediction not in ("heavy_ball", "nesterov")
     stall_rtol = stall_tolerance(settings, dtype)
     stop_early = settings.stop_early
 
@@ -217,7 +219,7 @@ def fit_iterative(
         else:
             converged = previous_loss is not None and abs(previous_loss - loss_mean) <= tolerance * previous_loss
         previous_loss = loss_mean
-        if stalled_at is None and not converged and stalled(losses, window, stall_rtol):
+        if stall_watch and stalled_at is None and not converged and stalled(losses, window, stall_rtol):
             stalled_at = iteration
         if stop_early and (converged or stalled_at is not None):
             updates = iteration + 1  # this iteration's update was applied
