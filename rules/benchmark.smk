@@ -38,8 +38,6 @@ rule matmul_benchmark:
     resources:
         mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
         runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/benchmark_matmul.py"
 
@@ -63,16 +61,15 @@ rule matmul_benchmark_cuda:
         gpu=1,
         mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
         runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/benchmark_matmul.py"
 
 
 rule matmul_benchmark_gather:
     input:
-        tables=expand("results/benchmark/raw/{backend}.parquet", backend=BENCHMARK_BACKENDS),
-        facts=expand("results/benchmark/raw/{backend}.json", backend=BENCHMARK_BACKENDS),
+        # CPU and CUDA backends write the same paths (rule matmul_benchmark_cuda's are the same).
+        tables=expand(rules.matmul_benchmark.output.table, backend=BENCHMARK_BACKENDS),
+        facts=expand(rules.matmul_benchmark.output.facts, backend=BENCHMARK_BACKENDS),
     output:
         table="results/benchmark/matmul.parquet",
         sidecar="results/benchmark/matmul.json",
@@ -94,22 +91,6 @@ rule matmul_benchmark_gather:
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/benchmark_gather.py"
 
-
-FINAL_TARGETS.extend(
-    expand(
-        "results/benchmark/{name}",
-        name=[
-            "matmul.parquet",
-            "matmul.json",
-            "matmul_gflops.png",
-            "matmul_gflops.svg",
-            "matmul_speedup.png",
-            "matmul_speedup.svg",
-        ],
-    )
-)

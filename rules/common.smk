@@ -1,6 +1,7 @@
 """Helpers shared by every rules file: package import path, config validation, resources."""
 
 import os
+import re
 import sys
 
 # The workflow's logic lives in the descent package under src/. Make it importable both here
@@ -22,17 +23,21 @@ validate_config(config, os.path.join(workflow.basedir, "schemas"))
 
 DATASETS = sorted(config["datasets"])
 
-# Every stage appends the files `rule all` should build; the Snakefile's `rule all` takes them.
-FINAL_TARGETS = []
-
 
 wildcard_constraints:
     dataset="|".join(DATASETS) if DATASETS else "(?!)",
 
 
 def dataset_shape(name):
-    """(rows, features, bytes per value) of a configured dataset."""
-    return spec_shape(config["datasets"][name])
+    """(rows, features, bytes per value) of a configured dataset; a `kind: file` dataset's from
+    its sidecar once written (exact), else from its file (Snakemake evaluates resources again
+    when a job's inputs exist)."""
+    spec = config["datasets"][name]
+    if spec["kind"] == "file":
+        from descent.datafile import known_shape
+
+        return known_shape(spec, expand(rules.dataset.output.meta, dataset=name)[0], name)
+    return spec_shape(spec)
 
 
 def dataset_bytes(name):
@@ -40,10 +45,58 @@ def dataset_bytes(name):
     return descent_resources.data_bytes(*dataset_shape(name))
 
 
-def dataset_mem_mb(wildcards, attempt=1):
+def memory_limit_mb():
+    """Snakemake's global mem_mb resource (the local profile sets the machine's memory), or None."""
+    limit = workflow.global_resources.get("mem_mb")
+    limit = getattr(limit, "value", limit)
+    return int(limit) if isinstance(limit, (int, float)) else None
+
+
+def dataset_mem_mb(wildcards, attempt=1, rulename="a job"):
     """Memory to request for a job holding one dataset (descent.resources.job_mem_mb: the
-    interpreter plus a few copies of the data), doubled on each retry."""
-    return descent_resources.job_mem_mb(*dataset_shape(wildcards.dataset), attempt=attempt)
+    interpreter plus a few copies of the data), doubled on each retry up to the machine's limit;
+    a job needing more than the limit is refused, naming the rule, before anything runs."""
+    shape = dataset_shape(wildcards.dataset)
+    return descent_resources.declared_mem_mb(
+        descent_resources.job_mem_mb(*shape), attempt, memory_limit_mb(), rulename,
+        f"dataset {wildcards.dataset}: {descent_resources.describe(*shape)}, about "
+        f"{descent_resources.DATA_COPIES} copies held",
+    )
+
+
+def summary_mem_mb(wildcards, attempt=1, rulename="fit_summary"):
+    """Memory to request for a job holding every dataset at once (fit_summary)."""
+    shapes = [dataset_shape(name) for name in DATASETS]
+    return descent_resources.declared_mem_mb(
+        descent_resources.gather_mem_mb(shapes), attempt, memory_limit_mb(), rulename,
+        "every dataset at once: " + "; ".join(f"{d} {descent_resources.describe(*s)}" for d, s in zip(DATASETS, shapes)),
+    )
+
+
+# ---- Datasets (rules/datasets.smk) ------------------------------------------------------
+
+from descent.datafile import ROW_GROUP_BYTES, largest_chunk_rows
+
+
+def dataset_source(wildcards):
+    """The table of a `kind: file` dataset (an input, so editing it reruns everything that
+    depends on it; a rule that writes it, like export_diabetes, runs first); nothing otherwise."""
+    spec = config["datasets"][wildcards.dataset]
+    return [spec["path"]] if spec["kind"] == "file" else []
+
+
+def dataset_job_mem_mb(wildcards, attempt=1, rulename="dataset"):
+    """A generated dataset is built in memory (dataset_mem_mb); a `kind: file` one is streamed,
+    so its job holds a chunk of the file and a row group of the output, whatever the rows."""
+    spec = config["datasets"][wildcards.dataset]
+    if spec["kind"] != "file":
+        return dataset_mem_mb(wildcards, attempt, rulename)
+    n, k, _ = dataset_shape(wildcards.dataset)
+    chunk = largest_chunk_rows(spec)
+    return descent_resources.declared_mem_mb(
+        descent_resources.stream_mem_mb(chunk, k, ROW_GROUP_BYTES), attempt, memory_limit_mb(), rulename,
+        f"dataset {wildcards.dataset}: streams {spec['path']} in chunks of {chunk} rows x {k + 1} columns",
+    )
 
 
 # ---- Fits (rules/fits.smk) -------------------------------------------------------------
@@ -58,19 +111,16 @@ from descent.config.fits import (
 )
 
 FIT_JOBS = fit_jobs(config)
-FIT_VARIANTS = config["fits"].get("variants", {})
-ITERATIVE_NAMES = [m for m in ITERATIVE_METHODS if m in config["fits"]["methods"]] + sorted(
-    name for name, variant in FIT_VARIANTS.items() if variant["method"] in ITERATIVE_METHODS
-)
-CLOSED_NAMES = [m for m in CLOSED_FORM_METHODS if m in config["fits"]["methods"]] + sorted(
-    name for name, variant in FIT_VARIANTS.items() if variant["method"] in CLOSED_FORM_METHODS
-)
+# Job names (methods, variants and their repetitions) by the kind of their base method.
+_FIT_KINDS = {job.method: resolve_settings(config, job)["method"] in ITERATIVE_METHODS for job in FIT_JOBS}
+ITERATIVE_NAMES = sorted(name for name, iterative in _FIT_KINDS.items() if iterative)
+CLOSED_NAMES = sorted(name for name, iterative in _FIT_KINDS.items() if not iterative)
 SINGLE_FEATURE_DATASETS = [d for d in DATASETS if len(feature_names(config["datasets"][d])) == 1]
 
 
 def _alternation(names):
     """A wildcard regex matching exactly these names (none: matches nothing)."""
-    return "|".join(names) if names else "(?!)"
+    return "|".join(re.escape(name) for name in names) if names else "(?!)"
 
 
 def fit_settings(wildcards):
@@ -103,3 +153,53 @@ def surface_starts(wildcards):
         and job.scaling == wildcards.scaling
         and resolve_settings(config, job)["method"] in ITERATIVE_METHODS
     ]
+
+
+# Fits whose resolved method is iterative (they also write a history).
+ITERATIVE_FIT_JOBS = [job for job in FIT_JOBS if resolve_settings(config, job)["method"] in ITERATIVE_METHODS]
+
+
+# ---- Paths and targets -------------------------------------------------------------------
+# A path is typed once, as the output of the rule writing it; every other place refers to it as
+# `rules.<name>.output.<key>` (rules files are included in stage order, so a rule is defined
+# before any later stage refers to it).
+
+
+def fit_paths(pattern, jobs):
+    """``pattern`` (a fit rule's output: {dataset}, {scaling}, {method}) filled in for each fit
+    job, in the jobs' order (the order of the keys passed beside them as params)."""
+    return expand(
+        pattern,
+        zip,
+        dataset=[job.dataset for job in jobs],
+        scaling=[job.scaling for job in jobs],
+        method=[job.method for job in jobs],
+    )
+
+
+def get_final_output():
+    """Every file the default target (the Snakefile's `all`) builds. Datasets, fits, their
+    summary, checks and surfaces, the report with its figures; the matmul benchmark's and
+    Lesson 0's results only when the report includes them (`report.benchmark`,
+    `report.lessons`), so that switched off, those stages do not run at all."""
+    scalings = config["fits"]["scalings"]
+    targets = [
+        *expand(rules.dataset.output, dataset=DATASETS),
+        *fit_paths(rules.fit_closed_form.output.json, FIT_JOBS),
+        *fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
+        *rules.fit_summary.output,
+        *expand(rules.gradient_check.output, dataset=DATASETS),
+        *expand(rules.loss_surface.output, dataset=SINGLE_FEATURE_DATASETS, scaling=scalings),
+    ]
+    if config["report"]["benchmark"]:
+        targets += rules.matmul_benchmark_gather.output
+    if config["report"]["lessons"]:
+        for lesson in (rules.lessons_binomial, rules.lessons_vectors, rules.lessons_descent_x2, rules.lessons_minima):
+            targets += lesson.output
+    targets += [
+        *rules.report_html.output,
+        *expand(rules.report_fit_figures.output, dataset=DATASETS),
+        *expand(rules.report_surface_figure.output, dataset=SINGLE_FEATURE_DATASETS),
+        *rules.report_check_figures.output,
+    ]
+    return targets

@@ -1,26 +1,39 @@
-"""Stage 1: generate every configured dataset to parquet with a JSON sidecar."""
+"""Stage 1: every configured dataset to parquet with a JSON sidecar: generated, or read from a
+parquet/CSV file (`kind: file`), such as scikit-learn's diabetes table exported by a rule here."""
+
+
+rule export_diabetes:
+    output:
+        csv="results/external/diabetes.csv",
+    log:
+        "results/logs/datasets/export_diabetes.log",
+    benchmark:
+        "results/benchmarks/datasets/export_diabetes.tsv"
+    threads: 1
+    resources:
+        mem_mb=800,
+        runtime=5,
+    script:
+        "../scripts/export_diabetes.py"
 
 
 rule dataset:
+    input:
+        source=dataset_source,
     output:
         parquet="results/datasets/{dataset}.parquet",
         meta="results/datasets/{dataset}.json",
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        # A constant column cannot be standardized: a `kind: file` dataset refuses it up front.
+        standardized="standardized" in config["fits"]["scalings"],
     log:
         "results/logs/datasets/{dataset}.log",
     benchmark:
         "results/benchmarks/datasets/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=dataset_mem_mb,
+        mem_mb=dataset_job_mem_mb,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/make_dataset.py"
-
-
-FINAL_TARGETS.extend(
-    expand("results/datasets/{dataset}.{ext}", dataset=DATASETS, ext=["parquet", "json"])
-)

@@ -2,8 +2,8 @@
 
 rule fit_iterative:
     input:
-        parquet="results/datasets/{dataset}.parquet",
-        meta="results/datasets/{dataset}.json",
+        parquet=rules.dataset.output.parquet,
+        meta=rules.dataset.output.meta,
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
         history="results/fits/{dataset}/{scaling}/{method}.history.parquet",
@@ -14,6 +14,7 @@ rule fit_iterative:
         settings=fit_settings,
         init=fit_init,
         predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
+        accuracy_targets=config["fits"]["accuracy_targets"],
     log:
         "results/logs/fits/{dataset}/{scaling}/{method}.log",
     benchmark:
@@ -23,16 +24,14 @@ rule fit_iterative:
         mem_mb=dataset_mem_mb,
         runtime=30,
         gpu=fit_gpu,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/fit.py"
 
 
 rule fit_closed_form:
     input:
-        parquet="results/datasets/{dataset}.parquet",
-        meta="results/datasets/{dataset}.json",
+        parquet=rules.dataset.output.parquet,
+        meta=rules.dataset.output.meta,
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
     wildcard_constraints:
@@ -51,18 +50,16 @@ rule fit_closed_form:
         mem_mb=dataset_mem_mb,
         runtime=30,
         gpu=fit_gpu,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/fit.py"
 
 
 rule gradient_check:
     input:
-        parquet="results/datasets/{dataset}.parquet",
-        meta="results/datasets/{dataset}.json",
+        parquet=rules.dataset.output.parquet,
+        meta=rules.dataset.output.meta,
     output:
-        "results/fits/gradient_check/{dataset}.json",
+        check="results/fits/gradient_check/{dataset}.json",
     params:
         init=lambda wildcards: initial_parameters(
             resolve_settings(config, FitJob(wildcards.dataset, "raw", "manual_gd")),
@@ -76,18 +73,16 @@ rule gradient_check:
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/gradient_check.py"
 
 
 rule loss_surface:
     input:
-        parquet="results/datasets/{dataset}.parquet",
-        meta="results/datasets/{dataset}.json",
+        parquet=rules.dataset.output.parquet,
+        meta=rules.dataset.output.meta,
     output:
-        "results/fits/{dataset}/{scaling}/loss_surface.parquet",
+        surface="results/fits/{dataset}/{scaling}/loss_surface.parquet",
     wildcard_constraints:
         dataset=_alternation(SINGLE_FEATURE_DATASETS),
         scaling="raw|standardized",
@@ -103,51 +98,34 @@ rule loss_surface:
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/loss_surface.py"
 
 
-FIT_JSONS = [f"results/fits/{j.dataset}/{j.scaling}/{j.method}.json" for j in FIT_JOBS]
-
-
 rule fit_summary:
     input:
-        fits=FIT_JSONS,
-        parquets=expand("results/datasets/{dataset}.parquet", dataset=DATASETS),
-        metas=expand("results/datasets/{dataset}.json", dataset=DATASETS),
+        fits=fit_paths(rules.fit_closed_form.output.json, FIT_JOBS),
+        histories=fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
+        parquets=expand(rules.dataset.output.parquet, dataset=DATASETS),
+        metas=expand(rules.dataset.output.meta, dataset=DATASETS),
     output:
         summary="results/fits/summary.parquet",
         predictions="results/fits/predictions.parquet",
+        conditioning="results/fits/conditioning.parquet",
+        time_to_accuracy="results/fits/time_to_accuracy.parquet",
+        repetitions="results/fits/repetitions.parquet",
+    params:
+        history_keys=[list(job) for job in ITERATIVE_FIT_JOBS],
+        scalings=config["fits"]["scalings"],
+        accuracy_targets=config["fits"]["accuracy_targets"],
     log:
         "results/logs/fits/summary.log",
     benchmark:
         "results/benchmarks/fits/summary.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: int(
-            (600 + 3 * max((dataset_bytes(d) for d in DATASETS), default=0) / 2**20) * attempt
-        ),
+        mem_mb=summary_mem_mb,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/fit_summary.py"
 
-
-FINAL_TARGETS.extend(FIT_JSONS)
-FINAL_TARGETS.extend(
-    f"results/fits/{j.dataset}/{j.scaling}/{j.method}.history.parquet"
-    for j in FIT_JOBS
-    if resolve_settings(config, j)["method"] in ITERATIVE_METHODS
-)
-FINAL_TARGETS.extend(["results/fits/summary.parquet", "results/fits/predictions.parquet"])
-FINAL_TARGETS.extend(expand("results/fits/gradient_check/{dataset}.json", dataset=DATASETS))
-FINAL_TARGETS.extend(
-    expand(
-        "results/fits/{dataset}/{scaling}/loss_surface.parquet",
-        dataset=SINGLE_FEATURE_DATASETS,
-        scaling=config["fits"]["scalings"],
-    )
-)

@@ -55,8 +55,6 @@ rule lessons_binomial:
     resources:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["binomial"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["binomial"] * attempt,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/lessons_binomial.py"
 
@@ -75,8 +73,6 @@ rule lessons_vectors:
     resources:
         mem_mb=300,
         runtime=5,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/lessons_vectors.py"
 
@@ -107,8 +103,6 @@ rule lessons_descent_x2:
     resources:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["descent_x2"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["descent_x2"] * attempt,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/lessons_descent_x2.py"
 
@@ -139,17 +133,6 @@ rule lessons_minima:
     resources:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["minima"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["minima"] * attempt,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/lessons_minima.py"
 
-
-FINAL_TARGETS.extend(
-    [
-        *rules.lessons_binomial.output,
-        *rules.lessons_vectors.output,
-        *rules.lessons_descent_x2.output,
-        *rules.lessons_minima.output,
-    ]
-)

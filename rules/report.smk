@@ -7,19 +7,22 @@ results/report/provenance.json. Every input is a result file, so the page is reb
 one of them (or the report's config or code) changes.
 """
 
-from descent.report.inputs import fit_json_paths, fit_keys, history_paths, iterative_jobs, jobs_of
+from descent.report.claims import claims_digest
+from descent.report.inputs import fit_keys, jobs_of
 from descent.report.provenance import reproduce_command
 
 REPORT = config["report"]
-REPORT_ITERATIVE_JOBS = iterative_jobs(config, FIT_JOBS)
+REPORT_SCALINGS = config["fits"]["scalings"]
 
 
 rule report_fit_figures:
     input:
-        parquet="results/datasets/{dataset}.parquet",
-        meta="results/datasets/{dataset}.json",
-        fits=lambda wildcards: fit_json_paths(jobs_of(FIT_JOBS, wildcards.dataset)),
-        histories=lambda wildcards: history_paths(jobs_of(REPORT_ITERATIVE_JOBS, wildcards.dataset)),
+        parquet=rules.dataset.output.parquet,
+        meta=rules.dataset.output.meta,
+        fits=lambda wildcards: fit_paths(rules.fit_closed_form.output.json, jobs_of(FIT_JOBS, wildcards.dataset)),
+        histories=lambda wildcards: fit_paths(
+            rules.fit_iterative.output.history, jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+        ),
     output:
         fits_png=report(
             "results/report/figures/{dataset}_fits.png",
@@ -39,7 +42,7 @@ rule report_fit_figures:
         loss_svg="results/report/figures/{dataset}_loss.svg",
     params:
         fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
-        history_keys=lambda wildcards: fit_keys(jobs_of(REPORT_ITERATIVE_JOBS, wildcards.dataset)),
+        history_keys=lambda wildcards: fit_keys(jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)),
         dpi=REPORT["dpi"],
         max_points=REPORT["max_points"],
     log:
@@ -50,20 +53,18 @@ rule report_fit_figures:
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/report_fit_figures.py"
 
 
 rule report_surface_figure:
     input:
-        parquet="results/datasets/{dataset}.parquet",
-        meta="results/datasets/{dataset}.json",
-        surfaces=expand(
-            "results/fits/{{dataset}}/{scaling}/loss_surface.parquet", scaling=config["fits"]["scalings"]
+        parquet=rules.dataset.output.parquet,
+        meta=rules.dataset.output.meta,
+        surfaces=expand(rules.loss_surface.output.surface, scaling=REPORT_SCALINGS, allow_missing=True),
+        histories=lambda wildcards: fit_paths(
+            rules.fit_iterative.output.history, jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
         ),
-        histories=lambda wildcards: history_paths(jobs_of(REPORT_ITERATIVE_JOBS, wildcards.dataset)),
     output:
         png=report(
             "results/report/figures/{dataset}_surface.png",
@@ -76,8 +77,8 @@ rule report_surface_figure:
     wildcard_constraints:
         dataset=_alternation(SINGLE_FEATURE_DATASETS),
     params:
-        scalings=config["fits"]["scalings"],
-        history_keys=lambda wildcards: fit_keys(jobs_of(REPORT_ITERATIVE_JOBS, wildcards.dataset)),
+        scalings=REPORT_SCALINGS,
+        history_keys=lambda wildcards: fit_keys(jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)),
         dpi=REPORT["dpi"],
     log:
         "results/logs/report/{dataset}_surface_figure.log",
@@ -87,16 +88,14 @@ rule report_surface_figure:
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/report_surface_figure.py"
 
 
 rule report_check_figures:
     input:
-        checks=expand("results/fits/gradient_check/{dataset}.json", dataset=DATASETS),
-        predictions="results/fits/predictions.parquet",
+        checks=expand(rules.gradient_check.output.check, dataset=DATASETS),
+        predictions=rules.fit_summary.output.predictions,
     output:
         gradient_png=report(
             "results/report/figures/gradient_check.png",
@@ -115,6 +114,7 @@ rule report_check_figures:
         ),
         predictions_svg="results/report/figures/predictions.svg",
     params:
+        datasets=DATASETS,
         dpi=REPORT["dpi"],
     log:
         "results/logs/report/check_figures.log",
@@ -124,58 +124,59 @@ rule report_check_figures:
     resources:
         mem_mb=800,
         runtime=10,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/report_check_figures.py"
 
 
-# Results of the other stages the page shows (exact names from their rules).
+# Results of the other stages the page shows, when the report includes them.
 REPORT_BENCHMARK_INPUTS = (
     {
-        "benchmark_table": "results/benchmark/matmul.parquet",
-        "benchmark_sidecar": "results/benchmark/matmul.json",
-        "benchmark_gflops": "results/benchmark/matmul_gflops.png",
-        "benchmark_speedup": "results/benchmark/matmul_speedup.png",
+        "benchmark_table": rules.matmul_benchmark_gather.output.table,
+        "benchmark_sidecar": rules.matmul_benchmark_gather.output.sidecar,
+        "benchmark_gflops": rules.matmul_benchmark_gather.output.gflops_png,
+        "benchmark_speedup": rules.matmul_benchmark_gather.output.speedup_png,
     }
     if REPORT["benchmark"]
     else {}
 )
 REPORT_LESSON_INPUTS = (
     {
-        "lessons_binomial": "results/lessons/binomial.json",
-        "lessons_binomial_png": "results/lessons/binomial.png",
-        "lessons_vectors": "results/lessons/vectors.json",
-        "lessons_vectors_table": "results/lessons/vectors.parquet",
-        "lessons_descent_x2": "results/lessons/descent_x2.json",
-        "lessons_descent_x2_png": "results/lessons/descent_x2.png",
-        "lessons_minima": "results/lessons/minima.json",
-        "lessons_minima_png": "results/lessons/minima.png",
+        "lessons_binomial": rules.lessons_binomial.output.summary,
+        "lessons_binomial_png": rules.lessons_binomial.output.png,
+        "lessons_binomial_table": rules.lessons_binomial.output.table,
+        "lessons_vectors": rules.lessons_vectors.output.summary,
+        "lessons_vectors_table": rules.lessons_vectors.output.table,
+        "lessons_descent_x2": rules.lessons_descent_x2.output.summary,
+        "lessons_descent_x2_png": rules.lessons_descent_x2.output.png,
+        "lessons_minima": rules.lessons_minima.output.summary,
+        "lessons_minima_png": rules.lessons_minima.output.png,
     }
     if REPORT["lessons"]
     else {}
 )
 
 
+# The lists of inputs are in the order of the keys passed as params: `fits` and `histories` as
+# `fit_keys` and `history_keys`; `metas` and `checks` as `datasets`; `single_parquets` and
+# `surface_figures` as `single_feature`; `surfaces` as `single_feature` x `scalings`;
+# `fit_figures`: each dataset's fits figure, then each dataset's loss figure.
 rule report_html:
     input:
         unpack(lambda wildcards: {**REPORT_BENCHMARK_INPUTS, **REPORT_LESSON_INPUTS}),
-        summary="results/fits/summary.parquet",
-        predictions="results/fits/predictions.parquet",
-        fits=fit_json_paths(FIT_JOBS),
-        histories=history_paths(REPORT_ITERATIVE_JOBS),
-        checks=expand("results/fits/gradient_check/{dataset}.json", dataset=DATASETS),
-        metas=expand("results/datasets/{dataset}.json", dataset=DATASETS),
-        single_parquets=expand("results/datasets/{dataset}.parquet", dataset=SINGLE_FEATURE_DATASETS),
-        surfaces=expand(
-            "results/fits/{dataset}/{scaling}/loss_surface.parquet",
-            dataset=SINGLE_FEATURE_DATASETS,
-            scaling=config["fits"]["scalings"],
+        summary=rules.fit_summary.output.summary,
+        predictions=rules.fit_summary.output.predictions,
+        fits=fit_paths(rules.fit_closed_form.output.json, FIT_JOBS),
+        histories=fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
+        checks=expand(rules.gradient_check.output.check, dataset=DATASETS),
+        metas=expand(rules.dataset.output.meta, dataset=DATASETS),
+        single_parquets=expand(rules.dataset.output.parquet, dataset=SINGLE_FEATURE_DATASETS),
+        surfaces=expand(rules.loss_surface.output.surface, dataset=SINGLE_FEATURE_DATASETS, scaling=REPORT_SCALINGS),
+        fit_figures=expand(
+            [rules.report_fit_figures.output.fits_png, rules.report_fit_figures.output.loss_png], dataset=DATASETS
         ),
-        fit_figures=expand("results/report/figures/{dataset}_{kind}.png", dataset=DATASETS, kind=["fits", "loss"]),
-        surface_figures=expand("results/report/figures/{dataset}_surface.png", dataset=SINGLE_FEATURE_DATASETS),
-        gradient_figure="results/report/figures/gradient_check.png",
-        predictions_figure="results/report/figures/predictions.png",
+        surface_figures=expand(rules.report_surface_figure.output.png, dataset=SINGLE_FEATURE_DATASETS),
+        gradient_figure=rules.report_check_figures.output.gradient_png,
+        predictions_figure=rules.report_check_figures.output.predictions_png,
     output:
         html=report(
             "results/report/index.html",
@@ -189,11 +190,12 @@ rule report_html:
         config=config,
         datasets=DATASETS,
         single_feature=SINGLE_FEATURE_DATASETS,
-        scalings=config["fits"]["scalings"],
+        scalings=REPORT_SCALINGS,
         fit_keys=fit_keys(FIT_JOBS),
-        history_keys=fit_keys(REPORT_ITERATIVE_JOBS),
+        history_keys=fit_keys(ITERATIVE_FIT_JOBS),
         command=reproduce_command(workflow.overwrite_configfiles or [], workflow.basedir),
         basedir=workflow.basedir,
+        claims_digest=claims_digest(),
     log:
         "results/logs/report/html.log",
     benchmark:
@@ -202,18 +204,6 @@ rule report_html:
     resources:
         mem_mb=lambda wildcards, attempt: 1500 * attempt,
         runtime=15,
-    conda:
-        "../envs/descent.yaml"
     script:
         "../scripts/report_html.py"
 
-
-FINAL_TARGETS.extend(
-    [
-        "results/report/index.html",
-        "results/report/provenance.json",
-        *expand("results/report/figures/{dataset}_{kind}.{ext}", dataset=DATASETS, kind=["fits", "loss"], ext=["png", "svg"]),
-        *expand("results/report/figures/{dataset}_surface.{ext}", dataset=SINGLE_FEATURE_DATASETS, ext=["png", "svg"]),
-        *expand("results/report/figures/{name}.{ext}", name=["gradient_check", "predictions"], ext=["png", "svg"]),
-    ]
-)

@@ -1,4 +1,6 @@
-"""Shared fixtures: paths, the test config, and running Snakemake in a temporary directory."""
+"""Shared fixtures: paths, the test config, running Snakemake in a temporary directory, and the
+one workflow run (the whole `.test` workflow, built once per session) that the fits, report,
+browser and reproducibility tests read."""
 
 from __future__ import annotations
 
@@ -65,3 +67,41 @@ def write_config(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def workflow_config(tmp_path_factory) -> Path:
+    """The session run's config file: the .test config with the report's sliders at 51 steps (a
+    smaller page, quicker in the browser). It lies outside the run's working directory, so a copy
+    of the run (:func:`copy_run`) reruns with the very same command line (the report records it)."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config.setdefault("report", {})["slider_steps"] = 51
+    path = tmp_path_factory.mktemp("workflow-config") / "workflow-config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory, workflow_config) -> Path:
+    """The working directory of the whole workflow (``rule all``) run once on ``workflow_config``.
+
+    Shared by many tests: read its results, never change them; work on a :func:`copy_run`.
+    ``config-path`` in it names the config it ran with.
+    """
+    workdir = tmp_path_factory.mktemp("workflow-run")
+    run_snakemake(workdir, configfile=workflow_config)
+    (workdir / "config-path").write_text(str(workflow_config))
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def built_report(workflow_run) -> Path:
+    """The session run, under the name the report and browser tests use."""
+    return workflow_run
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    """A copy of a finished run (results and Snakemake's records, modification times kept), for a
+    test that reruns or changes things."""
+    shutil.copytree(run, dest, symlinks=True)
+    return dest

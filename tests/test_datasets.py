@@ -1,12 +1,26 @@
-"""Unit tests of the dataset generators: shapes, seeds, exact replication of both lessons."""
+"""Datasets: the generators (shapes, seeds, exact replication of both lessons), `kind: file` tables
+(validated and streamed, every refusal naming file and column), the diabetes export, and memory
+limits (the local profile declares the machine's memory; a rule needing more is refused)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
+import yaml
 
-from descent.datasets import generate, legacy_numpy_state_after_data
+from conftest import ROOT, run_snakemake
+from descent import datafile
+from descent.config import ConfigError, validate_config
+from descent.datasets import diabetes_frame, export_diabetes, from_file, generate, legacy_numpy_state_after_data
+from descent.io import DataError, load_dataset
+from descent.resources import MemoryLimitError, declared_mem_mb, gather_mem_mb, job_mem_mb, machine_mem_mb
 
 PARIS = {
     "kind": "torch_uniform", "n": 50, "seed": 42, "features": ["surface"], "target": "rent",
@@ -99,3 +113,270 @@ def test_too_few_rows_and_unknown_kind_are_refused():
         generate({**LESSON0, "n": 1})
     with pytest.raises(ValueError, match="unknown dataset kind 'nope'"):
         generate({**LESSON0, "kind": "nope"})
+
+
+# ---------------------------------------------------------------------------------------------
+# kind: file — a user's CSV or parquet table, validated and streamed to the dataset's parquet.
+# ---------------------------------------------------------------------------------------------
+
+
+
+def _file_spec(path, **extra):
+    return {"kind": "file", "path": str(path), "format": "auto", "delimiter": ",", "target": "y", **extra}
+
+
+def _frame(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(n), 100 + 10 * rng.standard_normal(n)
+    return pd.DataFrame({"a": a, "b": b, "y": 2 * a - 0.5 * b + 3 + 0.1 * rng.standard_normal(n)})
+
+
+def test_csv_file_dataset_roundtrip(tmp_path):
+    frame = _frame()
+    frame.insert(1, "name", [f"row{i}" for i in range(len(frame))])  # not numeric: not a feature
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    meta = from_file("mine", _file_spec(tmp_path / "t.csv"), tmp_path / "mine.parquet")
+    assert meta["features"] == ["a", "b"] and meta["target"] == "y" and meta["n"] == 50
+    assert meta["true_weights"] is None and meta["true_bias"] is None and meta["seed"] is None
+    assert meta["generator"] == "file" and meta["dtype"] == "float64"
+    assert meta["source"]["format"] == "csv" and meta["source"]["ignored_columns"] == ["name"]
+    assert len(meta["source"]["sha256"]) == 64
+    written = pd.read_parquet(tmp_path / "mine.parquet")
+    assert list(written.columns) == ["a", "b", "y"]
+    np.testing.assert_array_equal(written.to_numpy(), pd.read_csv(tmp_path / "t.csv")[["a", "b", "y"]].to_numpy())
+    # The fitting jobs read it like any dataset.
+    (tmp_path / "mine.json").write_text(json.dumps(meta))
+    data = load_dataset(tmp_path / "mine.parquet", tmp_path / "mine.json")
+    assert data.X.shape == (50, 2) and data.meta["true_weights"] is None
+
+
+def test_parquet_file_keeps_float32_and_widens_integers(tmp_path):
+    frame = _frame().astype("float32")
+    frame.to_parquet(tmp_path / "f32.parquet", index=False)
+    meta = from_file("f32", _file_spec(tmp_path / "f32.parquet", features=["b", "a"]), tmp_path / "o32.parquet")
+    assert meta["dtype"] == "float32" and meta["features"] == ["b", "a"]
+    written = pq.read_table(tmp_path / "o32.parquet")
+    assert written.schema.names == ["b", "a", "y"] and all(t == pa.float32() for t in written.schema.types)
+    np.testing.assert_array_equal(written.column("b").to_numpy(), frame["b"].to_numpy())
+    ints = pd.DataFrame({"a": np.arange(10), "y": np.arange(10) * 2.0})
+    ints.to_parquet(tmp_path / "ints.parquet", index=False)
+    meta = from_file("ints", _file_spec(tmp_path / "ints.parquet"), tmp_path / "oi.parquet")
+    assert meta["dtype"] == "float64" and pd.read_parquet(tmp_path / "oi.parquet")["a"].dtype == np.float64
+
+
+def test_large_files_stream_in_chunks_and_row_groups(tmp_path, monkeypatch):
+    # Small blocks and row groups stand in for a big file: the same values come out, in several
+    # row groups, whatever the chunking.
+    monkeypatch.setattr(datafile, "CSV_BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(datafile, "PARQUET_BATCH_ROWS", 300)
+    monkeypatch.setattr(datafile, "ROW_GROUP_BYTES", 24 * 1000)
+    frame = _frame(5000, seed=4)
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "big.parquet", row_group_size=700)
+    for source in ("big.csv", "big.parquet"):
+        out = tmp_path / f"out-{source}.parquet"
+        meta = from_file("big", _file_spec(tmp_path / source), out)
+        assert meta["n"] == 5000
+        assert pq.ParquetFile(out).metadata.num_row_groups == 5  # 1000 rows x 3 float64 columns each
+        np.testing.assert_allclose(pd.read_parquet(out).to_numpy(), frame.to_numpy(), rtol=1e-15)
+    assert datafile.largest_chunk_rows(_file_spec(tmp_path / "big.parquet")) == 700
+
+
+def _csv(tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    return tmp_path / name
+
+
+BAD_FILES = {
+    # case: (file name, content or None for missing, spec extras, standardized, expected message)
+    "missing file": ("absent.csv", None, {}, False, "absent.csv: no such file (datasets.mine.path"),
+    "unknown feature": ("u.csv", "a,b,y\n1,2,3\n4,5,6\n", {"features": ["a", "c"]}, False,
+                        "u.csv: unknown column 'c' (datasets.mine.features); the file has columns ['a', 'b', 'y']"),
+    "unknown target": ("t.csv", "a,b,y\n1,2,3\n4,5,6\n", {"target": "z"}, False,
+                       "t.csv: unknown column 'z' (datasets.mine.target)"),
+    "non-numeric column": ("s.csv", "a,name,y\n1,x,3\n4,w,6\n", {"features": ["a", "name"]}, False,
+                           "s.csv: column 'name' is not numeric (it holds string"),
+    "non-numeric value far down": ("l.csv", "a,b,y\n" + "".join(f"{i},{i % 7},{i}\n" for i in range(3000))
+                                   + "5,oops,7\n", {}, False,
+                                   "l.csv: column 'b' is not numeric: 'oops' at row 3000 (line 3002 of the file)"),
+    "NaN": ("n.csv", "a,b,y\n1,2,3\n4,NaN,6\n7,8,9\n", {}, False,
+            "n.csv: column 'b' has a missing value (empty, NA or NaN) at row 1 (line 3 of the file)"),
+    "empty field": ("e.csv", "a,b,y\n1,2,3\n4,5,6\n7,,9\n", {}, False,
+                    "e.csv: column 'b' has a missing value (empty, NA or NaN) at row 2 (line 4 of the file)"),
+    "inf": ("i.csv", "a,b,y\n1,2,3\n4,5,6\n7,8,inf\n", {}, False,
+            "i.csv: column 'y' has the value inf at row 2 (line 4 of the file)"),
+    "one row": ("o.csv", "a,b,y\n1,2,3\n", {}, False, "o.csv: 1 row(s); fitting a line needs at least 2"),
+    "constant feature": ("c.csv", "a,b,y\n1,2,3\n1,5,6\n1,8,9\n", {}, True,
+                         "c.csv: feature column 'a' is constant (every one of its 3 values is 1): it cannot be "
+                         "standardized"),
+    "constant target": ("ct.csv", "a,b,y\n1,2,3\n2,5,3\n3,8,3\n", {}, True,
+                        "ct.csv: target column 'y' is constant"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_files_are_refused_naming_file_and_column(tmp_path, monkeypatch, case):
+    monkeypatch.setattr(datafile, "CSV_BLOCK_BYTES", 1 << 12)  # "far down" = beyond the first block
+    name, content, extra, standardized, expected = BAD_FILES[case]
+    path = _csv(tmp_path, name, content) if content is not None else tmp_path / name
+    with pytest.raises(DataError) as info:
+        from_file("mine", _file_spec(path, **extra), tmp_path / "out.parquet", standardized=standardized)
+    assert expected in str(info.value)
+    assert str(info.value).startswith(str(path))
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_constant_column_is_fine_without_standardization(tmp_path):
+    path = _csv(tmp_path, "c.csv", "a,b,y\n1,2,3\n1,5,6\n1,8,9\n")
+    assert from_file("mine", _file_spec(path), tmp_path / "out.parquet", standardized=False)["n"] == 3
+
+
+def test_bad_parquet_files_are_refused(tmp_path):
+    pd.DataFrame({"a": [1.0, np.nan, 3.0], "y": [1.0, 2.0, 3.0]}).to_parquet(tmp_path / "nan.parquet")
+    with pytest.raises(DataError, match=r"nan\.parquet: column 'a' has a missing value .* at row 1;"):
+        from_file("m", _file_spec(tmp_path / "nan.parquet"), tmp_path / "o.parquet")
+    pd.DataFrame({"a": [True, False], "y": [1.0, 2.0]}).to_parquet(tmp_path / "bool.parquet")
+    with pytest.raises(DataError, match=r"bool\.parquet: column 'a' is not numeric \(it holds bool"):
+        from_file("m", _file_spec(tmp_path / "bool.parquet", features=["a"]), tmp_path / "o.parquet")
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match=r"junk\.parquet: not a readable parquet file"):
+        from_file("m", _file_spec(tmp_path / "junk.parquet"), tmp_path / "o.parquet")
+
+
+def test_file_shape_without_reading_the_data(tmp_path):
+    frame = _frame(1234)
+    frame.to_parquet(tmp_path / "s.parquet", index=False)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    assert datafile.file_shape(_file_spec(tmp_path / "s.parquet")) == (1234, 2, 8)
+    assert datafile.file_shape(_file_spec(tmp_path / "s.csv")) == (1234, 2, 8)  # small: counted exactly
+    assert datafile.file_shape(_file_spec(tmp_path / "later.csv", features=["a", "b", "c"])) == (0, 3, 8)
+
+
+def test_file_datasets_in_the_config(tmp_path):
+    config = yaml.safe_load((ROOT / ".test/config.yaml").read_text())
+    config["datasets"]["mine"] = {"kind": "file", "path": str(tmp_path / "absent.csv"), "target": "y"}
+    with pytest.raises(ConfigError, match=r"datasets\.mine\.features: not given, and they cannot be read from the "
+                                          r"file: .*absent\.csv: no such file"):
+        validate_config(config, ROOT / "schemas")
+    config["datasets"]["mine"] = {"kind": "file", "path": "x.csv", "target": "y", "true_weights": [1.0]}
+    with pytest.raises(ConfigError, match=r"datasets\.mine: Additional properties are not allowed \('true_weights'"):
+        validate_config(config, ROOT / "schemas")
+    _frame().to_csv(tmp_path / "t.csv", index=False)
+    config["datasets"]["mine"] = {"kind": "file", "path": str(tmp_path / "t.csv"), "target": "y"}
+    validate_config(config, ROOT / "schemas")
+    assert config["datasets"]["mine"]["format"] == "auto" and config["datasets"]["mine"]["delimiter"] == ","
+
+
+def test_diabetes_export(tmp_path):
+    rows = export_diabetes(str(tmp_path / "diabetes.csv"))
+    frame = pd.read_csv(tmp_path / "diabetes.csv")
+    assert rows == len(frame) == 442
+    assert list(frame.columns) == ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6", "progression"]
+    np.testing.assert_array_equal(frame.to_numpy(), diabetes_frame().to_numpy())  # CSV keeps every digit
+    default = yaml.safe_load((ROOT / "config.yaml").read_text())["datasets"]["diabetes"]
+    assert default["features"] == list(frame.columns[:-1]) and default["target"] == "progression"
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: the machine's memory is the limit; a rule needing more is refused before it starts.
+# ---------------------------------------------------------------------------------------------
+
+
+def test_memory_limit_refusal_names_rule_need_and_way_out():
+    assert declared_mem_mb(1000, 1, 24000, "fit_closed_form", "x") == 1000
+    assert declared_mem_mb(1000, 3, 2500, "fit_closed_form", "x") == 2500  # retries grow up to the limit
+    assert declared_mem_mb(1000, 2, None, "fit_closed_form", "x") == 2000  # no limit (a cluster)
+    with pytest.raises(MemoryLimitError) as info:
+        declared_mem_mb(50000, 1, 24000, "fit_closed_form", "dataset big: 1000 rows")
+    message = str(info.value)
+    for part in ("rule fit_closed_form", "needs about 50000 MB", "dataset big", "mem_mb=24000", "float32",
+                 "more memory", "profiles/slurm", "--resources mem_mb="):
+        assert part in message, (part, message)
+
+
+def test_fit_summary_declares_every_dataset_it_holds():
+    one = (10**6, 9, 8)
+    assert gather_mem_mb([one, one, one]) > gather_mem_mb([one]) > job_mem_mb(10, 1, 8)
+    held = 3 * 10**6 * 10 * 8 / 2**20
+    assert gather_mem_mb([one, one, one]) >= 600 + held
+
+
+def test_local_profile_declares_the_machine_memory():
+    import yte
+
+    with open(ROOT / "profiles/default/config.yaml") as handle:
+        profile = yte.process_yaml(handle, require_use_yte=True)
+    assert profile["resources"]["mem_mb"] == machine_mem_mb() > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The workflow: a user's CSV through every stage it feeds, its edits rerun, bad files refused.
+# ---------------------------------------------------------------------------------------------
+
+
+def _config_with(tmp_path, datasets: dict) -> Path:
+    config = yaml.safe_load((ROOT / ".test/config.yaml").read_text())
+    config["datasets"].update(datasets)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.mark.workflow
+def test_a_users_csv_goes_through_the_fits_and_reruns_when_edited(tmp_path):
+    (tmp_path / "data").mkdir()
+    _frame(200, seed=7).to_csv(tmp_path / "data/mine.csv", index=False)
+    config = _config_with(tmp_path, {"mine": {"kind": "file", "path": "data/mine.csv", "target": "y"}})
+    fits = [f"results/fits/mine/{s}/{m}.json" for s in ("raw", "standardized") for m in ("lstsq", "sklearn", "manual_gd")]
+    run_snakemake(tmp_path, *fits, configfile=config)
+    meta = json.loads((tmp_path / "results/datasets/mine.json").read_text())
+    assert meta["features"] == ["a", "b"] and meta["n"] == 200 and meta["true_weights"] is None
+    for path in fits:
+        record = json.loads((tmp_path / path).read_text())
+        assert record["true_weights"] is None and record["true_bias"] is None
+        if record["base_method"] in ("lstsq", "sklearn"):
+            assert record["status"] == "closed_form" and record["inference"]["dof"] == 197
+            assert record["inference"]["covers_truth"] is None
+    assert "Nothing to be done" in run_snakemake(tmp_path, "-n", *fits, configfile=config).stdout
+    # Editing the file reruns its dataset and everything fitted from it.
+    _frame(200, seed=8).to_csv(tmp_path / "data/mine.csv", index=False)
+    dry = run_snakemake(tmp_path, "-n", *fits, configfile=config).stdout
+    assert "rule dataset:" in dry and "data/mine.csv" in dry, dry
+    assert sum(1 for line in dry.splitlines() if line.strip().startswith("wildcards: dataset=mine,")) == len(fits)
+
+
+@pytest.mark.workflow
+def test_bad_files_fail_their_dataset_job_naming_file_and_column(tmp_path):
+    (tmp_path / "data").mkdir()
+    bad = {
+        "nonnumeric": ("a,b,y\n1,x,3\n2,w,4\n", "data/nonnumeric.csv: column 'b' is not numeric"),
+        "nan": ("a,b,y\n1,2,3\n2,NaN,4\n3,5,6\n", "data/nan.csv: column 'b' has a missing value (empty, NA or NaN) at row 1"),
+        "constant": ("a,b,y\n1,2,3\n1,3,4\n1,5,6\n", "data/constant.csv: feature column 'a' is constant"),
+    }
+    datasets = {}
+    for name, (text, _) in bad.items():
+        (tmp_path / f"data/{name}.csv").write_text(text)
+        datasets[name] = {"kind": "file", "path": f"data/{name}.csv", "target": "y", "features": ["a", "b"]}
+    datasets["absent"] = {"kind": "file", "path": "data/absent.csv", "target": "y", "features": ["a"]}
+    config = _config_with(tmp_path, datasets)
+    proc = run_snakemake(tmp_path, "--keep-going", *(f"results/datasets/{n}.parquet" for n in bad),
+                         configfile=config, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for name, (_, expected) in bad.items():
+        assert expected in out, (name, out)
+        assert not (tmp_path / f"results/datasets/{name}.parquet").exists()
+    # A missing file is an input Snakemake cannot find or make: refused before any job, named.
+    proc = run_snakemake(tmp_path, "-n", "results/datasets/absent.parquet", configfile=config, check=False)
+    assert proc.returncode != 0 and "data/absent.csv" in proc.stdout + proc.stderr
+
+
+@pytest.mark.workflow
+def test_a_rule_needing_more_than_the_memory_limit_is_refused_before_it_starts(tmp_path):
+    # The profile's limit is the machine's memory; a tiny limit stands in for a huge dataset.
+    proc = run_snakemake(tmp_path, "-n", "results/fits/paris_rent/raw/lstsq.json", "--resources", "mem_mb=500",
+                         check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "rule dataset: needs about 600 MB" in out and "mem_mb=500" in out and "float32" in out, out
+    assert not (tmp_path / "results").exists()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -90,3 +93,38 @@ def test_json_is_strict_and_stable(tmp_path):
     text = (tmp_path / "a.json").read_text()
     assert json.loads(text) == {"a": [2], "b": 1.5, "c": None}
     assert text.index('"a"') < text.index('"b"')  # keys sorted, so bytes are reproducible
+
+
+UMASK_PROBE = """
+import os, sys
+import pandas as pd
+set_umask = os.umask
+def refuse(*args):
+    raise AssertionError("os.umask called")
+os.umask = refuse  # descent.io must neither read nor change the process-wide umask
+from descent.io import write_json, write_parquet
+for mask in (0o022, 0o077, 0o002):
+    set_umask(mask)
+    out = os.path.join(sys.argv[1], oct(mask))
+    write_json(os.path.join(out, "r.json"), {"v": 1})
+    write_parquet(os.path.join(out, "r.parquet"), pd.DataFrame({"a": [1.0]}))
+    write_json(os.path.join(out, "r.json"), {"v": 2})  # replacing a file too
+"""
+
+
+def test_results_get_the_umask_permissions_without_touching_the_umask(tmp_path):
+    # A fresh interpreter, where calling os.umask fails: importing descent.io and writing never do.
+    subprocess.run([sys.executable, "-c", UMASK_PROBE, str(tmp_path)], check=True)
+    for mask in (0o022, 0o077, 0o002):
+        files = sorted((tmp_path / oct(mask)).iterdir())
+        assert [p.name for p in files] == ["r.json", "r.parquet"]  # no temporary file left
+        # The mode of a plain open() (0o666 less the umask), not mkstemp's 0o600.
+        assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o666 & ~mask}, oct(mask)
+
+
+def test_a_file_datasets_sidecar_with_unknown_truth_loads(tmp_path):
+    # kind: file datasets record their unknown truth and seed as null; the fits read them as usual.
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 5.0], "y": [1.0, 4.0, 13.0]})
+    meta = {**META, "true_weights": None, "true_bias": None, "seed": None, "generator": "file"}
+    data = load_dataset(*_write(tmp_path, frame, meta))
+    assert data.meta["true_weights"] is None and data.X.shape == (3, 2)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-from base64 import urlsafe_b64encode
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
+from base64 import urlsafe_b64encode
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 
-from conftest import ROOT, SNAKEMAKE, TEST_CONFIG, run_snakemake, snakemake_env
+from conftest import ROOT, SNAKEMAKE, copy_run, run_snakemake, snakemake_env
 from descent.config import ConfigError, check_config, validate_config
 from descent.config.fits import fits_problems
 from descent.resources import InsufficientMemoryError, check_memory
@@ -94,7 +96,7 @@ def _field_value(config, path):
         (lambda c: c["fits"].update(scalings=["log"]), "'log' is not one of ['raw', 'standardized']"),
         (lambda c: c.update(datasets={}), "should be non-empty"),
         (lambda c: c["fits"]["settings"].update(learning_rate=0.1), "'learning_rate' was unexpected"),
-        (lambda c: c["datasets"]["paris_rent"].update(kind="wavelet"), "'wavelet' is not one of ['torch_uniform', 'numpy_legacy_uniform', 'multiscale_gaussian']"),
+        (lambda c: c["datasets"]["paris_rent"].update(kind="wavelet"), "'wavelet' is not one of ['torch_uniform', 'numpy_legacy_uniform', 'multiscale_gaussian', 'file']"),
     ],
     ids=["lr-zero", "lr-negative", "iterations-zero", "unknown-method", "unknown-scaling", "no-datasets",
          "unknown-key", "unknown-kind"],
@@ -114,25 +116,13 @@ def test_batch_size_larger_than_n_is_refused():
     assert any("paris_rent" in p and "batch_size: 51 is larger than the dataset's n=50" in p for p in problems)
 
 
-@pytest.mark.workflow
-def test_bad_config_starts_no_job(tmp_path, test_config, write_config):
-    test_config["fits"]["settings"] = {"lr": 0}
-    proc = run_snakemake(tmp_path, configfile=write_config(test_config), check=False)
-    assert proc.returncode != 0 and "lr" in proc.stderr + proc.stdout
-    assert not (tmp_path / "results").exists()
+# Snakemake refusing a bad config before any job runs: tests/test_workflow.py.
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. Bad data: the fitting job fails naming the file and the problem.
+# 2. Bad data: the fitting job fails naming the file and the problem; a dataset too large for
+#    its memory is refused before anything is generated.
 # ---------------------------------------------------------------------------------------------
-
-PARIS_FIT = "results/fits/paris_rent/standardized/lstsq.json"
-
-
-def _corrupt_and_fit(tmp_path: Path, corrupt) -> subprocess.CompletedProcess[str]:
-    run_snakemake(tmp_path, "results/datasets/paris_rent.parquet")
-    corrupt(tmp_path / "results/datasets/paris_rent.parquet")
-    return run_snakemake(tmp_path, PARIS_FIT, check=False)
 
 
 def _rewrite(path: Path, change) -> None:
@@ -141,31 +131,36 @@ def _rewrite(path: Path, change) -> None:
     frame.to_parquet(path, index=False)
 
 
+#: Datasets (copies of paris_rent) -> how their parquet is corrupted, and what the fit must say.
+BAD_DATA = {
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[:100]), "truncated.parquet: not a readable parquet file"),
+    "not_parquet": (lambda p: p.write_text("surface,rent\n1,2\n"), "not_parquet.parquet: not a readable parquet file"),
+    "missing_column": (lambda p: _rewrite(p, lambda f: f.pop("surface")),
+                       "missing_column.parquet: missing column(s) surface"),
+    "nan": (lambda p: _rewrite(p, lambda f: f.__setitem__("rent", f["rent"].where(f.index != 7, np.nan))),
+            "nan.parquet: column 'rent' has 1 non-finite value(s) (first at row 7"),
+    "constant_feature": (lambda p: _rewrite(p, lambda f: f.__setitem__("surface", np.float32(50.0))),
+                         "constant_feature.parquet: constant feature(s) surface"),
+}
+
+
 @pytest.mark.workflow
-@pytest.mark.parametrize(
-    ("corrupt", "expected"),
-    [
-        (lambda p: p.write_bytes(p.read_bytes()[:100]), "paris_rent.parquet: not a readable parquet file"),
-        (lambda p: p.write_text("surface,rent\n1,2\n"), "paris_rent.parquet: not a readable parquet file"),
-        (lambda p: _rewrite(p, lambda f: f.pop("surface")), "paris_rent.parquet: missing column(s) surface"),
-        (lambda p: _rewrite(p, lambda f: f.__setitem__("rent", f["rent"].where(f.index != 7, np.nan))),
-         "paris_rent.parquet: column 'rent' has 1 non-finite value(s) (first at row 7"),
-        (lambda p: _rewrite(p, lambda f: f.__setitem__("surface", np.float32(50.0))),
-         "paris_rent.parquet: constant feature(s) surface"),
-    ],
-    ids=["truncated", "not-parquet", "missing-column", "nan", "constant-feature"],
-)
-def test_bad_data_fails_the_fit_naming_file_and_problem(tmp_path, corrupt, expected):
-    proc = _corrupt_and_fit(tmp_path, corrupt)
+def test_bad_data_fails_the_fits_naming_file_and_problem(workflow_run, tmp_path, test_config, write_config):
+    datasets = test_config["datasets"]
+    datasets.update({name: dict(datasets["paris_rent"]) for name in BAD_DATA})
+    # Each bad dataset: the session run's paris_rent files, the parquet corrupted its own way.
+    (tmp_path / "results/datasets").mkdir(parents=True)
+    for name, (corrupt, _) in BAD_DATA.items():
+        for ext in ("parquet", "json"):
+            shutil.copy(workflow_run / f"results/datasets/paris_rent.{ext}", tmp_path / f"results/datasets/{name}.{ext}")
+        corrupt(tmp_path / f"results/datasets/{name}.parquet")
+    fits = [f"results/fits/{name}/standardized/lstsq.json" for name in BAD_DATA]
+    proc = run_snakemake(tmp_path, *fits, "--keep-going", configfile=write_config(test_config), check=False)
+    out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert expected in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-    assert not (tmp_path / PARIS_FIT).exists()
-
-
-def test_memory_check_names_the_input_and_the_remedy():
-    check_memory(1000, 3, 8, 1000, "small")
-    with pytest.raises(InsufficientMemoryError, match=r"big.parquet: 100000000 rows x 11 columns .* mem_mb=2000.*float32"):
-        check_memory(10**8, 10, 8, 2000, "big.parquet")
+    for name, (_, expected) in BAD_DATA.items():
+        assert expected in out, (name, out)
+    assert not [fit for fit in fits if (tmp_path / fit).exists()]
 
 
 @pytest.mark.workflow
@@ -180,20 +175,36 @@ def test_dataset_too_large_for_its_memory_fails_early(tmp_path, test_config, wri
     assert time.monotonic() - start < 120  # refused before generating anything
 
 
-# ---------------------------------------------------------------------------------------------
-# 4. Interruption: a killed run loses no finished result and a rerun finishes only what is missing.
-# ---------------------------------------------------------------------------------------------
+def test_memory_check_names_the_input_and_the_remedy():
+    check_memory(1000, 3, 8, 1000, "small")
+    with pytest.raises(InsufficientMemoryError, match=r"big.parquet: 100000000 rows x 11 columns .* mem_mb=2000.*float32"):
+        check_memory(10**8, 10, 8, 2000, "big.parquet")
 
 
-def _start(workdir: Path) -> subprocess.Popen:
+# ---------------------------------------------------------------------------------------------
+# 3. Interruption and reproducibility: a second run of the session run's config, from nothing, is
+#    killed twice; it loses no finished result, a rerun finishes only what is missing, and once
+#    finished its results are byte-identical to the session run's (timings aside). A config
+#    change reruns only what depends on it.
+# ---------------------------------------------------------------------------------------------
+
+#: What the second run builds: every dataset and fit, a gradient check, a loss surface, two lessons.
+SECOND_RUN_TARGETS = ("results/fits/summary.parquet", "results/fits/gradient_check/paris_rent.json",
+                      "results/fits/paris_rent/raw/loss_surface.parquet", "results/lessons/descent_x2.json",
+                      "results/lessons/minima.parquet")
+TIMING_KEYS = {"seconds", "threads"}
+
+
+def _start(workdir: Path, config: Path) -> subprocess.Popen:
     cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-           f"--configfile={TEST_CONFIG}", "results/fits/summary.parquet"]
+           f"--configfile={config}", *SECOND_RUN_TARGETS]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=snakemake_env(),
                             start_new_session=True)
 
 
 def _finished_fits(workdir: Path) -> dict[Path, float]:
-    """Fit results Snakemake has recorded as finished: present, with no incomplete marker.
+    """Fit results (``results/fits/{dataset}/{scaling}/{method}.json``) Snakemake has recorded
+    as finished: present, with no incomplete marker.
 
     (A job killed with SIGKILL after writing its file but before Snakemake recorded it as done
     is rightly still marked incomplete and redone.)
@@ -203,50 +214,9 @@ def _finished_fits(workdir: Path) -> dict[Path, float]:
     markers = workdir / ".snakemake" / "incomplete"
     return {
         p: p.stat().st_mtime_ns
-        for p in (workdir / "results/fits").rglob("*.json")
+        for p in (workdir / "results/fits").glob("*/*/*.json")
         if not (markers / urlsafe_b64encode(p.relative_to(workdir).as_posix().encode()).decode()).exists()
     }
-
-
-@pytest.mark.workflow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_interrupted_run_keeps_finished_results_and_resumes(tmp_path, sig):
-    proc = _start(tmp_path)
-    deadline = time.monotonic() + 300
-    while len(_finished_fits(tmp_path)) < 4 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
-    # SIGKILL takes the whole process group down at once, like a crashed node; SIGTERM lets
-    # Snakemake clean up.
-    if sig == signal.SIGKILL:
-        os.killpg(proc.pid, signal.SIGKILL)
-    else:
-        proc.send_signal(sig)
-    proc.wait(timeout=120)
-    time.sleep(1)
-    before = _finished_fits(tmp_path)
-    assert before, "nothing had finished"
-    for path in before:  # every file under its final name is complete
-        json.loads(path.read_text())
-    if sig == signal.SIGKILL:
-        run_snakemake(tmp_path, "--unlock", "results/fits/summary.parquet")
-    dry = run_snakemake(tmp_path, "-n", "results/fits/summary.parquet")
-    planned = dry.stdout.count("rule fit_")
-    total = sum(1 for line in dry.stdout.splitlines() if line.startswith(("rule ", "localrule ")))
-    assert 0 < planned < 32  # only what is missing (32 fits in the .test config)
-    run_snakemake(tmp_path, "results/fits/summary.parquet")
-    after = _finished_fits(tmp_path)
-    assert all(after[p] == mtime for p, mtime in before.items()), "a finished result was redone"
-    assert not list(tmp_path.glob("results/**/.*.tmp")) or sig == signal.SIGKILL
-    assert total >= planned
-
-
-# ---------------------------------------------------------------------------------------------
-# 5. Reproducibility: two runs give byte-identical results (timings aside); a config change
-#    reruns only what depends on it.
-# ---------------------------------------------------------------------------------------------
-
-TIMING_KEYS = {"seconds", "threads"}
 
 
 def _without_timings(value):
@@ -272,36 +242,65 @@ def _results(workdir: Path) -> dict[str, object]:
     return out
 
 
-def _two_datasets(config: dict) -> dict:
-    """The test config cut to the two lesson datasets (every method and variant still runs)."""
-    config["datasets"] = {k: v for k, v in config["datasets"].items() if k in ("paris_rent", "lesson_linear")}
-    return config
-
-
 @pytest.mark.workflow
-def test_two_runs_give_identical_results(tmp_path, test_config, write_config):
-    config_path = write_config(_two_datasets(test_config))
-    targets = ["results/fits/summary.parquet", "results/fits/gradient_check/paris_rent.json",
-               "results/fits/paris_rent/raw/loss_surface.parquet", "results/lessons/descent_x2.json",
-               "results/lessons/minima.parquet"]
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir(), second.mkdir()
-    run_snakemake(first, *targets, configfile=config_path)
-    run_snakemake(second, *targets, configfile=config_path)
-    a, b = _results(first), _results(second)
-    assert a.keys() == b.keys() and len(a) > 40
-    different = [k for k in a if a[k] != b[k]]
+def test_an_interrupted_second_run_keeps_finished_results_resumes_and_reproduces(workflow_run, test_config,
+                                                                                  tmp_path):
+    config = Path((workflow_run / "config-path").read_text())
+    n_fits = len(test_config["datasets"]) * 2 * 5 + 2  # every method in 2 scalings, + the minibatch variant
+    finished: dict[Path, float] = {}
+    # Interrupted by SIGTERM (Snakemake cleans up), then by SIGKILL of the whole process group
+    # (like a crashed node), each time once at least 4 more fits have finished.
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        proc = _start(tmp_path, config)
+        deadline = time.monotonic() + 300
+        while len(_finished_fits(tmp_path)) < len(finished) + 4 and time.monotonic() < deadline \
+                and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        if sig == signal.SIGKILL:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            # Not the very moment a fit finished: Snakemake's SIGTERM handler takes the scheduler's
+            # (non-reentrant) lock, so a signal arriving while it records a finished job can hang it.
+            time.sleep(1)
+            proc.send_signal(sig)
+        proc.wait(timeout=120)
+        time.sleep(1)
+        now = _finished_fits(tmp_path)
+        assert len(now) > len(finished), "nothing had finished"
+        assert all(now[p] == mtime for p, mtime in finished.items()), "a finished result was redone"
+        for path in now:  # every file under its final name is complete
+            json.loads(path.read_text())
+        if sig == signal.SIGTERM:
+            assert not list(tmp_path.glob("results/**/.*.tmp")), "a temporary file was left behind"
+        else:
+            run_snakemake(tmp_path, "--unlock", *SECOND_RUN_TARGETS, configfile=config)
+        # A rerun plans exactly the fits not recorded as finished.
+        dry = run_snakemake(tmp_path, "-n", *SECOND_RUN_TARGETS, configfile=config)
+        planned = len(re.findall(r"^(?:local)?rule fit_(?:iterative|closed_form):", dry.stdout, re.M))
+        assert planned == n_fits - len(now), dry.stdout
+        finished = now
+    run_snakemake(tmp_path, *SECOND_RUN_TARGETS, configfile=config)
+    after = _finished_fits(tmp_path)
+    assert len(after) == n_fits
+    assert all(after[p] == mtime for p, mtime in finished.items()), "a finished result was redone"
+
+    # Byte-identical to the session run (datasets, fits and their histories, summary,
+    # predictions, gradient check, loss surface, lessons), timings aside.
+    second, first = _results(tmp_path), _results(workflow_run)
+    assert len(second) > 40 and second.keys() <= first.keys()
+    different = [k for k in second if second[k] != first[k]]
     assert not different
 
 
 @pytest.mark.workflow
-def test_changing_one_dataset_reruns_only_its_jobs(tmp_path, test_config, write_config):
-    test_config = _two_datasets(test_config)
-    config_path = write_config(test_config)
-    run_snakemake(tmp_path, "results/fits/summary.parquet", configfile=config_path)
-    assert "Nothing to be done" in run_snakemake(tmp_path, "-n", "results/fits/summary.parquet", configfile=config_path).stdout
-    test_config["datasets"]["paris_rent"]["seed"] = 43
-    dry = run_snakemake(tmp_path, "-n", "results/fits/summary.parquet", configfile=write_config(test_config)).stdout
+def test_changing_one_dataset_reruns_only_its_jobs(workflow_run, tmp_path, write_config):
+    work = copy_run(workflow_run, tmp_path / "w")
+    config_path = Path((work / "config-path").read_text())
+    assert "Nothing to be done" in run_snakemake(work, "-n", configfile=config_path).stdout
+    config = yaml.safe_load(config_path.read_text())
+    config["datasets"]["paris_rent"]["seed"] = 43
+    dry = run_snakemake(work, "-n", "results/fits/summary.parquet", configfile=write_config(config)).stdout
     datasets = {line.split("dataset=")[1].split(",")[0] for line in dry.splitlines() if "wildcards:" in line and "dataset=" in line}
     assert datasets == {"paris_rent"}, dry
     assert "rule fit_summary" in dry or "localrule fit_summary" in dry

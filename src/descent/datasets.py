@@ -1,8 +1,9 @@
-"""Synthetic regression datasets with known parameters.
+"""Regression datasets: synthetic ones with known parameters, and a user's own table.
 
 Every generator is a pure function of its specification (a dict validated against
 ``schemas/config.schema.yaml``): the same spec gives the same numbers, bit for bit.
-Three generator kinds exist:
+Three generator kinds exist, plus ``file`` (:func:`from_file`, a parquet or CSV table read and
+validated by :mod:`descent.datafile`, whose true parameters are unknown):
 
 ``torch_uniform``
     The Paris-rent lesson: ``torch.manual_seed(seed)``, features ``torch.rand(n) * (high - low) + low``,
@@ -28,6 +29,10 @@ import pandas as pd
 from descent.config import feature_names
 
 GENERATOR_KINDS: tuple[str, ...] = ("torch_uniform", "numpy_legacy_uniform", "multiscale_gaussian")
+#: Every dataset kind: the generators and ``file`` (a user's parquet or CSV table).
+DATASET_KINDS: tuple[str, ...] = (*GENERATOR_KINDS, "file")
+#: Name of the target column of the exported diabetes table (:func:`export_diabetes`).
+DIABETES_TARGET = "progression"
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class Dataset:
     target:
         Target column name.
     true_weights, true_bias:
-        The parameters the data were generated from (before noise).
+        The parameters the data were generated from (before noise); None when unknown.
     seed:
         The seed the generator used.
     generator:
@@ -55,9 +60,9 @@ class Dataset:
     frame: pd.DataFrame
     features: list[str]
     target: str
-    true_weights: list[float]
-    true_bias: float
-    seed: int
+    true_weights: list[float] | None
+    true_bias: float | None
+    seed: int | None
     generator: str
     spec: dict[str, Any] = field(default_factory=dict)
 
@@ -72,10 +77,10 @@ class Dataset:
             "dataset": name,
             "features": list(self.features),
             "target": self.target,
-            "true_weights": [float(w) for w in self.true_weights],
-            "true_bias": float(self.true_bias),
+            "true_weights": None if self.true_weights is None else [float(w) for w in self.true_weights],
+            "true_bias": None if self.true_bias is None else float(self.true_bias),
             "n": int(self.n),
-            "seed": int(self.seed),
+            "seed": None if self.seed is None else int(self.seed),
             "generator": self.generator,
             "dtype": str(self.frame[self.target].dtype),
             "spec": self.spec,
@@ -243,3 +248,55 @@ def generate(spec: dict[str, Any]) -> Dataset:
     if int(spec["n"]) < 2:
         raise ValueError(f"n={spec['n']}: a dataset needs at least 2 rows to fit a line")
     return _GENERATORS[kind](spec)
+
+
+def file_metadata(name: str, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """The JSON sidecar of a ``kind: file`` dataset (same contract as :meth:`Dataset.metadata`):
+    the true parameters and the seed are unknown (null); ``facts`` come from
+    :func:`descent.datafile.stream_to_parquet` (``features``, ``target``, ``n``, ``dtype``,
+    ``source``)."""
+    return {
+        "dataset": name,
+        "features": list(facts["features"]),
+        "target": facts["target"],
+        "true_weights": None,
+        "true_bias": None,
+        "n": int(facts["n"]),
+        "seed": None,
+        "generator": "file",
+        "dtype": facts["dtype"],
+        "spec": dict(spec),
+        "source": facts["source"],
+    }
+
+
+def from_file(name: str, spec: dict[str, Any], out_parquet: str, standardized: bool = False) -> dict[str, Any]:
+    """Validate a ``kind: file`` dataset's table and stream it to ``out_parquet`` (features, then
+    the target; row groups); returns its sidecar (:func:`file_metadata`). ``standardized``: refuse
+    a constant column (the standardized scaling is configured). Errors name the file and column
+    (:class:`descent.io.DataError`)."""
+    from descent.datafile import stream_to_parquet
+
+    return file_metadata(name, spec, stream_to_parquet(spec, out_parquet, name, standardized))
+
+
+def diabetes_frame() -> pd.DataFrame:
+    """scikit-learn's diabetes table (442 patients, Efron et al. 2004), shipped inside the pinned
+    scikit-learn (no download), in its original units (``scaled=False``: age in years, sex 1/2,
+    body-mass index, mean blood pressure, six blood serum measurements s1…s6) with the target,
+    a quantitative measure of disease progression one year after baseline, as ``progression``."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    return frame.rename(columns={"target": DIABETES_TARGET}).astype("float64")
+
+
+def export_diabetes(path: str) -> int:
+    """Write :func:`diabetes_frame` to ``path`` as CSV (header, no index; atomically) and return
+    its number of rows."""
+    from descent.io import atomic_path
+
+    frame = diabetes_frame()
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return len(frame)

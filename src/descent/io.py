@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,27 +26,35 @@ class DataError(ValueError):
     """A dataset file is unreadable or its content is unfit for fitting; the message names the file."""
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _new_temp_file(final: Path) -> Path:
+    """Create a new, empty hidden file beside ``final`` (``.<name>.<random>.tmp``) and return it.
 
-
-_UMASK = _current_umask()
+    Created with mode 0o666 like any file ``open()`` creates, so the kernel applies the process
+    umask (and a directory's default ACL): results get the usual permissions, not the 0o600 of
+    ``tempfile.mkstemp``, without reading or changing the umask (``os.umask`` sets it
+    process-wide, racing with other threads). ``O_EXCL`` makes the name ours alone.
+    """
+    for _ in range(100):
+        tmp = final.with_name(f".{final.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {final}")
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left untouched. The file gets
+    the permissions a plain ``open()`` would give it (0o666 less the umask).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give results the usual permissions
+    tmp = _new_temp_file(final)
     try:
         yield tmp
         os.replace(tmp, final)

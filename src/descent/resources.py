@@ -1,10 +1,16 @@
 """Memory estimates for jobs, shared by the rules (what to request) and the jobs (what to check).
 
 A job that would need more memory than its rule declares fails at once with a message saying
-how much it needs and how to get it, instead of being killed by the system half-way.
+how much it needs and how to get it, instead of being killed by the system half-way. Locally,
+the workflow profile declares the machine's memory (:func:`machine_mem_mb`) as Snakemake's
+``mem_mb`` resource limit, and a rule whose estimate exceeds it is refused before any job starts
+(:func:`declared_mem_mb`).
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterable
 
 #: Interpreter plus numpy/pandas/pyarrow/torch, resident before any data is touched.
 BASE_MB = 600
@@ -44,3 +50,72 @@ def check_memory(n: int, k: int, itemsize: int, mem_mb: int | float | None, what
             f"{need} MB, but the rule declares mem_mb={int(mem_mb)}. Raise it (e.g. "
             f"--set-resources <rule>:mem_mb={need}), or use dtype float32 / fewer rows."
         )
+
+
+class MemoryLimitError(InsufficientMemoryError):
+    """A rule's estimate exceeds the machine's memory limit (Snakemake's ``mem_mb`` resource)."""
+
+
+#: The ways out named by every memory refusal.
+REMEDY = (
+    "Ways out: store the data as float32 (half the memory: `dtype: float32` for a generated dataset, "
+    "float32 columns in a parquet file for a `kind: file` one), use fewer rows, or run on a node with "
+    "more memory (e.g. `--workflow-profile profiles/slurm`). If this machine really has more memory "
+    "than detected, pass `--resources mem_mb=N`."
+)
+
+
+def machine_mem_mb() -> int:
+    """This machine's memory in MB (MiB, as Snakemake and SLURM count): the physical memory, or
+    the control group's limit when lower (a container or a SLURM job). The local profile
+    (``profiles/default/config.yaml``) computes the same number for ``resources: mem_mb``."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(limit_file).read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return int(total // 2**20)
+
+
+def declared_mem_mb(need_mb: int, attempt: int, limit_mb: int | None, rule: str, what: str) -> int:
+    """The ``mem_mb`` a rule declares for a job that needs about ``need_mb`` (first attempt):
+    doubled on each retry but never above ``limit_mb`` (the machine's, None: no limit).
+
+    Raises :class:`MemoryLimitError` naming the rule, the need (``what`` says what the job
+    holds) and the ways out when even the first attempt's need exceeds the limit, so the job is
+    refused before it starts instead of swapping or being killed half-way.
+    """
+    need_mb = int(need_mb)
+    if limit_mb is not None and need_mb > int(limit_mb):
+        raise MemoryLimitError(
+            f"rule {rule}: needs about {need_mb} MB ({what}), more than this machine's memory limit "
+            f"mem_mb={int(limit_mb)} (Snakemake's mem_mb resource; the local profile profiles/default "
+            f"declares the machine's memory), so it is refused before it starts. {REMEDY}"
+        )
+    declared = need_mb * max(1, int(attempt))
+    return min(declared, int(limit_mb)) if limit_mb is not None else declared
+
+
+def describe(n: int, k: int, itemsize: int) -> str:
+    """``'n rows x k+1 columns, S MB at i bytes per value'``: what a job's data is."""
+    return f"{n} rows x {k + 1} columns, {data_bytes(n, k, itemsize) / 2**20:.0f} MB at {itemsize} bytes per value"
+
+
+def gather_mem_mb(shapes: Iterable[tuple[int, int, int]]) -> int:
+    """Memory (MB) of a job holding every dataset of ``shapes`` (``(n, k, itemsize)`` each) at
+    once, as ``fit_summary`` does: the base, each dataset once, and the working copies (float64)
+    of the largest while it is processed."""
+    shapes = list(shapes)
+    held = sum(data_bytes(*shape) for shape in shapes)
+    largest = max((data_bytes(n, k, 8) for n, k, _ in shapes), default=0)
+    return int(BASE_MB + (held + (DATA_COPIES - 1) * largest) / 2**20)
+
+
+def stream_mem_mb(chunk_rows: int, k: int, row_group_bytes: int) -> int:
+    """Memory (MB) of a job streaming a table chunk by chunk (a ``kind: file`` dataset): the base,
+    a few float64 copies of one chunk of ``chunk_rows`` rows of ``k`` features and the target,
+    and one output row group of ``row_group_bytes`` being assembled (twice, while concatenated)."""
+    return int(BASE_MB + (4 * data_bytes(chunk_rows, k, 8) + 2 * row_group_bytes) / 2**20)

@@ -17,18 +17,29 @@ SECTIONS: tuple[str, ...] = ("fits", "benchmark", "lessons", "report")
 
 
 def feature_names(spec: dict[str, Any]) -> list[str]:
-    """Feature column names of a spec: ``spec['features']`` or ``x0 … x{k-1}``.
+    """Feature column names of a spec: ``spec['features']`` or ``x0 … x{k-1}``; for a
+    ``kind: file`` spec without ``features``, every numeric column of its file but the target
+    (:func:`descent.datafile.file_features`, which raises ``DataError`` naming a missing file).
 
     >>> feature_names({"n_features": 3})
     ['x0', 'x1', 'x2']
     """
     if spec.get("features"):
         return list(spec["features"])
+    if spec.get("kind") == "file":
+        from descent.datafile import file_features
+
+        return file_features(spec)
     return [f"x{j}" for j in range(int(spec.get("n_features", 1)))]
 
 
 def spec_shape(spec: dict[str, Any]) -> tuple[int, int, int]:
-    """``(rows, features, bytes per stored value)`` of a dataset spec (torch_uniform is float32)."""
+    """``(rows, features, bytes per stored value)`` of a dataset spec (torch_uniform is float32;
+    a ``kind: file`` spec's from its file, :func:`descent.datafile.file_shape`)."""
+    if spec.get("kind") == "file":
+        from descent.datafile import file_shape
+
+        return file_shape(spec)
     itemsize = 4 if spec["kind"] == "torch_uniform" or spec.get("dtype") == "float32" else 8
     return int(spec["n"]), len(feature_names(spec)), itemsize
 
@@ -41,6 +52,13 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
     """Problems with one dataset spec, as ``'datasets.<name>.<field>: …'`` strings."""
     where = f"datasets.{name}"
     problems: list[str] = []
+    if spec.get("kind") == "file" and not spec.get("features"):
+        from descent.datafile import file_features
+
+        try:
+            file_features(spec, name)
+        except ValueError as exc:  # descent.io.DataError: the file is missing or has no numeric column
+            return [f"{where}.features: not given, and they cannot be read from the file: {exc}"]
     features = feature_names(spec)
     if spec.get("features") and "n_features" in spec and spec["n_features"] != len(spec["features"]):
         problems.append(
