@@ -64,6 +64,25 @@ def dataset_mem_mb(wildcards, attempt=1, rulename="a job"):
     )
 
 
+#: Memory a fit may use to hold its data (config memory_budget_mb; default half the machine's).
+MEMORY_BUDGET_MB = config.get("memory_budget_mb") or descent_resources.machine_mem_mb() // 2
+
+
+def fit_streams(wildcards):
+    """Whether a fit runs from disk, chunk by chunk: its data in memory would exceed the budget."""
+    return descent_resources.job_mem_mb(*dataset_shape(wildcards.dataset)) > MEMORY_BUDGET_MB
+
+
+def fit_mem_mb(wildcards, attempt=1):
+    """A fit's memory: one chunk's when it streams, else the in-memory estimate (dataset_mem_mb)."""
+    if fit_streams(wildcards):
+        from descent.fitting.stream import STREAM_ROWS
+
+        n, k, _ = dataset_shape(wildcards.dataset)
+        return descent_resources.stream_mem_mb(STREAM_ROWS, k, 0) * attempt
+    return dataset_mem_mb(wildcards, attempt, rulename="fit")
+
+
 def summary_mem_mb(wildcards, attempt=1, rulename="fit_summary"):
     """Memory to request for a job holding every dataset at once (fit_summary)."""
     shapes = [dataset_shape(name) for name in DATASETS]

@@ -15,13 +15,14 @@ rule fit_iterative:
         init=fit_init,
         predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
         accuracy_targets=config["fits"]["accuracy_targets"],
+        stream=fit_streams,
     log:
         "results/logs/fits/{dataset}/{scaling}/{method}.log",
     benchmark:
         "results/benchmarks/fits/{dataset}/{scaling}/{method}.tsv"
     threads: fit_threads
     resources:
-        mem_mb=dataset_mem_mb,
+        mem_mb=fit_mem_mb,
         runtime=30,
         gpu=fit_gpu,
     script:
@@ -41,13 +42,14 @@ rule fit_closed_form:
         settings=fit_settings,
         init=None,
         predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
+        stream=fit_streams,
     log:
         "results/logs/fits/{dataset}/{scaling}/{method}.log",
     benchmark:
         "results/benchmarks/fits/{dataset}/{scaling}/{method}.tsv"
     threads: fit_threads
     resources:
-        mem_mb=dataset_mem_mb,
+        mem_mb=fit_mem_mb,
         runtime=30,
         gpu=fit_gpu,
     script:

@@ -10,7 +10,7 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
     record, history = fit_files(
         snakemake.input.parquet, snakemake.input.meta, job, snakemake.params.settings,
         snakemake.params.init, snakemake.params.predict, snakemake.resources.get("mem_mb"), snakemake.threads,
-        accuracy_targets=snakemake.params.get("accuracy_targets", []),
+        accuracy_targets=snakemake.params.get("accuracy_targets", []), stream=snakemake.params.stream,
     )
     record["threads"] = snakemake.threads
     if "history" in snakemake.output.keys():  # a skipped fit leaves an empty history with the columns

@@ -67,3 +67,27 @@ def test_a_method_that_cannot_stream_is_refused_with_the_way_out(on_disk):
     settings = default_fit_settings(ROOT / "schemas", "lbfgs")
     with pytest.raises(FitError, match="cannot stream.*memory_budget_mb"):
         stream.fit_streaming(_chunks(path, meta), meta["features"], X.dtype, "raw", settings, ([0.0] * 3, 0.0))
+
+
+@pytest.mark.workflow
+def test_a_fit_over_the_memory_budget_streams_in_the_workflow(tmp_path, test_config, write_config):
+    import json
+
+    from conftest import run_snakemake
+
+    test_config["memory_budget_mb"] = 64  # below any dataset's in-memory estimate: every fit streams
+    config = write_config(test_config)
+    base = "results/fits/lesson_linear/standardized"
+    run_snakemake(tmp_path, f"{base}/lstsq.json", f"{base}/manual_gd.json", configfile=config)
+    lstsq = json.loads((tmp_path / f"{base}/lstsq.json").read_text())
+    descent = json.loads((tmp_path / f"{base}/manual_gd.json").read_text())
+    assert lstsq["streamed"] and descent["streamed"] and lstsq["status"] == "closed_form"
+    from descent.io import load_dataset
+
+    data = load_dataset(tmp_path / "results/datasets/lesson_linear.parquet", tmp_path / "results/datasets/lesson_linear.json")
+    settings = default_fit_settings(ROOT / "schemas", "lstsq")
+    _, w, b = fit(data.X, data.y, "standardized", settings, features=list(data.meta["features"]))
+    np.testing.assert_allclose(np.append(lstsq["weights"], lstsq["bias"]), np.append(w, b), rtol=1e-11)
+    refused = run_snakemake(tmp_path, f"{base}/nn_linear.json", configfile=config, check=False)
+    assert refused.returncode != 0
+    assert "cannot stream" in refused.stdout + refused.stderr

@@ -127,11 +127,33 @@ def fit_record(
     """
     settings = settings if isinstance(settings, FitSettings) else FitSettings.from_dict(settings)
     outcome, w, b = fit(X, y, job["scaling"], settings, init, list(meta["features"]), accuracy_targets)
+    record = build_record(meta, job, settings, outcome, w, b, init, predict_at, mse(X, y, w, b))
+    if settings.method in OLS_METHODS:  # classical OLS inference, original units; only for a certified fit
+        record["inference"] = (
+            inference_from_data(X, y, w, b, meta["true_weights"], meta["true_bias"]).as_dict()
+            if outcome.status == "closed_form" else None
+        )
+    return record, outcome.history
+
+
+def build_record(
+    meta: dict[str, Any],
+    job: dict[str, str],
+    settings: FitSettings,
+    outcome: FitOutcome,
+    w: np.ndarray,
+    b: float,
+    init: tuple[list[float], float] | None,
+    predict_at: list[list[float]],
+    mse_value: float,
+) -> dict[str, Any]:
+    """The fit JSON of one outcome: weights (k,) and bias in original units, the predictions at
+    ``predict_at``, the MSE over the whole dataset, and the outcome's status and extras."""
     predictions = [
         {"inputs": [float(v) for v in row], "prediction": float(np.asarray(row, dtype=np.float64) @ w + b)}
         for row in predict_at
     ]
-    record: dict[str, Any] = {
+    return {
         **job,
         "base_method": settings.method,
         "features": list(meta["features"]),
@@ -141,7 +163,7 @@ def fit_record(
         "fitted_space": {"weights": [float(v) for v in outcome.weights], "bias": float(outcome.bias)},
         "true_weights": None if meta["true_weights"] is None else [float(v) for v in meta["true_weights"]],
         "true_bias": None if meta["true_bias"] is None else float(meta["true_bias"]),
-        "mse": mse(X, y, w, b),
+        "mse": mse_value,
         "status": outcome.status,
         "iterations": outcome.iterations,
         "converged": outcome.converged,
@@ -154,11 +176,29 @@ def fit_record(
         "predictions": predictions,
         **outcome.extra,
     }
-    if settings.method in OLS_METHODS:  # classical OLS inference, original units; only for a certified fit
-        record["inference"] = (
-            inference_from_data(X, y, w, b, meta["true_weights"], meta["true_bias"]).as_dict()
-            if outcome.status == "closed_form" else None
-        )
+
+
+def streaming_record(
+    parquet: str,
+    meta: dict[str, Any],
+    job: dict[str, str],
+    settings: FitSettings,
+    init: tuple[list[float], float] | None,
+    predict_at: list[list[float]],
+) -> tuple[dict[str, Any], Any]:
+    """:func:`fit_record` for data over the memory budget, read from ``parquet`` chunk by chunk
+    (:mod:`descent.fitting.stream`; methods that cannot stream are refused with the reason)."""
+    from descent.fitting.stream import fit_streaming, gradient_pass, parquet_chunks
+
+    features, target = list(meta["features"]), str(meta["target"])
+    dtype = np.dtype("float32" if meta.get("dtype") == "float32" else "float64")
+
+    def chunks() -> Any:
+        return parquet_chunks(parquet, features, target)
+
+    outcome, w, b = fit_streaming(chunks, features, dtype, job["scaling"], settings, init)
+    outcome.extra["streamed"] = True
+    record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
     return record, outcome.history
 
 
@@ -208,9 +248,11 @@ def fit_files(
     mem_mb: float | None = None,
     threads: int | None = None,
     accuracy_targets: Sequence[float] = (),
+    stream: bool = False,
 ) -> tuple[dict[str, Any], Any]:
-    """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads; errors
-    name the file. Returns what :func:`fit_record` returns."""
+    """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads — or,
+    with ``stream`` (the data exceed ``memory_budget_mb``), fit it from disk chunk by chunk;
+    errors name the file. Returns what :func:`fit_record` returns."""
     from descent.io import load_dataset
 
     if settings["device"] == "cuda" and not cuda_available():
@@ -220,8 +262,12 @@ def fit_files(
     if threads is not None:
         torch_solver = settings["lstsq_solver"] in ("torch", "torch_lesson")
         set_threads(threads, uses_torch=get_method(settings["method"]).needs_torch or torch_solver)
-    data = load_dataset(parquet, meta_path, mem_mb)
     try:
+        if stream:
+            from descent.io import read_json
+
+            return streaming_record(parquet, read_json(meta_path), job, FitSettings.from_dict(settings), init, predict_at)
+        data = load_dataset(parquet, meta_path, mem_mb)
         return fit_record(data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets)
     except FitError as exc:
         raise FitError(f"{parquet}: {exc}") from exc
