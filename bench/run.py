@@ -221,7 +221,7 @@ def bench_closed_form(rows: int, k: int, threads: int, repeats: int) -> dict[str
             log(f"  {name}")
             values: dict[str, Any] = {}
 
-            def call() -> None:
+            def call(settings: Any = settings, values: dict[str, Any] = values) -> None:
                 values["fit"] = fit(X, y, "raw", settings)
 
             # The whole call is timed: the solve and its certificate (one float64 pass over X).
@@ -239,7 +239,6 @@ def bench_closed_form(rows: int, k: int, threads: int, repeats: int) -> dict[str
                 "timings": timing,
                 "seconds": timing["seconds_min"],
             }
-    del X, y
     return out
 
 

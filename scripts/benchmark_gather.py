@@ -7,7 +7,6 @@ from descent.jobs import job_logging
 from descent.matmul.gather import gather
 from descent.matmul.plots import plot_gflops, plot_speedup
 
-
 with job_logging(snakemake.log[0], "matmul_benchmark_gather") as log:
     frames = [pd.read_parquet(path) for path in snakemake.input.tables]
     facts = [read_json(path) for path in snakemake.input.facts]

@@ -2,8 +2,8 @@
 
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
-from descent.lessons.minima import minima_experiment
 from descent.lessons.figures import minima_figure
+from descent.lessons.minima import minima_experiment
 from descent.plotting import save_figure
 
 with job_logging(snakemake.log[0], "lessons.minima") as log:

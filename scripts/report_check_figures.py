@@ -1,7 +1,5 @@
 """Rule `report_check_figures`: the gradient check (hand vs autograd) and the predictions figures."""
 
-from pathlib import Path
-
 import pandas as pd
 
 from descent.io import read_json
@@ -11,7 +9,7 @@ from descent.report.figures import gradient_check_figure, predictions_figure
 from descent.report.tables import gradient_check_rows
 
 with job_logging(snakemake.log[0], "report_check_figures") as log:
-    checks = {Path(path).stem: read_json(path) for path in snakemake.input.checks}
+    checks = {name: read_json(path) for name, path in zip(snakemake.params.datasets, snakemake.input.checks)}
     rows = gradient_check_rows(checks)
     save_figure(gradient_check_figure(rows), snakemake.output.gradient_png, snakemake.output.gradient_svg,
                 snakemake.params.dpi)

@@ -12,6 +12,7 @@ with job_logging(snakemake.log[0], "report_html") as log:
     with atomic_path(snakemake.output.html) as tmp:
         tmp.write_text(text, encoding="utf-8")
     write_json(snakemake.output.provenance, ctx["provenance"])
-    log.info("wrote %s (%.1f MB), %d datasets, %d prediction(s) withheld, interactive=%s", snakemake.output.html,
-             len(text) / 2**20, len(ctx["datasets"]), len(ctx["predictions"]["withheld"]),
-             ctx["plotly_js"] is not None)
+    verdicts = [claim["verdict"] for claim in ctx["claims"]]
+    log.info("wrote %s (%.1f MB), sections %s, claims %s, interactive=%s", snakemake.output.html,
+             len(text) / 2**20, [s.id for part in ctx["parts"] for s in part.sections],
+             {v: verdicts.count(v) for v in sorted(set(verdicts))}, ctx["plotly_js"] is not None)

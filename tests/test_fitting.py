@@ -12,8 +12,8 @@ import yaml
 
 from conftest import ROOT
 from descent.config import validate_config
-from descent.datasets import generate
 from descent.config.fits import FitJob, FitSettings, default_fit_settings, initial_parameters, resolve_settings
+from descent.datasets import generate
 from descent.fitting.common import FitError
 from descent.fitting.gradient_check import gradient_check
 from descent.fitting.iterative import fit_iterative

@@ -15,6 +15,9 @@ from typing import Any, NamedTuple
 from descent.config import feature_names
 from descent.fitting.registry import CLOSED_FORM_METHODS, ITERATIVE_METHODS, METHODS
 
+#: Re-exported for the rules (rules/common.smk), which read the method kinds from here.
+__all__ = ["CLOSED_FORM_METHODS", "ITERATIVE_METHODS"]
+
 BASE_METHODS: tuple[str, ...] = tuple(METHODS)
 
 

@@ -85,12 +85,12 @@ def qr_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -
     column scaling is needed. Rows of ``R`` beyond ``n`` are zero."""
     from threadpoolctl import threadpool_limits
 
-    R = np.zeros((0, k + 2))
+    R: np.ndarray = np.zeros((0, k + 2))
     # Narrow QRs gain nothing from BLAS threads and lose a lot to their overhead (measured: 18 s
     # with 2 threads against 0.9 s with one at 10⁷ × 10 on a loaded machine).
     with threadpool_limits(1):
         for X, y in chunks:
-            R = np.linalg.qr(np.vstack([R, _block(X, y, stats)]), mode="r")
+            R = np.asarray(np.linalg.qr(np.vstack([R, _block(X, y, stats)]), mode="r"))
     full = np.zeros((k + 2, k + 2))
     full[: R.shape[0]] = R
     return full

@@ -117,7 +117,7 @@ def ols_inference(
     theta: np.ndarray,
     rss: float,
     tss: float,
-    true_theta: Sequence[float] | None = None,
+    true_theta: Sequence[float] | np.ndarray | None = None,
     level: float = LEVEL,
 ) -> Inference:
     """OLS inference for ``theta`` ((k+1,), weights then bias, the least-squares solution) from

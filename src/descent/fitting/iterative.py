@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-
 if TYPE_CHECKING:
     from descent.config.fits import FitSettings
 
@@ -199,6 +198,7 @@ def fit_iterative(
         else:
             loss_mean, grad_norm = full_state()
             order = torch.randperm(n, generator=generator).to(device)
+            assert batch_size is not None  # not full batch
             for begin in range(0, n, batch_size):
                 index = order[begin : begin + batch_size]
                 apply_update(Xt[index], yt[index], iteration)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
+    from descent.config.fits import FitSettings
     from descent.fitting.common import FitOutcome
     from descent.fitting.scaling import Standardization
 
@@ -31,7 +32,7 @@ class Engine(Protocol):
 EngineFactory = Callable[..., Engine]
 #: ``(X (n, k), y (n,), settings, stats) -> FitOutcome`` in the fitted space; ``stats`` is the
 #: standardization to apply (the solver standardizes chunk by chunk in float64), or None for raw.
-Solver = Callable[["np.ndarray", "np.ndarray", dict[str, Any], "Standardization | None"], "FitOutcome"]
+Solver = Callable[["np.ndarray", "np.ndarray", "FitSettings", "Standardization | None"], "FitOutcome"]
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ def annotate_convergence(
     half, square-rooted to compare with the rate). Heavy-ball and Nesterov methods get their own
     exact linear prediction (:func:`~descent.fitting.theory.predict_momentum`)."""
     history = outcome.history
+    assert history is not None  # an iterative outcome
     n = X.shape[0]
     cond = conditioning(design_gram(X, y), n)
     gap = history["loss"].to_numpy() - cond.loss_star

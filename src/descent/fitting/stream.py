@@ -49,7 +49,9 @@ def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardizati
     """Means and sample standard deviations (ddof=1) of the features and the target in one pass
     over ``chunks`` (float64, Chan et al.'s merge of chunk means and centred sums of squares),
     and the number of rows. Refuses a constant column by name."""
-    n, mean, m2 = 0, None, None
+    n = 0
+    mean: np.ndarray | None = None
+    m2 = np.zeros(0)
     for X, y in chunks:
         block = np.column_stack([np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)])
         count, block_mean = len(block), block.mean(axis=0)
@@ -61,7 +63,7 @@ def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardizati
         mean = mean + delta * count / total
         m2 = m2 + block_m2 + delta * delta * n * count / total
         n = total
-    if mean is None or n < 2:
+    if mean is None or n < 2:  # (mean is None: no chunk at all)
         raise FitError("fewer than 2 rows: cannot standardize")
     std = np.sqrt(m2 / (n - 1))
     constant = [name for name, s in zip([*features, "target"], std) if not s > 0]

@@ -27,7 +27,7 @@ def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> t
     true parameters (``dist_to_true``); ``status`` (and its reason), the stall and the
     closed-form certificate are carried over (``certificate_ok`` is null for iterative fits). ``datasets`` maps names to loaded datasets (``.X``, ``.y``).
     """
-    references: dict[str, tuple[np.ndarray, float, float]] = {}
+    references: dict[str, tuple[np.ndarray, float, int]] = {}
     for name, data in datasets.items():
         w_ref, b_ref, rank = least_squares_reference(data.X, data.y)
         references[name] = (np.append(w_ref, b_ref), mse(data.X, data.y, w_ref, b_ref), rank)

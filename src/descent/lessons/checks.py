@@ -9,7 +9,6 @@ from typing import Any
 
 from descent.config import ConfigError
 
-
 #: Most uniform draws the slow per-question reference loop of the binomial check may make.
 LOOP_CHECK_MAX_DRAWS: int = 20_000_000
 

@@ -13,7 +13,6 @@ import pandas as pd
 
 from descent.plotting import pyplot as _pyplot
 
-
 Figure = Any  # matplotlib.figure.Figure, imported lazily
 
 

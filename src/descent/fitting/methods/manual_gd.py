@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from descent.fitting.objective import hand_gradients
 from descent.fitting.method import FitMethod
+from descent.fitting.objective import hand_gradients
 
 
 class ManualEngine:

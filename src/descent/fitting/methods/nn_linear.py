@@ -28,6 +28,7 @@ class NNLinearEngine:
         loss = self.loss_fn(self.model(X), y.reshape(-1, 1))
         loss.backward()
         gw, gb = self.model.weight.grad, self.model.bias.grad
+        assert gw is not None and gb is not None  # set by backward()
         grad_norm = math.sqrt(float((gw * gw).sum()) + float((gb * gb).sum()))
         self.optimizer.step()
         return float(loss.detach()), grad_norm
