@@ -5,7 +5,6 @@ and GPU names, config checks, and a tiny end-to-end run of the rules. No test as
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time
@@ -586,11 +585,4 @@ def test_cuda_rule_requests_a_gpu(tmp_path, test_config, write_config):
     assert "rule matmul_benchmark_cuda" in out and "gpu=1" in out, out
 
 
-@pytest.mark.workflow
-def test_bad_benchmark_config_fails_before_any_job(tmp_path, test_config, write_config):
-    bad = copy.deepcopy(test_config)
-    bad["benchmark"] = {"sizes": [64, 128], "naive_max_n": 32}
-    proc = run_snakemake(tmp_path, configfile=write_config(bad), check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "benchmark.naive_max_n" in out, out
-    assert not (tmp_path / "results").exists()
+# A bad benchmark config refused before any job: tests/test_workflow.py (BAD_CONFIGS).

@@ -420,11 +420,4 @@ def test_lessons_end_to_end(tmp_path, test_config, write_config):
     assert after == before
 
 
-@pytest.mark.workflow
-def test_bad_lessons_config_fails_before_any_job(tmp_path, test_config, write_config):
-    config = _small_config(test_config)
-    config["lessons"]["minima"] = {"critical_points": [0.0, -1.0, 2.0]}
-    proc = run_snakemake(tmp_path, *LESSON_TARGETS, configfile=write_config(config), check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "lessons.minima.critical_points" in out, out
-    assert not (tmp_path / "results").exists()
+# A bad lessons config refused before any job: tests/test_workflow.py (BAD_CONFIGS).

@@ -8,19 +8,31 @@
     Git commit, package versions, machine, time and the command that reproduces the run.
 :mod:`descent.report.status`
     Each fit's recorded ``status`` grouped into failed / not converged / ok, with its reason in words.
-:mod:`descent.report.tables`
-    The summary tables, best and failed marks, the predictions shown and withheld (pandas/NumPy).
+:mod:`descent.report.tables`, :mod:`descent.report.pivot`
+    The summary tables, best and failed marks, the predictions pivoted (fits × inputs, the truth
+    as a reference row, failed fits left out with their reason, agreeing fits grouped).
 :mod:`descent.report.findings`
-    Generated sentences on the fits, the matmul benchmark and Lesson 0.
-:mod:`descent.report.figures`
-    The static fit figures (matplotlib, Agg; PNG + SVG).
-:mod:`descent.report.interactive`
-    The Plotly loss surfaces and the w/b slider explorer's data.
+    Generated sentences on the fits (agreeing methods in one sentence) and the matmul benchmark.
+:mod:`descent.report.figures`, :mod:`descent.report.stepfigures`, :mod:`descent.report.interactive`
+    The workflow's static figures (matplotlib; PNG + SVG), the lesson steps' own figures (drawn by
+    the page job), and the Plotly loss surfaces and the w/b slider explorer's data.
+:mod:`descent.report.results`
+    Every result file the page reads, loaded once into :class:`~descent.report.results.Results`.
+:mod:`descent.report.analysis`
+    Hessians, standard errors, gradients, descent along eigen-directions: numbers the sections
+    and the claim checks share.
+:mod:`descent.report.claims`, :mod:`descent.report.checkbase`, ``checks_fits``, ``checks_lessons``, ``checks_matmul``
+    The lessons' claims and slips (``data/claims.yaml``) and the check functions that compute
+    their verdicts from the results.
+:mod:`descent.report.sections`, :mod:`descent.report.blocks`, :mod:`descent.report.outline`
+    The page as parts of linkable sections of blocks; ``story_paris``, ``story_lesson0`` and
+    ``story_beyond`` build them in the lessons' order (``storykit`` holds what they share). New
+    sections beyond the lessons register with :func:`descent.report.sections.beyond_section`.
 :mod:`descent.report.context`
     Reads every result the page shows into one context dict.
 :mod:`descent.report.page`
     Renders the Jinja2 template ``templates/index.html.j2`` (autoescaped) into one self-contained
-    page: figures as data URIs, stylesheet, explorer script and plotly.js inlined.
+    page: figures as data URIs, tables with CSV links, stylesheet, explorer script and plotly.js inlined.
 
 Importing this package imports nothing heavy.
 """

@@ -17,7 +17,7 @@ import pandas as pd
 
 from descent.fitting.registry import ITERATIVE_METHODS, METHODS
 from descent.plotting import pyplot as _pyplot
-from descent.report.status import CATEGORY_FAILED, status_category
+from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, status_category
 
 FitKey = tuple[str, str, str]
 
@@ -49,7 +49,9 @@ def subsample_index(n: int, max_points: int) -> np.ndarray:
 def _failed(record: Mapping[str, Any]) -> bool:
     """A failed fit (drawn dashed, named failed): its recorded ``status`` is a failed one
     (:mod:`descent.report.status`), it diverged, or its parameters are not finite."""
-    if "status" in record and status_category(record["status"]) == CATEGORY_FAILED:
+    if "status" in record and status_category(record["status"]) in (CATEGORY_FAILED, CATEGORY_SKIPPED):
+        return True
+    if record.get("weights") is None or record.get("bias") is None:
         return True
     return bool(record.get("diverged")) or not np.isfinite(np.append(record["weights"], record["bias"])).all()
 
@@ -79,8 +81,9 @@ def data_fit_figure(
         if single:
             ax.scatter(Xs[:, 0], ys, s=10, color="0.6", alpha=0.7, label=f"data ({len(y)} rows)", zorder=1)
             grid = np.linspace(Xs[:, 0].min(), Xs[:, 0].max(), 2)
-            ax.plot(grid, grid * float(meta["true_weights"][0]) + float(meta["true_bias"]), ":", color="black",
-                    label="true relation")
+            if meta.get("true_weights") is not None and meta.get("true_bias") is not None:
+                ax.plot(grid, grid * float(meta["true_weights"][0]) + float(meta["true_bias"]), ":", color="black",
+                        label="true relation")
             ylim = (ys.min() - 0.15 * np.ptp(ys), ys.max() + 0.15 * np.ptp(ys))
         else:
             lo, hi = ys.min(), ys.max()
@@ -88,8 +91,8 @@ def data_fit_figure(
             ylim = (lo - 0.15 * (hi - lo), hi + 0.15 * (hi - lo))
         for method in methods:
             record = records.get((meta["dataset"], scaling, method))
-            if record is None:
-                continue
+            if record is None or record.get("bias") is None or record.get("weights") is None:
+                continue  # not run, or skipped (no parameters)
             w, b = np.asarray(record["weights"], dtype=np.float64), float(record["bias"])
             failed = _failed(record)
             style = dict(color=method_colour(method, methods), linestyle="--" if failed else "-", linewidth=1.4,
@@ -266,8 +269,9 @@ def predictions_figure(predictions: pd.DataFrame) -> Any:
     plt = _pyplot()
     predictions = predictions.copy()
     statuses = predictions["status"] if "status" in predictions else pd.Series([None] * len(predictions))
-    failed = np.array([status is not None and status_category(status) == CATEGORY_FAILED for status in statuses],
-                      dtype=bool) | ~np.isfinite(predictions["prediction"].to_numpy(dtype=np.float64))
+    failed = np.array([status is not None and status_category(status) in (CATEGORY_FAILED, CATEGORY_SKIPPED)
+                       for status in statuses], dtype=bool) | ~np.isfinite(
+        pd.to_numeric(predictions["prediction"], errors="coerce").to_numpy(dtype=np.float64))
     withheld = predictions[failed]
     predictions = predictions[~failed]
     datasets = sorted(set(predictions["dataset"]) | set(withheld["dataset"]))

@@ -73,6 +73,11 @@ def dataset_findings(
                 for r in failed.to_dict("records")
             ) + "."
         )
+    skipped = rows[rows["skipped"]] if "skipped" in rows else rows.iloc[:0]
+    if not skipped.empty:
+        sentences.append("Skipped, could not run here: " + "; ".join(
+            f"{r['method']} ({r['scaling']}) {r['status_text'].removeprefix('skipped: ')}"
+            for r in skipped.to_dict("records")) + ".")
     unconverged = rows[rows["unconverged"]]
     if not unconverged.empty:
         sentences.append(
@@ -83,12 +88,13 @@ def dataset_findings(
         )
     lstsq_b = float(rows["lstsq_bias"].iloc[0])
     lstsq_w = [float(v) for v in rows["lstsq_weights"].iloc[0]]
+    per_method: list[tuple[str, str]] = []  # (method, sentence with "{who}" for the method(s))
     for record in rows[(rows["scaling"] == "raw") & rows["base_method"].isin(ITERATIVE_METHODS)
                        & (rows["method"] == rows["base_method"])].to_dict("records"):
-        if record["failed"]:
+        if record["failed"] or record.get("skipped"):
             continue
         gap = float(record["bias"]) - lstsq_b
-        text = (f"Raw {record['method']} ended after {int(record['iterations'])} iterations at b = "
+        text = (f"Raw {{who}} ended after {int(record['iterations'])} iterations at b = "
                 f"{format_number(float(record['bias']))}, {format_number(abs(gap))} "
                 f"{'below' if gap < 0 else 'above'} the least-squares intercept {format_number(lstsq_b)}"
                 + (f" ({_pct(abs(gap) / abs(lstsq_b))} of it)" if lstsq_b != 0 else ""))
@@ -96,30 +102,53 @@ def dataset_findings(
             text += (f", with w = {format_number(float(record['weights'][0]))} against "
                      f"{format_number(lstsq_w[0])}")
         text += f" ({record['category'] if record['unconverged'] else record['status']})."
-        sentences.append(text)
+        per_method.append((record["method"], text))
     for record in rows[(rows["scaling"] == "standardized") & rows["base_method"].isin(ITERATIVE_METHODS)].to_dict("records"):
         key = (dataset, "standardized", record["method"])
         settings = records.get(key, {}).get("settings", {})
         history = histories.get(key)
-        if history is None or record["failed"] or "tolerance" not in settings:
+        if history is None or record["failed"] or record.get("skipped") or "tolerance" not in settings:
             continue
         criterion = settings.get("stop_criterion", "grad_norm")
         needed = iterations_to_tolerance(history, float(settings["tolerance"]), criterion)
         test = ("gradient norm ≤ " if criterion == "grad_norm" else "relative loss change ≤ ") + format_number(
             float(settings["tolerance"])) + (" × its initial value" if criterion == "grad_norm" else "")
         if needed is None:
-            sentences.append(f"Standardized {record['method']} did not get within tolerance ({test}) in "
-                             f"{int(record['iterations'])} iterations.")
+            per_method.append((record["method"], f"Standardized {{who}} did not get within tolerance ({test}) in "
+                                                 f"{int(record['iterations'])} iterations."))
         else:
-            sentences.append(f"Standardized {record['method']} needed {needed} iterations to get within "
-                             f"tolerance ({test}); it ended {format_number(float(record['rel_dist_to_lstsq']))} "
-                             "(relative) from the least-squares solution.")
-    ok = rows[~rows["failed"]]
+            per_method.append((record["method"], f"Standardized {{who}} needed {needed} iterations to get within "
+                                                 f"tolerance ({test}); ended {format_number(float(record['rel_dist_to_lstsq']), 2)} "
+                                                 "(relative) from the least-squares solution."))
+    sentences.extend(group_by_method(per_method))
+    ok = rows[~rows["failed"] & ~rows.get("skipped", rows["failed"] & False) & rows["seconds"].notna()]
     if not ok.empty:
         fastest = ok.loc[ok["seconds"].idxmin()]
         sentences.append(f"Fastest successful fit: {fastest['method']} ({fastest['scaling']}) in "
                          f"{format_number(float(fastest['seconds']), 3)} s (timings vary from run to run).")
     return sentences
+
+
+def group_by_method(items: list[tuple[str, str]]) -> list[str]:
+    """Sentences ``(method, template)`` whose templates read the same (every number at display
+    precision) merged into one, naming every method: ``"Raw {who} ended …"`` for manual_gd and
+    autograd becomes ``"Raw manual_gd and autograd ended …"``; order of first appearance.
+
+    >>> group_by_method([("a", "{who} ends at 1."), ("b", "{who} ends at 1."), ("c", "{who} ends at 2.")])
+    ['a and b end at 1.', 'c ends at 2.']
+    """
+    groups: dict[str, list[str]] = {}
+    for method, template in items:
+        groups.setdefault(template, []).append(method)
+    out = []
+    for template, methods in groups.items():
+        who = methods[0] if len(methods) == 1 else ", ".join(methods[:-1]) + " and " + methods[-1]
+        text = template.replace("{who}", who)
+        if len(methods) > 1:
+            text = text.replace(" ends ", " end ").replace(" needed ", " each needed ").replace(
+                " ended after ", " all ended after " if len(methods) > 2 else " both ended after ")
+        out.append(text)
+    return out
 
 
 def benchmark_findings(table: pd.DataFrame, sidecar: dict[str, Any]) -> list[str]:

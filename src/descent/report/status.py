@@ -10,6 +10,9 @@ only groups the statuses into what the page shows:
 ``not converged`` (:data:`UNCONVERGED_STATUSES`: ``stalled``, ``max_iterations``)
     amber; a stalled fit says at which relative gradient norm it stalled, and whether that is the
     precision of its dtype (:func:`precision_floor`) or a lack of progress (e.g. mini-batch noise);
+``skipped`` (``skipped``)
+    grey; a fit that could not run on this machine (a ``device: cuda`` fit without CUDA): no
+    numbers, its recorded reason instead, never best, no predictions;
 ``ok`` (``converged``, ``closed_form``)
     a fit.
 
@@ -32,9 +35,10 @@ MAX_ITERATIONS = "max_iterations"
 DIVERGED = "diverged"
 INACCURATE = "inaccurate"
 CLOSED_FORM = "closed_form"
+SKIPPED = "skipped"
 
 #: Every status a fit may record.
-STATUSES: tuple[str, ...] = (CONVERGED, STALLED, MAX_ITERATIONS, DIVERGED, INACCURATE, CLOSED_FORM)
+STATUSES: tuple[str, ...] = (CONVERGED, STALLED, MAX_ITERATIONS, DIVERGED, INACCURATE, CLOSED_FORM, SKIPPED)
 #: Failed fits: red, never shown as a fit.
 FAILED_STATUSES: frozenset[str] = frozenset({DIVERGED, INACCURATE})
 #: Iterative fits that stopped before meeting their convergence test: amber.
@@ -44,6 +48,8 @@ UNCONVERGED_STATUSES: frozenset[str] = frozenset({STALLED, MAX_ITERATIONS})
 CATEGORY_FAILED = "failed"
 CATEGORY_UNCONVERGED = "not converged"
 CATEGORY_OK = "ok"
+#: A fit that could not run on this machine (e.g. a CUDA fit without CUDA): grey, no numbers.
+CATEGORY_SKIPPED = "skipped"
 
 
 def _present(value: Any) -> bool:
@@ -72,7 +78,10 @@ def finite_parameters(row: Mapping[str, Any]) -> bool:
 
 
 def status_category(status: Any, finite: bool = True) -> str:
-    """:data:`CATEGORY_FAILED`, :data:`CATEGORY_UNCONVERGED` or :data:`CATEGORY_OK` for a recorded status."""
+    """:data:`CATEGORY_FAILED`, :data:`CATEGORY_UNCONVERGED`, :data:`CATEGORY_SKIPPED` or
+    :data:`CATEGORY_OK` for a recorded status (a skipped fit has no parameters to be finite)."""
+    if status == SKIPPED:
+        return CATEGORY_SKIPPED
     if not finite or status in FAILED_STATUSES or status not in STATUSES:
         return CATEGORY_FAILED
     if status in UNCONVERGED_STATUSES:
@@ -129,6 +138,8 @@ def _status_words(row: Mapping[str, Any], record: Mapping[str, Any], data_dtype:
     status = row.get("status")
     settings = record.get("settings") or {}
     reached = row.get("precision_reached", record.get("precision_reached"))
+    if status == SKIPPED:
+        return "skipped: could not run on this machine"
     if not finite_parameters(row) and status not in FAILED_STATUSES:
         return f"non-finite parameters or MSE (recorded status {status})"
     if status == DIVERGED:
@@ -188,7 +199,7 @@ def status_text(row: Mapping[str, Any], record: Mapping[str, Any] | None = None,
     ``'not converged: stalled at …'``, ``'converged'``, ``'closed form, certified (…)'``."""
     reason = status_reason(row, record, data_dtype)
     category = status_category(row.get("status"), finite_parameters(row))
-    return reason if category == CATEGORY_OK else f"{category}: {reason}"
+    return reason if category in (CATEGORY_OK, CATEGORY_SKIPPED) else f"{category}: {reason}"
 
 
 def require_status(columns: Sequence[str], what: str = "results/fits/summary.parquet") -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 from descent.report.formatting import format_number, format_vector
 from descent.report.status import (
     CATEGORY_FAILED,
+    CATEGORY_SKIPPED,
     CATEGORY_UNCONVERGED,
     finite_parameters,
     require_status,
@@ -60,10 +61,11 @@ def mark_fits(
     frame["category"] = [status_category(row["status"], finite_parameters(row)) for row in rows]
     frame["failed"] = frame["category"] == CATEGORY_FAILED
     frame["unconverged"] = frame["category"] == CATEGORY_UNCONVERGED
+    frame["skipped"] = frame["category"] == CATEGORY_SKIPPED
     frame["status_text"] = [status_text(row, records.get(key), data_dtypes.get(key[0]))
                             for row, key in zip(rows, keys)]
     frame["best"] = False
-    for _, group in frame[~frame["failed"]].groupby("dataset", sort=False):
+    for _, group in frame[~frame["failed"] & ~frame["skipped"]].groupby("dataset", sort=False):
         lowest = float(group["mse"].min())
         frame.loc[group.index[group["mse"] <= lowest + best_rtol * abs(lowest)], "best"] = True
     return frame
@@ -104,6 +106,15 @@ def cell(field: str, value: Any) -> dict[str, str]:
     return {"text": str(value), "value": str(value)}
 
 
+def _known(value: Any) -> bool:
+    """Present: not None/NaN (user data have no true parameters)."""
+    if value is None:
+        return False
+    if isinstance(value, float):
+        return not math.isnan(value)
+    return True
+
+
 def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
     """The summary table of one dataset: header, reference rows and one row per fit.
 
@@ -119,7 +130,9 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
     first = rows.iloc[0]
     references = [
         {"label": "true parameters", "weights": cell("weights", list(first["true_weights"])),
-         "bias": cell("bias", float(first["true_bias"]))},
+         "bias": cell("bias", float(first["true_bias"]))}
+    ] if _known(first.get("true_weights")) and _known(first.get("true_bias")) else []
+    references += [
         {"label": "least squares (NumPy, float64)", "weights": cell("weights", list(first["lstsq_weights"])),
          "bias": cell("bias", float(first["lstsq_bias"])), "mse": cell("mse", float(first["lstsq_mse"]))},
     ]
@@ -130,6 +143,8 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
             classes.append("failed")
         elif record["unconverged"]:
             classes.append("unconverged")
+        elif record.get("skipped"):
+            classes.append("skipped")
         cells = {field: cell(field, record.get(field)) for field, _ in TABLE_COLUMNS}
         cells["status"] = {"text": record["status_text"] + (" ★ best" if record["best"] else ""),
                            "value": str(record["status"])}
@@ -188,8 +203,9 @@ def prediction_rows(
         key = (row["dataset"], row["scaling"], row["method"])
         fit = by_key.get(key)
         status = row.get("status", fit["status"] if fit is not None else None)
-        failed = (fit is not None and bool(fit["failed"])) or status_category(status) == CATEGORY_FAILED
-        if not failed and not math.isfinite(float(row["prediction"])):
+        failed = ((fit is not None and (bool(fit["failed"]) or bool(fit.get("skipped"))))
+                  or status_category(status) in (CATEGORY_FAILED, CATEGORY_SKIPPED))
+        if not failed and (row["prediction"] is None or not math.isfinite(float(row["prediction"]))):
             failed = True
         if failed:
             reason = fit["status_text"] if fit is not None else f"failed: status {status}"
@@ -197,5 +213,6 @@ def prediction_rows(
                                       "status": status, "reason": reason})
             continue
         shown.append({**row, "inputs": [float(v) for v in row["inputs"]],
-                      "error": float(row["prediction"]) - float(row["true_value"])})
+                      "error": (float(row["prediction"]) - float(row["true_value"])
+                                if _known(row.get("true_value")) else None)})
     return shown, list(withheld.values())

@@ -1,0 +1,259 @@
+"""Claim checks on the fits: the Paris lesson's descents and closed form, Lesson 0's training loop.
+
+Each reads the fits' results through :class:`descent.report.results.Results` (summary rows, fit
+records, gradient checks, the single-feature datasets' data) and computes its verdict; see
+:mod:`descent.report.checkbase`. ``expected`` parameters are named in each docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from descent.report import analysis
+from descent.report.checkbase import FAILS, Outcome, check, holds, unchecked
+from descent.report.formatting import format_number as fmt
+from descent.report.status import CATEGORY_FAILED
+
+
+def _fit(results: Any, exp: Mapping[str, Any], method: str | None = None, scaling: str | None = None
+         ) -> tuple[dict[str, Any] | None, str]:
+    dataset, scaling, method = exp["dataset"], scaling or exp.get("scaling", "raw"), method or exp["method"]
+    fit = results.fit(dataset, scaling, method)
+    label = f"{method} ({scaling}) on {dataset}"
+    return fit, label
+
+
+def _failed(fit: Mapping[str, Any]) -> bool:
+    return fit.get("category") == CATEGORY_FAILED
+
+
+@check("intercept_barely_moves")
+def intercept_barely_moves(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """Raw descent hardly moves the intercept: ``|b_end − b_start| / |b_lstsq − b_start|`` at most
+    ``max_fraction``. ``expected``: ``dataset``, ``method``, ``max_fraction``."""
+    fit, label = _fit(results, exp)
+    if fit is None or not fit.get("init"):
+        return unchecked(f"{label} is not in this run")
+    if _failed(fit):
+        return Outcome(FAILS, f"{label} failed: {fit['status_text']}", {"status": fit["status"]})
+    b0, b1, b_star = float(fit["init"]["bias"]), float(fit["bias"]), float(fit["lstsq_bias"])
+    w0, w1 = float(fit["init"]["weights"][0]), float(fit["weights"][0])
+    fraction = abs(b1 - b0) / abs(b_star - b0) if b_star != b0 else 0.0
+    values = {"b_start": b0, "b_end": b1, "b_lstsq": b_star, "fraction_of_the_way": fraction,
+              "w_start": w0, "w_end": w1, "w_lstsq": float(fit["lstsq_weights"][0]),
+              "iterations": int(fit["iterations"])}
+    text = (f"in {int(fit['iterations'])} iterations b went from {fmt(b0)} to {fmt(b1)} "
+            f"({fmt(100 * fraction, 3)} % of the way to the least-squares {fmt(b_star)}), while w went from "
+            f"{fmt(w0)} to {fmt(w1)} (least squares {fmt(values['w_lstsq'])})")
+    return Outcome(holds(fraction <= float(exp["max_fraction"])), text, values)
+
+
+@check("descent_recovers_parameters")
+def descent_recovers_parameters(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """A descent reaches the least-squares solution (relative distance at most ``rtol``) and the
+    true parameters lie within ``z`` standard errors of it (what noise allows). ``expected``:
+    ``dataset``, ``scaling``, ``method``, ``rtol``, ``z``."""
+    fit, label = _fit(results, exp)
+    if fit is None:
+        return unchecked(f"{label} is not in this run")
+    if _failed(fit):
+        return Outcome(FAILS, f"{label} failed: {fit['status_text']}", {"status": fit["status"]})
+    found = analysis.theta(fit)
+    lstsq = np.append(np.asarray(list(fit["lstsq_weights"]), dtype=np.float64), float(fit["lstsq_bias"]))
+    known = fit.get("true_weights") is not None and fit.get("true_bias") is not None
+    truth = (np.append(np.asarray(list(fit["true_weights"]), dtype=np.float64), float(fit["true_bias"])) if known
+             else np.full(found.shape, np.nan))
+    rel = analysis.rel_diff(found, lstsq)
+    values: dict[str, Any] = {"weights": found[:-1].tolist(), "bias": float(found[-1]), "rel_dist_to_lstsq": rel,
+                              "true_weights": truth[:-1].tolist(), "true_bias": float(truth[-1])}
+    text = (f"{label} ended at w = {', '.join(fmt(v) for v in found[:-1])}, b = {fmt(found[-1])}, "
+            f"{fmt(rel, 2)} (relative) from least squares")
+    ok = rel <= float(exp["rtol"])
+    data = results.data(exp["dataset"])
+    if data is not None and np.all(np.isfinite(truth)):
+        se = analysis.standard_errors(*data)
+        z = np.abs(truth - lstsq) / se
+        values.update({"standard_errors": se.tolist(), "truth_z": z.tolist()})
+        text += (f"; the truth ({', '.join(fmt(v) for v in truth)}) lies {', '.join(fmt(v, 2) for v in z)} "
+                 f"standard errors from the least-squares estimate, as close as the noise of {len(data[1])} "
+                 f"points allows")
+        ok = ok and bool(np.all(z <= float(exp["z"])))
+    return Outcome(holds(ok), text, values)
+
+
+@check("conditioning_improves")
+def conditioning_improves(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """Standardizing makes the loss surface round: the condition number of the MSE's Hessian is at
+    most ``max_condition`` after standardizing, and larger before. ``expected``: ``dataset``,
+    ``max_condition``."""
+    data = results.data(exp["dataset"])
+    if data is None:
+        return unchecked(f"the data of {exp['dataset']} are not in this run")
+    X, y = data
+    raw = analysis.hessian_facts(X)
+    Xs, _, _ = analysis.standardize(X, y)
+    std = analysis.hessian_facts(Xs)
+    values = {"condition_raw": raw["condition_number"], "condition_standardized": std["condition_number"],
+              "max_stable_step_raw": raw["max_stable_step"], "max_stable_step_standardized": std["max_stable_step"]}
+    text = (f"condition number of the loss's Hessian: raw {fmt(raw['condition_number'], 4)}, standardized "
+            f"{fmt(std['condition_number'], 4)}; largest stable step 2/L: raw {fmt(raw['max_stable_step'], 3)}, "
+            f"standardized {fmt(std['max_stable_step'], 3)}")
+    ok = std["condition_number"] <= float(exp["max_condition"]) < raw["condition_number"]
+    return Outcome(holds(ok), text, values)
+
+
+@check("standardized_slope_is_correlation")
+def standardized_slope_is_correlation(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """On standardized data the least-squares slope equals the correlation of feature and target
+    (within ``rtol``). ``expected``: ``dataset``, ``method`` (a closed form), ``rtol``."""
+    fit, label = _fit(results, exp, scaling="standardized")
+    data = results.data(exp["dataset"])
+    if fit is None or data is None:
+        return unchecked(f"{label} or its data are not in this run")
+    slope = float(fit["fitted_space"]["weights"][0]) if fit.get("fitted_space") else float("nan")
+    r = float(np.corrcoef(data[0][:, 0], data[1])[0, 1])
+    values = {"standardized_slope": slope, "correlation": r}
+    text = f"standardized least-squares slope {fmt(slope, 8)}; correlation of the data {fmt(r, 8)}"
+    return Outcome(holds(abs(slope - r) <= float(exp["rtol"]) * abs(r)), text, values)
+
+
+@check("gradients_agree")
+def gradients_agree(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """Hand-derived and autograd gradients agree: relative difference within ``factor`` × (number
+    of parameters) × eps of each dtype checked. ``expected``: ``dataset``, ``factor``."""
+    checked = results.checks.get(exp["dataset"])
+    if not checked:
+        return unchecked(f"no gradient check of {exp['dataset']} in this run")
+    parts, values, ok = [], {}, True
+    for dtype in ("float64", "float32"):
+        part = checked.get(dtype)
+        if not part:
+            continue
+        bound = float(exp["factor"]) * (len(part["hand"]["weights"]) + 1) * float(part["eps"])
+        ok = ok and float(part["max_rel_diff"]) <= bound
+        values[f"max_rel_diff_{dtype}"] = float(part["max_rel_diff"])
+        values[f"bound_{dtype}"] = bound
+        parts.append(f"{dtype}: {fmt(float(part['max_rel_diff']), 2)} relative (bound {fmt(bound, 2)})")
+    point = checked.get("point", {})
+    where = (f" at w = {', '.join(fmt(v) for v in point.get('weights', []))}, b = {fmt(point.get('bias'))}"
+             if point else "")
+    return Outcome(holds(ok and bool(parts)), f"largest difference{where}: " + "; ".join(parts), values)
+
+
+@check("fits_agree")
+def fits_agree(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """Several methods reach the same parameters: every method's ``(w, b)`` within ``rtol``
+    (relative) of the first's. ``expected``: ``dataset``, ``scaling``, ``methods``, ``rtol``."""
+    fits = {m: results.fit(exp["dataset"], exp["scaling"], m) for m in exp["methods"]}
+    missing = [m for m, f in fits.items() if f is None]
+    if missing:
+        return unchecked(f"{', '.join(missing)} ({exp['scaling']}) on {exp['dataset']} not in this run")
+    failed = [m for m, f in fits.items() if _failed(f)]
+    if failed:
+        return Outcome(FAILS, f"failed: {', '.join(failed)}", {})
+    first, *others = exp["methods"]
+    ref = analysis.theta(fits[first])
+    diffs = {m: analysis.rel_diff(analysis.theta(fits[m]), ref) for m in others}
+    text = "; ".join(
+        f"{m}: w = {', '.join(fmt(v) for v in fits[m]['weights'])}, b = {fmt(fits[m]['bias'])}"
+        for m in exp["methods"]) + "; relative difference to " + first + ": " + ", ".join(
+        f"{m} {fmt(d, 2)}" for m, d in diffs.items())
+    return Outcome(holds(max(diffs.values(), default=0.0) <= float(exp["rtol"])), text,
+                   {f"rel_diff_{m}": d for m, d in diffs.items()})
+
+
+@check("closed_form_variant_matches")
+def closed_form_variant_matches(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """A closed-form variant (the lesson's verbatim ``torch.linalg.lstsq``) passed its certificate
+    and lies within ``rtol`` (relative) of the certified float64 solution. ``expected``:
+    ``dataset``, ``method``, ``reference``, ``rtol``."""
+    fit, label = _fit(results, exp)
+    ref = results.fit(exp["dataset"], exp.get("scaling", "raw"), exp["reference"])
+    if fit is None or ref is None:
+        return unchecked(f"{label} or {exp['reference']} not in this run")
+    rel = analysis.rel_diff(analysis.theta(fit), analysis.theta(ref))
+    certificate = fit.get("certificate") or {}
+    values = {"rel_diff": rel, "weights": [float(v) for v in fit["weights"]], "bias": float(fit["bias"]),
+              "reference_weights": [float(v) for v in ref["weights"]], "reference_bias": float(ref["bias"]),
+              "status": fit["status"], "error_bound": certificate.get("error_bound")}
+    text = (f"{exp['method']} ({fit.get('dtype', '?')}): w = {fmt(fit['weights'][0], 9)}, b = {fmt(fit['bias'], 9)}; "
+            f"certified float64 {exp['reference']}: w = {fmt(ref['weights'][0], 9)}, b = {fmt(ref['bias'], 9)}; "
+            f"relative difference {fmt(rel, 2)}"
+            + (f" (its certificate bounds the error by {fmt(certificate['error_bound'], 2)})"
+               if certificate.get("error_bound") is not None else ""))
+    return Outcome(holds(rel <= float(exp["rtol"]) and not _failed(fit)), text, values)
+
+
+@check("data_centered")
+def data_centered(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """The data a descent ran on are centered (feature and target means 0, so the intercept is
+    about 0). ``expected``: ``dataset``, ``rtol`` (|mean| ≤ rtol × std counts as 0)."""
+    data = results.data(exp["dataset"])
+    if data is None:
+        return unchecked(f"the data of {exp['dataset']} are not in this run")
+    X, y = data
+    mx, my = float(X[:, 0].mean()), float(y.mean())
+    sx, sy = float(X[:, 0].std(ddof=1)), float(y.std(ddof=1))
+    b_star = float(analysis.least_squares(X, y)[-1])
+    values = {"feature_mean": mx, "target_mean": my, "lstsq_intercept": b_star}
+    meta = results.metas.get(exp["dataset"], {})
+    names = (meta.get("features", ["x"])[0], meta.get("target", "y"))
+    text = (f"mean {names[0]} {fmt(mx, 4)} (std {fmt(sx, 3)}), mean {names[1]} {fmt(my, 4)} (std {fmt(sy, 3)}); "
+            f"least-squares intercept on these data {fmt(b_star, 4)}")
+    tol = float(exp["rtol"])
+    return Outcome(holds(abs(mx) <= tol * sx and abs(my) <= tol * sy), text, values)
+
+
+def _history_theta(history: Any, row: int) -> np.ndarray:
+    weights = sorted((c for c in history.columns if c.startswith("w") and c[1:].isdigit()), key=lambda c: int(c[1:]))
+    return np.append(history[weights].iloc[row].to_numpy(dtype=np.float64), float(history["b"].iloc[row]))
+
+
+def _histories(results: Any, exp: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The histories of ``exp['methods']`` that this run has (the first, full batch, is required,
+    then at least one stochastic variant), and the missing ones that make the check impossible."""
+    histories = {m: results.history(exp["dataset"], exp["scaling"], m) for m in exp["methods"]}
+    present = {m: h for m, h in histories.items() if h is not None and not h.empty}
+    first = exp["methods"][0]
+    if first not in present:
+        return present, [first]
+    return present, ([] if len(present) >= 2 else [m for m in exp["methods"][1:]])
+
+
+@check("batch_is_stable")
+def batch_is_stable(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """Full-batch descent is the stable variant: its loss never rises from one epoch to the next,
+    while the stochastic variant's does. ``expected``: ``dataset``, ``scaling``, ``methods``
+    (full batch first, then the stochastic variants)."""
+    histories, missing = _histories(results, exp)
+    if missing:
+        return unchecked(f"{', '.join(missing)} ({exp['scaling']}) on {exp['dataset']} not in this run")
+    rises = {m: int((np.diff(h["loss"].to_numpy(dtype=np.float64)) > 0).sum()) for m, h in histories.items()}
+    epochs = {m: len(h) - 1 for m, h in histories.items()}
+    first, *others = list(histories)
+    text = "epochs whose loss rose: " + ", ".join(f"{m} {rises[m]} of {epochs[m]}" for m in histories)
+    ok = rises[first] == 0 and all(rises[m] > 0 for m in others)
+    return Outcome(holds(ok), text, {f"rises_{m}": r for m, r in rises.items()})
+
+
+@check("stochastic_is_faster")
+def stochastic_is_faster(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """Per pass over the data, mini-batch and stochastic descent get closer to least squares than
+    full-batch descent: relative distance after the same number of epochs (the fewest any of them
+    ran). ``expected``: ``dataset``, ``scaling``, ``methods`` (full batch first)."""
+    histories, missing = _histories(results, exp)
+    fit = results.fit(exp["dataset"], exp["scaling"], exp["methods"][0])
+    if missing or fit is None:
+        return unchecked(f"{', '.join(missing) or exp['methods'][0]} ({exp['scaling']}) on {exp['dataset']} "
+                         f"not in this run")
+    lstsq = np.append(np.asarray(list(fit["lstsq_weights"]), dtype=np.float64), float(fit["lstsq_bias"]))
+    epochs = min(len(h) - 1 for h in histories.values())
+    dist = {m: analysis.rel_diff(_history_theta(h, epochs), lstsq) for m, h in histories.items()}
+    first, *others = list(histories)
+    text = f"relative distance to least squares after {epochs} epochs: " + ", ".join(
+        f"{m} {fmt(dist[m], 2)}" for m in histories)
+    ok = all(dist[m] < dist[first] for m in others)
+    return Outcome(holds(ok), text, {"epochs": epochs, **{f"rel_dist_{m}": d for m, d in dist.items()}})

@@ -1,0 +1,160 @@
+"""Blocks several sections share: a dataset's fits (findings, summary table, figures), its
+gradient check, its pivoted predictions, its interactive figures, and small fit tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from descent.report import blocks
+from descent.report.findings import dataset_findings
+from descent.report.formatting import format_number as fmt
+from descent.report.pivot import prediction_pivot
+from descent.report.sections import Story
+from descent.report.tables import dataset_table, gradient_check_rows
+
+#: The datasets the two lessons use (config names); every other dataset goes beyond the lessons.
+PARIS = "paris_rent"
+LESSON0 = "lesson_linear"
+LESSON_DATASETS: tuple[str, ...] = (PARIS, LESSON0)
+
+
+def figure_block(story: Story, name: str, alt: str, caption: str = "") -> list[dict[str, Any]]:
+    """A workflow figure (``results/report/figures/{name}.png`` or a stage's own) as a block, or
+    nothing when this run has no such figure."""
+    path = story.results.figure(name)
+    return [blocks.figure(path, alt, caption)] if path is not None else []
+
+
+def findings_block(story: Story, dataset: str) -> list[dict[str, Any]]:
+    r = story.results
+    return [blocks.bullets(dataset_findings(r.summary, dataset, r.records, r.histories))]
+
+
+def summary_block(story: Story, dataset: str) -> list[dict[str, Any]]:
+    if not story.results.has_fits(dataset):
+        return []
+    return [blocks.summary(dataset_table(story.results.summary, dataset), f"fits_{dataset}")]
+
+
+def gradient_block(story: Story, dataset: str) -> list[dict[str, Any]]:
+    """The hand-vs-autograd gradient check of one dataset as a table (one row per dtype)."""
+    check = story.results.checks.get(dataset)
+    if not check:
+        return []
+    rows = []
+    for row in gradient_check_rows({dataset: check}):
+        part = check[row["dtype"]]
+        rows.append({**row, "hand_w": part["hand"]["weights"], "autograd_w": part["autograd"]["weights"],
+                     "hand_b": part["hand"]["bias"], "autograd_b": part["autograd"]["bias"]})
+    return [blocks.table(rows, ["dtype", "loss", "hand_w", "autograd_w", "hand_b", "autograd_b", "max_abs_diff",
+                                "max_rel_diff", "eps", "agree"], f"gradient_check_{dataset}",
+                         {"hand_w": "∂L/∂w by hand", "autograd_w": "∂L/∂w autograd", "hand_b": "∂L/∂b by hand",
+                          "autograd_b": "∂L/∂b autograd", "max_rel_diff": "max relative difference",
+                          "max_abs_diff": "max |difference|", "agree": "agree (≤ 100·(k+1)·eps)"},
+                         table_class="gradient-check")]
+
+
+def predictions_blocks(story: Story, dataset: str, caption: str = "") -> list[dict[str, Any]]:
+    """The pivoted predictions of one dataset (rows: fits; columns: inputs; the truth first),
+    the fits that agree to display precision in one sentence each, and the withheld ones with
+    their reason."""
+    r = story.results
+    if r.predictions is None or not (r.predictions["dataset"] == dataset).any():
+        return []
+    features = r.metas.get(dataset, {}).get("features")
+    pivot = prediction_pivot(r.predictions, r.summary, dataset, features)
+    out = [blocks.table(pivot["rows"], pivot["columns"], f"predictions_{dataset}", pivot["headers"], caption,
+                        row_attrs=pivot["row_attrs"], table_class="predictions")]
+    if pivot["sentences"]:
+        out.append(blocks.bullets(pivot["sentences"]))
+    if pivot["withheld"]:
+        out.append({"kind": "withheld", "items": pivot["withheld"],
+                    "text": "Left out: the predictions of failed fits are not numbers to use."})
+    return out
+
+
+def interactive_surface(story: Story, dataset: str) -> list[dict[str, Any]]:
+    """The rotatable 3D loss surfaces (raw and standardized) with the descent paths."""
+    r = story.results
+    surfaces = {s: f for (d, s), f in r.surfaces.items() if d == dataset}
+    if not story.interactive or not surfaces:
+        return []
+    from descent.report.interactive import surface_3d_html
+
+    return [blocks.html(surface_3d_html(surfaces, r.histories, dataset, int(story.options.get("max_path_points", 400))))]
+
+
+def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
+    """The w/b sliders over the raw data and loss contour (starting where the first raw iterative
+    fit started, else at least squares)."""
+    r = story.results
+    data, surface = r.data(dataset), r.surfaces.get((dataset, "raw"))
+    if not story.interactive or data is None or surface is None:
+        return []
+    from descent.report import analysis
+    from descent.report.interactive import explorer_payload
+
+    X, y = data
+    w_star, b_star = (float(v) for v in analysis.least_squares(X, y))
+    starts = [rec["init"] for key, rec in sorted(r.records.items())
+              if key[0] == dataset and key[1] == "raw" and rec.get("init")]
+    start = (starts[0]["weights"][0], starts[0]["bias"]) if starts else (w_star, b_star)
+    meta = r.metas.get(dataset, {})
+    labels = (meta.get("features", ["x"])[0], meta.get("target", "y"))
+    payload = explorer_payload(X[:, 0], y, surface, start, (w_star, b_star), labels,
+                               int(story.options.get("slider_steps", 201)), int(story.options.get("max_points", 2000)))
+    return [blocks.explorer(dataset, payload)]
+
+
+def fits_table(story: Story, dataset: str, keys: Sequence[tuple[str, str]], name: str,
+               extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """A small table of some fits of a dataset (``keys``: ``(scaling, method)``): weights, bias,
+    relative distance to least squares, MSE, iterations, step, status."""
+    rows = []
+    for scaling, method in keys:
+        fit = story.results.fit(dataset, scaling, method)
+        if fit is None:
+            continue
+        rows.append({**fit, "status": fit["status_text"]})
+    if not rows:
+        return []
+    columns = ["method", "scaling", "weights", "bias", "rel_dist_to_lstsq", "mse", "iterations", "lr", *extra, "status"]
+    return [blocks.table(rows, columns, name, {"rel_dist_to_lstsq": "relative distance to least squares",
+                                               "mse": "final MSE", "lr": "step", "weights": "weights w",
+                                               "bias": "bias b"})]
+
+
+def describe_dataset(meta: dict[str, Any]) -> str:
+    """One sentence on how a dataset was generated, from its sidecar."""
+    spec = meta.get("spec", {})
+    source = meta.get("source") or {}
+    parts = [f"{meta.get('n')} rows", f"features {', '.join(meta.get('features', []))}",
+             f"target {meta.get('target')}", f"generator {meta.get('generator') or spec.get('kind')}",
+             f"from {source['path']}" if source.get("path") else "",
+             f"seed {meta.get('seed')}" if meta.get("seed") is not None else "", f"{meta.get('dtype') or ''}"]
+    if meta.get("true_weights") is not None:
+        parts.append("true weights " + ", ".join(fmt(float(w), 4) for w in meta["true_weights"])
+                     + f", true bias {fmt(float(meta.get('true_bias', 0.0)), 4)}")
+    return "; ".join(str(p) for p in parts if p) + "."
+
+
+def dataset_sections_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
+    """Everything about one dataset's fits: how it was made, the findings, the summary table,
+    the figures, the interactive surface, the gradient check and the predictions."""
+    meta = story.results.metas.get(dataset, {})
+    out = [blocks.paragraph(describe_dataset(meta))] if meta else []
+    out += findings_block(story, dataset) + summary_block(story, dataset)
+    out += figure_block(story, f"{dataset}_fits", f"{dataset}: data and fitted lines",
+                        "Data with every fit (original units); dashed: failed fits; dotted: the true relation.")
+    out += figure_block(story, f"{dataset}_loss", f"{dataset}: loss against iteration",
+                        "Loss of every iterative fit against iteration (log scale), in the space it was fitted in; "
+                        "right: excess over the least-squares minimum of that space.")
+    out += figure_block(story, f"{dataset}_surface", f"{dataset}: loss surface and descent paths",
+                        "MSE over (w, b), raw and standardized, with every descent path (● start, ■ end, ★ least squares).")
+    out += interactive_surface(story, dataset) + explorer_block(story, dataset)
+    grad = gradient_block(story, dataset)
+    if grad:
+        out += [blocks.paragraph("Hand-derived against autograd gradients at the raw manual descent's start point.")] + grad
+    out += predictions_blocks(story, dataset)
+    return out
