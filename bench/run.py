@@ -52,8 +52,17 @@ from descent.timing import time_callable  # noqa: E402
 
 ITERATIVE = ("manual_gd", "autograd", "nn_linear")
 #: The benchmark's parts, in the order they run; each writes ``<part>.json``.
-PARTS = ("startup", "workflow", "stream", "throughput", "closed_form", "closed_form_sweep", "memory", "matmul",
-         "out_of_core")
+PARTS = (
+    "startup",
+    "workflow",
+    "stream",
+    "throughput",
+    "closed_form",
+    "closed_form_sweep",
+    "memory",
+    "matmul",
+    "out_of_core",
+)
 #: Problems of the closed-form sweep (n up to 2e5) and tall ones (n 5e5..2e6); see perf.sweep_problems.
 SWEEP_PROBLEMS, SWEEP_LARGE = 600, 6
 #: Paths timed at full size by :func:`bench_closed_form` (the sweep runs all of perf.CLOSED_FORM_PATHS).
@@ -104,8 +113,18 @@ def bench_startup(repeats: int) -> dict[str, Any]:
 def bench_workflow(cores: int, startup: dict[str, Any], keep: bool) -> dict[str, Any]:
     snakemake = shutil.which("snakemake", path=child_env()["PATH"]) or "snakemake"
     workdir = Path(tempfile.mkdtemp(prefix="descent-bench-"))
-    cmd = [snakemake, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", str(cores),
-           f"--configfile={ROOT / 'config.yaml'}", "--quiet", "all"]
+    cmd = [
+        snakemake,
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        f"--configfile={ROOT / 'config.yaml'}",
+        "--quiet",
+        "all",
+    ]
     log(f"full default workflow in {workdir} (several minutes)")
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env())
@@ -113,10 +132,14 @@ def bench_workflow(cores: int, startup: dict[str, Any], keep: bool) -> dict[str,
     if proc.returncode != 0:
         raise RuntimeError(f"workflow failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     log(f"workflow done in {wall:.1f} s; no-op rerun")
-    rerun = time_callable(lambda: subprocess.run(cmd, capture_output=True, text=True, env=child_env(), check=True),
-                          warmup=0, repeats=3).summary()
-    dry = time_callable(lambda: subprocess.run(cmd + ["-n"], capture_output=True, text=True, env=child_env(),
-                                               check=True), warmup=0, repeats=1).summary()
+    rerun = time_callable(
+        lambda: subprocess.run(cmd, capture_output=True, text=True, env=child_env(), check=True), warmup=0, repeats=3
+    ).summary()
+    dry = time_callable(
+        lambda: subprocess.run(cmd + ["-n"], capture_output=True, text=True, env=child_env(), check=True),
+        warmup=0,
+        repeats=1,
+    ).summary()
     jobs = perf.benchmark_seconds(workdir / "results" / "benchmarks")
     fits = perf.fit_seconds(workdir / "results" / "fits")
     per_job = startup["fit_job"]["seconds_median"]
@@ -158,8 +181,14 @@ def bench_throughput(rows: int, k: int, threads: int, repeats: int) -> dict[str,
 
     from descent.fitting import objective
 
-    out: dict[str, Any] = {"rows": rows, "k": k, "threads": threads, "block_min_rows": objective.BLOCK_MIN_ROWS,
-                           "block_bytes": objective.BLOCK_BYTES, "runs": []}
+    out: dict[str, Any] = {
+        "rows": rows,
+        "k": k,
+        "threads": threads,
+        "block_min_rows": objective.BLOCK_MIN_ROWS,
+        "block_bytes": objective.BLOCK_BYTES,
+        "runs": [],
+    }
     for dtype in ("float32", "float64"):
         log(f"throughput {rows}x{k} {dtype}: generating data")
         X, y, w_true, b_true = perf.synthetic_regression(rows, k, dtype, seed=0)
@@ -203,19 +232,29 @@ def bench_closed_form(rows: int, k: int, threads: int, repeats: int) -> dict[str
 
     torch.set_num_threads(threads)
     log(f"closed form {rows}x{k} float64 (features on scales 1e-2..1e3)")
-    X, y, w_true, b_true = perf.synthetic_regression(rows, k, "float64", seed=1, scale_range=(1e-2, 1e3),
-                                                     offset_factor=1.0)
-    out: dict[str, Any] = {"rows": rows, "k": k, "dtype": "float64", "threads": threads,
-                           "data": "perf.synthetic_regression(seed=1, scale_range=(1e-2, 1e3), offset_factor=1)",
-                           "methods": {}}
+    X, y, w_true, b_true = perf.synthetic_regression(
+        rows, k, "float64", seed=1, scale_range=(1e-2, 1e3), offset_factor=1.0
+    )
+    out: dict[str, Any] = {
+        "rows": rows,
+        "k": k,
+        "dtype": "float64",
+        "threads": threads,
+        "data": "perf.synthetic_regression(seed=1, scale_range=(1e-2, 1e3), offset_factor=1)",
+        "methods": {},
+    }
     with threadpool_limits(threads):
         log("  float64 reference: numpy.linalg.lstsq (SVD) on the equilibrated [X, 1]")
         start = time.perf_counter()
         w_ref, b_ref, rank = least_squares_reference(X, y)
         ref = np.append(w_ref, b_ref)
-        out["reference"] = {"method": "descent.fitting.objective.least_squares_reference (numpy.linalg.lstsq, "
-                                      "float64, columns equilibrated)", "rank": rank,
-                            "seconds": time.perf_counter() - start, "theta": ref.tolist()}
+        out["reference"] = {
+            "method": "descent.fitting.objective.least_squares_reference (numpy.linalg.lstsq, "
+            "float64, columns equilibrated)",
+            "rank": rank,
+            "seconds": time.perf_counter() - start,
+            "theta": ref.tolist(),
+        }
         for name in CLOSED_FORM_TIMED:
             settings = closed_form_settings(name)
             log(f"  {name}")
@@ -264,8 +303,15 @@ def bench_closed_form_sweep(seed: int, count: int, large: int, threads: int) -> 
             for index, problem in enumerate(problems):
                 if problem["large"]:
                     log(f"  problem {index}: n={problem['n']} k={problem['k']} {problem['dtype']}")
-                X, y = random_regression(problem["seed"], problem["n"], problem["k"], tuple(problem["log_scales"]),
-                                         problem["offset"], problem["noise"], problem["dtype"])
+                X, y = random_regression(
+                    problem["seed"],
+                    problem["n"],
+                    problem["k"],
+                    tuple(problem["log_scales"]),
+                    problem["offset"],
+                    problem["noise"],
+                    problem["dtype"],
+                )
                 w_ref, b_ref, _ = least_squares_reference(X, y)
                 reference = np.append(w_ref, b_ref)
                 for path, path_settings in settings.items():
@@ -277,18 +323,20 @@ def bench_closed_form_sweep(seed: int, count: int, large: int, threads: int) -> 
                         results.append({**row, "status": "error", "reason": f"{type(exc).__name__}: {exc}"[:300]})
                         continue
                     certificate = outcome.extra["certificate"]
-                    results.append({
-                        **row,
-                        "k": problem["k"],
-                        "status": outcome.status,
-                        "rank_deficient": bool(outcome.extra.get("rank_deficient")),
-                        "solver": outcome.extra.get("solver"),
-                        "error": equilibrated_error(np.append(w, b), reference, X),
-                        "error_bound": certificate["error_bound"],
-                        "max_error": certificate["max_error"],
-                        "condition_number": certificate["condition_number"],
-                        "seconds": time.perf_counter() - start,
-                    })
+                    results.append(
+                        {
+                            **row,
+                            "k": problem["k"],
+                            "status": outcome.status,
+                            "rank_deficient": bool(outcome.extra.get("rank_deficient")),
+                            "solver": outcome.extra.get("solver"),
+                            "error": equilibrated_error(np.append(w, b), reference, X),
+                            "error_bound": certificate["error_bound"],
+                            "max_error": certificate["max_error"],
+                            "condition_number": certificate["condition_number"],
+                            "seconds": time.perf_counter() - start,
+                        }
+                    )
                 del X, y
     finally:
         torch.set_num_threads(before)
@@ -306,23 +354,50 @@ def bench_closed_form_sweep(seed: int, count: int, large: int, threads: int) -> 
         "generator": "descent.fitting.problems.random_regression, parameters from descent.perf.sweep_problems",
         "reference": "descent.fitting.objective.least_squares_reference (float64 SVD, columns equilibrated)",
         "error": "descent.fitting.problems.equilibrated_error: ||D(theta - theta*)|| / ||D theta*||, "
-                 "D the column norms of [X, 1]",
+        "D the column norms of [X, 1]",
         "summary": perf.sweep_summary(results),
         "problems": problems,
         "results": results,
     }
 
 
-SWEEP_HEADERS = ["path", "dtype", "count", "certified", "flagged", "raised", "worst certified err",
-                 "worst err/bound", "bound 0", "beyond bound", "certified > max", "worst flagged err", "flagged > max"]
+SWEEP_HEADERS = [
+    "path",
+    "dtype",
+    "count",
+    "certified",
+    "flagged",
+    "raised",
+    "worst certified err",
+    "worst err/bound",
+    "bound 0",
+    "beyond bound",
+    "certified > max",
+    "worst flagged err",
+    "flagged > max",
+]
 
 
 def sweep_table(sweep: dict[str, Any]) -> str:
     """The sweep's per path and dtype summary as a printed table."""
-    rows = [[s["path"], s["dtype"], s["count"], s["certified"], s["flagged"], s["errors"],
-             f"{s['worst_certified_error']:.2e}", f"{s['worst_error_to_bound']:.2g}", s["zero_bound"], s["beyond_bound"],
-             s["certified_above_max_error"],
-             f"{s['worst_flagged_error']:.2e}", s["flagged_above_max_error"]] for s in sweep["summary"]]
+    rows = [
+        [
+            s["path"],
+            s["dtype"],
+            s["count"],
+            s["certified"],
+            s["flagged"],
+            s["errors"],
+            f"{s['worst_certified_error']:.2e}",
+            f"{s['worst_error_to_bound']:.2g}",
+            s["zero_bound"],
+            s["beyond_bound"],
+            s["certified_above_max_error"],
+            f"{s['worst_flagged_error']:.2e}",
+            s["flagged_above_max_error"],
+        ]
+        for s in sweep["summary"]
+    ]
     return perf.format_table(rows, SWEEP_HEADERS)
 
 
@@ -371,16 +446,25 @@ def bench_memory(rows: int, k: int, threads: int, job_path: bool) -> dict[str, A
         env = child_env()
         baseline = perf.peak_rss_child(MEMORY_BASELINE, env=env)
         # The settings are built here (reading the schema imports snakemake, which the children must not).
-        settings = fit_settings("manual_gd", lr=1e-3, iterations=3, loss_reduction="mean", tolerance=1e-5,
-                                stop_criterion="grad_norm").as_dict()
-        fit = perf.peak_rss_child(MEMORY_FIT.format(x=str(tmp / "X.npy"), y=str(tmp / "y.npy"), threads=threads,
-                                                    settings=settings), env=env)
+        settings = fit_settings(
+            "manual_gd", lr=1e-3, iterations=3, loss_reduction="mean", tolerance=1e-5, stop_criterion="grad_norm"
+        ).as_dict()
+        fit = perf.peak_rss_child(
+            MEMORY_FIT.format(x=str(tmp / "X.npy"), y=str(tmp / "y.npy"), threads=threads, settings=settings), env=env
+        )
         out: dict[str, Any] = {
-            "rows": rows, "k": k, "dtype": "float32", "x_bytes": x_bytes, "y_bytes": y.nbytes,
+            "rows": rows,
+            "k": k,
+            "dtype": "float32",
+            "x_bytes": x_bytes,
+            "y_bytes": y.nbytes,
             "baseline_imports": baseline,
-            "fit": {**fit, "ratio_to_x": fit["peak_rss_bytes"] / x_bytes,
-                    "ratio_to_x_above_imports": (fit["peak_rss_bytes"] - baseline["peak_rss_bytes"]) / x_bytes,
-                    "what": "np.load X and y (.npy), then descent.fitting.iterative.fit_iterative(manual_gd, 3 iterations)"},
+            "fit": {
+                **fit,
+                "ratio_to_x": fit["peak_rss_bytes"] / x_bytes,
+                "ratio_to_x_above_imports": (fit["peak_rss_bytes"] - baseline["peak_rss_bytes"]) / x_bytes,
+                "what": "np.load X and y (.npy), then descent.fitting.iterative.fit_iterative(manual_gd, 3 iterations)",
+            },
         }
         if job_path:
             log("  the workflow job path: fit_files from parquet")
@@ -389,14 +473,35 @@ def bench_memory(rows: int, k: int, threads: int, job_path: bool) -> dict[str, A
             frame["y"] = y
             frame.to_parquet(tmp / "bench.parquet", engine="pyarrow", index=False, compression="zstd")
             del frame
-            write_meta(tmp / "bench.json", {"features": features, "target": "y", "true_weights": list(w_true),
-                                            "true_bias": b_true, "n": rows, "seed": 2, "generator": "perf",
-                                            "dtype": "float32"})
-            job = perf.peak_rss_child(MEMORY_JOB.format(parquet=str(tmp / "bench.parquet"), meta=str(tmp / "bench.json"),
-                                                        threads=threads, k=k, settings=settings), env=env)
-            out["job"] = {**job, "ratio_to_x": job["peak_rss_bytes"] / x_bytes,
-                          "ratio_to_x_above_imports": (job["peak_rss_bytes"] - baseline["peak_rss_bytes"]) / x_bytes,
-                          "what": "descent.fitting.records.fit_files (load_dataset from parquet, fit_record with mse), raw manual_gd"}
+            write_meta(
+                tmp / "bench.json",
+                {
+                    "features": features,
+                    "target": "y",
+                    "true_weights": list(w_true),
+                    "true_bias": b_true,
+                    "n": rows,
+                    "seed": 2,
+                    "generator": "perf",
+                    "dtype": "float32",
+                },
+            )
+            job = perf.peak_rss_child(
+                MEMORY_JOB.format(
+                    parquet=str(tmp / "bench.parquet"),
+                    meta=str(tmp / "bench.json"),
+                    threads=threads,
+                    k=k,
+                    settings=settings,
+                ),
+                env=env,
+            )
+            out["job"] = {
+                **job,
+                "ratio_to_x": job["peak_rss_bytes"] / x_bytes,
+                "ratio_to_x_above_imports": (job["peak_rss_bytes"] - baseline["peak_rss_bytes"]) / x_bytes,
+                "what": "descent.fitting.records.fit_files (load_dataset from parquet, fit_record with mse), raw manual_gd",
+            }
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -444,26 +549,44 @@ def bench_out_of_core(rows: int, k: int, iterations: int, directory: str | None)
         log(f"  {size / 2**30:.1f} GiB in {written:.0f} s; reading it once (pyarrow, no compute)")
         read = perf.peak_rss_child(OUT_OF_CORE_READ.format(path=str(path)), env=env)
         out: dict[str, Any] = {
-            "rows": rows, "k": k, "dtype": "float32", "file_bytes": size, "machine_mem_mb": machine_mem_mb(),
-            "larger_than_memory": size > machine_mem_mb() * 2**20, "write_seconds": written,
-            "true_weights": meta["true_weights"], "true_bias": meta["true_bias"],
-            "read": {**read, "rows_per_second": rows / read["seconds"]}, "fits": {},
+            "rows": rows,
+            "k": k,
+            "dtype": "float32",
+            "file_bytes": size,
+            "machine_mem_mb": machine_mem_mb(),
+            "larger_than_memory": size > machine_mem_mb() * 2**20,
+            "write_seconds": written,
+            "true_weights": meta["true_weights"],
+            "true_bias": meta["true_bias"],
+            "read": {**read, "rows_per_second": rows / read["seconds"]},
+            "fits": {},
         }
         runs = {
             "lstsq (certified closed form, standardized)": ("lstsq", "standardized", {}, None),
             f"manual_gd ({iterations} full-batch iterations, standardized)": (
-                "manual_gd", "standardized", {"lr": 0.1, "iterations": iterations, "stall_window": 0}, ([0.0] * k, 0.0)),
+                "manual_gd",
+                "standardized",
+                {"lr": 0.1, "iterations": iterations, "stall_window": 0},
+                ([0.0] * k, 0.0),
+            ),
         }
         for name, (method, scaling, changes, init) in runs.items():
             log(f"  {name}")
             settings = fit_settings(method, **changes).as_dict()
-            result = perf.peak_rss_child(OUT_OF_CORE_FIT.format(settings=settings, path=str(path), features=meta["features"],
-                                                                scaling=scaling, init=init), env=env)
+            result = perf.peak_rss_child(
+                OUT_OF_CORE_FIT.format(
+                    settings=settings, path=str(path), features=meta["features"], scaling=scaling, init=init
+                ),
+                env=env,
+            )
             passes = result["passes"] or (2 if result.get("certificate") else 1)
             rate = rows * passes / result["seconds"]
-            out["fits"][name] = {**result, "rows_per_second": rate,
-                                 "ratio_to_read_rate": rate / out["read"]["rows_per_second"],
-                                 "peak_rss_mb": result["peak_rss_bytes"] / 2**20}
+            out["fits"][name] = {
+                **result,
+                "rows_per_second": rate,
+                "ratio_to_read_rate": rate / out["read"]["rows_per_second"],
+                "peak_rss_mb": result["peak_rss_bytes"] / 2**20,
+            }
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -496,10 +619,14 @@ def bench_matmul(threads: int, n: int, repeats: int, backend: str = "numpy") -> 
             timing = time_callable(runner.fn, warmup=1, repeats=repeats, sync=runner.sync).summary()
             gflops = 2.0 * n**3 / timing["seconds_median"] / 1e9
             peak = cpu_peak(cpu, cores, dtype)
-            out["dtypes"][dtype] = {"gflops": gflops, "gflops_best": 2.0 * n**3 / timing["seconds_min"] / 1e9,
-                                    "peak_gflops": peak["gflops"], "peak": peak,
-                                    "fraction_of_peak": gflops / peak["gflops"] if peak["gflops"] else math.nan,
-                                    "timings": timing}
+            out["dtypes"][dtype] = {
+                "gflops": gflops,
+                "gflops_best": 2.0 * n**3 / timing["seconds_min"] / 1e9,
+                "peak_gflops": peak["gflops"],
+                "peak": peak,
+                "fraction_of_peak": gflops / peak["gflops"] if peak["gflops"] else math.nan,
+                "timings": timing,
+            }
     return out
 
 
@@ -512,14 +639,25 @@ def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[
     targets, rows = [], []
     stream = results["stream"]["best_gbps"] if "stream" in results else math.nan
     if "stream" in results:
-        rows.append(["stream", "copy / triad GB/s (float64)", f"{results['stream']['copy']['gbps']:.1f} / "
-                     f"{results['stream']['triad']['gbps']:.1f}", f"threads={results['stream']['threads']}"])
+        rows.append(
+            [
+                "stream",
+                "copy / triad GB/s (float64)",
+                f"{results['stream']['copy']['gbps']:.1f} / {results['stream']['triad']['gbps']:.1f}",
+                f"threads={results['stream']['threads']}",
+            ]
+        )
     for run in results.get("throughput", {}).get("runs", []):
         share = run["effective_gbps"] / stream
-        rows.append(["throughput", f"{run['method']} {run['dtype']}",
-                     f"{run['timings']['seconds_median'] * 1e3:.1f} ms/iter",
-                     f"{run['effective_gbps']:.2f} GB/s eff. ({share:.0%} of STREAM), {run['implementation']}, "
-                     f"{run['passes_over_x']} pass(es), {run['bytes_x_min'] / 1e6:.0f} MB of X"])
+        rows.append(
+            [
+                "throughput",
+                f"{run['method']} {run['dtype']}",
+                f"{run['timings']['seconds_median'] * 1e3:.1f} ms/iter",
+                f"{run['effective_gbps']:.2f} GB/s eff. ({share:.0%} of STREAM), {run['implementation']}, "
+                f"{run['passes_over_x']} pass(es), {run['bytes_x_min'] / 1e6:.0f} MB of X",
+            ]
+        )
         if run["method"] == "manual_gd":
             targets.append(perf.target(f"manual_gd {run['dtype']} effective bandwidth / STREAM", share, 0.5, "min"))
     if "closed_form" in results:
@@ -527,91 +665,183 @@ def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[
         sk = cf["sklearn"]["seconds"]
         for name, m in cf.items():
             c = m["certificate"]
-            rows.append(["closed form", f"{name} ({m['solver']})", f"{m['seconds']:.3f} s",
-                         f"{sk / m['seconds']:.2f}x vs sklearn, max rel err {m['max_rel_error']:.2e}, equilibrated "
-                         f"{m['equilibrated_error']:.1e}; {m['status']} (κ {c['condition_number']:.3g}, "
-                         f"bound {c['error_bound']:.1e})"])
+            rows.append(
+                [
+                    "closed form",
+                    f"{name} ({m['solver']})",
+                    f"{m['seconds']:.3f} s",
+                    f"{sk / m['seconds']:.2f}x vs sklearn, max rel err {m['max_rel_error']:.2e}, equilibrated "
+                    f"{m['equilibrated_error']:.1e}; {m['status']} (κ {c['condition_number']:.3g}, "
+                    f"bound {c['error_bound']:.1e})",
+                ]
+            )
         lstsq = cf["lstsq auto"]
-        targets.append(perf.target("lstsq speed-up over sklearn LinearRegression", sk / lstsq["seconds"], 3.0, "min", "x"))
+        targets.append(
+            perf.target("lstsq speed-up over sklearn LinearRegression", sk / lstsq["seconds"], 3.0, "min", "x")
+        )
         targets.append(perf.target("lstsq max relative parameter error (float64)", lstsq["max_rel_error"], 1e-6, "max"))
     if "closed_form_sweep" in results:
         sweep = results["closed_form_sweep"]
         for row in sweep["summary"]:
-            rows.append(["closed-form sweep", f"{row['path']} {row['dtype']}",
-                         f"worst {row['worst_certified_error']:.1e}",
-                         f"{row['certified']}/{row['count']} certified (worst error/bound "
-                         f"{row['worst_error_to_bound']:.2g}); {row['flagged']} flagged (worst "
-                         f"{row['worst_flagged_error']:.1e}, {row['flagged_above_max_error']} above max_error)"
-                         + (f"; {row['errors']} raised" if row["errors"] else "")])
+            rows.append(
+                [
+                    "closed-form sweep",
+                    f"{row['path']} {row['dtype']}",
+                    f"worst {row['worst_certified_error']:.1e}",
+                    f"{row['certified']}/{row['count']} certified (worst error/bound "
+                    f"{row['worst_error_to_bound']:.2g}); {row['flagged']} flagged (worst "
+                    f"{row['worst_flagged_error']:.1e}, {row['flagged_above_max_error']} above max_error)"
+                    + (f"; {row['errors']} raised" if row["errors"] else ""),
+                ]
+            )
         worst = max((row["worst_certified_error"] for row in sweep["summary"] if row["certified"]), default=math.nan)
-        targets.append(perf.target("closed-form sweep: worst error of a certified result", worst,
-                                   sweep["max_error"], "max"))
+        targets.append(
+            perf.target("closed-form sweep: worst error of a certified result", worst, sweep["max_error"], "max")
+        )
     if "memory" in results:
         mem = results["memory"]
-        rows.append(["memory", "peak RSS / X bytes, fit (float32)", f"{mem['fit']['ratio_to_x']:.2f}x",
-                     f"{mem['fit']['peak_rss_bytes'] / 2**20:.0f} MiB; imports alone "
-                     f"{mem['baseline_imports']['peak_rss_bytes'] / 2**20:.0f} MiB; X {mem['x_bytes'] / 2**20:.0f} MiB"])
-        targets.append(perf.target("peak RSS / size of X, 1e7x10 float32 fit", mem["fit"]["ratio_to_x"], 3.0, "max", "x"))
+        rows.append(
+            [
+                "memory",
+                "peak RSS / X bytes, fit (float32)",
+                f"{mem['fit']['ratio_to_x']:.2f}x",
+                f"{mem['fit']['peak_rss_bytes'] / 2**20:.0f} MiB; imports alone "
+                f"{mem['baseline_imports']['peak_rss_bytes'] / 2**20:.0f} MiB; X {mem['x_bytes'] / 2**20:.0f} MiB",
+            ]
+        )
+        targets.append(
+            perf.target("peak RSS / size of X, 1e7x10 float32 fit", mem["fit"]["ratio_to_x"], 3.0, "max", "x")
+        )
         if "job" in mem:
-            rows.append(["memory", "peak RSS / X bytes, workflow job path", f"{mem['job']['ratio_to_x']:.2f}x",
-                         f"{mem['job']['peak_rss_bytes'] / 2**20:.0f} MiB (parquet load + mse in float64)"])
-            targets.append(perf.target("peak RSS / size of X, job path (fit_files)", mem["job"]["ratio_to_x"], 3.0,
-                                       "max", "x"))
+            rows.append(
+                [
+                    "memory",
+                    "peak RSS / X bytes, workflow job path",
+                    f"{mem['job']['ratio_to_x']:.2f}x",
+                    f"{mem['job']['peak_rss_bytes'] / 2**20:.0f} MiB (parquet load + mse in float64)",
+                ]
+            )
+            targets.append(
+                perf.target("peak RSS / size of X, job path (fit_files)", mem["job"]["ratio_to_x"], 3.0, "max", "x")
+            )
     for dtype, m in results.get("matmul", {}).get("dtypes", {}).items():
-        rows.append(["matmul", f"{results['matmul']['backend'].split()[0]} n={results['matmul']['n']} {dtype}",
-                     f"{m['gflops']:.1f} GFLOP/s",
-                     f"{m['fraction_of_peak']:.0%} of estimated peak {m['peak_gflops']:.1f}"])
+        rows.append(
+            [
+                "matmul",
+                f"{results['matmul']['backend'].split()[0]} n={results['matmul']['n']} {dtype}",
+                f"{m['gflops']:.1f} GFLOP/s",
+                f"{m['fraction_of_peak']:.0%} of estimated peak {m['peak_gflops']:.1f}",
+            ]
+        )
     for name, s in results.get("startup", {}).items():
         rows.append(["start-up", name, f"{s['seconds_median']:.2f} s", s["code"][:60]])
     wf = results.get("workflow")
     if wf:
-        rows.append(["workflow", "full default run", f"{wf['wall_seconds']:.1f} s",
-                     f"{wf['jobs']} jobs, jobs' own s {wf['job_seconds']:.1f}, compute ratio {wf['compute_ratio']:.2f}, "
-                     f"fits' compute {wf['fit_compute']['seconds']:.2f} s"])
-        rows.append(["workflow", "start-up share", f"{wf['startup_share']:.0%}",
-                     f"lower bound {wf['startup_share_lower_bound']:.0%} (bare interpreter)"])
-        rows.append(["workflow", "fit jobs outside the fit", f"{wf['fit_jobs_noncompute_share']:.0%}",
-                     f"{wf['fit_jobs_noncompute_seconds']:.0f} s of fit-stage job time not in the fits' own seconds"])
+        rows.append(
+            [
+                "workflow",
+                "full default run",
+                f"{wf['wall_seconds']:.1f} s",
+                f"{wf['jobs']} jobs, jobs' own s {wf['job_seconds']:.1f}, compute ratio {wf['compute_ratio']:.2f}, "
+                f"fits' compute {wf['fit_compute']['seconds']:.2f} s",
+            ]
+        )
+        rows.append(
+            [
+                "workflow",
+                "start-up share",
+                f"{wf['startup_share']:.0%}",
+                f"lower bound {wf['startup_share_lower_bound']:.0%} (bare interpreter)",
+            ]
+        )
+        rows.append(
+            [
+                "workflow",
+                "fit jobs outside the fit",
+                f"{wf['fit_jobs_noncompute_share']:.0%}",
+                f"{wf['fit_jobs_noncompute_seconds']:.0f} s of fit-stage job time not in the fits' own seconds",
+            ]
+        )
         rows.append(["workflow", "no-op rerun", f"{wf['noop_rerun']['seconds_median']:.2f} s", ""])
         targets.append(perf.target("workflow start-up share of wall x cores", wf["startup_share"], 0.25, "max"))
         targets.append(perf.target("no-op rerun seconds", wf["noop_rerun"]["seconds_median"], 2.0, "max", "s"))
     ooc = results.get("out_of_core")
     if ooc:
-        rows.append(["out_of_core", f"{ooc['rows']}x{ooc['k']} float32 on disk", f"{ooc['file_bytes'] / 2**30:.1f} GiB",
-                     f"machine {ooc['machine_mem_mb'] / 1024:.1f} GiB; read {ooc['read']['rows_per_second']:.3g} rows/s"])
+        rows.append(
+            [
+                "out_of_core",
+                f"{ooc['rows']}x{ooc['k']} float32 on disk",
+                f"{ooc['file_bytes'] / 2**30:.1f} GiB",
+                f"machine {ooc['machine_mem_mb'] / 1024:.1f} GiB; read {ooc['read']['rows_per_second']:.3g} rows/s",
+            ]
+        )
         for name, fit in ooc["fits"].items():
-            rows.append(["out_of_core", name, f"{fit['rows_per_second']:.3g} rows/s",
-                         f"{fit['ratio_to_read_rate']:.2f} of read rate; peak RSS {fit['peak_rss_mb']:.0f} MB; {fit['status']}"])
+            rows.append(
+                [
+                    "out_of_core",
+                    name,
+                    f"{fit['rows_per_second']:.3g} rows/s",
+                    f"{fit['ratio_to_read_rate']:.2f} of read rate; peak RSS {fit['peak_rss_mb']:.0f} MB; {fit['status']}",
+                ]
+            )
             targets.append(perf.target(f"out of core {name}: peak RSS (MB)", fit["peak_rss_mb"], 1024, "max", "MB"))
-            targets.append(perf.target(f"out of core {name}: rows/s / read rate", fit["ratio_to_read_rate"], 0.5, "min"))
+            targets.append(
+                perf.target(f"out of core {name}: rows/s / read rate", fit["ratio_to_read_rate"], 0.5, "min")
+            )
     return targets, rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the full-workflow part (development)")
-    parser.add_argument("--only", nargs="+", choices=PARTS, metavar="PART",
-                        help=f"run only these parts (of: {', '.join(PARTS)}) and write only their files, "
-                             "not summary.json or machine.json")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        metavar="PART",
+        help=f"run only these parts (of: {', '.join(PARTS)}) and write only their files, "
+        "not summary.json or machine.json",
+    )
     parser.add_argument("--out", default=str(ROOT / "results" / "perf"), help="output folder (default results/perf)")
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the large data sets (default 1e7)")
     parser.add_argument("--features", type=int, default=10, help="features of the large data sets (default 10)")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="threads (default: usable CPUs)")
+    parser.add_argument(
+        "--threads", type=int, default=len(os.sched_getaffinity(0)), help="threads (default: usable CPUs)"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed gradient iterations per method (default 5)")
     parser.add_argument("--matmul-n", type=int, default=4096, help="matmul size (default 4096)")
-    parser.add_argument("--matmul-backend", default="numpy", choices=MATMUL_BACKENDS,
-                        help="registered CPU backend timed for the matmul part (default numpy)")
+    parser.add_argument(
+        "--matmul-backend",
+        default="numpy",
+        choices=MATMUL_BACKENDS,
+        help="registered CPU backend timed for the matmul part (default numpy)",
+    )
     parser.add_argument("--stream-elements", type=int, default=1 << 25, help="STREAM array length (default 2^25)")
-    parser.add_argument("--sweep-problems", type=int, default=SWEEP_PROBLEMS,
-                        help=f"random problems of the closed-form sweep, n up to 2e5 (default {SWEEP_PROBLEMS})")
-    parser.add_argument("--sweep-large", type=int, default=SWEEP_LARGE,
-                        help=f"tall problems of the sweep, n 5e5..2e6 (default {SWEEP_LARGE})")
+    parser.add_argument(
+        "--sweep-problems",
+        type=int,
+        default=SWEEP_PROBLEMS,
+        help=f"random problems of the closed-form sweep, n up to 2e5 (default {SWEEP_PROBLEMS})",
+    )
+    parser.add_argument(
+        "--sweep-large",
+        type=int,
+        default=SWEEP_LARGE,
+        help=f"tall problems of the sweep, n 5e5..2e6 (default {SWEEP_LARGE})",
+    )
     parser.add_argument("--sweep-seed", type=int, default=0, help="seed of the sweep's problems (default 0)")
-    parser.add_argument("--sweep-threads", type=int, default=1,
-                        help="threads of the sweep (default 1: its problems are small, and other load then "
-                             "costs it little)")
-    parser.add_argument("--ooc-rows", type=int, default=600_000_000,
-                        help="rows of the out-of-core dataset (default 6e8: 24 GB of float32 with 10 features)")
+    parser.add_argument(
+        "--sweep-threads",
+        type=int,
+        default=1,
+        help="threads of the sweep (default 1: its problems are small, and other load then costs it little)",
+    )
+    parser.add_argument(
+        "--ooc-rows",
+        type=int,
+        default=600_000_000,
+        help="rows of the out-of-core dataset (default 6e8: 24 GB of float32 with 10 features)",
+    )
     parser.add_argument("--ooc-iterations", type=int, default=3, help="streamed descent iterations (default 3)")
     parser.add_argument("--ooc-dir", default=None, help="where the out-of-core file goes (default: the temp dir)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the workflow's temporary directory")
@@ -627,8 +857,13 @@ def main(argv: list[str] | None = None) -> int:
     if "workflow" in parts:
         parts.add("startup")  # the start-up share needs the per-job start-up cost
     results: dict[str, Any] = {}
-    machine = {"cpu": cpu_facts(), "threads": args.threads, "python": sys.version.split()[0],
-               "load_average_start": load_average(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    machine = {
+        "cpu": cpu_facts(),
+        "threads": args.threads,
+        "python": sys.version.split()[0],
+        "load_average_start": load_average(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     if "startup" in parts:
         results["startup"] = bench_startup(3)
     if "workflow" in parts:
@@ -640,8 +875,9 @@ def main(argv: list[str] | None = None) -> int:
     if "closed_form" in parts:
         results["closed_form"] = bench_closed_form(args.rows, args.features, args.threads, 2)
     if "closed_form_sweep" in parts:
-        results["closed_form_sweep"] = bench_closed_form_sweep(args.sweep_seed, args.sweep_problems, args.sweep_large,
-                                                               args.sweep_threads)
+        results["closed_form_sweep"] = bench_closed_form_sweep(
+            args.sweep_seed, args.sweep_problems, args.sweep_large, args.sweep_threads
+        )
     if "memory" in parts:
         results["memory"] = bench_memory(args.rows, args.features, args.threads, not args.no_job_memory)
     if "matmul" in parts:
@@ -654,22 +890,41 @@ def main(argv: list[str] | None = None) -> int:
         write_json(out / f"{name}.json", data)
     if not args.only:
         write_json(out / "machine.json", machine)
-        write_json(out / "summary.json", {"machine": machine, "targets": targets, "quick": args.quick,
-                                          "argv": sys.argv[1:] if argv is None else argv})
+        write_json(
+            out / "summary.json",
+            {
+                "machine": machine,
+                "targets": targets,
+                "quick": args.quick,
+                "argv": sys.argv[1:] if argv is None else argv,
+            },
+        )
     print(perf.format_table(rows, ["part", "what", "value", "detail"]))
     if "closed_form_sweep" in results:
         sweep = results["closed_form_sweep"]
-        print(f"\nclosed-form accuracy sweep: {len(sweep['problems'])} problems (seed {sweep['seed']}), "
-              f"{sweep['seconds']:.0f} s; errors equilibrated, against the float64 reference; "
-              f"max_error {sweep['max_error']:g}")
+        print(
+            f"\nclosed-form accuracy sweep: {len(sweep['problems'])} problems (seed {sweep['seed']}), "
+            f"{sweep['seconds']:.0f} s; errors equilibrated, against the float64 reference; "
+            f"max_error {sweep['max_error']:g}"
+        )
         print(sweep_table(sweep))
     print()
-    print(perf.format_table(
-        [[t["target"], t["value"], f"{'>=' if t['kind'] == 'min' else '<='} {t['limit']:g}", t["ratio"],
-          "met" if t["met"] else f"MISSED by {t['missed_by']:.0%}"] for t in targets],
-        ["target", "value", "limit", "value/limit", "status"]))
-    print(f"\nload average start {machine['load_average_start']} end {machine['load_average_end']}; "
-          f"results in {out}/")
+    print(
+        perf.format_table(
+            [
+                [
+                    t["target"],
+                    t["value"],
+                    f"{'>=' if t['kind'] == 'min' else '<='} {t['limit']:g}",
+                    t["ratio"],
+                    "met" if t["met"] else f"MISSED by {t['missed_by']:.0%}",
+                ]
+                for t in targets
+            ],
+            ["target", "value", "limit", "value/limit", "status"],
+        )
+    )
+    print(f"\nload average start {machine['load_average_start']} end {machine['load_average_end']}; results in {out}/")
     return 0
 
 

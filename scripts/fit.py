@@ -8,9 +8,16 @@ from descent.jobs import job_logging
 job = dict(snakemake.wildcards.items())
 with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**job)) as log:
     record, history = fit_files(
-        snakemake.input.parquet, snakemake.input.meta, job, snakemake.params.settings,
-        snakemake.params.init, snakemake.params.predict, snakemake.resources.get("mem_mb"), snakemake.threads,
-        accuracy_targets=snakemake.params.get("accuracy_targets", []), stream=snakemake.params.stream,
+        snakemake.input.parquet,
+        snakemake.input.meta,
+        job,
+        snakemake.params.settings,
+        snakemake.params.init,
+        snakemake.params.predict,
+        snakemake.resources.get("mem_mb"),
+        snakemake.threads,
+        accuracy_targets=snakemake.params.get("accuracy_targets", []),
+        stream=snakemake.params.stream,
     )
     record["threads"] = snakemake.threads
     if "history" in snakemake.output.keys():  # a skipped fit leaves an empty history with the columns
@@ -18,6 +25,11 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
     write_json(snakemake.output.json, record)
     log.info(
         "status=%s w=%s b=%s mse=%s iterations=%d in %.3fs%s",
-        record["status"], record["weights"], record["bias"], record["mse"], record["iterations"],
-        record["seconds"], f" ({record['status_reason']})" if record.get("status_reason") else "",
+        record["status"],
+        record["weights"],
+        record["bias"],
+        record["mse"],
+        record["iterations"],
+        record["seconds"],
+        f" ({record['status_reason']})" if record.get("status_reason") else "",
     )

@@ -24,7 +24,9 @@ with job_logging(snakemake.log[0], "fit_summary") as log:
         for scaling in snakemake.params.scalings
     }
     write_parquet(snakemake.output.conditioning, conditioning_frame((*key, c) for key, c in conditionings.items()))
-    histories = {tuple(key): pd.read_parquet(path) for key, path in zip(snakemake.params.history_keys, snakemake.input.histories)}
+    histories = {
+        tuple(key): pd.read_parquet(path) for key, path in zip(snakemake.params.history_keys, snakemake.input.histories)
+    }
     accuracy = time_to_accuracy(records, histories, conditionings, snakemake.params.accuracy_targets)
     write_parquet(snakemake.output.time_to_accuracy, accuracy)
     write_parquet(snakemake.output.repetitions, repetition_summary(accuracy))

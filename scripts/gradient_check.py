@@ -10,4 +10,7 @@ with job_logging(snakemake.log[0], f"gradient_check.{snakemake.wildcards.dataset
     result = gradient_check(data.X, data.y, weights, bias)
     result["dataset"] = snakemake.wildcards.dataset
     write_json(snakemake.output[0], result)
-    log.info("max abs diff %s", {k: v["max_abs_diff"] for k, v in result.items() if isinstance(v, dict) and "max_abs_diff" in v})
+    log.info(
+        "max abs diff %s",
+        {k: v["max_abs_diff"] for k, v in result.items() if isinstance(v, dict) and "max_abs_diff" in v},
+    )

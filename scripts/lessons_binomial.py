@@ -55,8 +55,17 @@ with job_logging(snakemake.log[0], "lessons.binomial") as log:
             "loop_seconds_estimated_for_all_tests": loop_seconds * n_tests / check if check else None,
         },
     )
-    save_figure(binomial_figure(result.table, result.summary, long.table, long.summary),
-                snakemake.output.png, snakemake.output.svg)
-    log.info("mean %.6f (n·p = %g), variance %.6f (n·p·(1−p) = %g), within tolerance: %s / %s",
-             summary["mean_correct"], summary["expected_mean_correct"], summary["variance_correct"],
-             summary["expected_variance_correct"], summary["mean_within_tolerance"], summary["variance_within_tolerance"])
+    save_figure(
+        binomial_figure(result.table, result.summary, long.table, long.summary),
+        snakemake.output.png,
+        snakemake.output.svg,
+    )
+    log.info(
+        "mean %.6f (n·p = %g), variance %.6f (n·p·(1−p) = %g), within tolerance: %s / %s",
+        summary["mean_correct"],
+        summary["expected_mean_correct"],
+        summary["variance_correct"],
+        summary["expected_variance_correct"],
+        summary["mean_within_tolerance"],
+        summary["variance_within_tolerance"],
+    )

@@ -12,5 +12,11 @@ with job_logging(snakemake.log[0], "lessons.descent_x2") as log:
     write_json(snakemake.output.summary, {**result.summary, "config": snakemake.params.spec})
     save_figure(descent_x2_figure(result.paths, result.summary), snakemake.output.png, snakemake.output.svg)
     for run in result.summary["runs"]:
-        log.info("step %g: %s after %d update(s), x = %g (%s)", run["step_size"], run["status"],
-                 run["iterations"], run["x_final"], run["reason"])
+        log.info(
+            "step %g: %s after %d update(s), x = %g (%s)",
+            run["step_size"],
+            run["status"],
+            run["iterations"],
+            run["x_final"],
+            run["reason"],
+        )

@@ -11,5 +11,10 @@ with job_logging(snakemake.log[0], "lessons.minima") as log:
     write_parquet(snakemake.output.starts, result.starts)
     write_json(snakemake.output.summary, {**result.summary, "config": snakemake.params.spec})
     save_figure(minima_figure(result.starts, result.summary), snakemake.output.png, snakemake.output.svg)
-    log.info("%s: %d starts, %.1f%% reached the global minimum %s", result.summary["function"],
-             result.summary["n_starts"], 100 * result.summary["fraction_global"], result.summary["global_minimum"])
+    log.info(
+        "%s: %d starts, %.1f%% reached the global minimum %s",
+        result.summary["function"],
+        result.summary["n_starts"],
+        100 * result.summary["fraction_global"],
+        result.summary["global_minimum"],
+    )

@@ -8,6 +8,10 @@ with job_logging(snakemake.log[0], "lessons.vectors") as log:
     result = vectors_experiment(snakemake.params.spec)
     write_parquet(snakemake.output.table, vectors_table(result))
     write_json(snakemake.output.summary, {**result, "config": snakemake.params.spec})
-    log.info("dot product %g, unit vectors coincide: %s, linear model output %.6g (folded %.6g)",
-             result["dot_product"]["dot_numpy"], result["unit_vectors"]["coincide"],
-             result["linear_model"]["output"], result["linear_model"]["output_folded"])
+    log.info(
+        "dot product %g, unit vectors coincide: %s, linear model output %.6g (folded %.6g)",
+        result["dot_product"]["dot_numpy"],
+        result["unit_vectors"]["coincide"],
+        result["linear_model"]["output"],
+        result["linear_model"]["output_folded"],
+    )

@@ -7,8 +7,20 @@ from descent.jobs import job_logging
 with job_logging(snakemake.log[0], f"loss_surface.{snakemake.wildcards.dataset}.{snakemake.wildcards.scaling}") as log:
     data = load_dataset(snakemake.input.parquet, snakemake.input.meta)
     surface = loss_surface_around(
-        data.X, data.y, snakemake.wildcards.scaling, snakemake.params.starts,
-        snakemake.params.grid_size, snakemake.params.margin, data.features,
+        data.X,
+        data.y,
+        snakemake.wildcards.scaling,
+        snakemake.params.starts,
+        snakemake.params.grid_size,
+        snakemake.params.margin,
+        data.features,
     )
     write_parquet(snakemake.output[0], surface)
-    log.info("grid %d points, w in [%g, %g], b in [%g, %g]", len(surface), surface.w.min(), surface.w.max(), surface.b.min(), surface.b.max())
+    log.info(
+        "grid %d points, w in [%g, %g], b in [%g, %g]",
+        len(surface),
+        surface.w.min(),
+        surface.w.max(),
+        surface.b.min(),
+        surface.b.max(),
+    )

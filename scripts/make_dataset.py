@@ -14,8 +14,13 @@ with job_logging(snakemake.log[0], f"dataset.{name}") as log:
         # Streamed chunk by chunk (memory independent of the file's rows); refusals name the file.
         meta = from_file(name, spec, snakemake.output.parquet, standardized=snakemake.params.standardized)
         write_json(snakemake.output.meta, meta)
-        log.info("wrote %d rows x %d features from %s to %s", meta["n"], len(meta["features"]), spec["path"],
-                 snakemake.output.parquet)
+        log.info(
+            "wrote %d rows x %d features from %s to %s",
+            meta["n"],
+            len(meta["features"]),
+            spec["path"],
+            snakemake.output.parquet,
+        )
     else:
         check_memory(*spec_shape(spec), snakemake.resources.get("mem_mb"), f"dataset {name} (datasets.{name}.n)")
         dataset = generate(spec)

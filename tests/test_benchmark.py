@@ -27,8 +27,10 @@ from descent.timing import time_callable
 
 def _section(**overrides) -> dict:
     """A validated benchmark section with schema defaults, then ``overrides``."""
-    config = {"datasets": {"d": {"kind": "torch_uniform", "n": 2, "seed": 0, "true_weights": [1]}},
-              "benchmark": dict(overrides)}
+    config = {
+        "datasets": {"d": {"kind": "torch_uniform", "n": 2, "seed": 0, "true_weights": [1]}},
+        "benchmark": dict(overrides),
+    }
     validate_config(config, ROOT / "schemas")
     return config["benchmark"]
 
@@ -156,7 +158,7 @@ def _sequential(A: np.ndarray, B: np.ndarray, dtype: type) -> np.ndarray:
     A, B = A.astype(dtype), B.astype(dtype)
     D = np.zeros((A.shape[0], B.shape[1]), dtype=dtype)
     for k in range(A.shape[1]):
-        D = D + A[:, k:k + 1] * B[k:k + 1, :]
+        D = D + A[:, k : k + 1] * B[k : k + 1, :]
     return D
 
 
@@ -223,8 +225,7 @@ def test_tiny_calls_are_timed_in_loops_and_divided_back():
 
 def test_sync_brackets_every_timed_region():
     events: list[str] = []
-    timing = time_callable(lambda: events.append("call"), warmup=2, repeats=3,
-                              sync=lambda: events.append("sync"))
+    timing = time_callable(lambda: events.append("call"), warmup=2, repeats=3, sync=lambda: events.append("sync"))
     assert timing.loops == 1
     # warm-ups then samples: each call is preceded and followed by a sync.
     assert events == ["sync", "call", "sync"] * 5
@@ -254,8 +255,9 @@ def test_naive_loop_is_measured_up_to_naive_max_n_then_extrapolated_as_n_cubed()
 
 
 def test_naive_time_budget_stops_measuring_early():
-    section = _section(**{**TINY, "sizes": [8, 16, 32], "naive_max_n": 4096, "naive_time_budget_s": 1e-9,
-                          "dtypes": ["float32"]})
+    section = _section(
+        **{**TINY, "sizes": [8, 16, 32], "naive_max_n": 4096, "naive_time_budget_s": 1e-9, "dtypes": ["float32"]}
+    )
     rows = measure.benchmark_backend("naive_python", section, threads=1, peak_gflops={"float32": None})
     assert [r["extrapolated"] for r in rows] == [False, True, True]
     assert all(math.isnan(r["fraction_of_peak"]) for r in rows)
@@ -263,8 +265,9 @@ def test_naive_time_budget_stops_measuring_early():
 
 def test_lessons_loop_is_timed_once_at_lesson_n_in_float64_and_extrapolated_otherwise():
     section = _section(**{**TINY, "sizes": [8, 16, 32], "naive_max_n": 16, "lesson_n": 20})
-    rows = measure.benchmark_backend("naive_numpy_indexing", section, threads=2,
-                                     peak_gflops={"float32": None, "float64": None})
+    rows = measure.benchmark_backend(
+        "naive_numpy_indexing", section, threads=2, peak_gflops={"float32": None, "float64": None}
+    )
     frame = table.rows_frame(rows)
     assert list(frame["n"]) == [8, 16, 20, 32] * 2 and list(frame["dtype"]) == ["float32"] * 4 + ["float64"] * 4
     assert list(frame["compute_dtype"]) == list(frame["dtype"])
@@ -277,16 +280,27 @@ def test_lessons_loop_is_timed_once_at_lesson_n_in_float64_and_extrapolated_othe
     # ... and in float32, where the lesson's n is not measured, from n=16.
     assert at.loc[("float32", 20), "status"] == "extrapolated: O(n^3) from n=16"
     assert at.loc[("float32", 20), "seconds_median"] == pytest.approx(
-        at.loc[("float32", 16), "seconds_median"] * (20 / 16) ** 3)
+        at.loc[("float32", 16), "seconds_median"] * (20 / 16) ** 3
+    )
     # No budget: extrapolated too; lesson_n null or among the sizes: no extra row; other loops: none.
-    none = measure.benchmark_backend("naive_numpy_indexing", {**section, "lesson_time_budget_s": 0.0}, threads=1,
-                                     peak_gflops={"float32": None, "float64": None})
+    none = measure.benchmark_backend(
+        "naive_numpy_indexing",
+        {**section, "lesson_time_budget_s": 0.0},
+        threads=1,
+        peak_gflops={"float32": None, "float64": None},
+    )
     assert [r["status"] for r in none if r["n"] == 20] == ["extrapolated: O(n^3) from n=16"] * 2
     for changed in ({"lesson_n": None}, {"lesson_n": 16}):
-        rows = measure.benchmark_backend("naive_numpy_indexing", {**section, **changed, "dtypes": ["float64"]},
-                                         threads=1, peak_gflops={"float64": None})
+        rows = measure.benchmark_backend(
+            "naive_numpy_indexing",
+            {**section, **changed, "dtypes": ["float64"]},
+            threads=1,
+            peak_gflops={"float64": None},
+        )
         assert [r["n"] for r in rows] == [8, 16, 32]
-    listed = measure.benchmark_backend("naive_python", section, threads=1, peak_gflops={"float32": None, "float64": None})
+    listed = measure.benchmark_backend(
+        "naive_python", section, threads=1, peak_gflops={"float32": None, "float64": None}
+    )
     assert 20 not in {r["n"] for r in listed} and {r["compute_dtype"] for r in listed} == {"float64"}
 
 
@@ -338,8 +352,11 @@ def test_cuda_job_is_skipped_not_failed_without_cuda():
 def test_cuda_job_with_cuda_uses_the_datasheet_peak(monkeypatch):
     """The CUDA-available branch of the job, with the GPU faked and torch on the CPU doing the work."""
     pytest.importorskip("torch")
-    monkeypatch.setattr(machine, "cuda_facts", lambda: {"cuda_available": True, "gpu_name": "NVIDIA H100 80GB HBM3",
-                                                        "torch_cuda_version": "12.x"})
+    monkeypatch.setattr(
+        machine,
+        "cuda_facts",
+        lambda: {"cuda_available": True, "gpu_name": "NVIDIA H100 80GB HBM3", "torch_cuda_version": "12.x"},
+    )
     on_cpu = lambda A, B: torch_runner(A, B, "cpu")  # noqa: E731
     rows, facts = run_matmul_job("torch_cuda", _section(**TINY), threads=1, factory=on_cpu)
     assert all(r["status"] == "ok" and r["backend"] == "torch_cuda" for r in rows)
@@ -361,12 +378,26 @@ def test_unknown_backend_is_rejected():
 
 # ----------------------------------------------------------------------------------- machine / peak
 
-ZEN5 = {"vendor": "AuthenticAMD", "family": 0x1A, "model_number": 2, "machine": "x86_64",
-        "simd_flags": ["avx", "avx2", "avx512f", "fma", "sse2"], "cpuinfo_mhz": 2500.0, "max_freq_mhz": None,
-        "physical_cores_usable": 2}
-HASWELL = {"vendor": "GenuineIntel", "family": 6, "model_number": 0x3F, "machine": "x86_64",
-           "simd_flags": ["avx", "avx2", "fma", "sse2"], "cpuinfo_mhz": 2000.0, "max_freq_mhz": 3000.0,
-           "physical_cores_usable": 8}
+ZEN5 = {
+    "vendor": "AuthenticAMD",
+    "family": 0x1A,
+    "model_number": 2,
+    "machine": "x86_64",
+    "simd_flags": ["avx", "avx2", "avx512f", "fma", "sse2"],
+    "cpuinfo_mhz": 2500.0,
+    "max_freq_mhz": None,
+    "physical_cores_usable": 2,
+}
+HASWELL = {
+    "vendor": "GenuineIntel",
+    "family": 6,
+    "model_number": 0x3F,
+    "machine": "x86_64",
+    "simd_flags": ["avx", "avx2", "fma", "sse2"],
+    "cpuinfo_mhz": 2000.0,
+    "max_freq_mhz": 3000.0,
+    "physical_cores_usable": 8,
+}
 
 
 def test_parse_cpuinfo_reads_the_first_processor_block():
@@ -438,11 +469,24 @@ def test_blas_kernel_width_from_threadpoolctl():
 
 
 def test_notes_explain_a_narrow_blas_kernel_and_an_underestimated_clock():
-    row = {"backend": "numpy", "dtype": "float64", "n": 1024, "status": "ok", "gflops": 150.0, "peak_gflops": 100.0,
-           "fraction_of_peak": 1.5, "threads": 2, "seconds_median": 0.01}
-    facts = {"backend": "numpy", "blas_env": {"OPENBLAS_CORETYPE": "Haswell"},
-             "blas_kernel": {"name": "Haswell", "bits": 256, "hardware_bits": 512, "ceiling_fraction": 0.5},
-             "peak": {"float64": machine.cpu_peak(ZEN5, 2, "float64")}, "cpu": {"physical_cores_usable": 2}}
+    row = {
+        "backend": "numpy",
+        "dtype": "float64",
+        "n": 1024,
+        "status": "ok",
+        "gflops": 150.0,
+        "peak_gflops": 100.0,
+        "fraction_of_peak": 1.5,
+        "threads": 2,
+        "seconds_median": 0.01,
+    }
+    facts = {
+        "backend": "numpy",
+        "blas_env": {"OPENBLAS_CORETYPE": "Haswell"},
+        "blas_kernel": {"name": "Haswell", "bits": 256, "hardware_bits": 512, "ceiling_fraction": 0.5},
+        "peak": {"float64": machine.cpu_peak(ZEN5, 2, "float64")},
+        "cpu": {"physical_cores_usable": 2},
+    }
     text = "\n".join(notes.performance_notes([row], facts))
     assert "OPENBLAS_CORETYPE=Haswell" in text and "capped at 50%" in text
     # 150 GFLOP/s through a kernel using half of 2 cores x 32 flops/cycle: the clock is at least 150 / 32 GHz.
@@ -455,16 +499,31 @@ def test_notes_explain_a_narrow_blas_kernel_and_an_underestimated_clock():
 
 
 def test_speedups_divide_the_naive_time():
-    frame = pd.DataFrame({"backend": ["naive_python", "numpy"], "dtype": ["float64"] * 2, "n": [8, 8],
-                          "seconds_median": [1.0, 0.01], "extrapolated": [False, False], "status": ["ok", "ok"]})
+    frame = pd.DataFrame(
+        {
+            "backend": ["naive_python", "numpy"],
+            "dtype": ["float64"] * 2,
+            "n": [8, 8],
+            "seconds_median": [1.0, 0.01],
+            "extrapolated": [False, False],
+            "status": ["ok", "ok"],
+        }
+    )
     result = plots.speedups(frame).set_index("backend")
     assert result.loc["numpy", "speedup"] == pytest.approx(100.0) and (result["baseline"] == "naive_python").all()
 
 
 def test_speedups_are_over_the_lessons_loop_when_it_ran():
-    frame = pd.DataFrame({"backend": ["naive_numpy_indexing", "naive_python", "numpy", "naive_numpy_indexing"],
-                          "dtype": ["float64"] * 4, "n": [8, 8, 8, 500], "seconds_median": [6.0, 1.0, 0.01, 30.0],
-                          "extrapolated": [False] * 4, "status": ["ok"] * 4})
+    frame = pd.DataFrame(
+        {
+            "backend": ["naive_numpy_indexing", "naive_python", "numpy", "naive_numpy_indexing"],
+            "dtype": ["float64"] * 4,
+            "n": [8, 8, 8, 500],
+            "seconds_median": [6.0, 1.0, 0.01, 30.0],
+            "extrapolated": [False] * 4,
+            "status": ["ok"] * 4,
+        }
+    )
     result = plots.speedups(frame)
     by = result[result["n"] == 8].set_index("backend")["speedup"]
     assert by["naive_python"] == pytest.approx(6.0) and by["numpy"] == pytest.approx(600.0)
@@ -472,14 +531,27 @@ def test_speedups_are_over_the_lessons_loop_when_it_ran():
 
 
 def test_notes_give_the_lesson_claim_and_the_dtype_computed_in():
-    rows = [{"backend": "naive_python", "dtype": "float32", "n": 250, "status": "ok", "seconds_median": 1.0,
-             "gflops": 0.03, "fraction_of_peak": math.nan, "threads": 1}]
+    rows = [
+        {
+            "backend": "naive_python",
+            "dtype": "float32",
+            "n": 250,
+            "status": "ok",
+            "seconds_median": 1.0,
+            "gflops": 0.03,
+            "fraction_of_peak": math.nan,
+            "threads": 1,
+        }
+    ]
     text = notes.performance_notes(rows, {"backend": "naive_python"})
-    assert text == ["naive_python float32 (computed in float64): n=500 takes 8.0 s (extrapolated as O(n^3) from "
-                    "n=250); Lesson 0 claims no more than 120 s"]
+    assert text == [
+        "naive_python float32 (computed in float64): n=500 takes 8.0 s (extrapolated as O(n^3) from "
+        "n=250); Lesson 0 claims no more than 120 s"
+    ]
     rows = [{**rows[0], "backend": "naive_numpy_indexing", "dtype": "float64", "n": 500, "seconds_median": 33.0}]
     assert notes.performance_notes(rows, {}) == [
-        "naive_numpy_indexing float64: n=500 takes 33.0 s (measured); Lesson 0 claims no more than 120 s"]
+        "naive_numpy_indexing float64: n=500 takes 33.0 s (measured); Lesson 0 claims no more than 120 s"
+    ]
 
 
 # ----------------------------------------------------------------------------------- config
@@ -495,9 +567,15 @@ def test_schema_fills_the_documented_defaults():
 
 @pytest.mark.parametrize(
     ("overrides", "expected"),
-    [({"sizes": [0]}, "0"), ({"dtypes": ["float16"]}, "float16"), ({"backends": ["fortran"]}, "fortran"),
-     ({"repeats": 0}, "repeats"), ({"colour": 1}, "colour"), ({"lesson_n": 0}, "lesson_n"),
-     ({"lesson_time_budget_s": -1}, "lesson_time_budget_s")],
+    [
+        ({"sizes": [0]}, "0"),
+        ({"dtypes": ["float16"]}, "float16"),
+        ({"backends": ["fortran"]}, "fortran"),
+        ({"repeats": 0}, "repeats"),
+        ({"colour": 1}, "colour"),
+        ({"lesson_n": 0}, "lesson_n"),
+        ({"lesson_time_budget_s": -1}, "lesson_time_budget_s"),
+    ],
     ids=["size", "dtype", "backend", "repeats", "unknown-key", "lesson-n", "lesson-budget"],
 )
 def test_schema_rejects_bad_values(overrides, expected):
@@ -523,17 +601,30 @@ def test_resource_estimates_are_positive_and_grow_with_size():
     assert mconfig.job_runtime_min(large, "naive_python") >= 10
     # The lesson's loop may also spend lesson_time_budget_s (default 120 s) once.
     assert mconfig.job_runtime_min(large, "naive_numpy_indexing") > mconfig.job_runtime_min(large, "naive_python")
-    assert mconfig.job_runtime_min(_section(lesson_n=None), "naive_numpy_indexing") == \
-        mconfig.job_runtime_min(_section(), "naive_python")
+    assert mconfig.job_runtime_min(_section(lesson_n=None), "naive_numpy_indexing") == mconfig.job_runtime_min(
+        _section(), "naive_python"
+    )
 
 
 # ----------------------------------------------------------------------------------- workflow
 
 # torch_cpu runs the same script as numpy and is covered by the unit tests; leaving it out keeps this fast.
-TINY_WORKFLOW = {"sizes": [16, 32], "naive_max_n": 16, "repeats": 2, "min_sample_s": 0.001, "lesson_n": 24,
-                 "backends": ["naive_numpy_indexing", "naive_python", "numpy", "torch_cuda"]}
-OUTPUTS = ["matmul.parquet", "matmul.json", "matmul_gflops.png", "matmul_gflops.svg",
-           "matmul_speedup.png", "matmul_speedup.svg"]
+TINY_WORKFLOW = {
+    "sizes": [16, 32],
+    "naive_max_n": 16,
+    "repeats": 2,
+    "min_sample_s": 0.001,
+    "lesson_n": 24,
+    "backends": ["naive_numpy_indexing", "naive_python", "numpy", "torch_cuda"],
+}
+OUTPUTS = [
+    "matmul.parquet",
+    "matmul.json",
+    "matmul_gflops.png",
+    "matmul_gflops.svg",
+    "matmul_speedup.png",
+    "matmul_speedup.svg",
+]
 
 
 @pytest.mark.workflow
@@ -560,8 +651,16 @@ def test_benchmark_rules_end_to_end(tmp_path, test_config, write_config):
     if (cuda["status"] != "ok").any():
         assert (cuda["status"] == measure.SKIPPED_NO_CUDA).all() and cuda["seconds_median"].isna().all()
     sidecar = json.loads((tmp_path / "results/benchmark/matmul.json").read_text())
-    for key in ("cpu_model", "physical_cores_usable", "blas", "blas_kernel", "gpu_name", "numpy_version",
-                "torch_version", "blas_env"):
+    for key in (
+        "cpu_model",
+        "physical_cores_usable",
+        "blas",
+        "blas_kernel",
+        "gpu_name",
+        "numpy_version",
+        "torch_version",
+        "blas_env",
+    ):
         assert key in sidecar["machine"], key
     assert sidecar["peak"]["cpu"]["float64"]["formula"].startswith("cores x fma_units")
     assert set(sidecar["jobs"]) == set(TINY_WORKFLOW["backends"])
@@ -579,8 +678,9 @@ def test_benchmark_rules_end_to_end(tmp_path, test_config, write_config):
 @pytest.mark.workflow
 def test_cuda_rule_requests_a_gpu(tmp_path, test_config, write_config):
     test_config["benchmark"] = dict(TINY_WORKFLOW)
-    proc = run_snakemake(tmp_path, "-n", "results/benchmark/raw/torch_cuda.parquet",
-                         configfile=write_config(test_config))
+    proc = run_snakemake(
+        tmp_path, "-n", "results/benchmark/raw/torch_cuda.parquet", configfile=write_config(test_config)
+    )
     out = proc.stdout + proc.stderr
     assert "rule matmul_benchmark_cuda" in out and "gpu=1" in out, out
 

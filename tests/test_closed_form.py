@@ -22,9 +22,17 @@ BASE = default_fit_settings(ROOT / "schemas", "lstsq").as_dict()
 def S(**changes) -> FitSettings:
     """The schema's default settings with ``changes``."""
     return FitSettings.from_dict({**BASE, **changes})
+
+
 #: Every closed-form path: the lstsq solvers and scikit-learn.
-PATHS = [("lstsq", "auto"), ("lstsq", "normal_equations"), ("lstsq", "qr"), ("lstsq", "torch"),
-         ("lstsq", "torch_lesson"), ("sklearn", None)]
+PATHS = [
+    ("lstsq", "auto"),
+    ("lstsq", "normal_equations"),
+    ("lstsq", "qr"),
+    ("lstsq", "torch"),
+    ("lstsq", "torch_lesson"),
+    ("sklearn", None),
+]
 EPS64 = float(np.finfo(np.float64).eps)
 
 
@@ -89,9 +97,21 @@ def test_tall_float32_problems_with_offsets(n):
     # equilibrated κ ≈ 12. torch.linalg.lstsq's default rcond (eps·max(m, n)) dropped singular
     # values and got the weights 4x off with rank 3; every path must now be right or flagged, and
     # the default float64 solve within 1e-6 of the reference, raw and standardized.
-    data = generate({"kind": "multiscale_gaussian", "n": n, "n_features": 3, "seed": 1, "target": "y",
-                     "scale_range": [0.5, 50.0], "offset_factor": 3.0, "weight_range": [-2.0, 2.0],
-                     "true_bias": -2.99, "noise_std": 1.0, "dtype": "float32"})
+    data = generate(
+        {
+            "kind": "multiscale_gaussian",
+            "n": n,
+            "n_features": 3,
+            "seed": 1,
+            "target": "y",
+            "scale_range": [0.5, 50.0],
+            "offset_factor": 3.0,
+            "weight_range": [-2.0, 2.0],
+            "true_bias": -2.99,
+            "noise_std": 1.0,
+            "dtype": "float32",
+        }
+    )
     X, y = data.frame[["x0", "x1", "x2"]].to_numpy(), data.frame["y"].to_numpy()
     w_ref, b_ref, _ = least_squares_reference(X, y)
     reference = np.append(w_ref, b_ref)
@@ -118,8 +138,20 @@ def test_a_truly_rank_deficient_design_is_flagged_in_both_dtypes():
 def test_the_lessons_three_lines_are_reproduced_verbatim():
     import torch
 
-    data = generate({"kind": "torch_uniform", "n": 50, "seed": 42, "features": ["surface"], "target": "rent",
-                     "low": 20, "high": 100, "true_weights": [32], "true_bias": 200, "noise_std": 100})
+    data = generate(
+        {
+            "kind": "torch_uniform",
+            "n": 50,
+            "seed": 42,
+            "features": ["surface"],
+            "target": "rent",
+            "low": 20,
+            "high": 100,
+            "true_weights": [32],
+            "true_bias": 200,
+            "noise_std": 100,
+        }
+    )
     surface = torch.tensor(data.frame["surface"].to_numpy())
     rent = torch.tensor(data.frame["rent"].to_numpy())
     torch.use_deterministic_algorithms(True)  # as the solver runs it: the default driver is not
@@ -128,8 +160,12 @@ def test_the_lessons_three_lines_are_reproduced_verbatim():
     finally:
         torch.use_deterministic_algorithms(False)
     for _ in range(3):  # the same numbers, bit for bit, every time
-        outcome, w, b = fit(data.frame[["surface"]].to_numpy(), data.frame["rent"].to_numpy(), "raw",
-                            S(method="lstsq", lstsq_solver="torch_lesson"))
+        outcome, w, b = fit(
+            data.frame[["surface"]].to_numpy(),
+            data.frame["rent"].to_numpy(),
+            "raw",
+            S(method="lstsq", lstsq_solver="torch_lesson"),
+        )
         assert [float(w[0]), b] == lesson.solution.reshape(-1).double().tolist()
     assert outcome.status == "closed_form" and outcome.extra["dtype"] == "float32"
 

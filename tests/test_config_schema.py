@@ -51,8 +51,16 @@ def _error_text(exc: BaseException) -> str:
         (lambda c: c.update(datasets={}), "should be non-empty"),
         (lambda c: c.update(unknown_section={}), "unknown_section"),
     ],
-    ids=["unknown-kind", "negative-n", "missing-seed", "wrong-type", "negative-noise", "unknown-key",
-         "no-datasets", "unknown-section"],
+    ids=[
+        "unknown-kind",
+        "negative-n",
+        "missing-seed",
+        "wrong-type",
+        "negative-noise",
+        "unknown-key",
+        "no-datasets",
+        "unknown-section",
+    ],
 )
 def test_schema_rejects_bad_values_naming_the_field(test_config, mutate, expected):
     mutate(test_config)

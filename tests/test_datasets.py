@@ -23,17 +23,40 @@ from descent.io import DataError, load_dataset
 from descent.resources import MemoryLimitError, declared_mem_mb, gather_mem_mb, job_mem_mb, machine_mem_mb
 
 PARIS = {
-    "kind": "torch_uniform", "n": 50, "seed": 42, "features": ["surface"], "target": "rent",
-    "low": 20, "high": 100, "true_weights": [32], "true_bias": 200, "noise_std": 100,
+    "kind": "torch_uniform",
+    "n": 50,
+    "seed": 42,
+    "features": ["surface"],
+    "target": "rent",
+    "low": 20,
+    "high": 100,
+    "true_weights": [32],
+    "true_bias": 200,
+    "noise_std": 100,
 }
 LESSON0 = {
-    "kind": "numpy_legacy_uniform", "n": 100, "seed": 0, "features": ["x"], "target": "y",
-    "scale": 2, "true_weights": [3], "true_bias": 4, "noise_std": 0.5,
+    "kind": "numpy_legacy_uniform",
+    "n": 100,
+    "seed": 0,
+    "features": ["x"],
+    "target": "y",
+    "scale": 2,
+    "true_weights": [3],
+    "true_bias": 4,
+    "noise_std": 0.5,
 }
 MULTI = {
-    "kind": "multiscale_gaussian", "n": 5000, "n_features": 4, "seed": 3, "target": "y",
-    "scale_range": [0.01, 1000.0], "offset_factor": 3.0, "weight_range": [-5.0, 5.0],
-    "true_bias": 5.0, "noise_std": 0.0, "dtype": "float64",
+    "kind": "multiscale_gaussian",
+    "n": 5000,
+    "n_features": 4,
+    "seed": 3,
+    "target": "y",
+    "scale_range": [0.01, 1000.0],
+    "offset_factor": 3.0,
+    "weight_range": [-5.0, 5.0],
+    "true_bias": 5.0,
+    "noise_std": 0.0,
+    "dtype": "float64",
 }
 
 
@@ -120,7 +143,6 @@ def test_too_few_rows_and_unknown_kind_are_refused():
 # ---------------------------------------------------------------------------------------------
 
 
-
 def _file_spec(path, **extra):
     return {"kind": "file", "path": str(path), "format": "auto", "delimiter": ",", "target": "y", **extra}
 
@@ -190,27 +212,64 @@ def _csv(tmp_path, name, text):
 BAD_FILES = {
     # case: (file name, content or None for missing, spec extras, standardized, expected message)
     "missing file": ("absent.csv", None, {}, False, "absent.csv: no such file (datasets.mine.path"),
-    "unknown feature": ("u.csv", "a,b,y\n1,2,3\n4,5,6\n", {"features": ["a", "c"]}, False,
-                        "u.csv: unknown column 'c' (datasets.mine.features); the file has columns ['a', 'b', 'y']"),
-    "unknown target": ("t.csv", "a,b,y\n1,2,3\n4,5,6\n", {"target": "z"}, False,
-                       "t.csv: unknown column 'z' (datasets.mine.target)"),
-    "non-numeric column": ("s.csv", "a,name,y\n1,x,3\n4,w,6\n", {"features": ["a", "name"]}, False,
-                           "s.csv: column 'name' is not numeric (it holds string"),
-    "non-numeric value far down": ("l.csv", "a,b,y\n" + "".join(f"{i},{i % 7},{i}\n" for i in range(3000))
-                                   + "5,oops,7\n", {}, False,
-                                   "l.csv: column 'b' is not numeric: 'oops' at row 3000 (line 3002 of the file)"),
-    "NaN": ("n.csv", "a,b,y\n1,2,3\n4,NaN,6\n7,8,9\n", {}, False,
-            "n.csv: column 'b' has a missing value (empty, NA or NaN) at row 1 (line 3 of the file)"),
-    "empty field": ("e.csv", "a,b,y\n1,2,3\n4,5,6\n7,,9\n", {}, False,
-                    "e.csv: column 'b' has a missing value (empty, NA or NaN) at row 2 (line 4 of the file)"),
-    "inf": ("i.csv", "a,b,y\n1,2,3\n4,5,6\n7,8,inf\n", {}, False,
-            "i.csv: column 'y' has the value inf at row 2 (line 4 of the file)"),
+    "unknown feature": (
+        "u.csv",
+        "a,b,y\n1,2,3\n4,5,6\n",
+        {"features": ["a", "c"]},
+        False,
+        "u.csv: unknown column 'c' (datasets.mine.features); the file has columns ['a', 'b', 'y']",
+    ),
+    "unknown target": (
+        "t.csv",
+        "a,b,y\n1,2,3\n4,5,6\n",
+        {"target": "z"},
+        False,
+        "t.csv: unknown column 'z' (datasets.mine.target)",
+    ),
+    "non-numeric column": (
+        "s.csv",
+        "a,name,y\n1,x,3\n4,w,6\n",
+        {"features": ["a", "name"]},
+        False,
+        "s.csv: column 'name' is not numeric (it holds string",
+    ),
+    "non-numeric value far down": (
+        "l.csv",
+        "a,b,y\n" + "".join(f"{i},{i % 7},{i}\n" for i in range(3000)) + "5,oops,7\n",
+        {},
+        False,
+        "l.csv: column 'b' is not numeric: 'oops' at row 3000 (line 3002 of the file)",
+    ),
+    "NaN": (
+        "n.csv",
+        "a,b,y\n1,2,3\n4,NaN,6\n7,8,9\n",
+        {},
+        False,
+        "n.csv: column 'b' has a missing value (empty, NA or NaN) at row 1 (line 3 of the file)",
+    ),
+    "empty field": (
+        "e.csv",
+        "a,b,y\n1,2,3\n4,5,6\n7,,9\n",
+        {},
+        False,
+        "e.csv: column 'b' has a missing value (empty, NA or NaN) at row 2 (line 4 of the file)",
+    ),
+    "inf": (
+        "i.csv",
+        "a,b,y\n1,2,3\n4,5,6\n7,8,inf\n",
+        {},
+        False,
+        "i.csv: column 'y' has the value inf at row 2 (line 4 of the file)",
+    ),
     "one row": ("o.csv", "a,b,y\n1,2,3\n", {}, False, "o.csv: 1 row(s); fitting a line needs at least 2"),
-    "constant feature": ("c.csv", "a,b,y\n1,2,3\n1,5,6\n1,8,9\n", {}, True,
-                         "c.csv: feature column 'a' is constant (every one of its 3 values is 1): it cannot be "
-                         "standardized"),
-    "constant target": ("ct.csv", "a,b,y\n1,2,3\n2,5,3\n3,8,3\n", {}, True,
-                        "ct.csv: target column 'y' is constant"),
+    "constant feature": (
+        "c.csv",
+        "a,b,y\n1,2,3\n1,5,6\n1,8,9\n",
+        {},
+        True,
+        "c.csv: feature column 'a' is constant (every one of its 3 values is 1): it cannot be standardized",
+    ),
+    "constant target": ("ct.csv", "a,b,y\n1,2,3\n2,5,3\n3,8,3\n", {}, True, "ct.csv: target column 'y' is constant"),
 }
 
 
@@ -255,8 +314,11 @@ def test_file_shape_without_reading_the_data(tmp_path):
 def test_file_datasets_in_the_config(tmp_path):
     config = yaml.safe_load((ROOT / ".test/config.yaml").read_text())
     config["datasets"]["mine"] = {"kind": "file", "path": str(tmp_path / "absent.csv"), "target": "y"}
-    with pytest.raises(ConfigError, match=r"datasets\.mine\.features: not given, and they cannot be read from the "
-                                          r"file: .*absent\.csv: no such file"):
+    with pytest.raises(
+        ConfigError,
+        match=r"datasets\.mine\.features: not given, and they cannot be read from the "
+        r"file: .*absent\.csv: no such file",
+    ):
         validate_config(config, ROOT / "schemas")
     config["datasets"]["mine"] = {"kind": "file", "path": "x.csv", "target": "y", "true_weights": [1.0]}
     with pytest.raises(ConfigError, match=r"datasets\.mine: Additional properties are not allowed \('true_weights'"):
@@ -289,8 +351,16 @@ def test_memory_limit_refusal_names_rule_need_and_way_out():
     with pytest.raises(MemoryLimitError) as info:
         declared_mem_mb(50000, 1, 24000, "fit_closed_form", "dataset big: 1000 rows")
     message = str(info.value)
-    for part in ("rule fit_closed_form", "needs about 50000 MB", "dataset big", "mem_mb=24000", "float32",
-                 "more memory", "profiles/slurm", "--resources mem_mb="):
+    for part in (
+        "rule fit_closed_form",
+        "needs about 50000 MB",
+        "dataset big",
+        "mem_mb=24000",
+        "float32",
+        "more memory",
+        "profiles/slurm",
+        "--resources mem_mb=",
+    ):
         assert part in message, (part, message)
 
 
@@ -327,7 +397,9 @@ def test_a_users_csv_goes_through_the_fits_and_reruns_when_edited(tmp_path):
     (tmp_path / "data").mkdir()
     _frame(200, seed=7).to_csv(tmp_path / "data/mine.csv", index=False)
     config = _config_with(tmp_path, {"mine": {"kind": "file", "path": "data/mine.csv", "target": "y"}})
-    fits = [f"results/fits/mine/{s}/{m}.json" for s in ("raw", "standardized") for m in ("lstsq", "sklearn", "manual_gd")]
+    fits = [
+        f"results/fits/mine/{s}/{m}.json" for s in ("raw", "standardized") for m in ("lstsq", "sklearn", "manual_gd")
+    ]
     run_snakemake(tmp_path, *fits, configfile=config)
     meta = json.loads((tmp_path / "results/datasets/mine.json").read_text())
     assert meta["features"] == ["a", "b"] and meta["n"] == 200 and meta["true_weights"] is None
@@ -350,7 +422,10 @@ def test_bad_files_fail_their_dataset_job_naming_file_and_column(tmp_path):
     (tmp_path / "data").mkdir()
     bad = {
         "nonnumeric": ("a,b,y\n1,x,3\n2,w,4\n", "data/nonnumeric.csv: column 'b' is not numeric"),
-        "nan": ("a,b,y\n1,2,3\n2,NaN,4\n3,5,6\n", "data/nan.csv: column 'b' has a missing value (empty, NA or NaN) at row 1"),
+        "nan": (
+            "a,b,y\n1,2,3\n2,NaN,4\n3,5,6\n",
+            "data/nan.csv: column 'b' has a missing value (empty, NA or NaN) at row 1",
+        ),
         "constant": ("a,b,y\n1,2,3\n1,3,4\n1,5,6\n", "data/constant.csv: feature column 'a' is constant"),
     }
     datasets = {}
@@ -359,8 +434,9 @@ def test_bad_files_fail_their_dataset_job_naming_file_and_column(tmp_path):
         datasets[name] = {"kind": "file", "path": f"data/{name}.csv", "target": "y", "features": ["a", "b"]}
     datasets["absent"] = {"kind": "file", "path": "data/absent.csv", "target": "y", "features": ["a"]}
     config = _config_with(tmp_path, datasets)
-    proc = run_snakemake(tmp_path, "--keep-going", *(f"results/datasets/{n}.parquet" for n in bad),
-                         configfile=config, check=False)
+    proc = run_snakemake(
+        tmp_path, "--keep-going", *(f"results/datasets/{n}.parquet" for n in bad), configfile=config, check=False
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     for name, (_, expected) in bad.items():
@@ -374,8 +450,9 @@ def test_bad_files_fail_their_dataset_job_naming_file_and_column(tmp_path):
 @pytest.mark.workflow
 def test_a_rule_needing_more_than_the_memory_limit_is_refused_before_it_starts(tmp_path):
     # The profile's limit is the machine's memory; a tiny limit stands in for a huge dataset.
-    proc = run_snakemake(tmp_path, "-n", "results/fits/paris_rent/raw/lstsq.json", "--resources", "mem_mb=500",
-                         check=False)
+    proc = run_snakemake(
+        tmp_path, "-n", "results/fits/paris_rent/raw/lstsq.json", "--resources", "mem_mb=500", check=False
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "rule dataset: needs about 600 MB" in out and "mem_mb=500" in out and "float32" in out, out

@@ -30,7 +30,12 @@ def test_settings_resolve_defaults_then_variant_then_overrides(config):
         {"dataset": "paris_rent", "scaling": "raw", "method": ["sgd"], "set": {"iterations": 7}, "why": "test"},
     ]
     settings = resolve_settings(config, FitJob("paris_rent", "raw", "sgd"))
-    assert (settings["method"], settings["batch_size"], settings["lr"], settings["iterations"]) == ("manual_gd", 1, 0.3, 7)
+    assert (settings["method"], settings["batch_size"], settings["lr"], settings["iterations"]) == (
+        "manual_gd",
+        1,
+        0.3,
+        7,
+    )
     assert settings["applied"] == ["variants.sgd", "overrides[0]", "overrides[1]: test"]
     other = resolve_settings(config, FitJob("lesson_linear", "raw", "sgd"))
     assert other["iterations"] == config["fits"]["settings"]["iterations"]
@@ -39,12 +44,27 @@ def test_settings_resolve_defaults_then_variant_then_overrides(config):
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda f: f.update(overrides=[{"dataset": "nope", "set": {}}]), "fits.overrides[0].dataset: unknown dataset 'nope'"),
-        (lambda f: f.update(overrides=[{"method": "newton", "set": {}}]), "fits.overrides[0].method: unknown method 'newton'"),
+        (
+            lambda f: f.update(overrides=[{"dataset": "nope", "set": {}}]),
+            "fits.overrides[0].dataset: unknown dataset 'nope'",
+        ),
+        (
+            lambda f: f.update(overrides=[{"method": "newton", "set": {}}]),
+            "fits.overrides[0].method: unknown method 'newton'",
+        ),
         (lambda f: f["settings"].update(batch_size=10**9), "batch_size: 1000000000 is larger than the dataset's n="),
-        (lambda f: f.update(variants={"lstsq": {"method": "manual_gd"}}), "fits.variants.lstsq: a variant cannot reuse"),
-        (lambda f: f.update(predict={"paris_rent": [[1, 2]]}), "fits.predict.paris_rent[0]: 2 value(s) for 1 feature(s)"),
-        (lambda f: f["settings"].update(init={"kind": "numpy_legacy_after_data"}), "needs a numpy_legacy_uniform dataset"),
+        (
+            lambda f: f.update(variants={"lstsq": {"method": "manual_gd"}}),
+            "fits.variants.lstsq: a variant cannot reuse",
+        ),
+        (
+            lambda f: f.update(predict={"paris_rent": [[1, 2]]}),
+            "fits.predict.paris_rent[0]: 2 value(s) for 1 feature(s)",
+        ),
+        (
+            lambda f: f["settings"].update(init={"kind": "numpy_legacy_after_data"}),
+            "needs a numpy_legacy_uniform dataset",
+        ),
     ],
 )
 def test_cross_field_problems_are_named(config, mutate, expected):
@@ -98,9 +118,20 @@ def test_repetition_summary_medians_ranges_and_unstable_timings():
 
     from descent.fitting.accuracy import repetition_summary
 
-    rows = [{"dataset": "d", "scaling": "raw", "fit": "sgd", "epsilon": 1e-2, "kind": "iterative",
-             "reached": True, "iterations": it, "seconds": sec, "relative_gap": gap}
-            for it, sec, gap in ((10, 1.0, 1e-3), (12, 1.0, 2e-3), (14, 2.0, 3e-3), (16, 1.0, 4e-3))]
+    rows = [
+        {
+            "dataset": "d",
+            "scaling": "raw",
+            "fit": "sgd",
+            "epsilon": 1e-2,
+            "kind": "iterative",
+            "reached": True,
+            "iterations": it,
+            "seconds": sec,
+            "relative_gap": gap,
+        }
+        for it, sec, gap in ((10, 1.0, 1e-3), (12, 1.0, 2e-3), (14, 2.0, 3e-3), (16, 1.0, 4e-3))
+    ]
     rows.append({**rows[0], "reached": False, "iterations": None, "seconds": None, "relative_gap": 0.5})
     summary = repetition_summary(pd.DataFrame(rows)).iloc[0]
     assert (summary["runs"], summary["reached_runs"]) == (5, 4)

@@ -31,6 +31,8 @@ BASE = default_fit_settings(
 def S(**changes) -> FitSettings:
     """Test settings: the schema's defaults with this module's BASE and ``changes``."""
     return FitSettings.from_dict({**BASE, **changes})
+
+
 W_TRUE, B_TRUE = np.array([1.5, -2.0, 0.5]), 0.75
 
 
@@ -214,9 +216,21 @@ def test_loss_surface_matches_a_direct_computation():
 def test_lstsq_float32_tall_badly_scaled_problem_is_right():
     # torch.linalg.lstsq's default driver and rcond misjudge the rank of tall, badly scaled float32
     # problems; the certified float64 closed form must not.
-    data = generate({"kind": "multiscale_gaussian", "n": 200000, "n_features": 4, "seed": 0, "target": "y",
-                     "scale_range": [0.01, 1000.0], "offset_factor": 3.0, "weight_range": [-5.0, 5.0],
-                     "true_bias": 5.0, "noise_std": 0.0, "dtype": "float32"})
+    data = generate(
+        {
+            "kind": "multiscale_gaussian",
+            "n": 200000,
+            "n_features": 4,
+            "seed": 0,
+            "target": "y",
+            "scale_range": [0.01, 1000.0],
+            "offset_factor": 3.0,
+            "weight_range": [-5.0, 5.0],
+            "true_bias": 5.0,
+            "noise_std": 0.0,
+            "dtype": "float32",
+        }
+    )
     X, y = data.frame[["x0", "x1", "x2", "x3"]].to_numpy(), data.frame["y"].to_numpy()
     # The failure is real at this size: plain torch.linalg.lstsq finds rank 1 and a wrong answer.
     A = torch.as_tensor(np.column_stack([X, np.ones(len(X), dtype=np.float32)]))
@@ -248,12 +262,26 @@ def test_summary_distances_against_an_independent_reference(noiseless):
 
     data = Loaded()
     data.X, data.y = X, y
-    record = {"dataset": "d", "scaling": "raw", "method": "manual_gd", "base_method": "manual_gd",
-              "features": ["a", "b", "c"], "weights": [1.5, -2.0, 0.5], "bias": 1.75,
-              "true_weights": W_TRUE.tolist(), "true_bias": B_TRUE, "mse": 1.0, "iterations": 3,
-              "converged": False, "diverged": False, "status": "max_iterations", "seconds": 0.1, "device": "cpu",
-              "settings": {"fit": "manual_gd", "repetition": 0},
-              "predictions": [{"inputs": [1, 1, 1], "prediction": 1.75}]}
+    record = {
+        "dataset": "d",
+        "scaling": "raw",
+        "method": "manual_gd",
+        "base_method": "manual_gd",
+        "features": ["a", "b", "c"],
+        "weights": [1.5, -2.0, 0.5],
+        "bias": 1.75,
+        "true_weights": W_TRUE.tolist(),
+        "true_bias": B_TRUE,
+        "mse": 1.0,
+        "iterations": 3,
+        "converged": False,
+        "diverged": False,
+        "status": "max_iterations",
+        "seconds": 0.1,
+        "device": "cpu",
+        "settings": {"fit": "manual_gd", "repetition": 0},
+        "predictions": [{"inputs": [1, 1, 1], "prediction": 1.75}],
+    }
     summary, predictions = summarize_fits([copy.deepcopy(record)], {"d": data})
     row = summary.iloc[0]
     assert row["dist_to_lstsq"] == pytest.approx(1.0, rel=1e-9)  # only the bias is off, by 1
@@ -280,8 +308,7 @@ def test_auto_solver_takes_normal_equations_when_well_conditioned_and_qr_otherwi
 
 def test_stop_early_history_ends_at_the_returned_parameters(noiseless):
     X, y = noiseless
-    outcome = fit_iterative(X, y, "manual_gd", S(lr="lipschitz", stop_early=True, iterations=100000),
-                            [0.0] * 3, 0.0)
+    outcome = fit_iterative(X, y, "manual_gd", S(lr="lipschitz", stop_early=True, iterations=100000), [0.0] * 3, 0.0)
     last = outcome.history.iloc[-1]
     assert last["iteration"] == outcome.iterations and outcome.history["iteration"].is_unique
     np.testing.assert_array_equal(last[["w0", "w1", "w2"]].to_numpy(dtype=float), outcome.weights)
@@ -291,15 +318,19 @@ def test_stop_early_history_ends_at_the_returned_parameters(noiseless):
 def test_an_unreachable_float32_tolerance_stalls_instead_of_running_to_the_cap():
     rng = np.random.default_rng(6)
     X = (rng.normal(size=(20000, 3)) * [0.5, 5.0, 50.0] + [1.5, 15.0, 150.0]).astype(np.float32)
-    y = (X @ np.array([0.1, 0.3, -0.03], dtype=np.float32) - 3 + rng.normal(size=20000).astype(np.float32))
-    settings = S(lr="lipschitz", stop_early=True, tolerance=1e-8, iterations=20000,
-                stall_window=100)
+    y = X @ np.array([0.1, 0.3, -0.03], dtype=np.float32) - 3 + rng.normal(size=20000).astype(np.float32)
+    settings = S(lr="lipschitz", stop_early=True, tolerance=1e-8, iterations=20000, stall_window=100)
     outcome, _, _ = fit(X, y, "standardized", settings.replace(method="manual_gd"), ([0.0] * 3, 0.0))
     assert outcome.status == "stalled" and outcome.extra["stalled"] and outcome.iterations < 2000
     assert 1e-8 < outcome.extra["precision_reached"] < 1e-3  # float32's floor, far above 1e-8
     # float64 reaches the same tolerance: no stall.
-    outcome64, _, _ = fit(X.astype(np.float64), y.astype(np.float64), "standardized",
-                          settings.replace(method="manual_gd"), ([0.0] * 3, 0.0))
+    outcome64, _, _ = fit(
+        X.astype(np.float64),
+        y.astype(np.float64),
+        "standardized",
+        settings.replace(method="manual_gd"),
+        ([0.0] * 3, 0.0),
+    )
     assert outcome64.status == "converged" and not outcome64.extra["stalled"]
 
 

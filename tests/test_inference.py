@@ -26,7 +26,9 @@ RTOL = 1e-9
 
 def _statsmodels(X: np.ndarray, y: np.ndarray):
     """statsmodels OLS on float64 data with the intercept last (weights first, bias last, as descent)."""
-    return sm.OLS(np.asarray(y, dtype=np.float64), sm.add_constant(np.asarray(X, dtype=np.float64), prepend=False)).fit()
+    return sm.OLS(
+        np.asarray(y, dtype=np.float64), sm.add_constant(np.asarray(X, dtype=np.float64), prepend=False)
+    ).fit()
 
 
 def _rel(a, b) -> float:
@@ -124,8 +126,17 @@ def test_covers_truth_for_synthetic_data():
 
 
 def test_generated_lesson_dataset_coverage_is_recorded():
-    spec = {"kind": "numpy_legacy_uniform", "n": 100, "seed": 0, "features": ["x"], "target": "y", "scale": 2,
-            "true_weights": [3], "true_bias": 4, "noise_std": 0.5}
+    spec = {
+        "kind": "numpy_legacy_uniform",
+        "n": 100,
+        "seed": 0,
+        "features": ["x"],
+        "target": "y",
+        "scale": 2,
+        "true_weights": [3],
+        "true_bias": 4,
+        "noise_std": 0.5,
+    }
     data = generate(spec)
     X, y = data.frame[["x"]].to_numpy(), data.frame["y"].to_numpy()
     meta = data.metadata("lesson_linear")

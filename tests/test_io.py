@@ -13,8 +13,15 @@ import pytest
 
 from descent.io import DataError, atomic_path, load_dataset, write_json, write_parquet
 
-META = {"features": ["a", "b"], "target": "y", "true_weights": [1, 2], "true_bias": 0, "n": 3,
-        "seed": 0, "generator": "numpy_legacy_uniform"}
+META = {
+    "features": ["a", "b"],
+    "target": "y",
+    "true_weights": [1, 2],
+    "true_bias": 0,
+    "n": 3,
+    "seed": 0,
+    "generator": "numpy_legacy_uniform",
+}
 
 
 def _write(tmp_path, frame, meta=META):

@@ -89,7 +89,10 @@ def test_schema_rejects_bad_values(mutate, expected):
     ("mutate", "field"),
     [
         (lambda s: s["binomial"].update(n_tests=1000, loop_check_tests=2000), "lessons.binomial.loop_check_tests"),
-        (lambda s: s["binomial"].update(n_questions=100000, loop_check_tests=1000), "lessons.binomial.loop_check_tests"),
+        (
+            lambda s: s["binomial"].update(n_questions=100000, loop_check_tests=1000),
+            "lessons.binomial.loop_check_tests",
+        ),
         (lambda s: s["vectors"].update(unit_examples=[[1, 2], [1, 2, 3]]), "lessons.vectors.unit_examples"),
         (lambda s: s["vectors"].update(unit_examples=[[0, 0, 0]]), "lessons.vectors.unit_examples[0]"),
         (lambda s: s["vectors"].update(dot_example=[[1, 2], [1, 2, 3]]), "lessons.vectors.dot_example"),
@@ -118,7 +121,9 @@ def test_lessons_package_is_light_at_parse_time_and_small():
     import sys
 
     code = "import sys, descent.lessons; print([m for m in ('numpy', 'pandas', 'matplotlib') if m in sys.modules])"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
     package = ROOT / "src/descent/lessons"
     sizes = {p.name: len(p.read_text().splitlines()) for p in package.glob("*.py")}
     assert {"binomial.py", "vectors.py", "descent1d.py", "descent_x2.py", "minima.py", "figures.py"} <= set(sizes)
@@ -158,8 +163,9 @@ def test_binomial_pmf_is_exact():
 def test_fourth_central_moment_matches_the_pmf():
     for n, p in [(10, 0.5), (7, 0.3), (1, 0.9)]:
         k = np.arange(n + 1)
-        assert math.isclose(binomial_fourth_central_moment(n, p), float(((k - n * p) ** 4 * binomial_pmf(n, p)).sum()),
-                            rel_tol=1e-12)
+        assert math.isclose(
+            binomial_fourth_central_moment(n, p), float(((k - n * p) ** 4 * binomial_pmf(n, p)).sum()), rel_tol=1e-12
+        )
 
 
 def test_histogram_moments_are_exact():
@@ -293,7 +299,15 @@ def test_step_size_one_oscillates_until_the_cap():
 
 def test_critical_point_polynomial_is_exact():
     poly = CriticalPointPolynomial.from_critical_points([-2, -1, 0, 1, 2.5])
-    assert poly.coefficients == (0, 0, Fraction(5, 2), Fraction(1, 6), Fraction(-3, 2), Fraction(-1, 10), Fraction(1, 6))
+    assert poly.coefficients == (
+        0,
+        0,
+        Fraction(5, 2),
+        Fraction(1, 6),
+        Fraction(-3, 2),
+        Fraction(-1, 10),
+        Fraction(1, 6),
+    )
     assert poly.formula() == "x^6/6 - x^5/10 - 3x^4/2 + x^3/6 + 5x^2/2"
     assert poly.minima == (-2.0, 0.0, 2.5) and poly.maxima == (-1.0, 1.0)
     assert [poly.exact_value(c) for c in poly.minima] == [Fraction(-22, 15), 0, Fraction(-3625, 384)]
@@ -361,10 +375,22 @@ def test_large_step_diverges_and_is_reported():
 LESSON_TARGETS = [
     f"results/lessons/{name}"
     for name in (
-        "binomial.parquet", "binomial.json", "binomial_long_test.parquet", "binomial_timing.json",
-        "binomial.png", "binomial.svg", "vectors.parquet", "vectors.json",
-        "descent_x2.parquet", "descent_x2.json", "descent_x2.png", "descent_x2.svg",
-        "minima.parquet", "minima.json", "minima.png", "minima.svg",
+        "binomial.parquet",
+        "binomial.json",
+        "binomial_long_test.parquet",
+        "binomial_timing.json",
+        "binomial.png",
+        "binomial.svg",
+        "vectors.parquet",
+        "vectors.json",
+        "descent_x2.parquet",
+        "descent_x2.json",
+        "descent_x2.png",
+        "descent_x2.svg",
+        "minima.parquet",
+        "minima.json",
+        "minima.png",
+        "minima.svg",
     )
 ]
 

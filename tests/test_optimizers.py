@@ -64,8 +64,18 @@ def test_sgd_regressor_recovers_and_matches_a_direct_scikit_learn_run(noiseless)
     settings = S(method="sgd_regressor", lr=0.05, iterations=300, sgd_learning_rate="invscaling", sgd_power_t=0.1)
     outcome, w, b = fit(X, y, "raw", settings, ([0.0] * 3, 0.0))
     np.testing.assert_allclose(np.append(w, b), np.append(W_TRUE, B_TRUE), atol=1e-3)
-    direct = SGDRegressor(loss="squared_error", penalty=None, eta0=0.05, learning_rate="invscaling", power_t=0.1,
-                          average=False, shuffle=True, random_state=0, tol=None, max_iter=1)
+    direct = SGDRegressor(
+        loss="squared_error",
+        penalty=None,
+        eta0=0.05,
+        learning_rate="invscaling",
+        power_t=0.1,
+        average=False,
+        shuffle=True,
+        random_state=0,
+        tol=None,
+        max_iter=1,
+    )
     import warnings
 
     with warnings.catch_warnings():
@@ -84,7 +94,9 @@ def test_optimal_momentum_beats_gradient_descent_and_matches_its_predicted_rate(
     targets = [1e-8]
     gd, _, _ = fit(X, y, "raw", S(method="manual_gd", lr="optimal", iterations=60000), ([0.0] * 3, 0.0), targets)
     fast, _, _ = fit(X, y, "raw", S(method=method, lr="optimal", iterations=6000), ([0.0] * 3, 0.0), targets)
-    reach = {name: int(np.argmax(o.history["relative_gap"].to_numpy() <= 1e-8)) for name, o in (("gd", gd), ("fast", fast))}
+    reach = {
+        name: int(np.argmax(o.history["relative_gap"].to_numpy() <= 1e-8)) for name, o in (("gd", gd), ("fast", fast))
+    }
     assert 0 < reach["fast"] < reach["gd"] / 5
     predicted = fast.extra["predicted"]
     assert not predicted["reference_only"]
@@ -102,17 +114,25 @@ def test_a_decaying_schedule_reaches_what_a_constant_step_cannot():
     y = X @ [2.0, -1.0] + 0.3 + rng.normal(scale=0.5, size=400)
     common = dict(batch_size=1, lr=0.05, iterations=60, tolerance=1e-2, shuffle_seed=3)
     constant, _, _ = fit(X, y, "raw", S(**common), ([0.0] * 2, 0.0))
-    decaying, _, _ = fit(X, y, "raw", S(**common, schedule="inverse_scaling", schedule_t0=400, schedule_power=1.0),
-                         ([0.0] * 2, 0.0))
+    decaying, _, _ = fit(
+        X, y, "raw", S(**common, schedule="inverse_scaling", schedule_t0=400, schedule_power=1.0), ([0.0] * 2, 0.0)
+    )
     averaged, _, _ = fit(X, y, "raw", S(**common, averaging=True), ([0.0] * 2, 0.0))
-    floor = {name: float(o.history["relative_gap"].iloc[-1]) for name, o in
-             (("constant", constant), ("decaying", decaying), ("averaged", averaged))}
+    floor = {
+        name: float(o.history["relative_gap"].iloc[-1])
+        for name, o in (("constant", constant), ("decaying", decaying), ("averaged", averaged))
+    }
     assert floor["decaying"] < floor["constant"] / 10 and floor["averaged"] < floor["constant"] / 10, floor
     assert decaying.converged and averaged.converged and not constant.converged
 
 
 def test_sgd_regressor_runs_on_float32_data(noiseless):
     X, y = noiseless
-    outcome, w, b = fit(X.astype(np.float32), y.astype(np.float32), "standardized",
-                        S(method="sgd_regressor", lr=0.01, iterations=20), ([0.0] * 3, 0.0))
+    outcome, w, b = fit(
+        X.astype(np.float32),
+        y.astype(np.float32),
+        "standardized",
+        S(method="sgd_regressor", lr=0.01, iterations=20),
+        ([0.0] * 3, 0.0),
+    )
     assert outcome.status in ("max_iterations", "converged", "stalled") and np.isfinite(w).all()

@@ -108,8 +108,9 @@ def test_manual_fit_above_threshold_agrees_with_the_plain_fit():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((4000, 3))
     y = X @ np.array([1.0, -2.0, 0.5]) + 3 + 0.1 * rng.standard_normal(4000)
-    settings = _settings("manual_gd", lr=0.1, iterations=50, loss_reduction="mean", tolerance=1e-5,
-                         stop_criterion="grad_norm")
+    settings = _settings(
+        "manual_gd", lr=0.1, iterations=50, loss_reduction="mean", tolerance=1e-5, stop_criterion="grad_norm"
+    )
     plain = fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
     with objective.gradient_blocking(1000):
         blocked = fit_iterative(X, y, "manual_gd", settings, [0.0] * 3, 0.0)
@@ -238,12 +239,15 @@ def test_normal_equations_match_lstsq_and_ill_conditioning_switches_auto_to_qr()
 
 
 def test_sweep_problems_are_seeded_and_within_their_ranges():
-    problems = perf.sweep_problems(7, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20, large_max_k=3,
-                                   max_elements=20_000)
-    assert problems == perf.sweep_problems(7, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20,
-                                           large_max_k=3, max_elements=20_000)
-    assert problems != perf.sweep_problems(8, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20,
-                                           large_max_k=3, max_elements=20_000)
+    problems = perf.sweep_problems(
+        7, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20, large_max_k=3, max_elements=20_000
+    )
+    assert problems == perf.sweep_problems(
+        7, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20, large_max_k=3, max_elements=20_000
+    )
+    assert problems != perf.sweep_problems(
+        8, 40, 2, max_n=5000, large_n=(20_000, 50_000), max_k=20, large_max_k=3, max_elements=20_000
+    )
     small, large = problems[:40], problems[40:]
     assert not any(p["large"] for p in small) and all(p["large"] for p in large)
     assert all(2 <= p["n"] <= 5000 and 1 <= p["k"] <= 20 and p["n"] * p["k"] <= 20_000 for p in small)
@@ -254,19 +258,40 @@ def test_sweep_problems_are_seeded_and_within_their_ranges():
         assert p["offset"] in perf.SWEEP_OFFSETS and p["noise"] in (0.0, 1e-3, 1.0)
         assert p["dtype"] in ("float32", "float64")
     assert {p["dtype"] for p in problems} == {"float32", "float64"}
-    X, y = random_regression(problems[0]["seed"], problems[0]["n"], problems[0]["k"],
-                             tuple(problems[0]["log_scales"]), problems[0]["offset"], problems[0]["noise"],
-                             problems[0]["dtype"])
+    X, y = random_regression(
+        problems[0]["seed"],
+        problems[0]["n"],
+        problems[0]["k"],
+        tuple(problems[0]["log_scales"]),
+        problems[0]["offset"],
+        problems[0]["noise"],
+        problems[0]["dtype"],
+    )
     assert X.shape == (problems[0]["n"], problems[0]["k"]) and X.dtype == np.dtype(problems[0]["dtype"])
-    assert set(perf.CLOSED_FORM_PATHS) == {"lstsq auto", "lstsq normal_equations", "lstsq qr", "lstsq torch",
-                                           "lstsq torch_lesson", "sklearn"}
+    assert set(perf.CLOSED_FORM_PATHS) == {
+        "lstsq auto",
+        "lstsq normal_equations",
+        "lstsq qr",
+        "lstsq torch",
+        "lstsq torch_lesson",
+        "sklearn",
+    }
 
 
 def test_sweep_summary_worst_errors_per_path_and_dtype():
     def row(problem, path, dtype, status, error=0.0, bound=0.0, kappa=1.0, rank_deficient=False):
-        return {"problem": problem, "path": path, "dtype": dtype, "status": status, "error": error,
-                "error_bound": bound, "max_error": 1e-4, "condition_number": kappa, "k": 1,
-                "rank_deficient": rank_deficient}
+        return {
+            "problem": problem,
+            "path": path,
+            "dtype": dtype,
+            "status": status,
+            "error": error,
+            "error_bound": bound,
+            "max_error": 1e-4,
+            "condition_number": kappa,
+            "k": 1,
+            "rank_deficient": rank_deficient,
+        }
 
     results = [
         row(0, "qr", "float64", "closed_form", 1e-12, 1e-11),

@@ -70,8 +70,11 @@ class Cluster:
 @pytest.fixture(scope="module")
 def slurm_cluster():
     """A running one-node SLURM cluster; stops the daemons it started."""
-    missing = [c for c in ("slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "munged")
-               if shutil.which(c, path=SBIN) is None]
+    missing = [
+        c
+        for c in ("slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "munged")
+        if shutil.which(c, path=SBIN) is None
+    ]
     if missing:
         unavailable(f"SLURM is not installed ({', '.join(missing)} missing): run cluster/install.sh as root")
     if os.geteuid() != 0 and run_cmd("sudo", "-n", "true", check=False).returncode != 0:
@@ -127,11 +130,13 @@ def user_profile(cluster: Cluster, dest: Path) -> Path:
     assert profile["set-resources"][GPU_RULE]["gpu"] == 1
     profile["default-resources"]["slurm_partition"] = cluster.partition
     profile["max-threads"] = cluster.cpus
-    profile.update({
-        "slurm-status-command": "squeue",
-        "slurm-init-seconds-before-status-checks": 2,
-        "slurm-keep-successful-logs": True,
-    })
+    profile.update(
+        {
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 2,
+            "slurm-keep-successful-logs": True,
+        }
+    )
     dest.mkdir(parents=True)
     (dest / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return dest
@@ -171,15 +176,29 @@ def slurm_run(slurm_cluster, tmp_path_factory) -> SlurmRun:
     workdir = tmp_path_factory.mktemp("slurm")
     profile = user_profile(slurm_cluster, tmp_path_factory.mktemp("profile") / "slurm")
     # As a user runs it (no --cores: the profile sets it), not through run_snakemake.
-    cmd = [str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")), "-s", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), f"--configfile={TEST_CONFIG}", "--workflow-profile", str(profile), *targets]
+    cmd = [
+        str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        f"--configfile={TEST_CONFIG}",
+        "--workflow-profile",
+        str(profile),
+        *targets,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=snakemake_env(), timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
     submitted = {int(j): s for j, s in SUBMITTED.findall(log)}
     return SlurmRun(
-        workdir=workdir, targets=targets, log=log, submitted=submitted, jobs=scheduled_jobs(log),
-        slurm={s: slurm_job(s) for s in submitted.values()}, rules_in_workflow=set(outputs.values()),
+        workdir=workdir,
+        targets=targets,
+        log=log,
+        submitted=submitted,
+        jobs=scheduled_jobs(log),
+        slurm={s: slurm_job(s) for s in submitted.values()},
+        rules_in_workflow=set(outputs.values()),
     )
 
 
@@ -241,7 +260,8 @@ def result_files(workdir: Path) -> dict[str, Path]:
     """Result files under results/, except logs and Snakemake benchmark records."""
     base = workdir / "results"
     return {
-        str(p.relative_to(base)): p for p in base.rglob("*")
+        str(p.relative_to(base)): p
+        for p in base.rglob("*")
         if p.is_file() and p.relative_to(base).parts[0] not in ("logs", "benchmarks")
     }
 

@@ -55,8 +55,9 @@ def test_streaming_descent_matches_the_in_memory_one(on_disk, scaling):
     lr = 0.1 if scaling == "standardized" else 1e-3
     settings = default_fit_settings(ROOT / "schemas", "manual_gd", lr=lr, iterations=25, stall_window=0)
     memory, w1, b1 = fit(X, y, scaling, settings, ([0.0] * 3, 0.0))
-    streamed, w2, b2 = stream.fit_streaming(_chunks(path, meta), meta["features"], X.dtype, scaling, settings,
-                                            ([0.0] * 3, 0.0))
+    streamed, w2, b2 = stream.fit_streaming(
+        _chunks(path, meta), meta["features"], X.dtype, scaling, settings, ([0.0] * 3, 0.0)
+    )
     np.testing.assert_allclose(np.append(w2, b2), np.append(w1, b1), rtol=1e-10)
     np.testing.assert_allclose(streamed.history["loss"], memory.history["loss"], rtol=1e-10)
     assert streamed.iterations == memory.iterations == 25
@@ -84,7 +85,9 @@ def test_a_fit_over_the_memory_budget_streams_in_the_workflow(tmp_path, test_con
     assert lstsq["streamed"] and descent["streamed"] and lstsq["status"] == "closed_form"
     from descent.io import load_dataset
 
-    data = load_dataset(tmp_path / "results/datasets/lesson_linear.parquet", tmp_path / "results/datasets/lesson_linear.json")
+    data = load_dataset(
+        tmp_path / "results/datasets/lesson_linear.parquet", tmp_path / "results/datasets/lesson_linear.json"
+    )
     settings = default_fit_settings(ROOT / "schemas", "lstsq")
     _, w, b = fit(data.X, data.y, "standardized", settings, features=list(data.meta["features"]))
     np.testing.assert_allclose(np.append(lstsq["weights"], lstsq["bias"]), np.append(w, b), rtol=1e-11)

@@ -42,8 +42,14 @@ def test_conditioning_matches_an_independent_eigendecomposition(problem):
 def test_observed_gap_equals_the_prediction(problem, method, reduction):
     X, y = problem
     lr = 0.02 if reduction == "mean" else 0.02 / len(X)
-    outcome, _, _ = fit(X, y, "raw", S(method=method, lr=lr, iterations=60, loss_reduction=reduction),
-                        ([0.0] * 3, 0.0), accuracy_targets=[1e-2, 1e-4])
+    outcome, _, _ = fit(
+        X,
+        y,
+        "raw",
+        S(method=method, lr=lr, iterations=60, loss_reduction=reduction),
+        ([0.0] * 3, 0.0),
+        accuracy_targets=[1e-2, 1e-4],
+    )
     h = outcome.history.iloc[:50]
     np.testing.assert_allclose(h["gap"], h["predicted_gap"], rtol=1e-9)
     predicted = outcome.extra["predicted"]
@@ -90,8 +96,9 @@ def test_minibatch_runs_get_the_full_batch_prediction_as_a_reference(problem):
 def test_lesson0_parabola_rate_is_predicted():
     from descent.lessons.descent_x2 import descent_x2_experiment
 
-    result = descent_x2_experiment({"x0": -1.0, "step_sizes": [0.25, 10.0], "tolerance": 1e-6,
-                                    "max_iterations": 10000, "divergence_bound": 1e6})
+    result = descent_x2_experiment(
+        {"x0": -1.0, "step_sizes": [0.25, 10.0], "tolerance": 1e-6, "max_iterations": 10000, "divergence_bound": 1e6}
+    )
     rates = {run["step_size"]: (run["predicted_rate"], run["observed_rate"]) for run in result.summary["runs"]}
     assert rates == {0.25: (0.5, 0.5), 10.0: (19.0, 19.0)}
 
@@ -106,14 +113,33 @@ def test_a_cuda_fit_without_cuda_is_skipped_with_the_reason(tmp_path, monkeypatc
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: the fit would run")
-    data = generate({"kind": "numpy_legacy_uniform", "n": 20, "seed": 0, "features": ["x"], "target": "y",
-                     "scale": 2, "true_weights": [3], "true_bias": 4, "noise_std": 0.5})
+    data = generate(
+        {
+            "kind": "numpy_legacy_uniform",
+            "n": 20,
+            "seed": 0,
+            "features": ["x"],
+            "target": "y",
+            "scale": 2,
+            "true_weights": [3],
+            "true_bias": 4,
+            "noise_std": 0.5,
+        }
+    )
     write_parquet(tmp_path / "d.parquet", data.frame)
-    write_json(tmp_path / "d.json", {"dataset": "d", "features": ["x"], "target": "y", "true_weights": [3],
-                                     "true_bias": 4, "n": 20})
+    write_json(
+        tmp_path / "d.json",
+        {"dataset": "d", "features": ["x"], "target": "y", "true_weights": [3], "true_bias": 4, "n": 20},
+    )
     settings = S(device="cuda").as_dict()
-    record, history = fit_files(str(tmp_path / "d.parquet"), str(tmp_path / "d.json"),
-                                {"dataset": "d", "scaling": "raw", "method": "manual_gd"}, settings, ([0.0], 0.0), [])
+    record, history = fit_files(
+        str(tmp_path / "d.parquet"),
+        str(tmp_path / "d.json"),
+        {"dataset": "d", "scaling": "raw", "method": "manual_gd"},
+        settings,
+        ([0.0], 0.0),
+        [],
+    )
     assert history is None and record["status"] == "skipped" and "CUDA" in record["status_reason"]
     rows = time_to_accuracy([record], {}, {}, [1e-2])
     assert not rows["reached"].any() and rows["status"].tolist() == ["skipped"]

@@ -127,8 +127,7 @@ def check_columns(spec: dict[str, Any], name: str | None = None) -> tuple[list[s
     for column, field in [*((c, "features") for c in features), (target, "target")]:
         if column not in schema:
             raise DataError(
-                f"{path}: unknown column {column!r} ({where(spec, name)}{field}); the file has columns "
-                f"{list(schema)}"
+                f"{path}: unknown column {column!r} ({where(spec, name)}{field}); the file has columns {list(schema)}"
             )
         kind = schema[column]
         if not (_numeric(kind) or str(kind) == "null"):
@@ -161,7 +160,9 @@ def file_shape(spec: dict[str, Any], name: str | None = None) -> tuple[int, int,
     return csv_rows_estimate(path), len(features), 8
 
 
-def known_shape(spec: dict[str, Any], meta_path: str | os.PathLike[str], name: str | None = None) -> tuple[int, int, int]:
+def known_shape(
+    spec: dict[str, Any], meta_path: str | os.PathLike[str], name: str | None = None
+) -> tuple[int, int, int]:
     """:func:`file_shape`, exact from the dataset's sidecar (``results/datasets/{name}.json``) when
     that was written from this spec after the source file last changed."""
     import json
@@ -348,8 +349,11 @@ def stream_to_parquet(
                     f"{path}: {role} column {column!r} is constant (every one of its {n} values is {value:g}): it "
                     "cannot be standardized (standard deviation 0) and fits.scalings includes standardized. "
                     f"Drop it from {where(spec, name)}features, or fit raw only"
-                    + (", with the other constant column(s) " + ", ".join(repr(c) for c, _ in constant[1:])
-                       if len(constant) > 1 else "")
+                    + (
+                        ", with the other constant column(s) " + ", ".join(repr(c) for c, _ in constant[1:])
+                        if len(constant) > 1
+                        else ""
+                    )
                 )
     return {
         "features": features,
@@ -374,7 +378,7 @@ def _conversion_error(spec: dict[str, Any], name: str | None, columns: list[str]
     if not message.startswith("In CSV column #"):  # a parse error: a row with too many fields, ...
         return DataError(f"{path}: not a readable {file_format(spec)} file ({message})")
     if message.startswith("In CSV column #"):
-        index = int(message[len("In CSV column #"):].split(":", 1)[0])  # the file's column index
+        index = int(message[len("In CSV column #") :].split(":", 1)[0])  # the file's column index
         names = [c for c, _ in file_schema(spec, name)]
         column = names[index] if index < len(names) and names[index] in columns else None
     found = _first_non_number(spec, column) if column is not None else None
@@ -383,8 +387,7 @@ def _conversion_error(spec: dict[str, Any], name: str | None, columns: list[str]
     row, text = found
     field = "target" if column == spec.get("target") else "features"
     return DataError(
-        f"{path}: column {column!r} is not numeric: {text!r} at {_row_text(spec, row)} "
-        f"({where(spec, name)}{field})"
+        f"{path}: column {column!r} is not numeric: {text!r} at {_row_text(spec, row)} ({where(spec, name)}{field})"
     )
 
 

@@ -296,16 +296,18 @@ def sweep_problems(
             n = max(2, min(n, max_elements // k))
         span = float(rng.uniform(0.0, 7.0))
         lo = float(rng.uniform(-3.0, 4.0 - span))
-        problems.append({
-            "seed": int(rng.integers(0, 2**31)),
-            "n": n,
-            "k": k,
-            "log_scales": [lo, lo + span],
-            "offset": float(rng.choice(list(offsets))),
-            "noise": float(rng.choice([0.0, 1e-3, 1.0])),
-            "dtype": str(rng.choice(["float32", "float64"])),
-            "large": is_large,
-        })
+        problems.append(
+            {
+                "seed": int(rng.integers(0, 2**31)),
+                "n": n,
+                "k": k,
+                "log_scales": [lo, lo + span],
+                "offset": float(rng.choice(list(offsets))),
+                "noise": float(rng.choice([0.0, 1e-3, 1.0])),
+                "dtype": str(rng.choice(["float32", "float64"])),
+                "large": is_large,
+            }
+        )
     return problems
 
 
@@ -352,27 +354,31 @@ def sweep_summary(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         certified = [r for r in rows if r["status"] == "closed_form"]
         flagged = [r for r in rows if r["status"] == "inaccurate"]
         worst = max(certified, key=lambda r: r["error"], default=None)
-        summary.append({
-            "path": path,
-            "dtype": dtype,
-            "count": len(rows),
-            "certified": len(certified),
-            "flagged": len(flagged),
-            "errors": sum(r["status"] == "error" for r in rows),
-            "worst_certified_error": worst["error"] if worst else math.nan,
-            "worst_certified_problem": worst["problem"] if worst else None,
-            "worst_error_to_bound": max(
-                (error_to_bound(r["error"], r["error_bound"]) for r in certified if r["error_bound"] > 0), default=math.nan
-            ),
-            "zero_bound": sum(r["error_bound"] == 0 for r in certified),
-            "beyond_bound": sum(
-                r["error"] > 2 * r["error_bound"] + rounding_allowance(r["k"], r["condition_number"]) for r in certified
-            ),
-            "certified_above_max_error": sum(r["error"] > r["max_error"] for r in certified),
-            "worst_flagged_error": max((r["error"] for r in flagged), default=math.nan),
-            "flagged_above_max_error": sum(r["error"] > r["max_error"] for r in flagged),
-            "flagged_rank_deficient": sum(bool(r.get("rank_deficient")) for r in flagged),
-        })
+        summary.append(
+            {
+                "path": path,
+                "dtype": dtype,
+                "count": len(rows),
+                "certified": len(certified),
+                "flagged": len(flagged),
+                "errors": sum(r["status"] == "error" for r in rows),
+                "worst_certified_error": worst["error"] if worst else math.nan,
+                "worst_certified_problem": worst["problem"] if worst else None,
+                "worst_error_to_bound": max(
+                    (error_to_bound(r["error"], r["error_bound"]) for r in certified if r["error_bound"] > 0),
+                    default=math.nan,
+                ),
+                "zero_bound": sum(r["error_bound"] == 0 for r in certified),
+                "beyond_bound": sum(
+                    r["error"] > 2 * r["error_bound"] + rounding_allowance(r["k"], r["condition_number"])
+                    for r in certified
+                ),
+                "certified_above_max_error": sum(r["error"] > r["max_error"] for r in certified),
+                "worst_flagged_error": max((r["error"] for r in flagged), default=math.nan),
+                "flagged_above_max_error": sum(r["error"] > r["max_error"] for r in flagged),
+                "flagged_rank_deficient": sum(bool(r.get("rank_deficient")) for r in flagged),
+            }
+        )
     return summary
 
 

@@ -67,9 +67,7 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
         )
     weights = spec.get("true_weights")
     if weights is not None and len(weights) not in (0, len(features)):
-        problems.append(
-            f"{where}.true_weights: {len(weights)} weight(s) for {len(features)} feature(s) {features}"
-        )
+        problems.append(f"{where}.true_weights: {len(weights)} weight(s) for {len(features)} feature(s) {features}")
     if spec.get("target") in features:
         problems.append(f"{where}.target: {spec['target']!r} is also a feature name")
     if spec.get("kind") == "torch_uniform" and not float(spec.get("low", 0.0)) < float(spec.get("high", 1.0)):

@@ -16,8 +16,21 @@ from descent.fitting.theory import Conditioning, conditioning
 
 #: Columns of ``time_to_accuracy.parquet``, in order.
 TIME_TO_ACCURACY_COLUMNS = [
-    "dataset", "scaling", "method", "fit", "repetition", "base_method", "kind", "device", "status", "epsilon",
-    "reached", "iterations", "seconds", "relative_gap", "predicted_iterations",
+    "dataset",
+    "scaling",
+    "method",
+    "fit",
+    "repetition",
+    "base_method",
+    "kind",
+    "device",
+    "status",
+    "epsilon",
+    "reached",
+    "iterations",
+    "seconds",
+    "relative_gap",
+    "predicted_iterations",
 ]
 #: A timing whose interquartile range exceeds this fraction of its median is flagged unstable.
 UNSTABLE_IQR = 0.1
@@ -67,22 +80,43 @@ def time_to_accuracy(
         if history is None:
             gap = closed_form_relative_gap(record, conditionings[key[:2]])
         for epsilon in targets:
-            base = {"dataset": key[0], "scaling": key[1], "method": key[2],
-                    "fit": record["settings"].get("fit") or key[2], "repetition": int(record["settings"].get("repetition", 0)),
-                    "base_method": record["base_method"],
-                    "device": record["device"], "status": record["status"], "epsilon": float(epsilon),
-                    "predicted_iterations": predicted.get(f"{epsilon:g}")}
+            base = {
+                "dataset": key[0],
+                "scaling": key[1],
+                "method": key[2],
+                "fit": record["settings"].get("fit") or key[2],
+                "repetition": int(record["settings"].get("repetition", 0)),
+                "base_method": record["base_method"],
+                "device": record["device"],
+                "status": record["status"],
+                "epsilon": float(epsilon),
+                "predicted_iterations": predicted.get(f"{epsilon:g}"),
+            }
             if history is None:
                 reached = not failed and gap <= epsilon
-                rows.append({**base, "kind": "closed_form", "reached": reached, "iterations": 0 if reached else None,
-                             "seconds": float(record["seconds"]) if reached else None, "relative_gap": gap})
+                rows.append(
+                    {
+                        **base,
+                        "kind": "closed_form",
+                        "reached": reached,
+                        "iterations": 0 if reached else None,
+                        "seconds": float(record["seconds"]) if reached else None,
+                        "relative_gap": gap,
+                    }
+                )
                 continue
             hit = history.index[history["relative_gap"] <= epsilon] if not failed else []
             first = history.loc[hit[0]] if len(hit) else None
-            rows.append({**base, "kind": "iterative", "reached": first is not None,
-                         "iterations": int(first["iteration"]) if first is not None else None,
-                         "seconds": float(first["seconds"]) if first is not None else None,
-                         "relative_gap": float(history["relative_gap"].iloc[-1]) if len(history) else None})
+            rows.append(
+                {
+                    **base,
+                    "kind": "iterative",
+                    "reached": first is not None,
+                    "iterations": int(first["iteration"]) if first is not None else None,
+                    "seconds": float(first["seconds"]) if first is not None else None,
+                    "relative_gap": float(history["relative_gap"].iloc[-1]) if len(history) else None,
+                }
+            )
     frame = pd.DataFrame(rows, columns=TIME_TO_ACCURACY_COLUMNS)
     for column in ("iterations", "predicted_iterations"):
         frame[column] = frame[column].astype("Int64")
@@ -97,26 +131,35 @@ def repetition_summary(accuracy: pd.DataFrame) -> pd.DataFrame:
     ``unstable`` (IQR/median > 0.1, with at least 3 timings), and the median/min/max final
     ``relative_gap``."""
     rows = []
-    for (dataset, scaling, fit, epsilon), group in accuracy.groupby(["dataset", "scaling", "fit", "epsilon"], sort=True):
+    for (dataset, scaling, fit, epsilon), group in accuracy.groupby(
+        ["dataset", "scaling", "fit", "epsilon"], sort=True
+    ):
         hit = group[group["reached"]]
         seconds = hit["seconds"].to_numpy(dtype=np.float64)
         iterations = hit["iterations"].to_numpy(dtype=np.float64)
         gaps = group["relative_gap"].to_numpy(dtype=np.float64)
         iqr = float(np.subtract(*np.percentile(seconds, [75, 25]))) if len(seconds) else np.nan
         median = float(np.median(seconds)) if len(seconds) else np.nan
-        rows.append({
-            "dataset": dataset, "scaling": scaling, "fit": fit, "epsilon": float(epsilon),
-            "kind": group["kind"].iloc[0], "runs": len(group), "reached_runs": len(hit),
-            "iterations_median": float(np.median(iterations)) if len(hit) else np.nan,
-            "iterations_min": float(iterations.min()) if len(hit) else np.nan,
-            "iterations_max": float(iterations.max()) if len(hit) else np.nan,
-            "seconds_median": median,
-            "seconds_min": float(seconds.min()) if len(hit) else np.nan,
-            "seconds_max": float(seconds.max()) if len(hit) else np.nan,
-            "seconds_iqr": iqr,
-            "unstable": bool(len(seconds) >= 3 and median > 0 and iqr / median > UNSTABLE_IQR),
-            "relative_gap_median": float(np.nanmedian(gaps)) if np.isfinite(gaps).any() else np.nan,
-            "relative_gap_min": float(np.nanmin(gaps)) if np.isfinite(gaps).any() else np.nan,
-            "relative_gap_max": float(np.nanmax(gaps)) if np.isfinite(gaps).any() else np.nan,
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "scaling": scaling,
+                "fit": fit,
+                "epsilon": float(epsilon),
+                "kind": group["kind"].iloc[0],
+                "runs": len(group),
+                "reached_runs": len(hit),
+                "iterations_median": float(np.median(iterations)) if len(hit) else np.nan,
+                "iterations_min": float(iterations.min()) if len(hit) else np.nan,
+                "iterations_max": float(iterations.max()) if len(hit) else np.nan,
+                "seconds_median": median,
+                "seconds_min": float(seconds.min()) if len(hit) else np.nan,
+                "seconds_max": float(seconds.max()) if len(hit) else np.nan,
+                "seconds_iqr": iqr,
+                "unstable": bool(len(seconds) >= 3 and median > 0 and iqr / median > UNSTABLE_IQR),
+                "relative_gap_median": float(np.nanmedian(gaps)) if np.isfinite(gaps).any() else np.nan,
+                "relative_gap_min": float(np.nanmin(gaps)) if np.isfinite(gaps).any() else np.nan,
+                "relative_gap_max": float(np.nanmax(gaps)) if np.isfinite(gaps).any() else np.nan,
+            }
+        )
     return pd.DataFrame(rows)

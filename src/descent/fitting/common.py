@@ -17,7 +17,13 @@ class FitError(ValueError):
 
 #: Every fit ends in exactly one of these (the ``status`` field of fit JSONs and the summary).
 STATUSES: tuple[str, ...] = (
-    "converged", "stalled", "max_iterations", "diverged", "inaccurate", "closed_form", "skipped"
+    "converged",
+    "stalled",
+    "max_iterations",
+    "diverged",
+    "inaccurate",
+    "closed_form",
+    "skipped",
 )
 #: ``skipped``: a fit that could not run on this machine (a CUDA fit without CUDA), with the reason.
 #: Statuses of results that are not fits at all (shown red, never used as a fit).

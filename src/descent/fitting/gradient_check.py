@@ -10,9 +10,7 @@ from descent.fitting.common import writable
 from descent.fitting.objective import autograd_gradients, hand_gradients
 
 
-def gradient_check(
-    X: np.ndarray, y: np.ndarray, w: list[float], b: float, reduction: str = "mean"
-) -> dict[str, Any]:
+def gradient_check(X: np.ndarray, y: np.ndarray, w: list[float], b: float, reduction: str = "mean") -> dict[str, Any]:
     """Hand-derived against autograd gradients at ``(w, b)``, in float64 and in the data's dtype."""
     import torch
 

@@ -147,8 +147,18 @@ def ols_inference(
         truth = np.asarray(true_theta, dtype=np.float64)
         covers = [bool(lo <= v <= hi) for lo, v, hi in zip(low, truth, high)]
     return Inference(
-        _finite_or_none(se), _finite_or_none(t_values), _finite_or_none(low), _finite_or_none(high),
-        r2, adj_r2, dof, n, float(rss), sigma, level, covers,
+        _finite_or_none(se),
+        _finite_or_none(t_values),
+        _finite_or_none(low),
+        _finite_or_none(high),
+        r2,
+        adj_r2,
+        dof,
+        n,
+        float(rss),
+        sigma,
+        level,
+        covers,
     )
 
 

@@ -125,11 +125,19 @@ def fit_iterative(
     yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
     reduction = settings.loss_reduction
     lr, momentum = step_and_momentum(X, y, method, settings)
-    options = {"momentum": momentum, "lbfgs_history": settings.lbfgs_history, "shuffle_seed": settings.shuffle_seed,
-               "sgd_learning_rate": settings.sgd_learning_rate, "sgd_power_t": settings.sgd_power_t,
-               "sgd_average": settings.sgd_average}
+    options = {
+        "momentum": momentum,
+        "lbfgs_history": settings.lbfgs_history,
+        "shuffle_seed": settings.shuffle_seed,
+        "sgd_learning_rate": settings.sgd_learning_rate,
+        "sgd_power_t": settings.sgd_power_t,
+        "sgd_average": settings.sgd_average,
+    }
     engine = engine_factory(
-        torch.tensor(w0, dtype=tdtype, device=device), torch.tensor(b0, dtype=tdtype, device=device), lr, reduction,
+        torch.tensor(w0, dtype=tdtype, device=device),
+        torch.tensor(b0, dtype=tdtype, device=device),
+        lr,
+        reduction,
         **options,
     )
     averaging = settings.averaging
@@ -153,6 +161,7 @@ def fit_iterative(
     def current() -> tuple[Any, Any]:
         """The parameters the fit reports: the running average when averaging, else the iterate."""
         return average if average is not None else engine.parameters()
+
     batch_size = settings.batch_size
     full_batch = batch_size is None or batch_size >= n
     generator = torch.Generator().manual_seed(settings.shuffle_seed)
@@ -242,7 +251,15 @@ def fit_iterative(
             diverged, diverged_at = True, updates
     if diverged:
         converged = False
-    status = "diverged" if diverged else "converged" if converged else "stalled" if stalled_at is not None else "max_iterations"
+    status = (
+        "diverged"
+        if diverged
+        else "converged"
+        if converged
+        else "stalled"
+        if stalled_at is not None
+        else "max_iterations"
+    )
     reached = rows[-1][2] / initial_grad if rows and initial_grad and not diverged else None
     return FitOutcome(
         weights=np.asarray(last_finite[0], dtype=np.float64),

@@ -93,7 +93,9 @@ def annotate_convergence(
         history["predicted_gap"] = prediction.gap(history["iteration"].to_numpy())
         # The prediction is exact for constant full-batch steps of the iterate itself.
         exact = (settings.batch_size is None or settings.batch_size >= n) and settings.schedule == "constant"
-        outcome.extra["predicted"] = prediction.summary(list(accuracy_targets), reference_only=not exact or settings.averaging)
+        outcome.extra["predicted"] = prediction.summary(
+            list(accuracy_targets), reference_only=not exact or settings.averaging
+        )
     eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
     outcome.extra["observed_rate"] = observed_rate(history, floor=1e3 * eps * float(history["loss"].iloc[0]))
 
@@ -132,7 +134,8 @@ def fit_record(
     if settings.method in OLS_METHODS:  # classical OLS inference, original units; only for a certified fit
         record["inference"] = (
             inference_from_data(X, y, w, b, meta["true_weights"], meta["true_bias"]).as_dict()
-            if outcome.status == "closed_form" else None
+            if outcome.status == "closed_form"
+            else None
         )
     return record, outcome.history
 
@@ -267,7 +270,9 @@ def fit_files(
         if stream:
             from descent.io import read_json
 
-            return streaming_record(parquet, read_json(meta_path), job, FitSettings.from_dict(settings), init, predict_at)
+            return streaming_record(
+                parquet, read_json(meta_path), job, FitSettings.from_dict(settings), init, predict_at
+            )
         data = load_dataset(parquet, meta_path, mem_mb)
         return fit_record(data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets)
     except FitError as exc:

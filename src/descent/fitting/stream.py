@@ -35,7 +35,9 @@ STREAM_ROWS = 1 << 18
 STREAMING_METHODS = ("lstsq", "manual_gd")
 
 
-def parquet_chunks(path: str | Path, features: list[str], target: str, rows: int = STREAM_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def parquet_chunks(
+    path: str | Path, features: list[str], target: str, rows: int = STREAM_ROWS
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(X (m, k), y (m,))`` chunks of ``features`` and ``target`` from ``path``, in file order."""
     import pyarrow.parquet as pq
 
@@ -72,7 +74,9 @@ def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardizati
     return Standardization(mean[:-1], std[:-1], float(mean[-1]), float(std[-1])), n
 
 
-def gradient_pass(chunks: Chunks, w: np.ndarray, b: float, stats: Standardization | None) -> tuple[float, np.ndarray, float, int]:
+def gradient_pass(
+    chunks: Chunks, w: np.ndarray, b: float, stats: Standardization | None
+) -> tuple[float, np.ndarray, float, int]:
     """Mean loss, ``∂w`` ((k,)) and ``∂b`` of the squared error at ``(w, b)`` (fitted space),
     accumulated over one pass of ``chunks`` in float64: ``-2/n·Xᵀr``, ``-2/n·Σr``."""
     total, gw, gb, n = 0.0, np.zeros(len(w)), 0.0, 0
@@ -154,12 +158,22 @@ def _stream_descent(
     seconds = time.perf_counter() - start
     last = rows[-1]  # diverged: the last parameters before the loss exploded (never non-finite)
     return FitOutcome(
-        weights=last[3], bias=last[4], iterations=last[0], converged=converged and not diverged, diverged=diverged,
+        weights=last[3],
+        bias=last[4],
+        iterations=last[0],
+        converged=converged and not diverged,
+        diverged=diverged,
         status="diverged" if diverged else "converged" if converged else "max_iterations",
         diverged_at=len(rows) if diverged else None,
-        seconds=seconds, history=history_frame(rows, len(w)),
-        extra={"lr": lr, "final_loss": last[1], "final_grad_norm": last[2], "streamed": True,
-               "passes": len(rows) + (1 if stats is not None else 0)},
+        seconds=seconds,
+        history=history_frame(rows, len(w)),
+        extra={
+            "lr": lr,
+            "final_loss": last[1],
+            "final_grad_norm": last[2],
+            "streamed": True,
+            "passes": len(rows) + (1 if stats is not None else 0),
+        },
     )
 
 
@@ -184,7 +198,7 @@ def write_synthetic_parquet(
         for group, child in zip(range(groups), root.spawn(groups)):
             m = min(rows_per_group, n - group * rows_per_group)
             g = np.random.default_rng(child)
-            X = (g.standard_normal((m, k), dtype=np.float32 if dtype == "float32" else np.float64) * scales + 3 * scales)
+            X = g.standard_normal((m, k), dtype=np.float32 if dtype == "float32" else np.float64) * scales + 3 * scales
             y = X @ w + b + g.standard_normal(m)
             columns = [pa.array(X[:, j].astype(dtype)) for j in range(k)] + [pa.array(y.astype(dtype))]
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))

@@ -38,7 +38,6 @@ def loss_surface(
     return pd.DataFrame({"w": W.reshape(-1), "b": B.reshape(-1), "mse": surface.reshape(-1)})
 
 
-
 def loss_surface_around(
     X: np.ndarray,
     y: np.ndarray,

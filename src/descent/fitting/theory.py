@@ -254,7 +254,9 @@ class MomentumPrediction:
         }
 
 
-def predict_momentum(cond: Conditioning, theta0: np.ndarray, alpha: float, beta: float, nesterov: bool) -> MomentumPrediction:
+def predict_momentum(
+    cond: Conditioning, theta0: np.ndarray, alpha: float, beta: float, nesterov: bool
+) -> MomentumPrediction:
     """The exact prediction of heavy-ball (or Nesterov) descent from rest at ``theta0`` ((k+1,))."""
     c = cond.eigenvectors.T @ (np.asarray(theta0, dtype=np.float64) - cond.theta_star)
     first = 1.0 - (1.0 + beta if nesterov else 1.0) * alpha * cond.eigenvalues

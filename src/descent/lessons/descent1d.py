@@ -71,6 +71,8 @@ def gradient_descent_1d(
         if abs(x_new - x) < tolerance:
             return DescentRun(path, "converged", f"|x_new - x_old| = {abs(x_new - x):.3g} < {tolerance:g}", iteration)
         if abs(x_new) > divergence_bound:
-            return DescentRun(path, "diverged", f"|x| = {abs(x_new):.6g} > divergence bound {divergence_bound:g}", iteration)
+            return DescentRun(
+                path, "diverged", f"|x| = {abs(x_new):.6g} > divergence bound {divergence_bound:g}", iteration
+            )
         x = x_new
     return DescentRun(path, "max_iterations", f"no convergence within {max_iterations} updates", max_iterations)

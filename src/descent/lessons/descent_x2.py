@@ -63,8 +63,12 @@ def descent_x2_experiment(spec: dict[str, Any]) -> ParabolaResult:
     for step_size in spec["step_sizes"]:
         step_size = float(step_size)
         run = gradient_descent_1d(
-            square_gradient, float(spec["x0"]), step_size, float(spec["tolerance"]),
-            int(spec["max_iterations"]), float(spec["divergence_bound"]),
+            square_gradient,
+            float(spec["x0"]),
+            step_size,
+            float(spec["tolerance"]),
+            int(spec["max_iterations"]),
+            float(spec["divergence_bound"]),
         )
         rows.extend((step_size, i, x, square(x), square_gradient(x)) for i, x in enumerate(run.path))
         factor = 1.0 - 2.0 * step_size

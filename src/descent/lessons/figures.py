@@ -16,19 +16,33 @@ from descent.plotting import pyplot as _pyplot
 Figure = Any  # matplotlib.figure.Figure, imported lazily
 
 
-def binomial_figure(table: pd.DataFrame, summary: dict[str, Any], long_table: pd.DataFrame,
-                    long_summary: dict[str, Any]) -> Figure:
+def binomial_figure(
+    table: pd.DataFrame, summary: dict[str, Any], long_table: pd.DataFrame, long_summary: dict[str, Any]
+) -> Figure:
     """Left: simulated frequency of each fraction correct vs exact Binomial(n, p) probabilities.
     Right: running fraction correct over the long test, with its ±z·SE band around p."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     n, p, tests = summary["n_questions"], summary["p"], summary["n_tests"]
     width = 0.8 / n
-    ax1.bar(table["fraction_correct"], table["observed_frequency"], width=width, color="#9ecae1",
-            edgecolor="#3182bd", label=f"simulated ({tests:,} tests)")
-    ax1.errorbar(table["fraction_correct"], table["exact_probability"], yerr=table["frequency_tolerance"],
-                 fmt="o", color="#d62728", ms=4, capsize=3,
-                 label=f"Binomial({n}, {p:g}) ± {summary['tolerance']['z']:g} SE")
+    ax1.bar(
+        table["fraction_correct"],
+        table["observed_frequency"],
+        width=width,
+        color="#9ecae1",
+        edgecolor="#3182bd",
+        label=f"simulated ({tests:,} tests)",
+    )
+    ax1.errorbar(
+        table["fraction_correct"],
+        table["exact_probability"],
+        yerr=table["frequency_tolerance"],
+        fmt="o",
+        color="#d62728",
+        ms=4,
+        capsize=3,
+        label=f"Binomial({n}, {p:g}) ± {summary['tolerance']['z']:g} SE",
+    )
     ax1.set_xlabel("fraction of questions right")
     ax1.set_ylabel("fraction of tests")
     ax1.set_title(
@@ -51,8 +65,9 @@ def binomial_figure(table: pd.DataFrame, summary: dict[str, Any], long_table: pd
     ax2.set_ylim(0, 1)
     ax2.set_xlabel("question i")
     ax2.set_ylabel("fraction right among the first i")
-    ax2.set_title(f"one long test: {long_summary['n_correct']:,} / {m:,} right "
-                  f"(z = {long_summary['z_score']:+.2f})", fontsize=9)
+    ax2.set_title(
+        f"one long test: {long_summary['n_correct']:,} / {m:,} right (z = {long_summary['z_score']:+.2f})", fontsize=9
+    )
     ax2.legend(fontsize=8, loc="lower right")
     return fig
 
@@ -74,8 +89,15 @@ def descent_x2_figure(paths: pd.DataFrame, summary: dict[str, Any]) -> Figure:
         else:
             grid = np.linspace(-span, span, 801)
         ax.plot(grid, grid**2, color="#999999", lw=1, label="y = x²")
-        ax.plot(x, path["y"], "-o", color="#d62728" if run["status"] != "converged" else "#3182bd",
-                ms=4, lw=1, label=f"{run['status']} after {run['iterations']} update(s)")
+        ax.plot(
+            x,
+            path["y"],
+            "-o",
+            color="#d62728" if run["status"] != "converged" else "#3182bd",
+            ms=4,
+            lw=1,
+            label=f"{run['status']} after {run['iterations']} update(s)",
+        )
         for xi, yi in zip(x[:4], path["y"].to_numpy()[:4]):
             ax.annotate(f"{xi:g}", (xi, yi), textcoords="offset points", xytext=(4, 6), fontsize=7)
         if wide:
@@ -88,8 +110,9 @@ def descent_x2_figure(paths: pd.DataFrame, summary: dict[str, Any]) -> Figure:
             ax.set_yticks([0.0] + [10.0**k for k in range(0, 2 * decades + 1, 2 * every)])
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-        ax.set_title(f"step size {run['step_size']:g} from x = {run['x0']:g} (x ← {run['factor_per_step']:g}·x)",
-                     fontsize=9)
+        ax.set_title(
+            f"step size {run['step_size']:g} from x = {run['x0']:g} (x ← {run['factor_per_step']:g}·x)", fontsize=9
+        )
         ax.legend(fontsize=8)
     return fig
 
@@ -110,25 +133,65 @@ def minima_figure(starts: pd.DataFrame, summary: dict[str, Any]) -> Figure:
     for i, c in enumerate(minima):
         hit = starts["minimum"] == c
         hit = hit.fillna(False).to_numpy(dtype=bool)
-        ax1.scatter(starts["x_start"][hit], starts["f_start"][hit], s=10, color=colours(i), alpha=0.7,
-                    label=f"starts → x = {c:g}")
+        ax1.scatter(
+            starts["x_start"][hit],
+            starts["f_start"][hit],
+            s=10,
+            color=colours(i),
+            alpha=0.7,
+            label=f"starts → x = {c:g}",
+        )
     missed = starts["minimum"].isna().to_numpy()
     if missed.any():
-        ax1.scatter(starts["x_start"][missed], starts["f_start"][missed], s=40, marker="x", color="black",
-                    zorder=5, label="starts matched to no minimum")
+        ax1.scatter(
+            starts["x_start"][missed],
+            starts["f_start"][missed],
+            s=40,
+            marker="x",
+            color="black",
+            zorder=5,
+            label="starts matched to no minimum",
+        )
     local = [m for m in summary["local_minima"] if not m["is_global"]]
     best = [m for m in summary["local_minima"] if m["is_global"]]
-    ax1.plot([m["x"] for m in local], [m["f"] for m in local], marker="v", ms=9, color="white", mec="black",
-             ls="none", label="local minimum")
-    ax1.plot([m["x"] for m in best], [m["f"] for m in best], marker="*", ms=15, color="gold", mec="black",
-             ls="none", label="global minimum")
-    ax1.plot([m["x"] for m in summary["local_maxima"]], [m["f"] for m in summary["local_maxima"]], marker="^",
-             ms=9, color="#d62728", mec="black", ls="none", label="local maximum (a start there stops at once)")
+    ax1.plot(
+        [m["x"] for m in local],
+        [m["f"] for m in local],
+        marker="v",
+        ms=9,
+        color="white",
+        mec="black",
+        ls="none",
+        label="local minimum",
+    )
+    ax1.plot(
+        [m["x"] for m in best],
+        [m["f"] for m in best],
+        marker="*",
+        ms=15,
+        color="gold",
+        mec="black",
+        ls="none",
+        label="global minimum",
+    )
+    ax1.plot(
+        [m["x"] for m in summary["local_maxima"]],
+        [m["f"] for m in summary["local_maxima"]],
+        marker="^",
+        ms=9,
+        color="#d62728",
+        mec="black",
+        ls="none",
+        label="local maximum (a start there stops at once)",
+    )
     ax1.set_xlabel("x")
     ax1.set_ylabel("f(x)")
-    ax1.set_title(f"{summary['n_starts']} random starts, step {summary['step_size']:g}: "
-                  f"{summary['fraction_global']:.1%} reach the global minimum "
-                  f"x = {', '.join(f'{x:g}' for x in summary['global_minimum']['x'])}", fontsize=9)
+    ax1.set_title(
+        f"{summary['n_starts']} random starts, step {summary['step_size']:g}: "
+        f"{summary['fraction_global']:.1%} reach the global minimum "
+        f"x = {', '.join(f'{x:g}' for x in summary['global_minimum']['x'])}",
+        fontsize=9,
+    )
     ax1.legend(fontsize=7, loc="upper center")
     labels = [f"x = {c:g}" for c in minima] + ["none"]
     counts = [next((f["starts"] for f in summary["minima_found"] if f["x"] == c), 0) for c in minima]

@@ -192,8 +192,15 @@ def minima_experiment(spec: dict[str, Any]) -> MinimaResult:
     for c in poly.minima:
         reached = int((table["minimum"] == c).fillna(False).sum())
         if reached:
-            found.append({"x": c, "f": float(poly.exact_value(c)), "starts": reached,
-                          "fraction": reached / len(table), "is_global": c in global_minima})
+            found.append(
+                {
+                    "x": c,
+                    "f": float(poly.exact_value(c)),
+                    "starts": reached,
+                    "fraction": reached / len(table),
+                    "is_global": c in global_minima,
+                }
+            )
     best_row = table.loc[table["f_end"].idxmin()] if len(table) else None
     stationary = []
     for c in poly.maxima:
@@ -211,18 +218,28 @@ def minima_experiment(spec: dict[str, Any]) -> MinimaResult:
         )
     summary = {
         "function": f"f(x) = {poly.formula()}",
-        "derivative": "f'(x) = " + " ".join(
-            "x" if c == 0 else f"(x {'-' if c > 0 else '+'} {abs(c):g})" for c in poly.critical_points
-        ),
+        "derivative": "f'(x) = "
+        + " ".join("x" if c == 0 else f"(x {'-' if c > 0 else '+'} {abs(c):g})" for c in poly.critical_points),
         "coefficients": [float(a) for a in poly.coefficients],
         "coefficients_exact": [str(a) for a in poly.coefficients],
         "critical_points": list(poly.critical_points),
-        "local_minima": [{"x": c, "f": float(poly.exact_value(c)), "f_exact": str(poly.exact_value(c)),
-                          "is_global": c in global_minima} for c in poly.minima],
-        "local_maxima": [{"x": c, "f": float(poly.exact_value(c)), "f_exact": str(poly.exact_value(c))}
-                         for c in poly.maxima],
-        "global_minimum": {"x": list(global_minima), "f": float(poly.exact_value(global_minima[0])),
-                           "f_exact": str(poly.exact_value(global_minima[0]))},
+        "local_minima": [
+            {
+                "x": c,
+                "f": float(poly.exact_value(c)),
+                "f_exact": str(poly.exact_value(c)),
+                "is_global": c in global_minima,
+            }
+            for c in poly.minima
+        ],
+        "local_maxima": [
+            {"x": c, "f": float(poly.exact_value(c)), "f_exact": str(poly.exact_value(c))} for c in poly.maxima
+        ],
+        "global_minimum": {
+            "x": list(global_minima),
+            "f": float(poly.exact_value(global_minima[0])),
+            "f_exact": str(poly.exact_value(global_minima[0])),
+        },
         "n_starts": len(table),
         "start_range": [low, high],
         "seed": int(spec["seed"]),
@@ -233,7 +250,9 @@ def minima_experiment(spec: dict[str, Any]) -> MinimaResult:
         "unmatched_starts": int(table["minimum"].isna().sum()),
         "unmatched_near_maximum": int((table["minimum"].isna() & (table["nearest_kind"] == "maximum")).sum()),
         "fraction_global": float(table["is_global"].mean()) if len(table) else None,
-        "best": None if best_row is None else {
+        "best": None
+        if best_row is None
+        else {
             "start": int(best_row["start"]),
             "x_start": float(best_row["x_start"]),
             "x_end": float(best_row["x_end"]),

@@ -17,7 +17,9 @@ def machine_job(by_backend: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return next((by_backend[b] for b in order if b in by_backend), {})
 
 
-def gather(frames: Sequence[Any], facts: Sequence[dict[str, Any]], section: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def gather(
+    frames: Sequence[Any], facts: Sequence[dict[str, Any]], section: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
     """Combine the jobs' tables (``pandas.DataFrame`` each) and facts into ``(table, sidecar)``.
 
     The sidecar holds ``benchmark`` (the resolved config section), ``machine`` (summary: CPU
@@ -57,8 +59,7 @@ def gather(frames: Sequence[Any], facts: Sequence[dict[str, Any]], section: dict
     sidecar = {
         "benchmark": section,
         "machine": machine_summary,
-        "peak": {"cpu": cpu_job.get("peak") if cpu_is_cpu_job else None,
-                 "cuda": cuda_job.get("peak") or None},
+        "peak": {"cpu": cpu_job.get("peak") if cpu_is_cpu_job else None, "cuda": cuda_job.get("peak") or None},
         "notes": [note for b in backends.BACKENDS if b in by_backend for note in by_backend[b].get("notes", [])],
         "jobs": by_backend,
         "columns": COLUMNS,

@@ -56,8 +56,12 @@ def run_matmul_job(
     threads = int(threads)
     cpu = machine.cpu_facts()
     facts: dict[str, Any] = {
-        "backend": backend, "threads": threads, "cpu": cpu, "host": machine.host_facts(),
-        "versions": machine.library_versions(), "blas_env": machine.blas_env(),
+        "backend": backend,
+        "threads": threads,
+        "cpu": cpu,
+        "host": machine.host_facts(),
+        "versions": machine.library_versions(),
+        "blas_env": machine.blas_env(),
         "load_average_before": _load(),
     }
     with threadpool_limits(limits=threads, user_api="blas"):
@@ -69,7 +73,9 @@ def run_matmul_job(
         _, datapath_bits, _ = machine.fma_units(cpu)
         hardware_bits = min(isa_bits, datapath_bits or isa_bits) if isa_bits else None  # full-rate FMA width
         facts["blas_kernel"] = {
-            "name": name, "bits": bits, "hardware_bits": hardware_bits,
+            "name": name,
+            "bits": bits,
+            "hardware_bits": hardware_bits,
             "ceiling_fraction": min(1.0, bits / hardware_bits) if bits and hardware_bits else None,
         }
         if spec.needs_torch:
@@ -105,11 +111,13 @@ def run_matmul_job(
         timed = [r for r in rows if "wall_seconds" in r]
         if spec.device == "cpu" and timed:
             # CPU time the timed regions got, over what their threads could have used (1.0 = uncontended).
-            facts["cpu_utilisation"] = (sum(r["cpu_seconds"] for r in timed)
-                                        / sum(r["wall_seconds"] * r["threads"] for r in timed))
+            facts["cpu_utilisation"] = sum(r["cpu_seconds"] for r in timed) / sum(
+                r["wall_seconds"] * r["threads"] for r in timed
+            )
     facts["load_average_after"] = _load()
     facts["notes"] = performance_notes(rows, facts)
     if spec.device == "cuda" and any(p["gflops"] is None for p in facts["peak"].values()):
-        facts["notes"].append(f"{backend}: no datasheet peak for {facts['cuda']['gpu_name']!r}; "
-                              "peak_gflops and fraction_of_peak are null")
+        facts["notes"].append(
+            f"{backend}: no datasheet peak for {facts['cuda']['gpu_name']!r}; peak_gflops and fraction_of_peak are null"
+        )
     return rows, facts

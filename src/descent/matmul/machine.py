@@ -30,12 +30,30 @@ BLAS_ENV_PREFIXES: tuple[str, ...] = ("OPENBLAS_", "GOTO", "OMP_", "MKL_", "BLIS
 #: OpenBLAS core types (as threadpoolctl's ``architecture`` reports them, lower-cased) → the vector
 #: width in bits of their GEMM kernels. Unknown types are reported without a ceiling.
 OPENBLAS_KERNEL_BITS: dict[str, int] = {
-    "prescott": 128, "core2": 128, "penryn": 128, "dunnington": 128, "nehalem": 128,
-    "atom": 128, "opteron": 128, "barcelona": 128, "bobcat": 128,
-    "sandybridge": 256, "bulldozer": 256, "piledriver": 256, "steamroller": 256, "excavator": 256,
-    "haswell": 256, "zen": 256,
-    "skylakex": 512, "cooperlake": 512, "sapphirerapids": 512,
-    "neoversen1": 128, "armv8": 128, "cortexa57": 128, "cortexa72": 128, "thunderx2t99": 128,
+    "prescott": 128,
+    "core2": 128,
+    "penryn": 128,
+    "dunnington": 128,
+    "nehalem": 128,
+    "atom": 128,
+    "opteron": 128,
+    "barcelona": 128,
+    "bobcat": 128,
+    "sandybridge": 256,
+    "bulldozer": 256,
+    "piledriver": 256,
+    "steamroller": 256,
+    "excavator": 256,
+    "haswell": 256,
+    "zen": 256,
+    "skylakex": 512,
+    "cooperlake": 512,
+    "sapphirerapids": 512,
+    "neoversen1": 128,
+    "armv8": 128,
+    "cortexa57": 128,
+    "cortexa72": 128,
+    "thunderx2t99": 128,
 }
 
 #: Datasheet peak (TFLOP/s, dense, boost clock) of NVIDIA GPUs for what ``torch.matmul`` runs with
@@ -48,7 +66,11 @@ GPU_PEAK_TFLOPS: tuple[tuple[str, dict[str, float], str], ...] = (
     ("H200", {"float32": 67.0, "float64": 67.0}, "NVIDIA H200 datasheet: FP32 67, FP64 Tensor Core 67 TFLOPS"),
     ("H200 NVL", {"float32": 60.0, "float64": 60.0}, "NVIDIA H200 NVL datasheet: FP32 60, FP64 Tensor Core 60 TFLOPS"),
     ("GH200", {"float32": 67.0, "float64": 67.0}, "NVIDIA GH200 datasheet: FP32 67, FP64 Tensor Core 67 TFLOPS"),
-    ("H100 PCIe", {"float32": 51.0, "float64": 51.0}, "NVIDIA H100 PCIe datasheet: FP32 51, FP64 Tensor Core 51 TFLOPS"),
+    (
+        "H100 PCIe",
+        {"float32": 51.0, "float64": 51.0},
+        "NVIDIA H100 PCIe datasheet: FP32 51, FP64 Tensor Core 51 TFLOPS",
+    ),
     ("H100 NVL", {"float32": 60.0, "float64": 60.0}, "NVIDIA H100 NVL datasheet: FP32 60, FP64 Tensor Core 60 TFLOPS"),
     ("H100", {"float32": 67.0, "float64": 67.0}, "NVIDIA H100 SXM datasheet: FP32 67, FP64 Tensor Core 67 TFLOPS"),
     ("A100", {"float32": 19.5, "float64": 19.5}, "NVIDIA A100 datasheet: FP32 19.5, FP64 Tensor Core 19.5 TFLOPS"),
@@ -157,11 +179,21 @@ def fma_units(cpu: dict[str, Any]) -> tuple[int | None, int | None, str]:
             full = model is not None and (model < 0x20 or 0x40 <= model < 0x50)
             width = 512 if full else 256
             kind = "server/desktop, full 512-bit" if full else "mobile, 256-bit (assumed)"
-            return 2, width, f"table: AMD family 0x1a model {model:#x} (Zen 5 {kind}): 2 FMA pipes, {width}-bit datapath"
+            return (
+                2,
+                width,
+                f"table: AMD family 0x1a model {model:#x} (Zen 5 {kind}): 2 FMA pipes, {width}-bit datapath",
+            )
     if vendor == "GenuineIntel" and family == 6:
         if "avx512f" in flags:
-            return 2, 512, ("table: Intel with AVX-512: 2 FMA units of 512 bits (Xeon Gold 6xxx/Platinum and "
-                            "later; some Silver/Bronze/Gold 5xxx have 1, which halves the peak)")
+            return (
+                2,
+                512,
+                (
+                    "table: Intel with AVX-512: 2 FMA units of 512 bits (Xeon Gold 6xxx/Platinum and "
+                    "later; some Silver/Bronze/Gold 5xxx have 1, which halves the peak)"
+                ),
+            )
         if "fma" in flags:
             return 2, 256, "table: Intel with AVX2+FMA (Haswell and later): 2 FMA units of 256 bits"
         if "avx" in flags:
@@ -179,8 +211,10 @@ def cpu_clock_ghz(cpu: dict[str, Any], override: float | None = None) -> tuple[f
     if cpu.get("max_freq_mhz"):
         return cpu["max_freq_mhz"] / 1000, "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq (boost)"
     if cpu.get("cpuinfo_mhz"):
-        return cpu["cpuinfo_mhz"] / 1000, ("/proc/cpuinfo 'cpu MHz' (no cpufreq: in a VM this is the nominal/TSC "
-                                           "clock and may be below the boost clock the cores actually run at)")
+        return cpu["cpuinfo_mhz"] / 1000, (
+            "/proc/cpuinfo 'cpu MHz' (no cpufreq: in a VM this is the nominal/TSC "
+            "clock and may be below the boost clock the cores actually run at)"
+        )
     return None, "no clock found"
 
 
@@ -326,7 +360,7 @@ def gpu_entry(name: str | None) -> tuple[str, dict[str, float], str] | None:
     matches = []
     for entry in GPU_PEAK_TFLOPS:
         key = _words(entry[0])
-        if any(words[i:i + len(key)] == key for i in range(len(words) - len(key) + 1)):
+        if any(words[i : i + len(key)] == key for i in range(len(words) - len(key) + 1)):
             matches.append(entry)
     return max(matches, key=lambda e: (len(_words(e[0])), len(e[0])), default=None)
 
@@ -358,7 +392,8 @@ def cuda_facts() -> dict[str, Any]:
     }
     if not facts["cuda_available"]:
         facts["reason"] = (
-            "torch is a CPU-only build (torch.version.cuda is None)" if torch.version.cuda is None
+            "torch is a CPU-only build (torch.version.cuda is None)"
+            if torch.version.cuda is None
             else "torch.cuda.is_available() is False (no visible GPU or driver)"
         )
         return facts

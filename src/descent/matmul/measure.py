@@ -56,11 +56,22 @@ def measure(
     tol = tolerance(A, B, tolerance_factor)
     error = check_product(product, reference_product(A, B), tol, label=f"{label} {dtype} n={n}".strip())
     return {
-        "device": runner.device, "dtype": dtype, "n": int(n),
-        "seconds_median": timing.median, "seconds_min": timing.min, "seconds_max": timing.max,
-        "repeats": len(timing.samples), "loops_per_repeat": timing.loops, "warmup": timing.warmup,
-        "threads": runner.threads, "max_abs_error": error, "tolerance": tol,
-        "extrapolated": False, "status": "ok", "wall_seconds": wall, "cpu_seconds": cpu,
+        "device": runner.device,
+        "dtype": dtype,
+        "n": int(n),
+        "seconds_median": timing.median,
+        "seconds_min": timing.min,
+        "seconds_max": timing.max,
+        "repeats": len(timing.samples),
+        "loops_per_repeat": timing.loops,
+        "warmup": timing.warmup,
+        "threads": runner.threads,
+        "max_abs_error": error,
+        "tolerance": tol,
+        "extrapolated": False,
+        "status": "ok",
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
     }
 
 
@@ -69,27 +80,52 @@ def extrapolate(row: dict[str, Any], n: int) -> dict[str, Any]:
     scale = (n / row["n"]) ** 3
     measured_only = ("wall_seconds", "cpu_seconds")
     return {
-        **{k: v for k, v in row.items() if k not in measured_only}, "n": int(n),
-        "seconds_median": row["seconds_median"] * scale, "seconds_min": row["seconds_min"] * scale,
-        "seconds_max": row["seconds_max"] * scale, "repeats": 0, "loops_per_repeat": 0, "warmup": 0,
-        "max_abs_error": math.nan, "tolerance": math.nan, "extrapolated": True,
+        **{k: v for k, v in row.items() if k not in measured_only},
+        "n": int(n),
+        "seconds_median": row["seconds_median"] * scale,
+        "seconds_min": row["seconds_min"] * scale,
+        "seconds_max": row["seconds_max"] * scale,
+        "repeats": 0,
+        "loops_per_repeat": 0,
+        "warmup": 0,
+        "max_abs_error": math.nan,
+        "tolerance": math.nan,
+        "extrapolated": True,
         "status": f"extrapolated: O(n^3) from n={row['n']}",
     }
 
 
-def skipped_rows(backend: str, section: dict[str, Any], threads: int, status: str = SKIPPED_NO_CUDA,
-                 device: str = "cuda") -> list[dict[str, Any]]:
+def skipped_rows(
+    backend: str, section: dict[str, Any], threads: int, status: str = SKIPPED_NO_CUDA, device: str = "cuda"
+) -> list[dict[str, Any]]:
     """Rows for a backend that could not run: every size and dtype, NaN timings, ``status``."""
     spec = backends.get(backend)
     rows = []
     for dtype in section["dtypes"]:
         for n in sorted(int(v) for v in section["sizes"]):
-            rows.append(with_throughput({
-                "backend": backend, "device": device, "dtype": dtype, "compute_dtype": spec.compute_dtype(dtype),
-                "n": n, "seconds_median": math.nan, "seconds_min": math.nan, "seconds_max": math.nan,
-                "repeats": 0, "loops_per_repeat": 0, "warmup": 0, "threads": threads,
-                "max_abs_error": math.nan, "tolerance": math.nan, "extrapolated": False, "status": status,
-            }, None))
+            rows.append(
+                with_throughput(
+                    {
+                        "backend": backend,
+                        "device": device,
+                        "dtype": dtype,
+                        "compute_dtype": spec.compute_dtype(dtype),
+                        "n": n,
+                        "seconds_median": math.nan,
+                        "seconds_min": math.nan,
+                        "seconds_max": math.nan,
+                        "repeats": 0,
+                        "loops_per_repeat": 0,
+                        "warmup": 0,
+                        "threads": threads,
+                        "max_abs_error": math.nan,
+                        "tolerance": math.nan,
+                        "extrapolated": False,
+                        "status": status,
+                    },
+                    None,
+                )
+            )
     return rows
 
 
@@ -127,9 +163,14 @@ def benchmark_backend(
     factory = factory or spec.factory
     sizes = sorted(int(v) for v in section["sizes"])
     lesson_n = lesson_point(section, backend)
-    options = dict(seed=int(section["seed"]), warmup=int(section["warmup"]), repeats=int(section["repeats"]),
-                   min_sample_s=float(section["min_sample_s"]), tolerance_factor=float(section["tolerance_factor"]),
-                   label=backend)
+    options = dict(
+        seed=int(section["seed"]),
+        warmup=int(section["warmup"]),
+        repeats=int(section["repeats"]),
+        min_sample_s=float(section["min_sample_s"]),
+        tolerance_factor=float(section["tolerance_factor"]),
+        label=backend,
+    )
     calls = max(options["warmup"], 1) + options["repeats"]
     rows: list[dict[str, Any]] = []
     for dtype in section["dtypes"]:
@@ -140,8 +181,9 @@ def benchmark_backend(
             if spec.naive and last is not None:
                 scale = (n / last["n"]) ** 3 * last["seconds_median"]
                 if n == lesson_n:
-                    measured_here = (dtype == lesson_dtype(section["dtypes"])
-                                     and scale <= float(section["lesson_time_budget_s"]))
+                    measured_here = dtype == lesson_dtype(section["dtypes"]) and scale <= float(
+                        section["lesson_time_budget_s"]
+                    )
                     how = {**options, "warmup": 0, "repeats": 1, "min_sample_s": 0.0}
                 else:
                     budget_left = float(section["naive_time_budget_s"]) - spent
@@ -155,9 +197,17 @@ def benchmark_backend(
                 spent += time.perf_counter() - started
             row = {**base, **row, "threads": row["threads"] or threads}
             if log is not None:
-                log.info("%s %s n=%d: median %.4g s (%d x %d), max_abs_error %.3g <= %.3g", backend, dtype, n,
-                         row["seconds_median"], row["repeats"], row["loops_per_repeat"], row["max_abs_error"],
-                         row["tolerance"])
+                log.info(
+                    "%s %s n=%d: median %.4g s (%d x %d), max_abs_error %.3g <= %.3g",
+                    backend,
+                    dtype,
+                    n,
+                    row["seconds_median"],
+                    row["repeats"],
+                    row["loops_per_repeat"],
+                    row["max_abs_error"],
+                    row["tolerance"],
+                )
             rows.append(with_throughput(row, peak_gflops[dtype]))
             last = row
     return rows

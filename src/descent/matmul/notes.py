@@ -19,14 +19,18 @@ def _peak_notes(backend: str, measured: list[dict[str, Any]], facts: dict[str, A
         frac = largest["fraction_of_peak"]
         if spec.naive or not math.isfinite(largest["gflops"]):
             continue
-        text = (f"{backend} {dtype} at n={largest['n']}: {largest['gflops']:.1f} GFLOP/s"
-                + (f" = {frac:.0%} of the estimated peak {largest['peak_gflops']:.1f}" if math.isfinite(frac) else
-                   " (peak unknown)"))
+        text = f"{backend} {dtype} at n={largest['n']}: {largest['gflops']:.1f} GFLOP/s" + (
+            f" = {frac:.0%} of the estimated peak {largest['peak_gflops']:.1f}"
+            if math.isfinite(frac)
+            else " (peak unknown)"
+        )
         ceiling = facts.get("blas_kernel", {}).get("ceiling_fraction") if backend == "numpy" else None
         ceiling = ceiling if ceiling is not None and ceiling < 1 else 1.0
         if ceiling < 1 and math.isfinite(frac):
-            text += (f"; its BLAS kernel can use at most {ceiling:.0%} of the peak, so this is "
-                     f"{frac / ceiling:.0%} of the kernel's own ceiling at the assumed clock")
+            text += (
+                f"; its BLAS kernel can use at most {ceiling:.0%} of the peak, so this is "
+                f"{frac / ceiling:.0%} of the kernel's own ceiling at the assumed clock"
+            )
         notes.append(text)
         p = peak.get(dtype, {})
         if math.isfinite(frac) and frac > ceiling and spec.device == "cpu" and p.get("flops_per_cycle_per_core"):
@@ -35,7 +39,8 @@ def _peak_notes(backend: str, measured: list[dict[str, Any]], facts: dict[str, A
                 f"{backend} {dtype} runs faster than its estimated ceiling: the clock assumed ({p['clock_ghz']:.2f} GHz, "
                 f"{p['clock_source']}) is below the clock the cores ran at, which must be at least {implied:.2f} GHz; "
                 "the peak and fraction_of_peak are therefore over- and under-estimates respectively only up to that "
-                "clock error (set benchmark.cpu_clock_ghz to the CPU's all-core boost clock for a sound peak)")
+                "clock error (set benchmark.cpu_clock_ghz to the CPU's all-core boost clock for a sound peak)"
+            )
     return notes
 
 
@@ -46,15 +51,21 @@ def _blas_notes(backend: str, facts: dict[str, Any]) -> list[str]:
         kernel = facts.get("blas_kernel", {})
         if kernel.get("ceiling_fraction") is not None and kernel["ceiling_fraction"] < 1:
             env = facts.get("blas_env", {})
-            cause = (f" because OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} is set in the environment"
-                     if "OPENBLAS_CORETYPE" in env else "")
+            cause = (
+                f" because OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} is set in the environment"
+                if "OPENBLAS_CORETYPE" in env
+                else ""
+            )
             notes.append(
                 f"numpy: OpenBLAS runs its '{kernel['name']}' GEMM kernel ({kernel['bits']}-bit vectors){cause}, "
                 f"while this CPU executes {kernel['hardware_bits']}-bit FMAs at full rate: NumPy is capped at "
-                f"{kernel['ceiling_fraction']:.0%} of the peak by its BLAS kernel, not by threads")
+                f"{kernel['ceiling_fraction']:.0%} of the peak by its BLAS kernel, not by threads"
+            )
         if "OPENBLAS_L2_SIZE" in facts.get("blas_env", {}):
-            notes.append(f"numpy: OPENBLAS_L2_SIZE={facts['blas_env']['OPENBLAS_L2_SIZE']} is set in the environment "
-                         "(overrides the L2 cache size OpenBLAS detects; recorded, not changed)")
+            notes.append(
+                f"numpy: OPENBLAS_L2_SIZE={facts['blas_env']['OPENBLAS_L2_SIZE']} is set in the environment "
+                "(overrides the L2 cache size OpenBLAS detects; recorded, not changed)"
+            )
     if backend == "torch_cpu" and facts.get("torch", {}).get("mkl_code_path"):
         notes.append(f"torch_cpu: GEMM by oneMKL, which reports: {facts['torch']['mkl_code_path']}")
     return notes
@@ -65,19 +76,29 @@ def _load_notes(backend: str, measured: list[dict[str, Any]], facts: dict[str, A
     notes: list[str] = []
     load = facts.get("load_average_before")
     if load and load[0] >= 1.0:
-        notes.append(f"{backend}: the 1-minute load average was {load[0]:.2f} when the job started "
-                     f"({facts.get('cpu', {}).get('usable_cpus')} CPUs): other processes were running")
+        notes.append(
+            f"{backend}: the 1-minute load average was {load[0]:.2f} when the job started "
+            f"({facts.get('cpu', {}).get('usable_cpus')} CPUs): other processes were running"
+        )
     utilisation = facts.get("cpu_utilisation")
     if utilisation is not None and utilisation < 0.85:
-        notes.append(f"{backend}: its threads got {utilisation:.0%} of the CPU time they could have used while timing "
-                     "(process CPU time / (wall time x threads)): other processes competed for the cores, so these "
-                     "timings understate what the machine can do")
+        notes.append(
+            f"{backend}: its threads got {utilisation:.0%} of the CPU time they could have used while timing "
+            "(process CPU time / (wall time x threads)): other processes competed for the cores, so these "
+            "timings understate what the machine can do"
+        )
     spec = backends.get(backend)
     used = {r["threads"] for r in measured}
-    if (spec.device == "cpu" and not spec.naive and used
-            and max(used) < facts.get("cpu", {}).get("physical_cores_usable", 0)):
-        notes.append(f"{backend}: ran with {max(used)} thread(s) on a machine with "
-                     f"{facts['cpu']['physical_cores_usable']} usable cores (the rule's threads)")
+    if (
+        spec.device == "cpu"
+        and not spec.naive
+        and used
+        and max(used) < facts.get("cpu", {}).get("physical_cores_usable", 0)
+    ):
+        notes.append(
+            f"{backend}: ran with {max(used)} thread(s) on a machine with "
+            f"{facts['cpu']['physical_cores_usable']} usable cores (the rule's threads)"
+        )
     return notes
 
 
@@ -89,13 +110,13 @@ def _lesson_notes(backend: str, measured: list[dict[str, Any]]) -> list[str]:
     for dtype in sorted({r["dtype"] for r in measured}):
         largest = max((r for r in measured if r["dtype"] == dtype), key=lambda r: r["n"])
         at_claim = largest["seconds_median"] * (LESSON_CLAIM["n"] / largest["n"]) ** 3
-        how = ("measured" if largest["n"] == LESSON_CLAIM["n"]
-               else f"extrapolated as O(n^3) from n={largest['n']}")
+        how = "measured" if largest["n"] == LESSON_CLAIM["n"] else f"extrapolated as O(n^3) from n={largest['n']}"
         computes = spec.compute_dtype(dtype)
         dtype_text = "" if computes == dtype else f" (computed in {computes})"
         notes.append(
             f"{backend} {dtype}{dtype_text}: n={LESSON_CLAIM['n']:.0f} takes {at_claim:.1f} s ({how}); Lesson 0 claims "
-            f"no more than {LESSON_CLAIM['seconds']:.0f} s")
+            f"no more than {LESSON_CLAIM['seconds']:.0f} s"
+        )
     return notes
 
 

@@ -39,8 +39,9 @@ def plot_gflops(table: Any, png: str, svg: str) -> None:
             ok = rows[~rows["extrapolated"] & rows["gflops"].notna()]
             ext = rows[rows["extrapolated"]]
             if ok.empty and ext.empty:
-                ax.plot([], [], color=color, marker=marker, linestyle="none",
-                        label=f"{backend} ({rows['status'].iloc[0]})")
+                ax.plot(
+                    [], [], color=color, marker=marker, linestyle="none", label=f"{backend} ({rows['status'].iloc[0]})"
+                )
                 continue
             ax.plot(ok["n"], ok["gflops"], color=color, marker=marker, label=_label(backend, dtype))
             if not ext.empty:
@@ -49,16 +50,33 @@ def plot_gflops(table: Any, png: str, svg: str) -> None:
                 start = before["n"].max() if not before.empty else ext["n"].min()
                 joined = rows[rows["n"] >= start]
                 ax.plot(joined["n"], joined["gflops"], color=color, linestyle="--")
-                ax.plot(ext["n"], ext["gflops"], color=color, marker=marker, linestyle="none",
-                        markerfacecolor="none", label=f"{backend} (extrapolated O(n³))")
+                ax.plot(
+                    ext["n"],
+                    ext["gflops"],
+                    color=color,
+                    marker=marker,
+                    linestyle="none",
+                    markerfacecolor="none",
+                    label=f"{backend} (extrapolated O(n³))",
+                )
         cpu_peak = sub[sub["backend"].isin(backends.CPU_BACKENDS)]["peak_gflops"].dropna()
         if not cpu_peak.empty:
-            ax.axhline(cpu_peak.max(), color="black", linestyle=":", linewidth=1,
-                       label=f"CPU peak estimate {cpu_peak.max():.0f}")
+            ax.axhline(
+                cpu_peak.max(),
+                color="black",
+                linestyle=":",
+                linewidth=1,
+                label=f"CPU peak estimate {cpu_peak.max():.0f}",
+            )
         gpu_peak = sub[sub["backend"].isin(backends.CUDA_BACKENDS)]["peak_gflops"].dropna()
         if not gpu_peak.empty:
-            ax.axhline(gpu_peak.max(), color="tab:green", linestyle=":", linewidth=1,
-                       label=f"GPU datasheet peak {gpu_peak.max():.0f}")
+            ax.axhline(
+                gpu_peak.max(),
+                color="tab:green",
+                linestyle=":",
+                linewidth=1,
+                label=f"GPU datasheet peak {gpu_peak.max():.0f}",
+            )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("n (n x n @ n x n)")
@@ -103,8 +121,9 @@ def plot_speedup(table: Any, png: str, svg: str) -> None:
             color, marker = spec.color, spec.marker
             valid = rows[rows["speedup"].notna()]
             if valid.empty:
-                ax.plot([], [], color=color, marker=marker, linestyle="none",
-                        label=f"{backend} ({rows['status'].iloc[0]})")
+                ax.plot(
+                    [], [], color=color, marker=marker, linestyle="none", label=f"{backend} ({rows['status'].iloc[0]})"
+                )
                 continue
             ax.plot(valid["n"], valid["speedup"], color=color, linestyle="-", label=_label(backend, dtype))
             meas = valid[~valid["naive_extrapolated"]]

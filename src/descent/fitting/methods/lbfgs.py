@@ -20,8 +20,14 @@ class LBFGSEngine:
         self.reduction = reduction
         self.optimizer = torch.optim.LBFGS(
             # max_eval must be set: its default (max_iter·5/4 = 1) stops the line search before it moves.
-            [self.w, self.b], lr=lr, max_iter=1, max_eval=50, history_size=int(options["lbfgs_history"]),
-            line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0,
+            [self.w, self.b],
+            lr=lr,
+            max_iter=1,
+            max_eval=50,
+            history_size=int(options["lbfgs_history"]),
+            line_search_fn="strong_wolfe",
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
         )
         self.function_evaluations = 0
 

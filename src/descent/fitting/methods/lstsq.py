@@ -117,8 +117,10 @@ def solve_chunks(
     info: dict[str, Any] = {"dtype": "float64", "device": "cpu"}
     rcond = cf.rank_tolerance(k, data_dtype)
     qr = None
-    if not cf.gram_resolves(sigma) or solver == "qr" or (
-        solver == "auto" and sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]
+    if (
+        not cf.gram_resolves(sigma)
+        or solver == "qr"
+        or (solver == "auto" and sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0])
     ):
         qr = cf.qr_of_chunks(chunks(), k, stats)
         sigma = cf.singular_values(gram, qr)

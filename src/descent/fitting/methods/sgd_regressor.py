@@ -23,9 +23,16 @@ class SGDRegressorEngine:
         if reduction != "mean":
             raise ValueError("sgd_regressor minimises the mean squared error (loss_reduction: mean)")
         self.model = SGDRegressor(
-            loss="squared_error", penalty=None, eta0=lr, learning_rate=options["sgd_learning_rate"],
-            power_t=float(options["sgd_power_t"]), average=options["sgd_average"], shuffle=True,
-            random_state=int(options["shuffle_seed"]), tol=None, max_iter=1,
+            loss="squared_error",
+            penalty=None,
+            eta0=lr,
+            learning_rate=options["sgd_learning_rate"],
+            power_t=float(options["sgd_power_t"]),
+            average=options["sgd_average"],
+            shuffle=True,
+            random_state=int(options["shuffle_seed"]),
+            tol=None,
+            max_iter=1,
         )
         self.dtype, self.device = w0.dtype, w0.device  # parameters are reported back in the fit's dtype
         self.w = np.asarray(w0.double().cpu().numpy(), dtype=np.float64).copy()
@@ -64,8 +71,10 @@ class SGDRegressorEngine:
     def parameters(self) -> tuple[Any, Any]:
         import torch
 
-        return (torch.tensor(self.w, dtype=self.dtype, device=self.device),
-                torch.tensor(self.b, dtype=self.dtype, device=self.device))
+        return (
+            torch.tensor(self.w, dtype=self.dtype, device=self.device),
+            torch.tensor(self.b, dtype=self.dtype, device=self.device),
+        )
 
 
 METHOD = FitMethod(

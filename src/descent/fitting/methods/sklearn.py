@@ -36,8 +36,13 @@ def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardiz
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
     tolerance = cf.certificate_tolerance(k, dtype, settings.certificate_factor)
     certificate = cf.certify(theta, gram, sigma, tolerance, settings.certificate_max_error, rank)
-    extra = {"dtype": str(dtype), "device": "cpu", "solver": "sklearn.linear_model.LinearRegression",
-             "sklearn_rank": int(model.rank_), "rank_rcond": rcond}
+    extra = {
+        "dtype": str(dtype),
+        "device": "cpu",
+        "solver": "sklearn.linear_model.LinearRegression",
+        "sklearn_rank": int(model.rank_),
+        "rank_rcond": rcond,
+    }
     return cf.closed_form_outcome(theta, certificate, rank, seconds, extra)
 
 

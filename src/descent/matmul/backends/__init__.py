@@ -48,8 +48,11 @@ def get(name: str) -> Backend:
 
 def names(*, device: Device | None = None, naive: bool | None = None) -> tuple[str, ...]:
     """Registered names, in table order, optionally only those on ``device`` / (not) naive."""
-    return tuple(b.name for b in REGISTRY.values()
-                 if (device is None or b.device == device) and (naive is None or b.naive == naive))
+    return tuple(
+        b.name
+        for b in REGISTRY.values()
+        if (device is None or b.device == device) and (naive is None or b.naive == naive)
+    )
 
 
 def runner_factory(name: str) -> RunnerFactory:
@@ -70,6 +73,17 @@ CUDA_BACKENDS: tuple[str, ...] = names(device="cuda")
 NAIVE_BACKENDS: tuple[str, ...] = names(naive=True)
 
 __all__ = [
-    "BACKENDS", "CPU_BACKENDS", "CUDA_BACKENDS", "NAIVE_BACKENDS", "REGISTRY", "Backend", "Device", "Runner",
-    "RunnerFactory", "baseline_backend", "get", "names", "runner_factory",
+    "BACKENDS",
+    "CPU_BACKENDS",
+    "CUDA_BACKENDS",
+    "NAIVE_BACKENDS",
+    "REGISTRY",
+    "Backend",
+    "Device",
+    "Runner",
+    "RunnerFactory",
+    "baseline_backend",
+    "get",
+    "names",
+    "runner_factory",
 ]

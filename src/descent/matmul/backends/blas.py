@@ -15,6 +15,11 @@ def numpy_runner(A: np.ndarray, B: np.ndarray) -> Runner:
 NUMPY = Backend(
     name="numpy",
     description="np.matmul, NumPy's BLAS GEMM",
-    device="cpu", needs_torch=False, naive=False, computes_in=None, factory=numpy_runner,
-    color="tab:blue", marker="s",
+    device="cpu",
+    needs_torch=False,
+    naive=False,
+    computes_in=None,
+    factory=numpy_runner,
+    color="tab:blue",
+    marker="s",
 )

@@ -67,15 +67,26 @@ def naive_runner(A: np.ndarray, B: np.ndarray) -> Runner:
 NAIVE_NUMPY_INDEXING = Backend(
     name="naive_numpy_indexing",
     description="Lesson 0's own triple loop, D[i, j] += A[i, k] * B[k, j] indexing NumPy arrays element by "
-                "element (NumPy scalars: computes in the operands' dtype)",
-    device="cpu", needs_torch=False, naive=True, computes_in=None, factory=lesson_runner,
-    color="tab:purple", marker="v", lesson=True,
+    "element (NumPy scalars: computes in the operands' dtype)",
+    device="cpu",
+    needs_torch=False,
+    naive=True,
+    computes_in=None,
+    factory=lesson_runner,
+    color="tab:purple",
+    marker="v",
+    lesson=True,
 )
 
 NAIVE_PYTHON = Backend(
     name="naive_python",
     description="the same triple loop over Python lists of Python floats (computes in float64 whatever the "
-                "operands' dtype)",
-    device="cpu", needs_torch=False, naive=True, computes_in="float64", factory=naive_runner,
-    color="tab:red", marker="o",
+    "operands' dtype)",
+    device="cpu",
+    needs_torch=False,
+    naive=True,
+    computes_in="float64",
+    factory=naive_runner,
+    color="tab:red",
+    marker="o",
 )

@@ -20,10 +20,12 @@ def torch_runner(A: np.ndarray, B: np.ndarray, device: str = "cpu") -> Runner:
     tB = torch.from_numpy(np.ascontiguousarray(B)).to(device)
     dev = tA.device
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else None
-    name = f"{dev.type}:{dev.index if dev.index is not None else torch.cuda.current_device()}" \
-        if dev.type == "cuda" else str(dev)
-    return Runner(fn=lambda: torch.matmul(tA, tB), to_numpy=lambda C: C.detach().cpu().numpy(), sync=sync,
-                  device=name)
+    name = (
+        f"{dev.type}:{dev.index if dev.index is not None else torch.cuda.current_device()}"
+        if dev.type == "cuda"
+        else str(dev)
+    )
+    return Runner(fn=lambda: torch.matmul(tA, tB), to_numpy=lambda C: C.detach().cpu().numpy(), sync=sync, device=name)
 
 
 def torch_cpu_runner(A: np.ndarray, B: np.ndarray) -> Runner:
@@ -39,13 +41,23 @@ def torch_cuda_runner(A: np.ndarray, B: np.ndarray) -> Runner:
 TORCH_CPU = Backend(
     name="torch_cpu",
     description="torch.matmul on the CPU",
-    device="cpu", needs_torch=True, naive=False, computes_in=None, factory=torch_cpu_runner,
-    color="tab:orange", marker="^",
+    device="cpu",
+    needs_torch=True,
+    naive=False,
+    computes_in=None,
+    factory=torch_cpu_runner,
+    color="tab:orange",
+    marker="^",
 )
 
 TORCH_CUDA = Backend(
     name="torch_cuda",
     description="torch.matmul on a CUDA GPU (no TF32)",
-    device="cuda", needs_torch=True, naive=False, computes_in=None, factory=torch_cuda_runner,
-    color="tab:green", marker="D",
+    device="cuda",
+    needs_torch=True,
+    naive=False,
+    computes_in=None,
+    factory=torch_cuda_runner,
+    color="tab:green",
+    marker="D",
 )
