@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make report   set up .venv, run the whole workflow with config.yaml, produce the report
 #   make test     set up .venv, run the test suite
+#   make lint     set up .venv, run the static checks (snakemake --lint, snakefmt, ruff, mypy)
 #   make bench    set up .venv, run the speed and scale benchmark (results/perf/)
 # Setup is idempotent: the venv is rebuilt only when requirements.txt or pyproject.toml change.
 
@@ -13,7 +14,7 @@ SNAKEMAKE_ARGS ?=
 # Jobs run `python` from PATH; make it the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup report test bench clean
+.PHONY: setup report test lint bench clean
 
 setup: $(STAMP)
 
@@ -28,6 +29,14 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Static checks (CI runs them before the tests): Snakemake's own linter, snakefmt, ruff, mypy.
+lint: $(STAMP)
+	$(BIN)/snakemake --lint --configfile .test/config.yaml
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/mypy
 
 # Speed and scale benchmark (not part of the tests): prints a table, records results/perf/*.json.
 bench: $(STAMP)

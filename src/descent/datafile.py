@@ -290,7 +290,7 @@ def stream_to_parquet(
     out_schema = pa.schema([pa.field(c, pa.float32() if float32 else pa.float64(), nullable=False) for c in columns])
     low = np.full(len(columns), np.inf)
     high = np.full(len(columns), -np.inf)
-    first = [None] * len(columns)
+    first: list[float | None] = [None] * len(columns)
     n = 0
     pending: list[list[np.ndarray]] = []
     pending_rows = 0

@@ -197,7 +197,9 @@ def gradient_iteration(
     try:
         n, k = X.shape
         Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))
-        engine = get_method(method).engine(torch.zeros(k, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype), 0.0, "mean")
+        factory = get_method(method).engine
+        assert factory is not None, f"{method} is not an iterative method"
+        engine = factory(torch.zeros(k, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype), 0.0, "mean")
         uses_blocks = method == "manual_gd" and n >= objective.BLOCK_MIN_ROWS
         implementation, passes = iteration_passes(method, n, uses_blocks)
         timing = time_callable(lambda: engine.step(Xt, yt), warmup=warmup, repeats=repeats).summary()

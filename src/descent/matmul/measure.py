@@ -163,7 +163,7 @@ def benchmark_backend(
     factory = factory or spec.factory
     sizes = sorted(int(v) for v in section["sizes"])
     lesson_n = lesson_point(section, backend)
-    options = dict(
+    options: dict[str, Any] = dict(
         seed=int(section["seed"]),
         warmup=int(section["warmup"]),
         repeats=int(section["repeats"]),

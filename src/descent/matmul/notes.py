@@ -124,7 +124,7 @@ def performance_notes(rows: list[dict[str, Any]], facts: dict[str, Any]) -> list
     """Plain-language notes on a job's rows: how close to peak the largest size came and why not
     closer (BLAS kernel width, thread count, clock estimate), the lesson's n=500 claim, skips."""
     measured = [r for r in rows if r["status"] == "ok"]
-    backend = rows[0]["backend"] if rows else facts.get("backend")
+    backend = str(rows[0]["backend"] if rows else facts.get("backend"))
     if rows and all(r["status"].startswith("skipped") for r in rows):
         reason = facts.get("cuda", {}).get("reason")
         return [f"{backend}: {rows[0]['status']}" + (f" ({reason})" if reason else "")]
