@@ -92,6 +92,39 @@ rule report_surface_figure:
         "../scripts/report_surface_figure.py"
 
 
+rule report_convergence_figure:
+    input:
+        fits=lambda wildcards: fit_paths(rules.fit_closed_form.output.json, jobs_of(FIT_JOBS, wildcards.dataset)),
+        histories=lambda wildcards: fit_paths(
+            rules.fit_iterative.output.history, jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+        ),
+        time_to_accuracy=rules.fit_summary.output.time_to_accuracy,
+    output:
+        png=report(
+            "results/report/figures/{dataset}_convergence.png",
+            caption="../report/fits_convergence.rst",
+            category="Fits",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "cost to accuracy"},
+        ),
+        svg="results/report/figures/{dataset}_convergence.svg",
+    params:
+        fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
+        history_keys=lambda wildcards: fit_keys(jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)),
+        scalings=REPORT_SCALINGS,
+        dpi=REPORT["dpi"],
+    log:
+        "results/logs/report/{dataset}_convergence_figure.log",
+    benchmark:
+        "results/benchmarks/report/{dataset}_convergence_figure.tsv"
+    threads: 1
+    resources:
+        mem_mb=800,
+        runtime=10,
+    script:
+        "../scripts/report_convergence_figure.py"
+
+
 rule report_check_figures:
     input:
         checks=expand(rules.gradient_check.output.check, dataset=DATASETS),
@@ -165,6 +198,10 @@ rule report_html:
         unpack(lambda wildcards: {**REPORT_BENCHMARK_INPUTS, **REPORT_LESSON_INPUTS}),
         summary=rules.fit_summary.output.summary,
         predictions=rules.fit_summary.output.predictions,
+        conditioning=rules.fit_summary.output.conditioning,
+        time_to_accuracy=rules.fit_summary.output.time_to_accuracy,
+        repetitions=rules.fit_summary.output.repetitions,
+        convergence_figures=expand(rules.report_convergence_figure.output.png, dataset=DATASETS),
         fits=fit_paths(rules.fit_closed_form.output.json, FIT_JOBS),
         histories=fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
         checks=expand(rules.gradient_check.output.check, dataset=DATASETS),

@@ -6,6 +6,7 @@ import pandas as pd
 from descent.io import load_dataset
 from descent.jobs import job_logging
 from descent.plotting import save_figure
+from descent.report.results import is_repetition  # repetitions of a fit are not drawn as fits
 from descent.report.figures import fitted_space_minimum, surface_figure
 
 with job_logging(snakemake.log[0], f"report_surface_figure.{snakemake.wildcards.dataset}") as log:
@@ -13,7 +14,8 @@ with job_logging(snakemake.log[0], f"report_surface_figure.{snakemake.wildcards.
     data = load_dataset(snakemake.input.parquet, snakemake.input.meta)
     surfaces = {scaling: pd.read_parquet(path) for scaling, path in zip(snakemake.params.scalings, snakemake.input.surfaces)}
     histories = {tuple(key): pd.read_parquet(path)
-                 for key, path in zip(snakemake.params.history_keys, snakemake.input.histories)}
+                 for key, path in zip(snakemake.params.history_keys, snakemake.input.histories)
+                 if not is_repetition(key[2])}
     minima = {}
     for scaling in surfaces:
         w, b, _ = fitted_space_minimum(data.X, data.y, scaling, data.features)

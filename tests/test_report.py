@@ -444,6 +444,7 @@ def report_config(workdir: Path) -> Path:
 def test_page_holds_every_fit_as_computed(built_report):
     page = parse_page(built_report / "results/report/index.html")
     summary = pd.read_parquet(built_report / "results/fits/summary.parquet")
+    summary = summary[summary["repetition"] == 0]  # repetitions of a fit are not rows of their own
     assert len(page.rows) == len(summary) > 0  # every fit (how many: tests/test_workflow.py)
     for row in summary.to_dict("records"):
         key = (row["dataset"], row["scaling"], row["method"])
@@ -1040,3 +1041,69 @@ def test_claims_verdicts_match_an_independent_recomputation(built_report):
     for slip in ("vectors-cross-for-scalar", "matrix-gradient-with-weights", "x2-signed-stop-test",
                  "paris-raw-called-centered"):
         assert shown[slip]["verdict"] == "does not hold", shown[slip]["measured"]
+
+
+# ------------------------------------------------------------------------------ cost to accuracy, inference
+@pytest.mark.workflow
+def test_cost_to_accuracy_sections_match_the_parquet_files(built_report):
+    """Per dataset: the fastest fit per ε recomputed from time_to_accuracy.parquet, κ in the why
+    sentences as in conditioning.parquet, the convergence figure present, no repetition as a row."""
+    text = (built_report / "results/report/index.html").read_text(encoding="utf-8")
+    page = parse_page(built_report / "results/report/index.html")
+    accuracy = pd.read_parquet(built_report / "results/fits/time_to_accuracy.parquet")
+    conditioning = pd.read_parquet(built_report / "results/fits/conditioning.parquet")
+    steps = _section_ids(page)
+    rows = page.tables["time-to-accuracy"]
+    for dataset in accuracy["dataset"].unique():
+        assert f"beyond-cost-{dataset}" in steps
+        section = text.split(f'id="beyond-cost-{dataset}"', 1)[1].split("<section", 1)[0]
+        assert section.count("<img") >= 1  # the convergence figure
+        mine = [r for r in rows if r["_attrs"].get("data-dataset") == dataset]
+        main = accuracy[(accuracy["dataset"] == dataset) & (accuracy["repetition"] == 0)
+                        & (accuracy["status"] != "skipped")]
+        assert sorted(r["_attrs"]["data-fit"] for r in mine) == sorted(
+            {f"{r.scaling}/{r.method}" for r in main.itertuples()})
+        assert not any(".rep" in r["_attrs"]["data-fit"] for r in mine)
+        for epsilon, group in main.groupby("epsilon"):
+            hit = group[group["reached"]]
+            column = f"ε = {epsilon:g}"
+            marked = [r["_attrs"]["data-fit"] for r in mine if "★ fastest" in r[column]]
+            if hit.empty:
+                assert marked == []
+                continue
+            best = hit.loc[hit["seconds"].idxmin()]
+            assert marked == [f"{best['scaling']}/{best['method']}"], (dataset, epsilon)
+            assert f"Relative gap {epsilon:g}: reached first by {best['method']} ({best['scaling']}" in section
+        cond = conditioning[conditioning["dataset"] == dataset].set_index("scaling")
+        if {"raw", "standardized"} <= set(cond.index):
+            assert (f"κ is {cond.loc['raw', 'kappa']:.3g} on the raw data and "
+                    f"{cond.loc['standardized', 'kappa']:.3g} standardized") in section
+    # Repetitions never show as fits of their own anywhere on the page.
+    assert not any(".rep" in key[2] for key in page.rows)
+    assert not any(".rep" in str(r.get("method", "")) for table in page.tables.values() for r in table)
+
+
+@pytest.mark.workflow
+def test_inference_table_holds_the_fit_jsons_numbers(built_report):
+    page = parse_page(built_report / "results/report/index.html")
+    rows = page.tables["inference"]
+    fits = built_report / "results/fits"
+    seen = set()
+    for path in sorted(fits.glob("*/*/*.json")):
+        record = json.loads(path.read_text())
+        inference = record.get("inference")
+        if not inference:
+            continue
+        dataset, scaling, method = path.parts[-3], path.parts[-2], path.stem
+        mine = [r for r in rows if r["_attrs"]["data-dataset"] == dataset and r["_attrs"]["data-fit"] == f"{scaling}/{method}"]
+        assert [r["parameter"] for r in mine] == [*record["features"], "bias"]
+        for i, row in enumerate(mine):
+            for field in ("standard_errors", "t_values", "ci_low", "ci_high"):
+                assert float(row[field]) == inference[field][i], (dataset, method, field)
+            assert float(row["r2"]) == inference["r2"] and float(row["adj_r2"]) == inference["adj_r2"]
+            if record.get("true_weights") is None:  # unknown truth (diabetes): no truth columns
+                assert "covers_truth" not in row and "true_value" not in row
+            else:
+                assert (row["covers_truth"] == "true") == bool(inference["covers_truth"][i])
+        seen.add(dataset)
+    assert "diabetes" in seen and len(seen) >= 2

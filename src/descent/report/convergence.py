@@ -24,6 +24,30 @@ FitKey = tuple[str, str, str]
 FLOOR = 1e-17
 
 
+def _fit_of(method: str) -> str:
+    from descent.report.results import fit_name
+
+    return fit_name(method)
+
+
+def _best_so_far(history: pd.DataFrame, diverged: bool) -> pd.Series:
+    rel = history["relative_gap"].to_numpy(dtype=np.float64)
+    if not diverged:
+        # The best gap so far (as optimizer benchmarks plot suboptimality): at a float32 fit's
+        # floor the observed loss jitters by rounding, below and above L*.
+        rel = np.fmin.accumulate(np.where(np.isfinite(rel), rel, np.inf))
+    rel = np.where(np.isfinite(rel), np.clip(rel, FLOOR, None), np.nan)
+    return pd.Series(rel, index=history["iteration"].to_numpy() + 1)
+
+
+def group_repetitions(keys: Sequence[FitKey]) -> dict[FitKey, list[FitKey]]:
+    """``(dataset, scaling, fit)`` → the jobs of that fit (repetition 0 first, then ``.rep1`` …)."""
+    groups: dict[FitKey, list[FitKey]] = {}
+    for key in sorted(keys, key=lambda k: (k[0], k[1], _fit_of(k[2]), k[2] != _fit_of(k[2]), k[2])):
+        groups.setdefault((key[0], key[1], _fit_of(key[2])), []).append(key)
+    return groups
+
+
 def convergence_figure(
     dataset: str,
     records: Mapping[FitKey, Mapping[str, Any]],
@@ -32,44 +56,53 @@ def convergence_figure(
     scalings: Sequence[str],
 ) -> Any:
     """One row of two panels per scaling: relative gap (log) against iterations and against
-    seconds. Observed curves solid, the exact prediction dashed in the same colour, closed forms
-    as one marker each (their time, their gap relative to the zero model's)."""
+    seconds. Observed curves solid (fits with repetitions: the median over repetitions, with a
+    min–max band), the exact prediction dashed in the same colour, closed forms as one marker
+    each (their time, their gap relative to the zero model's). Skipped fits are not drawn."""
     plt = pyplot()
-    fig, axes = plt.subplots(len(scalings), 2, figsize=(11, 3.6 * len(scalings)), squeeze=False)
-    methods = sorted({k[2] for k in records if k[0] == dataset})
+    fig, axes = plt.subplots(len(scalings), 2, figsize=(12, 3.9 * len(scalings)), squeeze=False)
+    groups = group_repetitions([k for k in records if k[0] == dataset])
+    methods = sorted({k[2] for k in groups})
     for row, scaling in enumerate(scalings):
         ax_it, ax_s = axes[row]
-        for key in sorted(k for k in records if k[0] == dataset and k[1] == scaling):
-            record, colour = records[key], method_colour(key[2], methods)
-            history = histories.get(key)
+        for gkey in (g for g in groups if g[1] == scaling):
+            jobs = groups[gkey]
+            record, colour = records[jobs[0]], method_colour(gkey[2], methods)
             if record.get("status") == "skipped":
                 continue
-            if history is None or history.empty:
-                point = accuracy[(accuracy["dataset"] == key[0]) & (accuracy["scaling"] == key[1])
-                                 & (accuracy["method"] == key[2])]
+            drawn = [k for k in jobs if histories.get(k) is not None and not histories[k].empty]
+            if not drawn:
+                point = accuracy[(accuracy["dataset"] == dataset) & (accuracy["scaling"] == scaling)
+                                 & (accuracy["method"] == jobs[0][2])]
                 if point.empty or record.get("status") in ("inaccurate",):
                     continue
                 gap = max(float(point["relative_gap"].iloc[0]), FLOOR)
-                ax_it.plot([1], [gap], marker="D", color=colour, linestyle="none", label=f"{key[2]} (closed form)")
+                ax_it.plot([1], [gap], marker="D", color=colour, linestyle="none", label=f"{gkey[2]} (closed form)")
                 ax_s.plot([max(float(record["seconds"]), 1e-6)], [gap], marker="D", color=colour, linestyle="none")
                 continue
-            rel = history["relative_gap"].to_numpy(dtype=np.float64)
-            if record.get("status") != "diverged":
-                # The best gap so far (as optimizer benchmarks plot suboptimality): at a float32
-                # fit's floor the observed loss jitters by rounding, below and above L*.
-                rel = np.fmin.accumulate(np.where(np.isfinite(rel), rel, np.inf))
-            rel = np.where(np.isfinite(rel), np.clip(rel, FLOOR, None), np.nan)
-            x_it = history["iteration"].to_numpy() + 1
-            x_s = np.clip(history["seconds"].to_numpy(dtype=np.float64), 1e-6, None)
             failed = record.get("status") in ("diverged",)
+            curves = [_best_so_far(histories[k], records[k].get("status") == "diverged") for k in drawn]
+            seconds = [pd.Series(np.clip(histories[k]["seconds"].to_numpy(dtype=np.float64), 1e-6, None),
+                                 index=histories[k]["iteration"].to_numpy() + 1) for k in drawn]
             style = dict(color=colour, linewidth=1.3, linestyle=":" if failed else "-")
-            label = key[2] + (" (diverged)" if failed else "")
-            ax_it.plot(x_it, rel, label=label, **style)
-            ax_s.plot(x_s, rel, **style)
+            label = gkey[2] + (" (diverged)" if failed else "") + (f" (median of {len(drawn)})" if len(drawn) > 1 else "")
+            if len(drawn) == 1:
+                ax_it.plot(curves[0].index, curves[0].to_numpy(), label=label, **style)
+                ax_s.plot(seconds[0].to_numpy(), curves[0].to_numpy(), **style)
+            else:
+                table = pd.concat(curves, axis=1)
+                secs = pd.concat(seconds, axis=1).median(axis=1)
+                med, lo, hi = table.median(axis=1), table.min(axis=1), table.max(axis=1)
+                ax_it.plot(table.index, med.to_numpy(), label=label, **style)
+                ax_it.fill_between(table.index, lo.to_numpy(), hi.to_numpy(), color=colour, alpha=0.18, linewidth=0)
+                ax_s.plot(secs.to_numpy(), med.to_numpy(), **style)
+                ax_s.fill_between(secs.to_numpy(), lo.to_numpy(), hi.to_numpy(), color=colour, alpha=0.18, linewidth=0)
+            history = histories[drawn[0]]
             if "predicted_gap" in history and history["gap"].iloc[0] > 0:
                 predicted = np.clip(history["predicted_gap"].to_numpy(dtype=np.float64) / history["gap"].iloc[0], FLOOR, None)
                 reference = bool((record.get("predicted") or {}).get("reference_only"))
-                ax_it.plot(x_it, predicted, color=colour, linewidth=1.0, linestyle="--", alpha=0.45 if reference else 0.9)
+                ax_it.plot(curves[0].index, predicted, color=colour, linewidth=1.0, linestyle="--",
+                           alpha=0.45 if reference else 0.9)
         for ax, xlabel in ((ax_it, "iteration + 1"), (ax_s, "seconds (cumulative fit time)")):
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -77,37 +110,163 @@ def convergence_figure(
             ax.set_xlabel(xlabel)
             ax.grid(True, which="major", alpha=0.3)
         ax_it.set_ylabel(f"{scaling}: relative gap")
-        ax_it.legend(fontsize=7, ncol=2, loc="lower left")
+        ax_it.set_title(f"{scaling}: against iterations", fontsize=9)
+        ax_s.set_title(f"{scaling}: against seconds", fontsize=9)
+        handles, labels = ax_it.get_legend_handles_labels()
+        if handles:
+            ax_s.legend(handles, labels, fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"{dataset}: best relative gap so far, (loss − L*)/(initial − L*); dashed: predicted by the Hessian; "
-                 "◆ closed forms")
+                 "◆ closed forms; bands: min–max over repetitions", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def fastest_table(accuracy: pd.DataFrame, dataset: str) -> list[dict[str, Any]]:
-    """Rows of the time-to-accuracy table of ``dataset``: one per fit, a column per target
-    (``iterations`` / ``seconds`` or "not reached"), the fastest fit per target marked."""
+def main_rows(accuracy: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The time-to-accuracy rows of ``dataset`` the table is built from: repetition 0 of every
+    fit that ran (skipped fits left out)."""
     frame = accuracy[(accuracy["dataset"] == dataset) & (accuracy["status"] != "skipped")]
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    fastest = {}
+    if "repetition" in frame:
+        frame = frame[frame["repetition"].fillna(0).astype(int) == 0]
+    return frame[~frame["method"].map(lambda m: _fit_of(m) != m)]
+
+
+def fastest(accuracy: pd.DataFrame, dataset: str, kind: str | None = None) -> dict[float, Mapping[str, Any]]:
+    """ε → the repetition-0 row that reached ε in the fewest seconds (``kind``: only fits of that
+    kind, e.g. ``iterative``)."""
+    frame = main_rows(accuracy, dataset)
+    if kind is not None:
+        frame = frame[frame["kind"] == kind]
+    out = {}
     for epsilon, group in frame.groupby("epsilon"):
-        hit = group[group["reached"]]
+        hit = group[group["reached"].astype(bool) & group["seconds"].notna()]
         if not hit.empty:
-            best = hit.loc[hit["seconds"].idxmin()]
-            fastest[epsilon] = (best["scaling"], best["method"])
+            out[float(epsilon)] = hit.loc[hit["seconds"].astype(float).idxmin()].to_dict()
+    return out
+
+
+def _spread(rep: Mapping[str, Any], what: str, digits: str) -> str:
+    return (f"{format(rep[what + '_median'], digits)} [{format(rep[what + '_min'], digits)}, "
+            f"{format(rep[what + '_max'], digits)}]")
+
+
+def fastest_table(accuracy: pd.DataFrame, dataset: str,
+                  repetitions: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Rows of the time-to-accuracy table of ``dataset``: one per fit (repetition 0), a column per
+    target (``iterations`` / ``seconds`` or "not reached"), the fastest fit per target marked ★
+    (☆: the fastest iterative one). Fits run several times show median [min, max] over their
+    repetitions (``repetitions.parquet``), with unstable timings flagged."""
+    frame = main_rows(accuracy, dataset)
+    best, best_iterative = fastest(accuracy, dataset), fastest(accuracy, dataset, "iterative")
+    reps = {}
+    if repetitions is not None and not repetitions.empty:
+        for _, rep in repetitions[repetitions["dataset"] == dataset].iterrows():
+            reps[(rep["scaling"], rep["fit"], float(rep["epsilon"]))] = rep.to_dict()
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     for _, r in frame.iterrows():
+        fit = r["fit"] if "fit" in r and isinstance(r["fit"], str) else r["method"]
         row = rows.setdefault((r["scaling"], r["method"]), {"scaling": r["scaling"], "method": r["method"],
-                                                             "kind": r["kind"], "status": r["status"]})
-        if r["reached"]:
-            cell = f"{int(r['iterations'])} it, {r['seconds']:.3g} s"
+                                                             "kind": r["kind"], "device": r.get("device"),
+                                                             "status": r["status"]})
+        epsilon = float(r["epsilon"])
+        rep = reps.get((r["scaling"], fit, epsilon))
+        if rep is not None and int(rep["runs"]) > 1:
+            row["runs"] = int(rep["runs"])
+            if int(rep["reached_runs"]) == 0:
+                cell = f"not reached in {int(rep['runs'])} runs"
+            else:
+                cell = (f"{_spread(rep, 'iterations', '.0f')} it, {_spread(rep, 'seconds', '.3g')} s "
+                        f"({int(rep['reached_runs'])}/{int(rep['runs'])} runs)")
+                if bool(rep.get("unstable")):
+                    cell += " ⚠ unstable timing"
+        elif bool(r["reached"]):
+            cell = (f"{int(r['iterations'])} it, " if r["kind"] == "iterative" else "") + f"{float(r['seconds']):.3g} s"
         else:
             cell = "not reached"
-        if isinstance(r["predicted_iterations"], (int, np.integer)) and not pd.isna(r["predicted_iterations"]):
+        if not pd.isna(r["predicted_iterations"]):
             cell += f" (predicted {int(r['predicted_iterations'])} it)"
-        if fastest.get(r["epsilon"]) == (r["scaling"], r["method"]):
+        mark = (r["scaling"], r["method"])
+        if epsilon in best and (best[epsilon]["scaling"], best[epsilon]["method"]) == mark:
             cell += " ★ fastest"
-        row[f"ε = {r['epsilon']:g}"] = cell
+        elif epsilon in best_iterative and (best_iterative[epsilon]["scaling"], best_iterative[epsilon]["method"]) == mark:
+            cell += " ☆ fastest iterative"
+        row[f"ε = {epsilon:g}"] = cell
     return list(rows.values())
+
+
+def _what(row: Mapping[str, Any]) -> str:
+    its = "" if pd.isna(row.get("iterations")) or row.get("kind") != "iterative" else f"{int(row['iterations'])} iterations, "
+    return f"{row['method']} ({row['scaling']}, {row['kind']}) in {its}{float(row['seconds']):.3g} s"
+
+
+def fastest_sentences(accuracy: pd.DataFrame, dataset: str) -> list[str]:
+    """One sentence per ε: the fit that reached it first (and the first iterative fit)."""
+    best, best_iterative = fastest(accuracy, dataset), fastest(accuracy, dataset, "iterative")
+    out = []
+    for epsilon in sorted({float(e) for e in main_rows(accuracy, dataset)["epsilon"]}, reverse=True):
+        if epsilon not in best:
+            out.append(f"Relative gap {epsilon:g}: no fit of {dataset} reached it.")
+            continue
+        text = f"Relative gap {epsilon:g}: reached first by {_what(best[epsilon])}"
+        if epsilon in best_iterative and best_iterative[epsilon]["method"] != best[epsilon]["method"]:
+            text += f"; first iterative fit: {_what(best_iterative[epsilon])}"
+        elif epsilon not in best_iterative:
+            text += "; no iterative fit reached it"
+        out.append(text + ".")
+    return out
+
+
+def rate_rows(records: Mapping[FitKey, Mapping[str, Any]], dataset: str) -> list[dict[str, Any]]:
+    """Predicted against observed contraction rate per iteration, for every fit with both
+    (plain GD: max |1 − αλᵢ|; momentum/Nesterov with the optimal parameters: (√κ−1)/(√κ+1))."""
+    rows = []
+    for key in sorted(k for k in records if k[0] == dataset and _fit_of(k[2]) == k[2]):
+        record = records[key]
+        predicted = record.get("predicted") or {}
+        if predicted.get("rate") is None or record.get("observed_rate") is None:
+            continue
+        p, o = float(predicted["rate"]), float(record["observed_rate"])
+        rows.append({"scaling": key[1], "method": key[2], "lr": predicted.get("alpha_mean_loss"),
+                     "momentum": predicted.get("momentum"), "predicted_rate": p, "observed_rate": o,
+                     "relative_difference": abs(o - p) / abs(p) if p else None,
+                     "reference_only": bool(predicted.get("reference_only")), "status": record.get("status")})
+    return rows
+
+
+INFERENCE_FIELDS = ("standard_errors", "t_values", "ci_low", "ci_high")
+
+
+def inference_rows(records: Mapping[FitKey, Mapping[str, Any]], dataset: str) -> list[dict[str, Any]]:
+    """One row per parameter (weights first, bias last, original units) of every closed-form fit
+    of ``dataset`` with ``inference``: estimate, standard error, t, 95 % interval, and — when the
+    truth is known — the true value and whether the interval covers it."""
+    rows = []
+    for key in sorted(k for k in records if k[0] == dataset):
+        record = records[key]
+        inference = record.get("inference")
+        if not inference:
+            continue
+        names = [*record.get("features", []), "bias"]
+        estimates = [*record.get("weights", []), record.get("bias")]
+        truth = None
+        if record.get("true_weights") is not None:
+            truth = [*record["true_weights"], record.get("true_bias")]
+        covers = inference.get("covers_truth")
+        for i, name in enumerate(names):
+            row = {"scaling": key[1], "method": key[2], "parameter": name, "estimate": estimates[i],
+                   **{f: inference[f][i] for f in INFERENCE_FIELDS},
+                   "r2": inference.get("r2"), "adj_r2": inference.get("adj_r2")}
+            if truth is not None:
+                row["true_value"] = truth[i]
+                row["covers_truth"] = bool(covers[i]) if covers is not None else None
+            rows.append(row)
+    return rows
+
+
+def _rate(value: float) -> str:
+    """A contraction rate, with enough digits to tell it from 1."""
+    if value is None or not math.isfinite(value):
+        return "∞"
+    return f"{value:.7g}" if 0.99 < abs(value) < 1.01 else f"{value:.3g}"
 
 
 def _fmt(value: float) -> str:
@@ -135,7 +294,7 @@ def why_sentences(
             f"(κ−1)/(κ+1) per step, {_fmt((raw['kappa'] - 1) / (raw['kappa'] + 1))} raw against "
             f"{_fmt((std['kappa'] - 1) / (std['kappa'] + 1))} standardized."
         )
-    for key in sorted(k for k in records if k[0] == dataset):
+    for key in sorted(k for k in records if k[0] == dataset and _fit_of(k[2]) == k[2]):
         record = records[key]
         predicted = record.get("predicted")
         if not predicted or key[1] not in cond or record.get("status") == "skipped":
@@ -147,12 +306,18 @@ def why_sentences(
         what = f"{key[2]} ({key[1]}) used step {_fmt(alpha)} on the mean loss against the largest stable {_fmt(stable)}"
         if predicted["diverges"]:
             at = record.get("diverged_at")
-            sentences.append(f"{what}: predicted to diverge (rate {_fmt(predicted['rate'])} > 1)"
+            sentences.append(f"{what}: predicted to diverge, since {_fmt(alpha)} > 2/λ_max = {_fmt(stable)} "
+                             f"(rate {_fmt(predicted['rate'])} > 1)"
                              + (f", and it diverged at iteration {at}." if at is not None else "."))
         elif needed is None:
-            sentences.append(f"{what}: predicted rate {_fmt(predicted['rate'])} per step, too slow to reach "
+            sentences.append(f"{what}: predicted rate {_rate(predicted['rate'])} per step, too slow to reach "
                              f"{target:g} within any practical run; it ran {ran}.")
         else:
             verdict = "enough" if needed <= ran else "not enough"
-            sentences.append(f"{what}: predicted to need {needed} iterations to reach {target:g}; it ran {ran} ({verdict}).")
+            observed = record.get("observed_rate")
+            rate = (f" (rate {_rate(predicted['rate'])} predicted"
+                    + (f", {_rate(float(observed))} observed)" if observed is not None else ")"))
+            if predicted.get("reference_only"):
+                rate += " as full-batch gradient descent would (a reference for this mini-batch fit)"
+            sentences.append(f"{what}: predicted to need {needed} iterations to reach {target:g}{rate}; it ran {ran} ({verdict}).")
     return sentences

@@ -21,18 +21,25 @@ from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, status_cate
 
 FitKey = tuple[str, str, str]
 
-#: Colours of variants (methods not in the registry), in order.
-_SPARE = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
+#: Colours of variants (methods not in the registry), in order: none is a registered method's.
+_SPARE = ["#d62728", "#393b79", "#e7ba52", "#00a5a5", "#7b4173", "#637939", "#ff1493", "#843c39", "#6b6ecf",
+          "#a0522d", "#9acd32", "#4b0082", "#ff8c69", "#2f4f4f", "#c71585", "#8fbc8f"]
 
 
 def method_colour(method: str, methods: Sequence[str]) -> str:
     """A stable hex colour for ``method`` among ``methods``: a registered method's own colour
-    (:data:`descent.fitting.registry.METHODS`), variants the spare colours in sorted order (hex, so
-    matplotlib and Plotly both accept it)."""
+    (:data:`descent.fitting.registry.METHODS`); variants (and repetitions, as their fit) take the
+    spare colours in sorted order, skipping any registered method's colour, so no two methods on
+    a figure share one (hex, so matplotlib and Plotly both accept it)."""
+    from descent.report.results import fit_name
+
+    method = fit_name(method)
     if method in METHODS:
         return METHODS[method].colour
-    variants = sorted(m for m in methods if m not in METHODS)
-    return _SPARE[variants.index(method) % len(_SPARE)] if method in variants else _SPARE[0]
+    taken = {m.colour.lower() for m in METHODS.values()}
+    spare = [c for c in _SPARE if c.lower() not in taken]
+    variants = sorted({fit_name(m) for m in methods if fit_name(m) not in METHODS})
+    return spare[variants.index(method) % len(spare)] if method in variants else spare[0]
 
 
 def subsample_index(n: int, max_points: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from descent.report import story_beyond, story_lesson0, story_paris  # noqa: F401  (registers BEYOND)
+from descent.report import story_beyond, story_cost, story_lesson0, story_paris  # noqa: F401  (registers BEYOND)
 from descent.report.sections import BEYOND, Part, Story, claims_section, run_builders
 
 #: (id, title, intro) of the parts, in page order; the provenance part is added by the page.

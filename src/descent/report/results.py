@@ -14,6 +14,7 @@ reading it says so instead of failing: sections are built only from results that
 from __future__ import annotations
 
 from collections.abc import Mapping
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,15 @@ class Results:
     lessons: dict[str, dict[str, Any]] = field(default_factory=dict)
     lesson_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     data_paths: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: ``results/fits/conditioning.parquet``, ``time_to_accuracy.parquet``, ``repetitions.parquet``
+    #: (issues #14, #15); ``None`` when this run has none.
+    conditioning: pd.DataFrame | None = None
+    accuracy: pd.DataFrame | None = None
+    repetitions: pd.DataFrame | None = None
+    #: Every fit's record and history, repetitions (``{fit}.rep{r}``) included; ``records`` and
+    #: ``histories`` (and ``summary``, ``predictions``) hold repetition 0 only.
+    all_records: dict[FitKey, dict[str, Any]] = field(default_factory=dict)
+    all_histories: dict[FitKey, pd.DataFrame] = field(default_factory=dict)
     _data: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ datasets
@@ -100,6 +110,40 @@ class Results:
         return path if path is not None and Path(path).exists() else None
 
 
+REPETITION = re.compile(r"\.rep\d+$")
+
+
+def is_repetition(method: str) -> bool:
+    """Whether ``method`` is a repeated run (``{fit}.rep{r}``, r ≥ 1) of a fit."""
+    return bool(REPETITION.search(str(method)))
+
+
+def fit_name(method: str) -> str:
+    """The fit a job belongs to: ``minibatch_gd.rep3`` → ``minibatch_gd``."""
+    return REPETITION.sub("", str(method))
+
+
+def _first_repetitions(results: Results) -> Results:
+    """Keep every fit in ``all_records``/``all_histories`` and only repetition 0 in the tables
+    and mappings the rest of the page iterates over, so repetitions never show as fits of their own."""
+    results.all_records, results.all_histories = dict(results.records), dict(results.histories)
+    results.records = {k: v for k, v in results.records.items() if not is_repetition(k[2])}
+    results.histories = {k: v for k, v in results.histories.items() if not is_repetition(k[2])}
+    keep = ~results.summary["method"].map(is_repetition)
+    if "repetition" in results.summary:
+        keep &= results.summary["repetition"].fillna(0).astype(int) == 0
+    results.summary = results.summary[keep].reset_index(drop=True)
+    if results.predictions is not None and "method" in results.predictions:
+        results.predictions = results.predictions[~results.predictions["method"].map(is_repetition)].reset_index(drop=True)
+    return results
+
+
+def _read_cost(results: Results, conditioning: Any, accuracy: Any, repetitions: Any) -> None:
+    for name, path in (("conditioning", conditioning), ("accuracy", accuracy), ("repetitions", repetitions)):
+        if path and Path(path).exists():
+            setattr(results, name, pd.read_parquet(path))
+
+
 def _maybe(inp: Any, name: str) -> Any:
     """A named input of the rule, or ``None`` when the rule does not have it."""
     try:
@@ -124,7 +168,7 @@ def from_snakemake(inp: Any, par: Any) -> Results:
     surfaces = {(Path(p).parts[-3], Path(p).parts[-2]): pd.read_parquet(p) for p in inp.surfaces}
     figures: dict[str, Path] = {"gradient_check": Path(inp.gradient_figure),
                                 "predictions": Path(inp.predictions_figure)}
-    for path in [*inp.fit_figures, *inp.surface_figures]:
+    for path in [*inp.fit_figures, *inp.surface_figures, *(_maybe(inp, "convergence_figures") or [])]:
         figures[Path(path).stem] = Path(path)
     meta_paths = {Path(p).stem: p for p in inp.metas}
     results = Results(
@@ -133,6 +177,8 @@ def from_snakemake(inp: Any, par: Any) -> Results:
         checks={Path(path).stem: read_json(path) for path in inp.checks}, metas=metas, figures=figures,
         data_paths={Path(p).stem: (p, meta_paths[Path(p).stem]) for p in inp.single_parquets},
     )
+    _read_cost(results, _maybe(inp, "conditioning"), _maybe(inp, "time_to_accuracy"), _maybe(inp, "repetitions"))
+    _first_repetitions(results)
     if section.get("benchmark") and _maybe(inp, "benchmark_table"):
         results.benchmark = pd.read_parquet(inp.benchmark_table)
         results.benchmark_sidecar = read_json(inp.benchmark_sidecar)
@@ -185,6 +231,8 @@ def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float
         data_paths={name: (str(root / "datasets" / f"{name}.parquet"), str(root / "datasets" / f"{name}.json"))
                     for name, meta in metas.items() if len(meta.get("features", [])) == 1},
     )
+    _read_cost(results, fits / "conditioning.parquet", fits / "time_to_accuracy.parquet", fits / "repetitions.parquet")
+    _first_repetitions(results)
     bench = root / "benchmark"
     if (bench / "matmul.parquet").exists():
         results.benchmark = pd.read_parquet(bench / "matmul.parquet")
