@@ -23,21 +23,21 @@ rule matmul_benchmark:
     output:
         table="results/benchmark/raw/{backend}.parquet",
         facts="results/benchmark/raw/{backend}.json",
-    wildcard_constraints:
-        backend="|".join(MATMUL_CPU_BACKENDS),
-    params:
-        backend=lambda wildcards: wildcards.backend,
-        section=BENCHMARK,
     log:
         "results/logs/benchmark/{backend}.log",
     benchmark:
         "results/benchmarks/benchmark/{backend}.tsv"
+    wildcard_constraints:
+        backend="|".join(MATMUL_CPU_BACKENDS),
     # Every core: Snakemake then runs nothing else beside a timing job; BLAS and torch threads are
     # set from this value.
     threads: workflow.cores
     resources:
         mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
         runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
+    params:
+        backend=lambda wildcards: wildcards.backend,
+        section=BENCHMARK,
     script:
         "../scripts/benchmark_matmul.py"
 
@@ -46,21 +46,21 @@ rule matmul_benchmark_cuda:
     output:
         table="results/benchmark/raw/{backend}.parquet",
         facts="results/benchmark/raw/{backend}.json",
-    wildcard_constraints:
-        backend="|".join(MATMUL_CUDA_BACKENDS),
-    params:
-        backend=lambda wildcards: wildcards.backend,
-        section=BENCHMARK,
     log:
         "results/logs/benchmark/{backend}.log",
     benchmark:
         "results/benchmarks/benchmark/{backend}.tsv"
+    wildcard_constraints:
+        backend="|".join(MATMUL_CUDA_BACKENDS),
     # CPU threads only compute the float64 reference products on the host.
     threads: min(4, workflow.cores)
     resources:
         gpu=1,
         mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
         runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
+    params:
+        backend=lambda wildcards: wildcards.backend,
+        section=BENCHMARK,
     script:
         "../scripts/benchmark_matmul.py"
 
@@ -74,15 +74,17 @@ rule matmul_benchmark_gather:
         table="results/benchmark/matmul.parquet",
         sidecar="results/benchmark/matmul.json",
         gflops_png=report(
-            "results/benchmark/matmul_gflops.png", caption="../report/benchmark_gflops.rst", category="Benchmark"
+            "results/benchmark/matmul_gflops.png",
+            caption="../report/benchmark_gflops.rst",
+            category="Benchmark",
         ),
         gflops_svg="results/benchmark/matmul_gflops.svg",
         speedup_png=report(
-            "results/benchmark/matmul_speedup.png", caption="../report/benchmark_speedup.rst", category="Benchmark"
+            "results/benchmark/matmul_speedup.png",
+            caption="../report/benchmark_speedup.rst",
+            category="Benchmark",
         ),
         speedup_svg="results/benchmark/matmul_speedup.svg",
-    params:
-        section=BENCHMARK,
     log:
         "results/logs/benchmark/gather.log",
     benchmark:
@@ -91,6 +93,7 @@ rule matmul_benchmark_gather:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        section=BENCHMARK,
     script:
         "../scripts/benchmark_gather.py"
-

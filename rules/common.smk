@@ -11,7 +11,9 @@ DESCENT_SRC = os.path.join(workflow.basedir, "src")
 if DESCENT_SRC not in sys.path:
     sys.path.insert(0, DESCENT_SRC)
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (DESCENT_SRC, os.environ.get("PYTHONPATH", "")) if p)
+    PYTHONPATH=os.pathsep.join(
+        p for p in (DESCENT_SRC, os.environ.get("PYTHONPATH", "")) if p
+    )
 )
 
 from descent.config import feature_names, spec_shape, validate_config
@@ -36,7 +38,9 @@ def dataset_shape(name):
     if spec["kind"] == "file":
         from descent.datafile import known_shape
 
-        return known_shape(spec, expand(rules.dataset.output.meta, dataset=name)[0], name)
+        return known_shape(
+            spec, expand(rules.dataset.output.meta, dataset=name)[0], name
+        )
     return spec_shape(spec)
 
 
@@ -55,22 +59,31 @@ def memory_limit_mb():
 def dataset_mem_mb(wildcards, attempt=1, rulename="a job"):
     """Memory to request for a job holding one dataset (descent.resources.job_mem_mb: the
     interpreter plus a few copies of the data), doubled on each retry up to the machine's limit;
-    a job needing more than the limit is refused, naming the rule, before anything runs."""
+    a job needing more than the limit is refused, naming the rule, before anything runs.
+    """
     shape = dataset_shape(wildcards.dataset)
     return descent_resources.declared_mem_mb(
-        descent_resources.job_mem_mb(*shape), attempt, memory_limit_mb(), rulename,
+        descent_resources.job_mem_mb(*shape),
+        attempt,
+        memory_limit_mb(),
+        rulename,
         f"dataset {wildcards.dataset}: {descent_resources.describe(*shape)}, about "
         f"{descent_resources.DATA_COPIES} copies held",
     )
 
 
 #: Memory a fit may use to hold its data (config memory_budget_mb; default half the machine's).
-MEMORY_BUDGET_MB = config.get("memory_budget_mb") or descent_resources.machine_mem_mb() // 2
+MEMORY_BUDGET_MB = (
+    config.get("memory_budget_mb") or descent_resources.machine_mem_mb() // 2
+)
 
 
 def fit_streams(wildcards):
     """Whether a fit runs from disk, chunk by chunk: its data in memory would exceed the budget."""
-    return descent_resources.job_mem_mb(*dataset_shape(wildcards.dataset)) > MEMORY_BUDGET_MB
+    return (
+        descent_resources.job_mem_mb(*dataset_shape(wildcards.dataset))
+        > MEMORY_BUDGET_MB
+    )
 
 
 def fit_mem_mb(wildcards, attempt=1):
@@ -87,8 +100,14 @@ def summary_mem_mb(wildcards, attempt=1, rulename="fit_summary"):
     """Memory to request for a job holding every dataset at once (fit_summary)."""
     shapes = [dataset_shape(name) for name in DATASETS]
     return descent_resources.declared_mem_mb(
-        descent_resources.gather_mem_mb(shapes), attempt, memory_limit_mb(), rulename,
-        "every dataset at once: " + "; ".join(f"{d} {descent_resources.describe(*s)}" for d, s in zip(DATASETS, shapes)),
+        descent_resources.gather_mem_mb(shapes),
+        attempt,
+        memory_limit_mb(),
+        rulename,
+        "every dataset at once: "
+        + "; ".join(
+            f"{d} {descent_resources.describe(*s)}" for d, s in zip(DATASETS, shapes)
+        ),
     )
 
 
@@ -99,21 +118,26 @@ from descent.datafile import ROW_GROUP_BYTES, largest_chunk_rows
 
 def dataset_source(wildcards):
     """The table of a `kind: file` dataset (an input, so editing it reruns everything that
-    depends on it; a rule that writes it, like export_diabetes, runs first); nothing otherwise."""
+    depends on it; a rule that writes it, like export_diabetes, runs first); nothing otherwise.
+    """
     spec = config["datasets"][wildcards.dataset]
     return [spec["path"]] if spec["kind"] == "file" else []
 
 
 def dataset_job_mem_mb(wildcards, attempt=1, rulename="dataset"):
     """A generated dataset is built in memory (dataset_mem_mb); a `kind: file` one is streamed,
-    so its job holds a chunk of the file and a row group of the output, whatever the rows."""
+    so its job holds a chunk of the file and a row group of the output, whatever the rows.
+    """
     spec = config["datasets"][wildcards.dataset]
     if spec["kind"] != "file":
         return dataset_mem_mb(wildcards, attempt, rulename)
     n, k, _ = dataset_shape(wildcards.dataset)
     chunk = largest_chunk_rows(spec)
     return descent_resources.declared_mem_mb(
-        descent_resources.stream_mem_mb(chunk, k, ROW_GROUP_BYTES), attempt, memory_limit_mb(), rulename,
+        descent_resources.stream_mem_mb(chunk, k, ROW_GROUP_BYTES),
+        attempt,
+        memory_limit_mb(),
+        rulename,
         f"dataset {wildcards.dataset}: streams {spec['path']} in chunks of {chunk} rows x {k + 1} columns",
     )
 
@@ -131,10 +155,15 @@ from descent.config.fits import (
 
 FIT_JOBS = fit_jobs(config)
 # Job names (methods, variants and their repetitions) by the kind of their base method.
-_FIT_KINDS = {job.method: resolve_settings(config, job)["method"] in ITERATIVE_METHODS for job in FIT_JOBS}
+_FIT_KINDS = {
+    job.method: resolve_settings(config, job)["method"] in ITERATIVE_METHODS
+    for job in FIT_JOBS
+}
 ITERATIVE_NAMES = sorted(name for name, iterative in _FIT_KINDS.items() if iterative)
 CLOSED_NAMES = sorted(name for name, iterative in _FIT_KINDS.items() if not iterative)
-SINGLE_FEATURE_DATASETS = [d for d in DATASETS if len(feature_names(config["datasets"][d])) == 1]
+SINGLE_FEATURE_DATASETS = [
+    d for d in DATASETS if len(feature_names(config["datasets"][d])) == 1
+]
 
 
 def _alternation(names):
@@ -144,7 +173,9 @@ def _alternation(names):
 
 def fit_settings(wildcards):
     """Resolved settings of one fit (defaults < variant < overrides), recorded in its JSON."""
-    return resolve_settings(config, FitJob(wildcards.dataset, wildcards.scaling, wildcards.method))
+    return resolve_settings(
+        config, FitJob(wildcards.dataset, wildcards.scaling, wildcards.method)
+    )
 
 
 def fit_init(wildcards):
@@ -155,7 +186,9 @@ def fit_init(wildcards):
 
 def fit_threads(wildcards):
     """One thread for small data (start-up dominates); all cores for large data."""
-    return 1 if dataset_bytes(wildcards.dataset) < 64 * 2**20 else max(1, workflow.cores)
+    return (
+        1 if dataset_bytes(wildcards.dataset) < 64 * 2**20 else max(1, workflow.cores)
+    )
 
 
 def fit_gpu(wildcards):
@@ -166,7 +199,9 @@ def fit_gpu(wildcards):
 def surface_starts(wildcards):
     """Start points of every iterative fit of this dataset and scaling (the grid must show them)."""
     return [
-        initial_parameters(resolve_settings(config, job), config["datasets"][job.dataset])
+        initial_parameters(
+            resolve_settings(config, job), config["datasets"][job.dataset]
+        )
         for job in FIT_JOBS
         if job.dataset == wildcards.dataset
         and job.scaling == wildcards.scaling
@@ -175,7 +210,11 @@ def surface_starts(wildcards):
 
 
 # Fits whose resolved method is iterative (they also write a history).
-ITERATIVE_FIT_JOBS = [job for job in FIT_JOBS if resolve_settings(config, job)["method"] in ITERATIVE_METHODS]
+ITERATIVE_FIT_JOBS = [
+    job
+    for job in FIT_JOBS
+    if resolve_settings(config, job)["method"] in ITERATIVE_METHODS
+]
 
 
 # ---- Paths and targets -------------------------------------------------------------------
@@ -208,12 +247,19 @@ def get_final_output():
         *fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
         *rules.fit_summary.output,
         *expand(rules.gradient_check.output, dataset=DATASETS),
-        *expand(rules.loss_surface.output, dataset=SINGLE_FEATURE_DATASETS, scaling=scalings),
+        *expand(
+            rules.loss_surface.output, dataset=SINGLE_FEATURE_DATASETS, scaling=scalings
+        ),
     ]
     if config["report"]["benchmark"]:
         targets += rules.matmul_benchmark_gather.output
     if config["report"]["lessons"]:
-        for lesson in (rules.lessons_binomial, rules.lessons_vectors, rules.lessons_descent_x2, rules.lessons_minima):
+        for lesson in (
+            rules.lessons_binomial,
+            rules.lessons_vectors,
+            rules.lessons_descent_x2,
+            rules.lessons_minima,
+        ):
             targets += lesson.output
     targets += [
         *rules.report_html.output,

@@ -1,5 +1,6 @@
 """Stage 1: every configured dataset to parquet with a JSON sidecar: generated, or read from a
-parquet/CSV file (`kind: file`), such as scikit-learn's diabetes table exported by a rule here."""
+parquet/CSV file (`kind: file`), such as scikit-learn's diabetes table exported by a rule here.
+"""
 
 
 rule export_diabetes:
@@ -23,10 +24,6 @@ rule dataset:
     output:
         parquet="results/datasets/{dataset}.parquet",
         meta="results/datasets/{dataset}.json",
-    params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        # A constant column cannot be standardized: a `kind: file` dataset refuses it up front.
-        standardized="standardized" in config["fits"]["scalings"],
     log:
         "results/logs/datasets/{dataset}.log",
     benchmark:
@@ -35,5 +32,9 @@ rule dataset:
     resources:
         mem_mb=dataset_job_mem_mb,
         runtime=10,
+    params:
+        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        # A constant column cannot be standardized: a `kind: file` dataset refuses it up front.
+        standardized="standardized" in config["fits"]["scalings"],
     script:
         "../scripts/make_dataset.py"

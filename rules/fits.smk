@@ -1,5 +1,6 @@
 """Stage 2: fit every dataset with every method, raw and standardized (one job per fit)."""
 
+
 rule fit_iterative:
     input:
         parquet=rules.dataset.output.parquet,
@@ -7,24 +8,24 @@ rule fit_iterative:
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
         history="results/fits/{dataset}/{scaling}/{method}.history.parquet",
+    log:
+        "results/logs/fits/{dataset}/{scaling}/{method}.log",
+    benchmark:
+        "results/benchmarks/fits/{dataset}/{scaling}/{method}.tsv"
     wildcard_constraints:
         method=_alternation(ITERATIVE_NAMES),
         scaling="raw|standardized",
+    threads: fit_threads
+    resources:
+        mem_mb=fit_mem_mb,
+        runtime=30,
+        gpu=fit_gpu,
     params:
         settings=fit_settings,
         init=fit_init,
         predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
         accuracy_targets=config["fits"]["accuracy_targets"],
         stream=fit_streams,
-    log:
-        "results/logs/fits/{dataset}/{scaling}/{method}.log",
-    benchmark:
-        "results/benchmarks/fits/{dataset}/{scaling}/{method}.tsv"
-    threads: fit_threads
-    resources:
-        mem_mb=fit_mem_mb,
-        runtime=30,
-        gpu=fit_gpu,
     script:
         "../scripts/fit.py"
 
@@ -35,23 +36,23 @@ rule fit_closed_form:
         meta=rules.dataset.output.meta,
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
-    wildcard_constraints:
-        method=_alternation(CLOSED_NAMES),
-        scaling="raw|standardized",
-    params:
-        settings=fit_settings,
-        init=None,
-        predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
-        stream=fit_streams,
     log:
         "results/logs/fits/{dataset}/{scaling}/{method}.log",
     benchmark:
         "results/benchmarks/fits/{dataset}/{scaling}/{method}.tsv"
+    wildcard_constraints:
+        method=_alternation(CLOSED_NAMES),
+        scaling="raw|standardized",
     threads: fit_threads
     resources:
         mem_mb=fit_mem_mb,
         runtime=30,
         gpu=fit_gpu,
+    params:
+        settings=fit_settings,
+        init=None,
+        predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
+        stream=fit_streams,
     script:
         "../scripts/fit.py"
 
@@ -62,11 +63,6 @@ rule gradient_check:
         meta=rules.dataset.output.meta,
     output:
         check="results/fits/gradient_check/{dataset}.json",
-    params:
-        init=lambda wildcards: initial_parameters(
-            resolve_settings(config, FitJob(wildcards.dataset, "raw", "manual_gd")),
-            config["datasets"][wildcards.dataset],
-        ),
     log:
         "results/logs/fits/gradient_check/{dataset}.log",
     benchmark:
@@ -75,6 +71,11 @@ rule gradient_check:
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
+    params:
+        init=lambda wildcards: initial_parameters(
+            resolve_settings(config, FitJob(wildcards.dataset, "raw", "manual_gd")),
+            config["datasets"][wildcards.dataset],
+        ),
     script:
         "../scripts/gradient_check.py"
 
@@ -85,21 +86,21 @@ rule loss_surface:
         meta=rules.dataset.output.meta,
     output:
         surface="results/fits/{dataset}/{scaling}/loss_surface.parquet",
-    wildcard_constraints:
-        dataset=_alternation(SINGLE_FEATURE_DATASETS),
-        scaling="raw|standardized",
-    params:
-        starts=surface_starts,
-        grid_size=config["fits"]["loss_surface"]["grid_size"],
-        margin=config["fits"]["loss_surface"]["margin"],
     log:
         "results/logs/fits/{dataset}/{scaling}/loss_surface.log",
     benchmark:
         "results/benchmarks/fits/{dataset}/{scaling}/loss_surface.tsv"
+    wildcard_constraints:
+        dataset=_alternation(SINGLE_FEATURE_DATASETS),
+        scaling="raw|standardized",
     threads: 1
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
+    params:
+        starts=surface_starts,
+        grid_size=config["fits"]["loss_surface"]["grid_size"],
+        margin=config["fits"]["loss_surface"]["margin"],
     script:
         "../scripts/loss_surface.py"
 
@@ -116,10 +117,6 @@ rule fit_summary:
         conditioning="results/fits/conditioning.parquet",
         time_to_accuracy="results/fits/time_to_accuracy.parquet",
         repetitions="results/fits/repetitions.parquet",
-    params:
-        history_keys=[list(job) for job in ITERATIVE_FIT_JOBS],
-        scalings=config["fits"]["scalings"],
-        accuracy_targets=config["fits"]["accuracy_targets"],
     log:
         "results/logs/fits/summary.log",
     benchmark:
@@ -128,6 +125,9 @@ rule fit_summary:
     resources:
         mem_mb=summary_mem_mb,
         runtime=10,
+    params:
+        history_keys=[list(job) for job in ITERATIVE_FIT_JOBS],
+        scalings=config["fits"]["scalings"],
+        accuracy_targets=config["fits"]["accuracy_targets"],
     script:
         "../scripts/fit_summary.py"
-

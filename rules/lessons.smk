@@ -18,7 +18,9 @@ _binomial, _x2, _minima = LESSONS["binomial"], LESSONS["descent_x2"], LESSONS["m
 LESSONS_MEM_MB = {
     "binomial": 500 + _binomial["long_test_questions"] * 64 // 2**20,
     "descent_x2": 400 + _x2["max_iterations"] * len(_x2["step_sizes"]) * 300 // 2**20,
-    "minima": 400 + _minima["max_iterations"] * 100 // 2**20 + _minima["n_starts"] * 1000 // 2**20,
+    "minima": 400
+    + _minima["max_iterations"] * 100 // 2**20
+    + _minima["n_starts"] * 1000 // 2**20,
 }
 LESSONS_RUNTIME = {
     "binomial": 5 + _binomial["n_tests"] * _binomial["n_questions"] // 10**9,
@@ -45,8 +47,6 @@ rule lessons_binomial:
             category="Lessons",
             labels={"figure": "binomial guessing", "format": "SVG"},
         ),
-    params:
-        spec=LESSONS["binomial"],
     log:
         "results/logs/lessons/binomial.log",
     benchmark:
@@ -55,6 +55,8 @@ rule lessons_binomial:
     resources:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["binomial"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["binomial"] * attempt,
+    params:
+        spec=LESSONS["binomial"],
     script:
         "../scripts/lessons_binomial.py"
 
@@ -63,8 +65,6 @@ rule lessons_vectors:
     output:
         table="results/lessons/vectors.parquet",
         summary="results/lessons/vectors.json",
-    params:
-        spec=LESSONS["vectors"],
     log:
         "results/logs/lessons/vectors.log",
     benchmark:
@@ -73,6 +73,8 @@ rule lessons_vectors:
     resources:
         mem_mb=300,
         runtime=5,
+    params:
+        spec=LESSONS["vectors"],
     script:
         "../scripts/lessons_vectors.py"
 
@@ -93,8 +95,6 @@ rule lessons_descent_x2:
             category="Lessons",
             labels={"figure": "descent on x²", "format": "SVG"},
         ),
-    params:
-        spec=LESSONS["descent_x2"],
     log:
         "results/logs/lessons/descent_x2.log",
     benchmark:
@@ -103,6 +103,8 @@ rule lessons_descent_x2:
     resources:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["descent_x2"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["descent_x2"] * attempt,
+    params:
+        spec=LESSONS["descent_x2"],
     script:
         "../scripts/lessons_descent_x2.py"
 
@@ -123,8 +125,6 @@ rule lessons_minima:
             category="Lessons",
             labels={"figure": "local vs global minima", "format": "SVG"},
         ),
-    params:
-        spec=LESSONS["minima"],
     log:
         "results/logs/lessons/minima.log",
     benchmark:
@@ -133,6 +133,7 @@ rule lessons_minima:
     resources:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["minima"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["minima"] * attempt,
+    params:
+        spec=LESSONS["minima"],
     script:
         "../scripts/lessons_minima.py"
-

@@ -19,9 +19,12 @@ rule report_fit_figures:
     input:
         parquet=rules.dataset.output.parquet,
         meta=rules.dataset.output.meta,
-        fits=lambda wildcards: fit_paths(rules.fit_closed_form.output.json, jobs_of(FIT_JOBS, wildcards.dataset)),
+        fits=lambda wildcards: fit_paths(
+            rules.fit_closed_form.output.json, jobs_of(FIT_JOBS, wildcards.dataset)
+        ),
         histories=lambda wildcards: fit_paths(
-            rules.fit_iterative.output.history, jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+            rules.fit_iterative.output.history,
+            jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset),
         ),
     output:
         fits_png=report(
@@ -40,11 +43,6 @@ rule report_fit_figures:
             labels={"dataset": "{dataset}", "figure": "loss against iteration"},
         ),
         loss_svg="results/report/figures/{dataset}_loss.svg",
-    params:
-        fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
-        history_keys=lambda wildcards: fit_keys(jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)),
-        dpi=REPORT["dpi"],
-        max_points=REPORT["max_points"],
     log:
         "results/logs/report/{dataset}_fit_figures.log",
     benchmark:
@@ -53,6 +51,13 @@ rule report_fit_figures:
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
+    params:
+        fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
+        history_keys=lambda wildcards: fit_keys(
+            jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+        ),
+        dpi=REPORT["dpi"],
+        max_points=REPORT["max_points"],
     script:
         "../scripts/report_fit_figures.py"
 
@@ -61,9 +66,14 @@ rule report_surface_figure:
     input:
         parquet=rules.dataset.output.parquet,
         meta=rules.dataset.output.meta,
-        surfaces=expand(rules.loss_surface.output.surface, scaling=REPORT_SCALINGS, allow_missing=True),
+        surfaces=expand(
+            rules.loss_surface.output.surface,
+            scaling=REPORT_SCALINGS,
+            allow_missing=True,
+        ),
         histories=lambda wildcards: fit_paths(
-            rules.fit_iterative.output.history, jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+            rules.fit_iterative.output.history,
+            jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset),
         ),
     output:
         png=report(
@@ -71,32 +81,40 @@ rule report_surface_figure:
             caption="../report/fits_surface.rst",
             category="Fits",
             subcategory="{dataset}",
-            labels={"dataset": "{dataset}", "figure": "loss surface and descent paths"},
+            labels={
+                "dataset": "{dataset}",
+                "figure": "loss surface and descent paths",
+            },
         ),
         svg="results/report/figures/{dataset}_surface.svg",
-    wildcard_constraints:
-        dataset=_alternation(SINGLE_FEATURE_DATASETS),
-    params:
-        scalings=REPORT_SCALINGS,
-        history_keys=lambda wildcards: fit_keys(jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)),
-        dpi=REPORT["dpi"],
     log:
         "results/logs/report/{dataset}_surface_figure.log",
     benchmark:
         "results/benchmarks/report/{dataset}_surface_figure.tsv"
+    wildcard_constraints:
+        dataset=_alternation(SINGLE_FEATURE_DATASETS),
     threads: 1
     resources:
         mem_mb=dataset_mem_mb,
         runtime=10,
+    params:
+        scalings=REPORT_SCALINGS,
+        history_keys=lambda wildcards: fit_keys(
+            jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+        ),
+        dpi=REPORT["dpi"],
     script:
         "../scripts/report_surface_figure.py"
 
 
 rule report_convergence_figure:
     input:
-        fits=lambda wildcards: fit_paths(rules.fit_closed_form.output.json, jobs_of(FIT_JOBS, wildcards.dataset)),
+        fits=lambda wildcards: fit_paths(
+            rules.fit_closed_form.output.json, jobs_of(FIT_JOBS, wildcards.dataset)
+        ),
         histories=lambda wildcards: fit_paths(
-            rules.fit_iterative.output.history, jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+            rules.fit_iterative.output.history,
+            jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset),
         ),
         time_to_accuracy=rules.fit_summary.output.time_to_accuracy,
     output:
@@ -108,11 +126,6 @@ rule report_convergence_figure:
             labels={"dataset": "{dataset}", "figure": "cost to accuracy"},
         ),
         svg="results/report/figures/{dataset}_convergence.svg",
-    params:
-        fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
-        history_keys=lambda wildcards: fit_keys(jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)),
-        scalings=REPORT_SCALINGS,
-        dpi=REPORT["dpi"],
     log:
         "results/logs/report/{dataset}_convergence_figure.log",
     benchmark:
@@ -121,6 +134,13 @@ rule report_convergence_figure:
     resources:
         mem_mb=800,
         runtime=10,
+    params:
+        fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
+        history_keys=lambda wildcards: fit_keys(
+            jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
+        ),
+        scalings=REPORT_SCALINGS,
+        dpi=REPORT["dpi"],
     script:
         "../scripts/report_convergence_figure.py"
 
@@ -146,9 +166,6 @@ rule report_check_figures:
             labels={"figure": "predictions"},
         ),
         predictions_svg="results/report/figures/predictions.svg",
-    params:
-        datasets=DATASETS,
-        dpi=REPORT["dpi"],
     log:
         "results/logs/report/check_figures.log",
     benchmark:
@@ -157,6 +174,9 @@ rule report_check_figures:
     resources:
         mem_mb=800,
         runtime=10,
+    params:
+        datasets=DATASETS,
+        dpi=REPORT["dpi"],
     script:
         "../scripts/report_check_figures.py"
 
@@ -201,17 +221,31 @@ rule report_html:
         conditioning=rules.fit_summary.output.conditioning,
         time_to_accuracy=rules.fit_summary.output.time_to_accuracy,
         repetitions=rules.fit_summary.output.repetitions,
-        convergence_figures=expand(rules.report_convergence_figure.output.png, dataset=DATASETS),
+        convergence_figures=expand(
+            rules.report_convergence_figure.output.png, dataset=DATASETS
+        ),
         fits=fit_paths(rules.fit_closed_form.output.json, FIT_JOBS),
         histories=fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
         checks=expand(rules.gradient_check.output.check, dataset=DATASETS),
         metas=expand(rules.dataset.output.meta, dataset=DATASETS),
-        single_parquets=expand(rules.dataset.output.parquet, dataset=SINGLE_FEATURE_DATASETS),
-        surfaces=expand(rules.loss_surface.output.surface, dataset=SINGLE_FEATURE_DATASETS, scaling=REPORT_SCALINGS),
-        fit_figures=expand(
-            [rules.report_fit_figures.output.fits_png, rules.report_fit_figures.output.loss_png], dataset=DATASETS
+        single_parquets=expand(
+            rules.dataset.output.parquet, dataset=SINGLE_FEATURE_DATASETS
         ),
-        surface_figures=expand(rules.report_surface_figure.output.png, dataset=SINGLE_FEATURE_DATASETS),
+        surfaces=expand(
+            rules.loss_surface.output.surface,
+            dataset=SINGLE_FEATURE_DATASETS,
+            scaling=REPORT_SCALINGS,
+        ),
+        fit_figures=expand(
+            [
+                rules.report_fit_figures.output.fits_png,
+                rules.report_fit_figures.output.loss_png,
+            ],
+            dataset=DATASETS,
+        ),
+        surface_figures=expand(
+            rules.report_surface_figure.output.png, dataset=SINGLE_FEATURE_DATASETS
+        ),
         gradient_figure=rules.report_check_figures.output.gradient_png,
         predictions_figure=rules.report_check_figures.output.predictions_png,
     output:
@@ -222,17 +256,6 @@ rule report_html:
             labels={"page": "comparison report"},
         ),
         provenance="results/report/provenance.json",
-    params:
-        section=REPORT,
-        config=config,
-        datasets=DATASETS,
-        single_feature=SINGLE_FEATURE_DATASETS,
-        scalings=REPORT_SCALINGS,
-        fit_keys=fit_keys(FIT_JOBS),
-        history_keys=fit_keys(ITERATIVE_FIT_JOBS),
-        command=reproduce_command(workflow.overwrite_configfiles or [], workflow.basedir),
-        basedir=workflow.basedir,
-        claims_digest=claims_digest(),
     log:
         "results/logs/report/html.log",
     benchmark:
@@ -241,6 +264,18 @@ rule report_html:
     resources:
         mem_mb=lambda wildcards, attempt: 1500 * attempt,
         runtime=15,
+    params:
+        section=REPORT,
+        config=config,
+        datasets=DATASETS,
+        single_feature=SINGLE_FEATURE_DATASETS,
+        scalings=REPORT_SCALINGS,
+        fit_keys=fit_keys(FIT_JOBS),
+        history_keys=fit_keys(ITERATIVE_FIT_JOBS),
+        command=reproduce_command(
+            workflow.overwrite_configfiles or [], workflow.basedir
+        ),
+        basedir=workflow.basedir,
+        claims_digest=claims_digest(),
     script:
         "../scripts/report_html.py"
-

@@ -11,9 +11,14 @@ from descent.report.tables import gradient_check_rows
 with job_logging(snakemake.log[0], "report_check_figures") as log:
     checks = {name: read_json(path) for name, path in zip(snakemake.params.datasets, snakemake.input.checks)}
     rows = gradient_check_rows(checks)
-    save_figure(gradient_check_figure(rows), snakemake.output.gradient_png, snakemake.output.gradient_svg,
-                snakemake.params.dpi)
+    save_figure(
+        gradient_check_figure(rows), snakemake.output.gradient_png, snakemake.output.gradient_svg, snakemake.params.dpi
+    )
     predictions = pd.read_parquet(snakemake.input.predictions)
-    save_figure(predictions_figure(predictions), snakemake.output.predictions_png, snakemake.output.predictions_svg,
-                snakemake.params.dpi)
+    save_figure(
+        predictions_figure(predictions),
+        snakemake.output.predictions_png,
+        snakemake.output.predictions_svg,
+        snakemake.params.dpi,
+    )
     log.info("%d gradient-check rows, %d predictions", len(rows), len(predictions))

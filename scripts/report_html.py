@@ -13,6 +13,11 @@ with job_logging(snakemake.log[0], "report_html") as log:
         tmp.write_text(text, encoding="utf-8")
     write_json(snakemake.output.provenance, ctx["provenance"])
     verdicts = [claim["verdict"] for claim in ctx["claims"]]
-    log.info("wrote %s (%.1f MB), sections %s, claims %s, interactive=%s", snakemake.output.html,
-             len(text) / 2**20, [s.id for part in ctx["parts"] for s in part.sections],
-             {v: verdicts.count(v) for v in sorted(set(verdicts))}, ctx["plotly_js"] is not None)
+    log.info(
+        "wrote %s (%.1f MB), sections %s, claims %s, interactive=%s",
+        snakemake.output.html,
+        len(text) / 2**20,
+        [s.id for part in ctx["parts"] for s in part.sections],
+        {v: verdicts.count(v) for v in sorted(set(verdicts))},
+        ctx["plotly_js"] is not None,
+    )

@@ -40,8 +40,16 @@ def run_snakemake(
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
     """Run the workflow with ``workdir`` as working directory (results land in ``workdir/results``)."""
-    cmd = [str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")), "-s", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), "--cores", "2", "--show-failed-logs"]
+    cmd = [
+        str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--show-failed-logs",
+    ]
     if configfile is not None:
         cmd.append(f"--configfile={configfile}")  # "=" keeps later targets from being read as config files
     cmd += list(args)

@@ -146,24 +146,106 @@ def test_git_facts_of_this_repository():
 
 
 def _summary_rows():
-    base = dict(dataset="d", features=["x"], true_weights=[2.0], true_bias=1.0, lstsq_weights=[2.1],
-                lstsq_bias=0.9, lstsq_mse=0.5, lr=0.1, device="cpu", rank=2, diverged_at=pd.NA)
+    base = dict(
+        dataset="d",
+        features=["x"],
+        true_weights=[2.0],
+        true_bias=1.0,
+        lstsq_weights=[2.1],
+        lstsq_bias=0.9,
+        lstsq_mse=0.5,
+        lr=0.1,
+        device="cpu",
+        rank=2,
+        diverged_at=pd.NA,
+    )
     rows = [
-        dict(scaling="raw", method="manual_gd", base_method="manual_gd", weights=[2.0], bias=0.5, mse=0.6,
-             iterations=100, converged=False, diverged=False, status="max_iterations", seconds=0.2, dist_to_lstsq=0.41,
-             rel_dist_to_lstsq=0.18, dist_to_true=0.5, mse_excess=0.1),
-        dict(scaling="raw", method="gd_big", base_method="manual_gd", weights=[1e9], bias=-3.0, mse=1e18,
-             iterations=2, converged=False, diverged=True, diverged_at=2, status="diverged", seconds=0.01, dist_to_lstsq=1e9,
-             rel_dist_to_lstsq=4e8, dist_to_true=1e9, mse_excess=1e18),
-        dict(scaling="standardized", method="manual_gd", base_method="manual_gd", weights=[2.1], bias=0.9,
-             mse=0.5 * (1 + 1e-12), iterations=100, converged=True, diverged=False, status="converged", seconds=0.3,
-             dist_to_lstsq=1e-7, rel_dist_to_lstsq=4e-8, dist_to_true=0.14, mse_excess=5e-13),
-        dict(scaling="raw", method="lstsq", base_method="lstsq", weights=[2.1], bias=0.9, mse=0.5,
-             iterations=0, converged=True, diverged=False, status="closed_form", seconds=0.001, dist_to_lstsq=0.0,
-             rel_dist_to_lstsq=0.0, dist_to_true=0.14, mse_excess=0.0),
-        dict(scaling="raw", method="sklearn", base_method="sklearn", weights=[2.1], bias=0.9, mse=0.5,
-             iterations=0, converged=True, diverged=False, status="closed_form", seconds=0.002, dist_to_lstsq=0.0,
-             rel_dist_to_lstsq=0.0, dist_to_true=0.14, mse_excess=0.0),
+        dict(
+            scaling="raw",
+            method="manual_gd",
+            base_method="manual_gd",
+            weights=[2.0],
+            bias=0.5,
+            mse=0.6,
+            iterations=100,
+            converged=False,
+            diverged=False,
+            status="max_iterations",
+            seconds=0.2,
+            dist_to_lstsq=0.41,
+            rel_dist_to_lstsq=0.18,
+            dist_to_true=0.5,
+            mse_excess=0.1,
+        ),
+        dict(
+            scaling="raw",
+            method="gd_big",
+            base_method="manual_gd",
+            weights=[1e9],
+            bias=-3.0,
+            mse=1e18,
+            iterations=2,
+            converged=False,
+            diverged=True,
+            diverged_at=2,
+            status="diverged",
+            seconds=0.01,
+            dist_to_lstsq=1e9,
+            rel_dist_to_lstsq=4e8,
+            dist_to_true=1e9,
+            mse_excess=1e18,
+        ),
+        dict(
+            scaling="standardized",
+            method="manual_gd",
+            base_method="manual_gd",
+            weights=[2.1],
+            bias=0.9,
+            mse=0.5 * (1 + 1e-12),
+            iterations=100,
+            converged=True,
+            diverged=False,
+            status="converged",
+            seconds=0.3,
+            dist_to_lstsq=1e-7,
+            rel_dist_to_lstsq=4e-8,
+            dist_to_true=0.14,
+            mse_excess=5e-13,
+        ),
+        dict(
+            scaling="raw",
+            method="lstsq",
+            base_method="lstsq",
+            weights=[2.1],
+            bias=0.9,
+            mse=0.5,
+            iterations=0,
+            converged=True,
+            diverged=False,
+            status="closed_form",
+            seconds=0.001,
+            dist_to_lstsq=0.0,
+            rel_dist_to_lstsq=0.0,
+            dist_to_true=0.14,
+            mse_excess=0.0,
+        ),
+        dict(
+            scaling="raw",
+            method="sklearn",
+            base_method="sklearn",
+            weights=[2.1],
+            bias=0.9,
+            mse=0.5,
+            iterations=0,
+            converged=True,
+            diverged=False,
+            status="closed_form",
+            seconds=0.002,
+            dist_to_lstsq=0.0,
+            rel_dist_to_lstsq=0.0,
+            dist_to_true=0.14,
+            mse_excess=0.0,
+        ),
     ]
     frame = pd.DataFrame([{**base, **r} for r in rows])
     frame["diverged_at"] = frame["diverged_at"].astype("Int64")
@@ -195,13 +277,17 @@ def test_failed_statuses_are_never_a_fit():
     rows["certificate_ok"] = pd.array([pd.NA, pd.NA, pd.NA, True, False], dtype="boolean")
     rows["normal_residual"] = [np.nan, np.nan, np.nan, 1e-16, 3e-4]
     rows["condition_number"] = [np.nan, np.nan, np.nan, 12.0, 12.0]
-    records = {("d", "raw", "sklearn"): {"certificate": {"normal_residual": 3e-4, "condition_number": 12.0,
-                                                         "tolerance": 1e-10, "ok": False}}}
+    records = {
+        ("d", "raw", "sklearn"): {
+            "certificate": {"normal_residual": 3e-4, "condition_number": 12.0, "tolerance": 1e-10, "ok": False}
+        }
+    }
     marked = mark_fits(rows, best_rtol=1e-9, records=records).set_index(["scaling", "method"])
     sklearn = marked.loc[("raw", "sklearn")]
     assert sklearn["failed"] and not sklearn["best"]
-    assert sklearn["status_text"] == ("failed: inaccurate closed form (normal-equations residual 3e-4 above its "
-                                      "tolerance 1e-10, condition number 12)")
+    assert sklearn["status_text"] == (
+        "failed: inaccurate closed form (normal-equations residual 3e-4 above its tolerance 1e-10, condition number 12)"
+    )
     assert marked.loc[("raw", "lstsq"), "status_text"] == "closed form, certified (condition number 12)"
     # Non-finite parameters are never shown as a fit, whatever the status says.
     rows = _summary_rows()
@@ -213,30 +299,57 @@ def test_failed_statuses_are_never_a_fit():
 
 
 def test_stalled_fits_say_where_and_why():
-    row = {"status": "stalled", "precision_reached": 3.2e-6, "weights": [1.0], "bias": 0.0, "mse": 1.0,
-           "iterations": 812}
+    row = {
+        "status": "stalled",
+        "precision_reached": 3.2e-6,
+        "weights": [1.0],
+        "bias": 0.0,
+        "mse": 1.0,
+        "iterations": 812,
+    }
     record = {"settings": {"dtype": "data", "tolerance": 1e-8}}
     assert status_text(row, record, "float32") == (
-        "not converged: stalled at 3.2e-6 relative gradient norm (float32 precision; tolerance 1e-8)")
+        "not converged: stalled at 3.2e-6 relative gradient norm (float32 precision; tolerance 1e-8)"
+    )
     noisy = {**row, "precision_reached": 2.8e-3}  # e.g. mini-batch noise, far above float64's precision
     assert status_text(noisy, {"settings": {"dtype": "float64", "tolerance": 1e-5}}) == (
         "not converged: stalled at 0.0028 relative gradient norm (no progress over its stall window, float64; "
-        "tolerance 1e-5)")
+        "tolerance 1e-5)"
+    )
     assert status_category("stalled") == status_category("max_iterations") == CATEGORY_UNCONVERGED
-    assert set(STATUSES) == {"converged", "stalled", "max_iterations", "diverged", "inaccurate", "closed_form",
-                             "skipped"}
+    assert set(STATUSES) == {
+        "converged",
+        "stalled",
+        "max_iterations",
+        "diverged",
+        "inaccurate",
+        "closed_form",
+        "skipped",
+    }
     # A fit that could not run here (a CUDA fit without CUDA) is neither a fit nor a failure: skipped, with why.
-    skipped = {"status": "skipped", "status_reason": "CUDA not available on this machine", "weights": None,
-               "bias": None, "mse": None}
+    skipped = {
+        "status": "skipped",
+        "status_reason": "CUDA not available on this machine",
+        "weights": None,
+        "bias": None,
+        "mse": None,
+    }
     assert status_category("skipped") == "skipped"
     assert status_text(skipped) == "skipped: could not run on this machine — CUDA not available on this machine"
     # A reason the fit recorded itself is kept, word for word.
     inaccurate = {"status": "inaccurate", "weights": [1.0], "bias": 0.0, "mse": 1.0}
     certificate = {"certificate": {"ok": False, "reason": "normal-equation residual 3e-4 above tolerance 1e-10"}}
     assert status_text(inaccurate, certificate) == (
-        "failed: inaccurate closed form: normal-equation residual 3e-4 above tolerance 1e-10")
-    diverged = {"status": "diverged", "diverged_at": 7, "status_reason": "loss above 1e10 × its initial value",
-                "weights": [1.0], "bias": 0.0, "mse": 1.0}
+        "failed: inaccurate closed form: normal-equation residual 3e-4 above tolerance 1e-10"
+    )
+    diverged = {
+        "status": "diverged",
+        "diverged_at": 7,
+        "status_reason": "loss above 1e10 × its initial value",
+        "weights": [1.0],
+        "bias": 0.0,
+        "mse": 1.0,
+    }
     assert status_text(diverged) == "failed: diverged at iteration 7 — loss above 1e10 × its initial value"
 
 
@@ -247,21 +360,39 @@ def test_mark_fits_needs_the_recorded_status():
 
 def test_predictions_of_failed_fits_are_withheld_with_the_reason():
     marked = mark_fits(_summary_rows())
-    predictions = pd.DataFrame({
-        "dataset": ["d"] * 4, "scaling": ["raw", "raw", "raw", "standardized"],
-        "method": ["gd_big", "gd_big", "lstsq", "manual_gd"],
-        "inputs": [[1.0], [2.0], [1.0], [1.0]], "prediction": [1e9, 2e9, 3.0, 3.1], "true_value": [3.0, 5.0, 3.0, 3.0],
-        "status": ["diverged", "diverged", "closed_form", "converged"]})
+    predictions = pd.DataFrame(
+        {
+            "dataset": ["d"] * 4,
+            "scaling": ["raw", "raw", "raw", "standardized"],
+            "method": ["gd_big", "gd_big", "lstsq", "manual_gd"],
+            "inputs": [[1.0], [2.0], [1.0], [1.0]],
+            "prediction": [1e9, 2e9, 3.0, 3.1],
+            "true_value": [3.0, 5.0, 3.0, 3.0],
+            "status": ["diverged", "diverged", "closed_form", "converged"],
+        }
+    )
     shown, withheld = prediction_rows(predictions, marked)
     assert [(r["method"], r["prediction"]) for r in shown] == [("lstsq", 3.0), ("manual_gd", 3.1)]
     assert shown[1]["error"] == pytest.approx(0.1)
-    assert withheld == [{"dataset": "d", "scaling": "raw", "method": "gd_big", "status": "diverged",
-                         "reason": "failed: diverged at iteration 2"}]
+    assert withheld == [
+        {
+            "dataset": "d",
+            "scaling": "raw",
+            "method": "gd_big",
+            "status": "diverged",
+            "reason": "failed: diverged at iteration 2",
+        }
+    ]
 
 
 def test_iterations_to_tolerance_for_both_criteria():
-    history = pd.DataFrame({"iteration": np.arange(6), "loss": [10.0, 5.0, 4.0, 3.99, 3.9899, 3.98989],
-                            "grad_norm": [100.0, 20.0, 5.0, 0.9, 0.05, 0.001]})
+    history = pd.DataFrame(
+        {
+            "iteration": np.arange(6),
+            "loss": [10.0, 5.0, 4.0, 3.99, 3.9899, 3.98989],
+            "grad_norm": [100.0, 20.0, 5.0, 0.9, 0.05, 0.001],
+        }
+    )
     assert iterations_to_tolerance(history, 1e-2) == 3
     assert iterations_to_tolerance(history, 1e-6) is None
     assert iterations_to_tolerance(history, 1e-2, "loss_change") == 3
@@ -300,10 +431,14 @@ def test_report_package_modules_are_small_and_parse_time_imports_light():
     package = Path(__file__).resolve().parents[1] / "src/descent/report"
     sizes = {p.name: len(p.read_text().splitlines()) for p in package.glob("*.py")}
     assert max(sizes.values()) <= 400, sizes
-    code = ("import sys, descent.report.inputs, descent.report.provenance, descent.report.claims; "
-            "descent.report.claims.read_claims(); descent.report.claims.claims_digest(); "
-            "print([m for m in ('numpy', 'pandas', 'matplotlib', 'jinja2') if m in sys.modules])")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    code = (
+        "import sys, descent.report.inputs, descent.report.provenance, descent.report.claims; "
+        "descent.report.claims.read_claims(); descent.report.claims.claims_digest(); "
+        "print([m for m in ('numpy', 'pandas', 'matplotlib', 'jinja2') if m in sys.modules])"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 def _tiny_png(path: Path) -> Path:
@@ -326,23 +461,41 @@ def _tiny_results(tmp_path: Path, method_name: str = "<gd>"):
     png = _tiny_png(tmp_path / "f.png")
     marked = mark_fits(_summary_rows())
     marked.loc[marked["method"] == "gd_big", "method"] = method_name
-    predictions = pd.DataFrame({"dataset": ["d"] * 4, "scaling": ["raw", "raw", "raw", "raw"],
-                                "method": [method_name, "lstsq", "sklearn", "lstsq"],
-                                "inputs": [[1.0], [1.0], [1.0], [2.0]], "prediction": [1e9, 3.0, 3.0, 5.1],
-                                "true_value": [3.0, 3.0, 3.0, 5.0],
-                                "status": ["diverged", "closed_form", "closed_form", "closed_form"]})
-    return Results(config={"datasets": {"d": {}}}, summary=marked, predictions=predictions,
-                   metas={"d": {"n": 5, "features": ["x"], "target": "y", "generator": "g", "seed": 0}},
-                   figures={"d_fits": png, "d_loss": png})
+    predictions = pd.DataFrame(
+        {
+            "dataset": ["d"] * 4,
+            "scaling": ["raw", "raw", "raw", "raw"],
+            "method": [method_name, "lstsq", "sklearn", "lstsq"],
+            "inputs": [[1.0], [1.0], [1.0], [2.0]],
+            "prediction": [1e9, 3.0, 3.0, 5.1],
+            "true_value": [3.0, 3.0, 3.0, 5.0],
+            "status": ["diverged", "closed_form", "closed_form", "closed_form"],
+        }
+    )
+    return Results(
+        config={"datasets": {"d": {}}},
+        summary=marked,
+        predictions=predictions,
+        metas={"d": {"n": 5, "features": ["x"], "target": "y", "generator": "g", "seed": 0}},
+        figures={"d_fits": png, "d_loss": png},
+    )
 
 
 def _tiny_provenance() -> dict:
-    return {"time": {"utc": "2030-01-01T00:00:00+00:00", "local": "2030-01-01T01:00:00+01:00"},
-            "git": {"commit": "a" * 40, "branch": "main", "dirty": False, "changed_files": 0, "error": None},
-            "versions": {"python": "3.11", "jinja2": "3.1.6"}, "benchmark_machine": None, "fit_devices": ["cpu"],
-            "machine": {"host": {"hostname": "h", "os": "linux"}, "cpu": {"model": "cpu", "usable_cpus": 2},
-                        "cuda": {"cuda_available": False, "reason": "no GPU"}},
-            "command": "make report", "config": {"report": {"title": "<T>"}}}
+    return {
+        "time": {"utc": "2030-01-01T00:00:00+00:00", "local": "2030-01-01T01:00:00+01:00"},
+        "git": {"commit": "a" * 40, "branch": "main", "dirty": False, "changed_files": 0, "error": None},
+        "versions": {"python": "3.11", "jinja2": "3.1.6"},
+        "benchmark_machine": None,
+        "fit_devices": ["cpu"],
+        "machine": {
+            "host": {"hostname": "h", "os": "linux"},
+            "cpu": {"model": "cpu", "usable_cpus": 2},
+            "cuda": {"cuda_available": False, "reason": "no GPU"},
+        },
+        "command": "make report",
+        "config": {"report": {"title": "<T>"}},
+    }
 
 
 def test_template_renders_an_escaped_self_contained_page(tmp_path):
@@ -359,9 +512,18 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
 
     results = _tiny_results(tmp_path)
     section = {"title": "<T> & co", "interactive": False, "best_rtol": 1e-9, "dpi": 50}
-    payload = {"x": [1.0, 2.0], "y": [3.0, 5.0], "w_range": [0.0, 4.0], "b_range": [-1.0, 3.0], "steps": 11,
-               "start": [0.0, 0.0], "lstsq": [2.0, 1.0], "grid": {"w": [0.0, 4.0], "b": [-1.0, 3.0],
-               "log10_mse": [[1.0, 2.0], [0.5, 1.5]]}, "labels": ["x</script>", "y"], "n_total": 2}
+    payload = {
+        "x": [1.0, 2.0],
+        "y": [3.0, 5.0],
+        "w_range": [0.0, 4.0],
+        "b_range": [-1.0, 3.0],
+        "steps": 11,
+        "start": [0.0, 0.0],
+        "lstsq": [2.0, 1.0],
+        "grid": {"w": [0.0, 4.0], "b": [-1.0, 3.0], "log10_mse": [[1.0, 2.0], [0.5, 1.5]]},
+        "labels": ["x</script>", "y"],
+        "n_total": 2,
+    }
 
     def extra(story):  # a section registered beyond the lessons, as issues #14, #15 and #17 will
         return Section("beyond-extra", "An extra <section>", [explorer("d", payload)])
@@ -384,8 +546,15 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
     page = parse_page(page_path)
     # No lesson dataset, no lessons, no benchmark: those parts are absent; the claims are all "not checked".
     ids = [i for i, _ in page.sections]
-    assert ids == ["claims", "claims-table", "beyond", "beyond-dataset-d", "beyond-extra", "provenance",
-                   "provenance-run"], ids
+    assert ids == [
+        "claims",
+        "claims-table",
+        "beyond",
+        "beyond-dataset-d",
+        "beyond-extra",
+        "provenance",
+        "provenance-run",
+    ], ids
     assert page.toc == ids
     # (the slip about .T on a 1-D array is checked on NumPy itself: it needs no results)
     assert {r["verdict"] for r in page.tables["claims"] if r["id"] != "matrix-transpose-1d"} == {"not checked"}
@@ -395,7 +564,10 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
     # Predictions pivoted: the truth, then one row per fit shown; the failed fit left out with its reason.
     pivot = page.tables["predictions"]
     assert [r["_attrs"].get("data-pred-method", r["_attrs"].get("data-reference")) for r in pivot] == [
-        "true value", "lstsq", "sklearn"]
+        "true value",
+        "lstsq",
+        "sklearn",
+    ]
     assert float(pivot[1]["x=1"]) == 3.0 and float(pivot[1]["x=2"]) == 5.1 and pivot[2]["x=2"] == ""
     assert "<gd> (raw) — failed: diverged at iteration 2" in html.unescape(text)
     # Every table has a CSV link whose content is the table's exact values.
@@ -414,16 +586,35 @@ def test_figures_draw_single_and_multi_feature_data(tmp_path):
     for k in (1, 3):
         X = rng.normal(size=(500, k))
         y = X @ np.arange(1, k + 1) + 2 + rng.normal(size=500)
-        meta = {"dataset": "d", "features": [f"x{j}" for j in range(k)], "target": "y",
-                "true_weights": list(range(1, k + 1)), "true_bias": 2.0}
-        records = {("d", s, "lstsq"): {"weights": [1.0] * k, "bias": 2.0, "diverged": False} for s in ("raw", "standardized")}
+        meta = {
+            "dataset": "d",
+            "features": [f"x{j}" for j in range(k)],
+            "target": "y",
+            "true_weights": list(range(1, k + 1)),
+            "true_bias": 2.0,
+        }
+        records = {
+            ("d", s, "lstsq"): {"weights": [1.0] * k, "bias": 2.0, "diverged": False} for s in ("raw", "standardized")
+        }
         records[("d", "raw", "manual_gd")] = {"weights": [np.nan] * k, "bias": 0.0, "diverged": True}
-        save_figure(data_fit_figure(X, y, records, meta, max_points=100), tmp_path / f"f{k}.png", tmp_path / f"f{k}.svg")
+        save_figure(
+            data_fit_figure(X, y, records, meta, max_points=100), tmp_path / f"f{k}.png", tmp_path / f"f{k}.svg"
+        )
         assert (tmp_path / f"f{k}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    history = pd.DataFrame({"iteration": [0, 1, 2], "loss": [3.0, 2.0, 1.5], "grad_norm": [1.0, 0.5, 0.2],
-                            "w0": [0.0, 0.5, 0.7], "b": [0.0, 0.1, 0.2]})
-    save_figure(loss_curves_figure({("d", "raw", "manual_gd"): history}, {"raw": 1.0}, "d"), tmp_path / "l.png",
-                tmp_path / "l.svg")
+    history = pd.DataFrame(
+        {
+            "iteration": [0, 1, 2],
+            "loss": [3.0, 2.0, 1.5],
+            "grad_norm": [1.0, 0.5, 0.2],
+            "w0": [0.0, 0.5, 0.7],
+            "b": [0.0, 0.1, 0.2],
+        }
+    )
+    save_figure(
+        loss_curves_figure({("d", "raw", "manual_gd"): history}, {"raw": 1.0}, "d"),
+        tmp_path / "l.png",
+        tmp_path / "l.svg",
+    )
     assert (tmp_path / "l.svg").stat().st_size > 0
     assert subsample_index(5, 10).tolist() == [0, 1, 2, 3, 4]
 
@@ -466,8 +657,9 @@ def test_page_holds_every_fit_as_computed(built_report):
     # Exactly the fits reaching their dataset's lowest MSE are marked best.
     best = {k for k, classes in page.row_classes.items() if "best" in classes}
     lowest = summary.groupby("dataset")["mse"].min()
-    assert best == {(r.dataset, r.scaling, r.method) for r in summary.itertuples()
-                    if r.mse <= lowest[r.dataset] * (1 + 1e-9)}
+    assert best == {
+        (r.dataset, r.scaling, r.method) for r in summary.itertuples() if r.mse <= lowest[r.dataset] * (1 + 1e-9)
+    }
     assert ("paris_rent", "raw", "manual_gd") not in best  # the lesson's stuck raw descent
     # The benchmark table carries its values too (predictions: test_predictions_are_pivoted_…).
     bench = pd.read_parquet(built_report / "results/benchmark/matmul.parquet")
@@ -484,7 +676,7 @@ def test_page_is_self_contained(built_report):
     assert external == [], external
     assert all(src.startswith("data:image/png;base64,") for src in page.images) and len(page.images) >= 8
     assert [s.get("id") for s in page.scripts].count("plotly-js") == 1
-    assert text.count("Plotly v") <= 2 and text.count("define(\"plotly\"") <= 1  # one copy of plotly.js
+    assert text.count("Plotly v") <= 2 and text.count('define("plotly"') <= 1  # one copy of plotly.js
     assert not any("src" in s for s in page.scripts)
     provenance = json.loads((built_report / "results/report/provenance.json").read_text())
     assert provenance["config"]["report"]["slider_steps"] == 51
@@ -514,7 +706,7 @@ def _planned_rules(workdir: Path, config: Path) -> dict[str, int]:
     stats: dict[str, int] = {}
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Job stats"))
-    for line in lines[start + 3:]:
+    for line in lines[start + 3 :]:
         parts = line.split()
         if len(parts) != 2 or parts[0] == "total":
             break
@@ -553,8 +745,13 @@ def test_report_reruns_when_a_result_changes_and_not_otherwise(built_report, tmp
     history.to_parquet(path, index=False)
     touch("results/fits/paris_rent/standardized/manual_gd.history.parquet")
     planned = _planned_rules(work, config)
-    assert planned == {"fit_summary": 1, "report_fit_figures": 1, "report_surface_figure": 1,
-                       "report_check_figures": 1, "report_html": 1}, planned
+    assert planned == {
+        "fit_summary": 1,
+        "report_fit_figures": 1,
+        "report_surface_figure": 1,
+        "report_check_figures": 1,
+        "report_html": 1,
+    }, planned
 
     run_snakemake(work, *REPORT_TARGETS, configfile=config)
     assert _planned_rules(work, config) == {}
@@ -568,11 +765,28 @@ def test_report_reruns_when_a_result_changes_and_not_otherwise(built_report, tmp
 # ------------------------------------------------------------------------------ the lessons' story and claims
 
 #: The sections of each lesson, in the lesson's order (a run shows those its results allow).
-PARIS_ORDER = ["paris-data", "paris-loss-surface", "paris-raw-descent", "paris-standardization",
-               "paris-standardized-descent", "paris-gradient-check", "paris-autograd", "paris-nn-linear",
-               "paris-predictions", "paris-closed-form", "paris-all-fits"]
-LESSON0_ORDER = ["lesson0-guessing", "lesson0-vectors", "lesson0-x2-descent", "lesson0-minima",
-                 "lesson0-matrix-form", "lesson0-batches", "lesson0-matmul"]
+PARIS_ORDER = [
+    "paris-data",
+    "paris-loss-surface",
+    "paris-raw-descent",
+    "paris-standardization",
+    "paris-standardized-descent",
+    "paris-gradient-check",
+    "paris-autograd",
+    "paris-nn-linear",
+    "paris-predictions",
+    "paris-closed-form",
+    "paris-all-fits",
+]
+LESSON0_ORDER = [
+    "lesson0-guessing",
+    "lesson0-vectors",
+    "lesson0-x2-descent",
+    "lesson0-minima",
+    "lesson0-matrix-form",
+    "lesson0-batches",
+    "lesson0-matmul",
+]
 
 
 def test_claims_file_is_valid_and_every_check_is_used():
@@ -597,15 +811,30 @@ def test_machine_verdicts_and_the_matmul_exponent():
     from descent.report.results import Results
 
     assert [machine_verdict(m, 10) for m in (0.9, 1.0, 9.9, 10.0)] == [
-        "does not hold", "holds only on some machines", "holds only on some machines", "holds"]
+        "does not hold",
+        "holds only on some machines",
+        "holds only on some machines",
+        "holds",
+    ]
     sizes = np.array([64, 128, 256, 512, 1024, 2048, 4096], dtype=float)
 
     def table(exponent: float, rate_peak: float = 1e9, spread: float = 0.01) -> pd.DataFrame:
-        seconds = 1e-9 * sizes ** exponent
-        gflops = 2 * sizes ** 3 / seconds / 1e9
-        return pd.DataFrame({"backend": "numpy", "dtype": "float64", "n": sizes.astype(int), "seconds_median": seconds,
-                             "seconds_min": seconds * (1 - spread), "seconds_max": seconds * (1 + spread),
-                             "gflops": gflops, "peak_gflops": rate_peak, "extrapolated": False, "status": "ok"})
+        seconds = 1e-9 * sizes**exponent
+        gflops = 2 * sizes**3 / seconds / 1e9
+        return pd.DataFrame(
+            {
+                "backend": "numpy",
+                "dtype": "float64",
+                "n": sizes.astype(int),
+                "seconds_median": seconds,
+                "seconds_min": seconds * (1 - spread),
+                "seconds_max": seconds * (1 + spread),
+                "gflops": gflops,
+                "peak_gflops": rate_peak,
+                "extrapolated": False,
+                "status": "ok",
+            }
+        )
 
     expected = {"backend": "numpy", "dtypes": ["float64"], "claimed": 2.807, "classical": 3, "min_rate_fraction": 0.5}
     cubic = matmul_exponent(Results(config={}, summary=pd.DataFrame(), benchmark=table(3.0)), expected)
@@ -631,15 +860,20 @@ def test_agreeing_fits_are_grouped_into_one_sentence():
     from descent.report.findings import group_by_method
     from descent.report.pivot import agreeing_groups, agreement_sentence
 
-    groups = agreeing_groups({"a (raw)": [1107.5118255, 1779.08], "b (raw)": [1107.5118301, 1779.08],
-                              "c (raw)": [1150.54, 1801.83]})
+    groups = agreeing_groups(
+        {"a (raw)": [1107.5118255, 1779.08], "b (raw)": [1107.5118301, 1779.08], "c (raw)": [1150.54, 1801.83]}
+    )
     assert [g["fits"] for g in groups] == [["a (raw)", "b (raw)"]]
     assert agreement_sentence(groups[0], ["s=30", "s=50"]) == (
-        "a (raw) and b (raw) predict the same to 6 significant digits: 1107.51 at s=30, 1779.08 at s=50.")
-    assert group_by_method([("manual_gd", "Raw {who} ended after 200 iterations at b = 100.149."),
-                            ("autograd", "Raw {who} ended after 200 iterations at b = 100.149."),
-                            ("nn_linear", "Raw {who} ended after 200 iterations at b = 100.149.")]) == [
-        "Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.149."]
+        "a (raw) and b (raw) predict the same to 6 significant digits: 1107.51 at s=30, 1779.08 at s=50."
+    )
+    assert group_by_method(
+        [
+            ("manual_gd", "Raw {who} ended after 200 iterations at b = 100.149."),
+            ("autograd", "Raw {who} ended after 200 iterations at b = 100.149."),
+            ("nn_linear", "Raw {who} ended after 200 iterations at b = 100.149."),
+        ]
+    ) == ["Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.149."]
 
 
 def _section_ids(page: PageParser) -> list[str]:
@@ -676,7 +910,10 @@ def test_predictions_are_pivoted_as_in_predictions_parquet(built_report):
     page = parse_page(built_report / "results/report/index.html")
     predictions = pd.read_parquet(built_report / "results/fits/predictions.parquet")
     summary = pd.read_parquet(built_report / "results/fits/summary.parquet").set_index(["dataset", "scaling", "method"])
-    metas = {d: json.loads((built_report / f"results/datasets/{d}.json").read_text()) for d in predictions["dataset"].unique()}
+    metas = {
+        d: json.loads((built_report / f"results/datasets/{d}.json").read_text())
+        for d in predictions["dataset"].unique()
+    }
     rows = page.tables["predictions"]
     for dataset, sub in predictions.groupby("dataset"):
         features = metas[dataset]["features"]
@@ -684,8 +921,11 @@ def test_predictions_are_pivoted_as_in_predictions_parquet(built_report):
         mine = [r for r in rows if r["_attrs"].get("data-pred-dataset") == dataset]
         truth = [r for r in mine if r["_attrs"].get("data-reference") == "true value"]
         fits = {(r["_attrs"]["data-pred-scaling"], r["_attrs"]["data-pred-method"]): r for r in mine if r not in truth}
-        failed = {(s, m) for s, m, st in zip(sub["scaling"], sub["method"], sub["status"])
-                  if st in FAILED_STATUSES or summary.loc[(dataset, s, m), "status"] in FAILED_STATUSES}
+        failed = {
+            (s, m)
+            for s, m, st in zip(sub["scaling"], sub["method"], sub["status"])
+            if st in FAILED_STATUSES or summary.loc[(dataset, s, m), "status"] in FAILED_STATUSES
+        }
         assert set(fits) == {(s, m) for s, m in zip(sub["scaling"], sub["method"])} - failed
         for r in sub.to_dict("records"):
             column = label[tuple(r["inputs"])]
@@ -807,8 +1047,10 @@ class Recompute:
         if check is None:
             return None
         parts = [check[d] for d in ("float64", "float32") if d in check]
-        return self.yes(bool(parts) and all(p["max_rel_diff"] <= e["factor"] * (len(p["hand"]["weights"]) + 1) * p["eps"]
-                                            for p in parts))
+        return self.yes(
+            bool(parts)
+            and all(p["max_rel_diff"] <= e["factor"] * (len(p["hand"]["weights"]) + 1) * p["eps"] for p in parts)
+        )
 
     def fits_agree(self, e):
         fits = [self.fit(e["dataset"], e["scaling"], m) for m in e["methods"]]
@@ -879,8 +1121,10 @@ class Recompute:
         mean = (k * c).sum() / c.sum()
         var = ((k - mean) ** 2 * c).sum() / (c.sum() - 1)
         n, p = b["n_questions"], b["p"]
-        return self.yes(abs(mean - n * p) <= b["tolerance"]["mean_correct"]
-                        and abs(var - n * p * (1 - p)) <= b["tolerance"]["variance_correct"])
+        return self.yes(
+            abs(mean - n * p) <= b["tolerance"]["mean_correct"]
+            and abs(var - n * p * (1 - p)) <= b["tolerance"]["variance_correct"]
+        )
 
     def long_test_size(self, e):
         b = self.json("lessons/binomial.json")
@@ -910,8 +1154,10 @@ class Recompute:
             return None
         m = v["linear_model"]
         w, x, b = np.array(m["weights"]), np.array(m["inputs"]), m["bias"]
-        return self.yes(np.isclose(w @ x + b, np.append(w, b) @ np.append(x, 1), rtol=1e-12, atol=1e-12)
-                        and np.isclose(w @ x + b, np.append(w, 1) @ np.append(x, b), rtol=1e-12, atol=1e-12))
+        return self.yes(
+            np.isclose(w @ x + b, np.append(w, b) @ np.append(x, 1), rtol=1e-12, atol=1e-12)
+            and np.isclose(w @ x + b, np.append(w, 1) @ np.append(x, b), rtol=1e-12, atol=1e-12)
+        )
 
     def derivative_with_respect_to_input(self, e):
         v = self._vectors()
@@ -929,7 +1175,7 @@ class Recompute:
         for _ in e["iterates"]:
             x -= e["step"] * 2 * x
             xs.append(x)
-        return self.yes(xs == e["iterates"] == run["first_iterates"][1:1 + len(xs)] and run["status"] == e["status"])
+        return self.yes(xs == e["iterates"] == run["first_iterates"][1 : 1 + len(xs)] and run["status"] == e["status"])
 
     def signed_stop_test(self, e):
         d = self.json("lessons/descent_x2.json")
@@ -989,7 +1235,11 @@ class Recompute:
             return None
         naive = t[(t["backend"] == e["naive"]) & (t["dtype"] == e["dtype"])]
         fast = self._measured(t, e["fast"], e["dtype"])
-        n = e["n"] if (naive["n"] == e["n"]).any() else max(set(self._measured(t, e["naive"], e["dtype"])["n"]) & set(fast["n"]))
+        n = (
+            e["n"]
+            if (naive["n"] == e["n"]).any()
+            else max(set(self._measured(t, e["naive"], e["dtype"])["n"]) & set(fast["n"]))
+        )
         near = fast.iloc[np.argmin(np.abs(np.log(fast["n"].to_numpy(float) / n)))]
         speedup = naive[naive["n"] == n]["seconds_median"].iloc[0] / (near["seconds_median"] * (n / near["n"]) ** 3)
         return self.machine(speedup / e["factor"], e["robust_margin"])
@@ -1038,8 +1288,12 @@ def test_claims_verdicts_match_an_independent_recomputation(built_report):
             assert claim["where"] in steps, claim["id"]  # the step it is about is on the page
     assert checked >= 20
     # The slips the lesson makes are refuted on the run's own numbers.
-    for slip in ("vectors-cross-for-scalar", "matrix-gradient-with-weights", "x2-signed-stop-test",
-                 "paris-raw-called-centered"):
+    for slip in (
+        "vectors-cross-for-scalar",
+        "matrix-gradient-with-weights",
+        "x2-signed-stop-test",
+        "paris-raw-called-centered",
+    ):
         assert shown[slip]["verdict"] == "does not hold", shown[slip]["measured"]
 
 
@@ -1059,10 +1313,12 @@ def test_cost_to_accuracy_sections_match_the_parquet_files(built_report):
         section = text.split(f'id="beyond-cost-{dataset}"', 1)[1].split("<section", 1)[0]
         assert section.count("<img") >= 1  # the convergence figure
         mine = [r for r in rows if r["_attrs"].get("data-dataset") == dataset]
-        main = accuracy[(accuracy["dataset"] == dataset) & (accuracy["repetition"] == 0)
-                        & (accuracy["status"] != "skipped")]
+        main = accuracy[
+            (accuracy["dataset"] == dataset) & (accuracy["repetition"] == 0) & (accuracy["status"] != "skipped")
+        ]
         assert sorted(r["_attrs"]["data-fit"] for r in mine) == sorted(
-            {f"{r.scaling}/{r.method}" for r in main.itertuples()})
+            {f"{r.scaling}/{r.method}" for r in main.itertuples()}
+        )
         assert not any(".rep" in r["_attrs"]["data-fit"] for r in mine)
         for epsilon, group in main.groupby("epsilon"):
             hit = group[group["reached"]]
@@ -1076,8 +1332,10 @@ def test_cost_to_accuracy_sections_match_the_parquet_files(built_report):
             assert f"Relative gap {epsilon:g}: reached first by {best['method']} ({best['scaling']}" in section
         cond = conditioning[conditioning["dataset"] == dataset].set_index("scaling")
         if {"raw", "standardized"} <= set(cond.index):
-            assert (f"κ is {cond.loc['raw', 'kappa']:.3g} on the raw data and "
-                    f"{cond.loc['standardized', 'kappa']:.3g} standardized") in section
+            assert (
+                f"κ is {cond.loc['raw', 'kappa']:.3g} on the raw data and "
+                f"{cond.loc['standardized', 'kappa']:.3g} standardized"
+            ) in section
     # Repetitions never show as fits of their own anywhere on the page.
     assert not any(".rep" in key[2] for key in page.rows)
     assert not any(".rep" in str(r.get("method", "")) for table in page.tables.values() for r in table)
@@ -1095,7 +1353,11 @@ def test_inference_table_holds_the_fit_jsons_numbers(built_report):
         if not inference:
             continue
         dataset, scaling, method = path.parts[-3], path.parts[-2], path.stem
-        mine = [r for r in rows if r["_attrs"]["data-dataset"] == dataset and r["_attrs"]["data-fit"] == f"{scaling}/{method}"]
+        mine = [
+            r
+            for r in rows
+            if r["_attrs"]["data-dataset"] == dataset and r["_attrs"]["data-fit"] == f"{scaling}/{method}"
+        ]
         assert [r["parameter"] for r in mine] == [*record["features"], "bias"]
         for i, row in enumerate(mine):
             for field in ("standard_errors", "t_values", "ci_low", "ci_high"):

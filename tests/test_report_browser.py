@@ -23,9 +23,18 @@ import pytest
 
 pytestmark = pytest.mark.workflow
 
-BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-                 "--hide-scrollbars", "--mute-audio"]
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
 
 #: Injected at the very start of <head> of a copy of the page: records errors (script errors,
 #: failed resource loads, console.error), then after load checks every image and Plotly figure,
@@ -103,13 +112,16 @@ def test_page_renders_in_headless_chromium(built_report, tmp_path):
     text = page.read_text(encoding="utf-8")
     probed = tmp_path / "probed.html"
     probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
-    proc = run_browser(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom",
-                        probed.as_uri()], tmp_path / "profile")
+    proc = run_browser(
+        ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom", probed.as_uri()],
+        tmp_path / "profile",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     match = re.search(r'<pre id="descent-probe">(.*?)</pre>', proc.stdout, re.S)
     assert match, f"the probe did not report ({browser}):\n{proc.stderr[-3000:]}"
-    verdict = json.loads(match.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
-                         .replace("&amp;", "&"))
+    verdict = json.loads(
+        match.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    )
     uncaught = [line for line in proc.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
     assert verdict["errors"] == [] and uncaught == [], (verdict["errors"], uncaught)
     assert verdict["images"] >= 8 and verdict["broken_images"] == [], verdict
@@ -140,8 +152,10 @@ def test_screenshot_of_the_page(built_report, tmp_path):
     chromium()
     page = built_report / "results/report/index.html"
     shot = tmp_path / "report.png"
-    proc = run_browser(["--window-size=1366,900", "--virtual-time-budget=10000", f"--screenshot={shot}",
-                        page.as_uri()], tmp_path / "profile")
+    proc = run_browser(
+        ["--window-size=1366,900", "--virtual-time-budget=10000", f"--screenshot={shot}", page.as_uri()],
+        tmp_path / "profile",
+    )
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-3000:]
     assert png_size(shot) == (1366, 900)
     # Not a blank page: the rendered header and table give many distinct colours.
@@ -164,9 +178,12 @@ class DevTools:
         import socket
         import urllib.parse
 
-        self.proc = subprocess.Popen([chromium(), *BROWSER_FLAGS, f"--user-data-dir={profile}",
-                                      "--remote-debugging-port=0", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [chromium(), *BROWSER_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         url = None
         for _ in range(200):
             line = self.proc.stderr.readline()
@@ -178,8 +195,12 @@ class DevTools:
         parsed = urllib.parse.urlparse(url)
         self.sock = socket.create_connection((parsed.hostname, parsed.port), timeout=120)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.sock.sendall(
+            (
+                f"GET {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         response = b""
         while b"\r\n\r\n" not in response:
             response += self.sock.recv(1)
@@ -189,8 +210,10 @@ class DevTools:
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
-        self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
-                                                         "mobile": False})
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
     def _recv_exact(self, n: int) -> bytes:
         data = b""
@@ -295,14 +318,17 @@ def test_every_section_renders_and_is_screenshotted(built_report, tmp_path):
         tools.call("Page.navigate", {"url": page.as_uri()})
         deadline = time.time() + 120
         while time.time() < deadline:  # loaded, and every Plotly figure drawn
-            if tools.evaluate("document.readyState === 'complete' && Array.from(document.querySelectorAll("
-                              "'.js-plotly-plot')).every(p => p.querySelector('.main-svg'))"):
+            if tools.evaluate(
+                "document.readyState === 'complete' && Array.from(document.querySelectorAll("
+                "'.js-plotly-plot')).every(p => p.querySelector('.main-svg'))"
+            ):
                 break
             time.sleep(0.5)
         time.sleep(1.0)
         sections = tools.evaluate(SECTIONS_JS)
-        network = tools.evaluate("performance.getEntriesByType('resource').map(r => r.name)"
-                                 ".filter(n => !/^(data:|file:|blob:)/.test(n))")
+        network = tools.evaluate(
+            "performance.getEntriesByType('resource').map(r => r.name).filter(n => !/^(data:|file:|blob:)/.test(n))"
+        )
         for s in sections:
             clip = {"x": s["x"], "y": s["y"], "width": s["width"], "height": max(1.0, s["height"]), "scale": 1}
             shot = tools.call("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
@@ -320,6 +346,8 @@ def test_every_section_renders_and_is_screenshotted(built_report, tmp_path):
         assert s["broken"] == [] and s["unrendered"] == [], s
         pixels = matplotlib.image.imread(shots / f"{s['id']}.png")
         assert pixels.shape[1] == round(s["width"]) and pixels.shape[0] >= 40, (s["id"], pixels.shape)
-        assert len(np.unique(pixels.reshape(-1, pixels.shape[-1])[:: max(1, pixels.size // 2_000_000)], axis=0)) > 5, s["id"]
+        assert len(np.unique(pixels.reshape(-1, pixels.shape[-1])[:: max(1, pixels.size // 2_000_000)], axis=0)) > 5, s[
+            "id"
+        ]
     figures = sum(s["figures"] for s in sections)
     assert figures >= 20, figures

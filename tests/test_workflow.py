@@ -22,7 +22,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     if start is None:
         return counts
-    for line in lines[start + 3:]:
+    for line in lines[start + 3 :]:
         parts = line.split()
         if len(parts) != 2 or parts[0] == "total":
             break
@@ -64,12 +64,16 @@ def test_a_report_section_switched_off_leaves_its_stage_out(tmp_path, test_confi
 # config holding them before any job runs.
 BAD_CONFIGS = {
     "dataset-schema": (lambda c: c["datasets"]["paris_rent"].update(n=-3), "datasets.paris_rent.n: -3"),
-    "dataset-cross-field": (lambda c: c["datasets"]["paris_rent"].update(true_weights=[1, 2, 3]),
-                            "datasets.paris_rent.true_weights"),
+    "dataset-cross-field": (
+        lambda c: c["datasets"]["paris_rent"].update(true_weights=[1, 2, 3]),
+        "datasets.paris_rent.true_weights",
+    ),
     "fits": (lambda c: c["fits"].update(settings={"lr": 0}), "fits.settings.lr"),
     "benchmark": (lambda c: c.update(benchmark={"sizes": [64, 128], "naive_max_n": 32}), "benchmark.naive_max_n"),
-    "lessons": (lambda c: c["lessons"].update(minima={"critical_points": [0.0, -1.0, 2.0]}),
-                "lessons.minima.critical_points"),
+    "lessons": (
+        lambda c: c["lessons"].update(minima={"critical_points": [0.0, -1.0, 2.0]}),
+        "lessons.minima.critical_points",
+    ),
 }
 
 
@@ -127,7 +131,8 @@ def test_fits_of_the_run_match_an_independent_computation(workflow_run, test_con
             assert row.rel_dist_to_lstsq < 1e-4
         if record["base_method"] in ("manual_gd", "autograd", "nn_linear"):
             history = pd.read_parquet(
-                workflow_run / f"results/fits/{row.dataset}/{row.scaling}/{row.method}.history.parquet")
+                workflow_run / f"results/fits/{row.dataset}/{row.scaling}/{row.method}.history.parquet"
+            )
             assert history["iteration"].iloc[-1] == record["iterations"]
             assert np.isfinite(record["weights"]).all()
     paris = summary.set_index(["dataset", "scaling", "method"]).loc["paris_rent"]
@@ -135,7 +140,11 @@ def test_fits_of_the_run_match_an_independent_computation(workflow_run, test_con
     assert paris.loc[("standardized", "manual_gd"), "rel_dist_to_lstsq"] < 1e-5
     predictions = pd.read_parquet(workflow_run / "results/fits/predictions.parquet")
     assert sorted(predictions.query("method == 'lstsq' and scaling == 'raw'")["inputs"].map(tuple)) == [
-        (30.0,), (50.0,), (70.0,), (90.0,)]
+        (30.0,),
+        (50.0,),
+        (70.0,),
+        (90.0,),
+    ]
     check = json.loads((workflow_run / "results/fits/gradient_check/paris_rent.json").read_text())
     assert check["float64"]["max_rel_diff"] < 1e-12
     surface = pd.read_parquet(workflow_run / "results/fits/paris_rent/raw/loss_surface.parquet")

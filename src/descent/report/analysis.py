@@ -51,8 +51,12 @@ def standardize(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, d
     ``torch.std``), and the statistics."""
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y, dtype=np.float64)
-    stats = {"x_mean": X.mean(axis=0), "x_std": X.std(axis=0, ddof=1), "y_mean": float(y.mean()),
-             "y_std": float(y.std(ddof=1))}
+    stats = {
+        "x_mean": X.mean(axis=0),
+        "x_std": X.std(axis=0, ddof=1),
+        "y_mean": float(y.mean()),
+        "y_std": float(y.std(ddof=1)),
+    }
     return (X - stats["x_mean"]) / stats["x_std"], (y - stats["y_mean"]) / stats["y_std"], stats
 
 
@@ -93,8 +97,9 @@ def slow_direction_progress(facts: Mapping[str, float], lr: float, iterations: i
 
 def fitted_log_slope(n: Sequence[float], seconds: Sequence[float]) -> tuple[float, float]:
     """Least-squares slope and intercept of ``log(seconds)`` against ``log(n)``: time ∝ n^slope."""
-    slope, intercept = np.polyfit(np.log(np.asarray(n, dtype=np.float64)),
-                                  np.log(np.asarray(seconds, dtype=np.float64)), 1)
+    slope, intercept = np.polyfit(
+        np.log(np.asarray(n, dtype=np.float64)), np.log(np.asarray(seconds, dtype=np.float64)), 1
+    )
     return float(slope), float(intercept)
 
 
@@ -103,7 +108,7 @@ def mse_grid(x: np.ndarray, y: np.ndarray, ws: np.ndarray, bs: np.ndarray) -> np
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ws, bs = np.asarray(ws, dtype=np.float64), np.asarray(bs, dtype=np.float64)
     residual = y[None, None, :] - (ws[None, :, None] * x[None, None, :] + bs[:, None, None])
-    return (residual ** 2).mean(axis=2)
+    return (residual**2).mean(axis=2)
 
 
 def mse_at(X: np.ndarray, y: np.ndarray, w: Sequence[float], b: float) -> float:
@@ -113,8 +118,9 @@ def mse_at(X: np.ndarray, y: np.ndarray, w: Sequence[float], b: float) -> float:
     return float(r @ r) / len(r)
 
 
-def descent_by_direction(X: np.ndarray, y: np.ndarray, w0: Sequence[float], b0: float, lr: float,
-                         iterations: int) -> dict[str, Any]:
+def descent_by_direction(
+    X: np.ndarray, y: np.ndarray, w0: Sequence[float], b0: float, lr: float, iterations: int
+) -> dict[str, Any]:
     """Full-batch gradient descent on the mean squared error, solved exactly along the Hessian's
     eigenvectors: ``θ_t − θ* = (I − lr·H)^t (θ_0 − θ*)``. Returns the eigenvalues (ascending),
     eigenvectors (columns, over ``(w…, b)``), the fraction of the way covered along each
@@ -128,5 +134,11 @@ def descent_by_direction(X: np.ndarray, y: np.ndarray, w0: Sequence[float], b0: 
     shrink = (1.0 - lr * eig) ** int(iterations)
     theta_t = star + vec @ (shrink * coords)
     b_moves = vec[-1, :] * (shrink - 1.0) * coords
-    return {"eigenvalues": eig, "eigenvectors": vec, "covered": 1.0 - shrink, "theta": theta_t,
-            "b_moves": b_moves, "lstsq": star}
+    return {
+        "eigenvalues": eig,
+        "eigenvectors": vec,
+        "covered": 1.0 - shrink,
+        "theta": theta_t,
+        "b_moves": b_moves,
+        "lstsq": star,
+    }

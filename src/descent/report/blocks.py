@@ -32,10 +32,47 @@ from descent.report.tables import cell
 
 #: Fields whose cells are left-aligned text.
 TEXT_FIELDS: frozenset[str] = frozenset(
-    {"method", "scaling", "status", "weights", "backend", "device", "dtype", "dataset", "inputs", "agree",
-     "package", "version", "example", "quantity", "reason", "fit", "methods", "claim", "lesson", "where", "kind",
-     "statement", "check", "expected", "measured", "verdict", "correction", "vector", "unit_vector", "term",
-     "extrapolated", "what", "compute_dtype", "minimum", "step_status", "iterates", "value_text", "id", "estimated"}
+    {
+        "method",
+        "scaling",
+        "status",
+        "weights",
+        "backend",
+        "device",
+        "dtype",
+        "dataset",
+        "inputs",
+        "agree",
+        "package",
+        "version",
+        "example",
+        "quantity",
+        "reason",
+        "fit",
+        "methods",
+        "claim",
+        "lesson",
+        "where",
+        "kind",
+        "statement",
+        "check",
+        "expected",
+        "measured",
+        "verdict",
+        "correction",
+        "vector",
+        "unit_vector",
+        "term",
+        "extrapolated",
+        "what",
+        "compute_dtype",
+        "minimum",
+        "step_status",
+        "iterates",
+        "value_text",
+        "id",
+        "estimated",
+    }
 )
 
 
@@ -71,9 +108,13 @@ def claim_refs(ids: Sequence[str]) -> dict[str, Any]:
     return {"kind": "claims", "ids": list(ids)}
 
 
-def records_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], table_class: str,
-                  headers: Mapping[str, str] | None = None,
-                  row_attrs: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
+def records_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    table_class: str,
+    headers: Mapping[str, str] | None = None,
+    row_attrs: Sequence[Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
     """A table of records for the template: ``{"class", "columns": [{"field", "header", "text"}],
     "rows": [{"attrs", "cells": [{"field", "text", "value", "align_text"}]}]}``; each value through
     :func:`descent.report.tables.cell`; ``row_attrs`` (one mapping per row) become ``data-*``
@@ -83,9 +124,13 @@ def records_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], tab
     return {
         "class": table_class,
         "columns": [{"field": c, "header": headers.get(c, c), "text": c in TEXT_FIELDS} for c in columns],
-        "rows": [{"attrs": dict(a), "cells": [{"field": c, **cell(c, r.get(c)), "align_text": c in TEXT_FIELDS}
-                                              for c in columns]}
-                 for r, a in zip(rows, attrs)],
+        "rows": [
+            {
+                "attrs": dict(a),
+                "cells": [{"field": c, **cell(c, r.get(c)), "align_text": c in TEXT_FIELDS} for c in columns],
+            }
+            for r, a in zip(rows, attrs)
+        ],
     }
 
 
@@ -103,9 +148,15 @@ def table_csv(t: Mapping[str, Any]) -> str:
     return csv_text([c["field"] for c in t["columns"]], [[c["value"] for c in row["cells"]] for row in t["rows"]])
 
 
-def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], name: str,
-          headers: Mapping[str, str] | None = None, caption: str = "",
-          row_attrs: Sequence[Mapping[str, str]] | None = None, table_class: str | None = None) -> dict[str, Any]:
+def table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    name: str,
+    headers: Mapping[str, str] | None = None,
+    caption: str = "",
+    row_attrs: Sequence[Mapping[str, str]] | None = None,
+    table_class: str | None = None,
+) -> dict[str, Any]:
     """A ``table`` block: :func:`records_table` plus its CSV, downloadable as ``{name}.csv``."""
     t = records_table(rows, columns, table_class or name, headers, row_attrs)
     return {"kind": "table", "table": t, "csv": table_csv(t), "name": name, "caption": caption}
@@ -115,7 +166,9 @@ def summary(t: Mapping[str, Any], name: str) -> dict[str, Any]:
     """A ``summary`` block from :func:`descent.report.tables.dataset_table`, with its CSV (the
     reference rows first, labelled in the ``method`` column)."""
     fields = [field for field, _ in t["columns"]]
-    rows = [[ref["label"] if f == "method" else ref[f]["value"] if f in ref else "" for f in fields]
-            for ref in t["references"]]
+    rows = [
+        [ref["label"] if f == "method" else ref[f]["value"] if f in ref else "" for f in fields]
+        for ref in t["references"]
+    ]
     rows += [[row["cells"][f]["value"] for f in fields] for row in t["rows"]]
     return {"kind": "summary", "table": t, "csv": csv_text(fields, rows), "name": name}

@@ -18,8 +18,9 @@ from descent.report.formatting import format_number as fmt
 from descent.report.status import CATEGORY_FAILED
 
 
-def _fit(results: Any, exp: Mapping[str, Any], method: str | None = None, scaling: str | None = None
-         ) -> tuple[dict[str, Any] | None, str]:
+def _fit(
+    results: Any, exp: Mapping[str, Any], method: str | None = None, scaling: str | None = None
+) -> tuple[dict[str, Any] | None, str]:
     dataset, scaling, method = exp["dataset"], scaling or exp.get("scaling", "raw"), method or exp["method"]
     fit = results.fit(dataset, scaling, method)
     label = f"{method} ({scaling}) on {dataset}"
@@ -42,12 +43,21 @@ def intercept_barely_moves(results: Any, exp: Mapping[str, Any]) -> Outcome:
     b0, b1, b_star = float(fit["init"]["bias"]), float(fit["bias"]), float(fit["lstsq_bias"])
     w0, w1 = float(fit["init"]["weights"][0]), float(fit["weights"][0])
     fraction = abs(b1 - b0) / abs(b_star - b0) if b_star != b0 else 0.0
-    values = {"b_start": b0, "b_end": b1, "b_lstsq": b_star, "fraction_of_the_way": fraction,
-              "w_start": w0, "w_end": w1, "w_lstsq": float(fit["lstsq_weights"][0]),
-              "iterations": int(fit["iterations"])}
-    text = (f"in {int(fit['iterations'])} iterations b went from {fmt(b0)} to {fmt(b1)} "
-            f"({fmt(100 * fraction, 3)} % of the way to the least-squares {fmt(b_star)}), while w went from "
-            f"{fmt(w0)} to {fmt(w1)} (least squares {fmt(values['w_lstsq'])})")
+    values = {
+        "b_start": b0,
+        "b_end": b1,
+        "b_lstsq": b_star,
+        "fraction_of_the_way": fraction,
+        "w_start": w0,
+        "w_end": w1,
+        "w_lstsq": float(fit["lstsq_weights"][0]),
+        "iterations": int(fit["iterations"]),
+    }
+    text = (
+        f"in {int(fit['iterations'])} iterations b went from {fmt(b0)} to {fmt(b1)} "
+        f"({fmt(100 * fraction, 3)} % of the way to the least-squares {fmt(b_star)}), while w went from "
+        f"{fmt(w0)} to {fmt(w1)} (least squares {fmt(values['w_lstsq'])})"
+    )
     return Outcome(holds(fraction <= float(exp["max_fraction"])), text, values)
 
 
@@ -64,22 +74,34 @@ def descent_recovers_parameters(results: Any, exp: Mapping[str, Any]) -> Outcome
     found = analysis.theta(fit)
     lstsq = np.append(np.asarray(list(fit["lstsq_weights"]), dtype=np.float64), float(fit["lstsq_bias"]))
     known = fit.get("true_weights") is not None and fit.get("true_bias") is not None
-    truth = (np.append(np.asarray(list(fit["true_weights"]), dtype=np.float64), float(fit["true_bias"])) if known
-             else np.full(found.shape, np.nan))
+    truth = (
+        np.append(np.asarray(list(fit["true_weights"]), dtype=np.float64), float(fit["true_bias"]))
+        if known
+        else np.full(found.shape, np.nan)
+    )
     rel = analysis.rel_diff(found, lstsq)
-    values: dict[str, Any] = {"weights": found[:-1].tolist(), "bias": float(found[-1]), "rel_dist_to_lstsq": rel,
-                              "true_weights": truth[:-1].tolist(), "true_bias": float(truth[-1])}
-    text = (f"{label} ended at w = {', '.join(fmt(v) for v in found[:-1])}, b = {fmt(found[-1])}, "
-            f"{fmt(rel, 2)} (relative) from least squares")
+    values: dict[str, Any] = {
+        "weights": found[:-1].tolist(),
+        "bias": float(found[-1]),
+        "rel_dist_to_lstsq": rel,
+        "true_weights": truth[:-1].tolist(),
+        "true_bias": float(truth[-1]),
+    }
+    text = (
+        f"{label} ended at w = {', '.join(fmt(v) for v in found[:-1])}, b = {fmt(found[-1])}, "
+        f"{fmt(rel, 2)} (relative) from least squares"
+    )
     ok = rel <= float(exp["rtol"])
     data = results.data(exp["dataset"])
     if data is not None and np.all(np.isfinite(truth)):
         se = analysis.standard_errors(*data)
         z = np.abs(truth - lstsq) / se
         values.update({"standard_errors": se.tolist(), "truth_z": z.tolist()})
-        text += (f"; the truth ({', '.join(fmt(v) for v in truth)}) lies {', '.join(fmt(v, 2) for v in z)} "
-                 f"standard errors from the least-squares estimate, as close as the noise of {len(data[1])} "
-                 f"points allows")
+        text += (
+            f"; the truth ({', '.join(fmt(v) for v in truth)}) lies {', '.join(fmt(v, 2) for v in z)} "
+            f"standard errors from the least-squares estimate, as close as the noise of {len(data[1])} "
+            f"points allows"
+        )
         ok = ok and bool(np.all(z <= float(exp["z"])))
     return Outcome(holds(ok), text, values)
 
@@ -96,11 +118,17 @@ def conditioning_improves(results: Any, exp: Mapping[str, Any]) -> Outcome:
     raw = analysis.hessian_facts(X)
     Xs, _, _ = analysis.standardize(X, y)
     std = analysis.hessian_facts(Xs)
-    values = {"condition_raw": raw["condition_number"], "condition_standardized": std["condition_number"],
-              "max_stable_step_raw": raw["max_stable_step"], "max_stable_step_standardized": std["max_stable_step"]}
-    text = (f"condition number of the loss's Hessian: raw {fmt(raw['condition_number'], 4)}, standardized "
-            f"{fmt(std['condition_number'], 4)}; largest stable step 2/L: raw {fmt(raw['max_stable_step'], 3)}, "
-            f"standardized {fmt(std['max_stable_step'], 3)}")
+    values = {
+        "condition_raw": raw["condition_number"],
+        "condition_standardized": std["condition_number"],
+        "max_stable_step_raw": raw["max_stable_step"],
+        "max_stable_step_standardized": std["max_stable_step"],
+    }
+    text = (
+        f"condition number of the loss's Hessian: raw {fmt(raw['condition_number'], 4)}, standardized "
+        f"{fmt(std['condition_number'], 4)}; largest stable step 2/L: raw {fmt(raw['max_stable_step'], 3)}, "
+        f"standardized {fmt(std['max_stable_step'], 3)}"
+    )
     ok = std["condition_number"] <= float(exp["max_condition"]) < raw["condition_number"]
     return Outcome(holds(ok), text, values)
 
@@ -138,8 +166,9 @@ def gradients_agree(results: Any, exp: Mapping[str, Any]) -> Outcome:
         values[f"bound_{dtype}"] = bound
         parts.append(f"{dtype}: {fmt(float(part['max_rel_diff']), 2)} relative (bound {fmt(bound, 2)})")
     point = checked.get("point", {})
-    where = (f" at w = {', '.join(fmt(v) for v in point.get('weights', []))}, b = {fmt(point.get('bias'))}"
-             if point else "")
+    where = (
+        f" at w = {', '.join(fmt(v) for v in point.get('weights', []))}, b = {fmt(point.get('bias'))}" if point else ""
+    )
     return Outcome(holds(ok and bool(parts)), f"largest difference{where}: " + "; ".join(parts), values)
 
 
@@ -157,12 +186,21 @@ def fits_agree(results: Any, exp: Mapping[str, Any]) -> Outcome:
     first, *others = exp["methods"]
     ref = analysis.theta(fits[first])
     diffs = {m: analysis.rel_diff(analysis.theta(fits[m]), ref) for m in others}
-    text = "; ".join(
-        f"{m}: w = {', '.join(fmt(v) for v in fits[m]['weights'])}, b = {fmt(fits[m]['bias'])}"
-        for m in exp["methods"]) + "; relative difference to " + first + ": " + ", ".join(
-        f"{m} {fmt(d, 2)}" for m, d in diffs.items())
-    return Outcome(holds(max(diffs.values(), default=0.0) <= float(exp["rtol"])), text,
-                   {f"rel_diff_{m}": d for m, d in diffs.items()})
+    text = (
+        "; ".join(
+            f"{m}: w = {', '.join(fmt(v) for v in fits[m]['weights'])}, b = {fmt(fits[m]['bias'])}"
+            for m in exp["methods"]
+        )
+        + "; relative difference to "
+        + first
+        + ": "
+        + ", ".join(f"{m} {fmt(d, 2)}" for m, d in diffs.items())
+    )
+    return Outcome(
+        holds(max(diffs.values(), default=0.0) <= float(exp["rtol"])),
+        text,
+        {f"rel_diff_{m}": d for m, d in diffs.items()},
+    )
 
 
 @check("closed_form_variant_matches")
@@ -176,14 +214,25 @@ def closed_form_variant_matches(results: Any, exp: Mapping[str, Any]) -> Outcome
         return unchecked(f"{label} or {exp['reference']} not in this run")
     rel = analysis.rel_diff(analysis.theta(fit), analysis.theta(ref))
     certificate = fit.get("certificate") or {}
-    values = {"rel_diff": rel, "weights": [float(v) for v in fit["weights"]], "bias": float(fit["bias"]),
-              "reference_weights": [float(v) for v in ref["weights"]], "reference_bias": float(ref["bias"]),
-              "status": fit["status"], "error_bound": certificate.get("error_bound")}
-    text = (f"{exp['method']} ({fit.get('dtype', '?')}): w = {fmt(fit['weights'][0], 9)}, b = {fmt(fit['bias'], 9)}; "
-            f"certified float64 {exp['reference']}: w = {fmt(ref['weights'][0], 9)}, b = {fmt(ref['bias'], 9)}; "
-            f"relative difference {fmt(rel, 2)}"
-            + (f" (its certificate bounds the error by {fmt(certificate['error_bound'], 2)})"
-               if certificate.get("error_bound") is not None else ""))
+    values = {
+        "rel_diff": rel,
+        "weights": [float(v) for v in fit["weights"]],
+        "bias": float(fit["bias"]),
+        "reference_weights": [float(v) for v in ref["weights"]],
+        "reference_bias": float(ref["bias"]),
+        "status": fit["status"],
+        "error_bound": certificate.get("error_bound"),
+    }
+    text = (
+        f"{exp['method']} ({fit.get('dtype', '?')}): w = {fmt(fit['weights'][0], 9)}, b = {fmt(fit['bias'], 9)}; "
+        f"certified float64 {exp['reference']}: w = {fmt(ref['weights'][0], 9)}, b = {fmt(ref['bias'], 9)}; "
+        f"relative difference {fmt(rel, 2)}"
+        + (
+            f" (its certificate bounds the error by {fmt(certificate['error_bound'], 2)})"
+            if certificate.get("error_bound") is not None
+            else ""
+        )
+    )
     return Outcome(holds(rel <= float(exp["rtol"]) and not _failed(fit)), text, values)
 
 
@@ -201,8 +250,10 @@ def data_centered(results: Any, exp: Mapping[str, Any]) -> Outcome:
     values = {"feature_mean": mx, "target_mean": my, "lstsq_intercept": b_star}
     meta = results.metas.get(exp["dataset"], {})
     names = (meta.get("features", ["x"])[0], meta.get("target", "y"))
-    text = (f"mean {names[0]} {fmt(mx, 4)} (std {fmt(sx, 3)}), mean {names[1]} {fmt(my, 4)} (std {fmt(sy, 3)}); "
-            f"least-squares intercept on these data {fmt(b_star, 4)}")
+    text = (
+        f"mean {names[0]} {fmt(mx, 4)} (std {fmt(sx, 3)}), mean {names[1]} {fmt(my, 4)} (std {fmt(sy, 3)}); "
+        f"least-squares intercept on these data {fmt(b_star, 4)}"
+    )
     tol = float(exp["rtol"])
     return Outcome(holds(abs(mx) <= tol * sx and abs(my) <= tol * sy), text, values)
 
@@ -247,13 +298,15 @@ def stochastic_is_faster(results: Any, exp: Mapping[str, Any]) -> Outcome:
     histories, missing = _histories(results, exp)
     fit = results.fit(exp["dataset"], exp["scaling"], exp["methods"][0])
     if missing or fit is None:
-        return unchecked(f"{', '.join(missing) or exp['methods'][0]} ({exp['scaling']}) on {exp['dataset']} "
-                         f"not in this run")
+        return unchecked(
+            f"{', '.join(missing) or exp['methods'][0]} ({exp['scaling']}) on {exp['dataset']} not in this run"
+        )
     lstsq = np.append(np.asarray(list(fit["lstsq_weights"]), dtype=np.float64), float(fit["lstsq_bias"]))
     epochs = min(len(h) - 1 for h in histories.values())
     dist = {m: analysis.rel_diff(_history_theta(h, epochs), lstsq) for m, h in histories.items()}
     first, *others = list(histories)
     text = f"relative distance to least squares after {epochs} epochs: " + ", ".join(
-        f"{m} {fmt(dist[m], 2)}" for m in histories)
+        f"{m} {fmt(dist[m], 2)}" for m in histories
+    )
     ok = all(dist[m] < dist[first] for m in others)
     return Outcome(holds(ok), text, {"epochs": epochs, **{f"rel_dist_{m}": d for m, d in dist.items()}})

@@ -46,8 +46,11 @@ def naive_loop_time(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if not at_n.empty:
         row = at_n.iloc[0]
         seconds, extrapolated = float(row["seconds_median"]), bool(row["extrapolated"])
-        how = (f"estimated: {row['status']}" if extrapolated
-               else f"measured, {int(row['repeats'])} run(s), compute dtype {row.get('compute_dtype', exp['dtype'])}")
+        how = (
+            f"estimated: {row['status']}"
+            if extrapolated
+            else f"measured, {int(row['repeats'])} run(s), compute dtype {row.get('compute_dtype', exp['dtype'])}"
+        )
     else:
         measured = _measured(rows)
         if measured.empty:
@@ -57,8 +60,10 @@ def naive_loop_time(results: Any, exp: Mapping[str, Any]) -> Outcome:
         how = f"estimated: this run has no row at n = {n}; O(n³) from n = {int(base['n'])} measured in {fmt(float(base['seconds_median']), 3)} s"
     margin = limit / seconds
     verdict = machine_verdict(margin, float(exp["robust_margin"]))
-    text = (f"{exp['backend']} at n = {n} ({exp['dtype']}): {fmt(seconds, 4)} s ({how}); limit {fmt(limit)} s, "
-            f"{fmt(margin, 3)}× {'under' if margin >= 1 else 'over'} it")
+    text = (
+        f"{exp['backend']} at n = {n} ({exp['dtype']}): {fmt(seconds, 4)} s ({how}); limit {fmt(limit)} s, "
+        f"{fmt(margin, 3)}× {'under' if margin >= 1 else 'over'} it"
+    )
     return Outcome(verdict, text, {"n": n, "seconds": seconds, "extrapolated": extrapolated, "margin": margin})
 
 
@@ -89,15 +94,26 @@ def numpy_speedup(results: Any, exp: Mapping[str, Any]) -> Outcome:
     fast_seconds = float(nearest["seconds_median"]) * (n / float(nearest["n"])) ** 3
     speedup = float(naive["seconds_median"]) / fast_seconds
     margin = speedup / float(exp["factor"])
-    text = (f"at n = {n} ({exp['dtype']}): {exp['naive']} {fmt(float(naive['seconds_median']), 4)} s "
-            f"({'extrapolated' if bool(naive['extrapolated']) else 'measured'}), {exp['fast']} "
-            f"{fmt(fast_seconds, 3)} s" + (f" (measured at n = {int(nearest['n'])}, scaled as n³)"
-                                          if int(nearest["n"]) != n else "")
-            + f": {fmt(speedup, 4)}× faster, against the {fmt(float(exp['factor']))}× claimed")
-    return Outcome(machine_verdict(margin, float(exp["robust_margin"])), text,
-                   {"n": n, "naive_seconds": float(naive["seconds_median"]), "fast_seconds": fast_seconds,
-                    "fast_measured_n": int(nearest["n"]), "speedup": speedup, "margin": margin,
-                    "naive_extrapolated": bool(naive["extrapolated"])})
+    text = (
+        f"at n = {n} ({exp['dtype']}): {exp['naive']} {fmt(float(naive['seconds_median']), 4)} s "
+        f"({'extrapolated' if bool(naive['extrapolated']) else 'measured'}), {exp['fast']} "
+        f"{fmt(fast_seconds, 3)} s"
+        + (f" (measured at n = {int(nearest['n'])}, scaled as n³)" if int(nearest["n"]) != n else "")
+        + f": {fmt(speedup, 4)}× faster, against the {fmt(float(exp['factor']))}× claimed"
+    )
+    return Outcome(
+        machine_verdict(margin, float(exp["robust_margin"])),
+        text,
+        {
+            "n": n,
+            "naive_seconds": float(naive["seconds_median"]),
+            "fast_seconds": fast_seconds,
+            "fast_measured_n": int(nearest["n"]),
+            "speedup": speedup,
+            "margin": margin,
+            "naive_extrapolated": bool(naive["extrapolated"]),
+        },
+    )
 
 
 def exponent_fit(rows: pd.DataFrame, min_rate_fraction: float) -> dict[str, Any] | None:
@@ -126,8 +142,15 @@ def exponent_fit(rows: pd.DataFrame, min_rate_fraction: float) -> dict[str, Any]
     low = float(np.sum(np.where(weights > 0, weights * lo_t, weights * hi_t)))
     rates = used["gflops"].to_numpy(dtype=np.float64)
     peaks = used["peak_gflops"].to_numpy(dtype=np.float64) if "peak_gflops" in used else np.full(len(used), np.nan)
-    return {"sizes": [int(v) for v in n], "exponent": slope, "low": low, "high": high, "best_gflops": best,
-            "gflops": rates.tolist(), "above_peak": bool(np.any(np.isfinite(peaks) & (rates > 1.1 * peaks)))}
+    return {
+        "sizes": [int(v) for v in n],
+        "exponent": slope,
+        "low": low,
+        "high": high,
+        "best_gflops": best,
+        "gflops": rates.tolist(),
+        "above_peak": bool(np.any(np.isfinite(peaks) & (rates > 1.1 * peaks))),
+    }
 
 
 def _exponent_verdict(fit: dict[str, Any], claimed: float, classical: float) -> str:
@@ -155,8 +178,10 @@ def matmul_exponent(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if table is None:
         return unchecked("the matmul benchmark is not in this run")
     claimed, classical = float(exp["claimed"]), float(exp["classical"])
-    blas = ", ".join(f"{b.get('internal_api', '?')} {b.get('version', '')}".strip()
-                     for b in ((results.benchmark_sidecar or {}).get("machine", {}).get("blas") or []))
+    blas = ", ".join(
+        f"{b.get('internal_api', '?')} {b.get('version', '')}".strip()
+        for b in ((results.benchmark_sidecar or {}).get("machine", {}).get("blas") or [])
+    )
     parts, verdicts, values = [], {}, {}
     for dtype in exp["dtypes"]:
         fit = exponent_fit(_rows(table, exp["backend"], dtype), float(exp["min_rate_fraction"]))
@@ -169,13 +194,18 @@ def matmul_exponent(results: Any, exp: Mapping[str, Any]) -> Outcome:
             f"{dtype}: time ∝ n^{fmt(fit['exponent'], 3)} over n = {', '.join(map(str, fit['sizes']))} (the sizes "
             f"running at ≥ {fmt(100 * float(exp['min_rate_fraction']), 2)} % of the best {fmt(fit['best_gflops'], 3)} "
             f"GFLOP/s), {fmt(fit['low'], 3)} to {fmt(fit['high'], 3)} within the timing spread — "
-            + {HOLDS: "a rate above the machine's peak: less work than n³",
-               FAILS: f"{fmt(claimed)} excluded, the classical n^{fmt(classical)}",
-               UNCHECKED: "inconclusive (" + (f"the spread admits both {fmt(claimed)} and {fmt(classical)}"
-                                              if fit["low"] <= claimed <= fit["high"]
-                                              and fit["low"] <= classical <= fit["high"]
-                                              else "still speeding up with n, which also looks sub-cubic") + ")"
-               }[verdicts[dtype]])
+            + {
+                HOLDS: "a rate above the machine's peak: less work than n³",
+                FAILS: f"{fmt(claimed)} excluded, the classical n^{fmt(classical)}",
+                UNCHECKED: "inconclusive ("
+                + (
+                    f"the spread admits both {fmt(claimed)} and {fmt(classical)}"
+                    if fit["low"] <= claimed <= fit["high"] and fit["low"] <= classical <= fit["high"]
+                    else "still speeding up with n, which also looks sub-cubic"
+                )
+                + ")",
+            }[verdicts[dtype]]
+        )
     conclusive = {v for v in verdicts.values() if v != UNCHECKED}
     verdict = conclusive.pop() if len(conclusive) == 1 else UNCHECKED
     text = "; ".join(parts) + (f"; BLAS: {blas}" if blas else "")

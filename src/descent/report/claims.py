@@ -52,8 +52,13 @@ def validate_claims(claims: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             problems.append(f"{where}: a slip needs a correction")
         if not isinstance(claim["expected"], Mapping):
             problems.append(f"{where}: expected must be a mapping")
-        out.append({**claim, "statement": " ".join(str(claim["statement"]).split()),
-                    "correction": " ".join(str(claim.get("correction", "")).split())})
+        out.append(
+            {
+                **claim,
+                "statement": " ".join(str(claim["statement"]).split()),
+                "correction": " ".join(str(claim.get("correction", "")).split()),
+            }
+        )
     if problems:
         raise ValueError("claims.yaml: " + "; ".join(problems))
     return out
@@ -99,6 +104,13 @@ def evaluate_claims(results: Any, claims: Sequence[Mapping[str, Any]]) -> list[d
             outcome = CHECKS[claim["check"]](results, claim["expected"])
         except Exception as error:  # noqa: BLE001 - a broken check must show, not hide the page
             outcome = Outcome(UNCHECKED, f"the check failed: {type(error).__name__}: {error}")
-        rows.append({**claim, "verdict": outcome.verdict, "measured": outcome.measured, "values": outcome.values,
-                     "expected_text": expected_text(claim["expected"])})
+        rows.append(
+            {
+                **claim,
+                "verdict": outcome.verdict,
+                "measured": outcome.measured,
+                "values": outcome.values,
+                "expected_text": expected_text(claim["expected"]),
+            }
+        )
     return rows

@@ -22,8 +22,9 @@ from descent.report.provenance import provenance
 from descent.report.results import Results, from_snakemake
 
 
-def context_from_results(results: Results, section: dict[str, Any], claims: list[dict[str, Any]],
-                         prov: dict[str, Any]) -> dict[str, Any]:
+def context_from_results(
+    results: Results, section: dict[str, Any], claims: list[dict[str, Any]], prov: dict[str, Any]
+) -> dict[str, Any]:
     """The page context from loaded results (also used by tests and scripts)."""
     evaluated = evaluate_claims(results, claims)
     parts = build_parts(results, evaluated, section)
@@ -32,8 +33,14 @@ def context_from_results(results: Results, section: dict[str, Any], claims: list
         import plotly.offline
 
         plotly_js = plotly.offline.get_plotlyjs()
-    return {"title": section["title"], "provenance": prov, "best_rtol": section["best_rtol"], "parts": parts,
-            "claims": evaluated, "plotly_js": plotly_js}
+    return {
+        "title": section["title"],
+        "provenance": prov,
+        "best_rtol": section["best_rtol"],
+        "parts": parts,
+        "claims": evaluated,
+        "plotly_js": plotly_js,
+    }
 
 
 def page_context(inp: Any, par: Any) -> dict[str, Any]:
@@ -42,7 +49,11 @@ def page_context(inp: Any, par: Any) -> dict[str, Any]:
     section = dict(par.section)
     results = from_snakemake(inp, par)
     claims = load_claims()
-    prov = provenance(dict(par.config), par.basedir, par.command,
-                      benchmark_machine=(results.benchmark_sidecar or {}).get("machine") if results.benchmark_sidecar
-                      else None, fit_devices=list(results.summary["device"]))
+    prov = provenance(
+        dict(par.config),
+        par.basedir,
+        par.command,
+        benchmark_machine=(results.benchmark_sidecar or {}).get("machine") if results.benchmark_sidecar else None,
+        fit_devices=list(results.summary["device"]),
+    )
     return context_from_results(results, section, claims, prov)

@@ -72,8 +72,11 @@ def convergence_figure(
                 continue
             drawn = [k for k in jobs if histories.get(k) is not None and not histories[k].empty]
             if not drawn:
-                point = accuracy[(accuracy["dataset"] == dataset) & (accuracy["scaling"] == scaling)
-                                 & (accuracy["method"] == jobs[0][2])]
+                point = accuracy[
+                    (accuracy["dataset"] == dataset)
+                    & (accuracy["scaling"] == scaling)
+                    & (accuracy["method"] == jobs[0][2])
+                ]
                 if point.empty or record.get("status") in ("inaccurate",):
                     continue
                 gap = max(float(point["relative_gap"].iloc[0]), FLOOR)
@@ -82,10 +85,17 @@ def convergence_figure(
                 continue
             failed = record.get("status") in ("diverged",)
             curves = [_best_so_far(histories[k], records[k].get("status") == "diverged") for k in drawn]
-            seconds = [pd.Series(np.clip(histories[k]["seconds"].to_numpy(dtype=np.float64), 1e-6, None),
-                                 index=histories[k]["iteration"].to_numpy() + 1) for k in drawn]
+            seconds = [
+                pd.Series(
+                    np.clip(histories[k]["seconds"].to_numpy(dtype=np.float64), 1e-6, None),
+                    index=histories[k]["iteration"].to_numpy() + 1,
+                )
+                for k in drawn
+            ]
             style = dict(color=colour, linewidth=1.3, linestyle=":" if failed else "-")
-            label = gkey[2] + (" (diverged)" if failed else "") + (f" (median of {len(drawn)})" if len(drawn) > 1 else "")
+            label = (
+                gkey[2] + (" (diverged)" if failed else "") + (f" (median of {len(drawn)})" if len(drawn) > 1 else "")
+            )
             if len(drawn) == 1:
                 ax_it.plot(curves[0].index, curves[0].to_numpy(), label=label, **style)
                 ax_s.plot(seconds[0].to_numpy(), curves[0].to_numpy(), **style)
@@ -99,10 +109,18 @@ def convergence_figure(
                 ax_s.fill_between(secs.to_numpy(), lo.to_numpy(), hi.to_numpy(), color=colour, alpha=0.18, linewidth=0)
             history = histories[drawn[0]]
             if "predicted_gap" in history and history["gap"].iloc[0] > 0:
-                predicted = np.clip(history["predicted_gap"].to_numpy(dtype=np.float64) / history["gap"].iloc[0], FLOOR, None)
+                predicted = np.clip(
+                    history["predicted_gap"].to_numpy(dtype=np.float64) / history["gap"].iloc[0], FLOOR, None
+                )
                 reference = bool((record.get("predicted") or {}).get("reference_only"))
-                ax_it.plot(curves[0].index, predicted, color=colour, linewidth=1.0, linestyle="--",
-                           alpha=0.45 if reference else 0.9)
+                ax_it.plot(
+                    curves[0].index,
+                    predicted,
+                    color=colour,
+                    linewidth=1.0,
+                    linestyle="--",
+                    alpha=0.45 if reference else 0.9,
+                )
         for ax, xlabel in ((ax_it, "iteration + 1"), (ax_s, "seconds (cumulative fit time)")):
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -115,8 +133,11 @@ def convergence_figure(
         handles, labels = ax_it.get_legend_handles_labels()
         if handles:
             ax_s.legend(handles, labels, fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.suptitle(f"{dataset}: best relative gap so far, (loss − L*)/(initial − L*); dashed: predicted by the Hessian; "
-                 "◆ closed forms; bands: min–max over repetitions", fontsize=10)
+    fig.suptitle(
+        f"{dataset}: best relative gap so far, (loss − L*)/(initial − L*); dashed: predicted by the Hessian; "
+        "◆ closed forms; bands: min–max over repetitions",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -145,12 +166,15 @@ def fastest(accuracy: pd.DataFrame, dataset: str, kind: str | None = None) -> di
 
 
 def _spread(rep: Mapping[str, Any], what: str, digits: str) -> str:
-    return (f"{format(rep[what + '_median'], digits)} [{format(rep[what + '_min'], digits)}, "
-            f"{format(rep[what + '_max'], digits)}]")
+    return (
+        f"{format(rep[what + '_median'], digits)} [{format(rep[what + '_min'], digits)}, "
+        f"{format(rep[what + '_max'], digits)}]"
+    )
 
 
-def fastest_table(accuracy: pd.DataFrame, dataset: str,
-                  repetitions: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+def fastest_table(
+    accuracy: pd.DataFrame, dataset: str, repetitions: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
     """Rows of the time-to-accuracy table of ``dataset``: one per fit (repetition 0), a column per
     target (``iterations`` / ``seconds`` or "not reached"), the fastest fit per target marked ★
     (☆: the fastest iterative one). Fits run several times show median [min, max] over their
@@ -164,9 +188,16 @@ def fastest_table(accuracy: pd.DataFrame, dataset: str,
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for _, r in frame.iterrows():
         fit = r["fit"] if "fit" in r and isinstance(r["fit"], str) else r["method"]
-        row = rows.setdefault((r["scaling"], r["method"]), {"scaling": r["scaling"], "method": r["method"],
-                                                             "kind": r["kind"], "device": r.get("device"),
-                                                             "status": r["status"]})
+        row = rows.setdefault(
+            (r["scaling"], r["method"]),
+            {
+                "scaling": r["scaling"],
+                "method": r["method"],
+                "kind": r["kind"],
+                "device": r.get("device"),
+                "status": r["status"],
+            },
+        )
         epsilon = float(r["epsilon"])
         rep = reps.get((r["scaling"], fit, epsilon))
         if rep is not None and int(rep["runs"]) > 1:
@@ -174,8 +205,10 @@ def fastest_table(accuracy: pd.DataFrame, dataset: str,
             if int(rep["reached_runs"]) == 0:
                 cell = f"not reached in {int(rep['runs'])} runs"
             else:
-                cell = (f"{_spread(rep, 'iterations', '.0f')} it, {_spread(rep, 'seconds', '.3g')} s "
-                        f"({int(rep['reached_runs'])}/{int(rep['runs'])} runs)")
+                cell = (
+                    f"{_spread(rep, 'iterations', '.0f')} it, {_spread(rep, 'seconds', '.3g')} s "
+                    f"({int(rep['reached_runs'])}/{int(rep['runs'])} runs)"
+                )
                 if bool(rep.get("unstable")):
                     cell += " ⚠ unstable timing"
         elif bool(r["reached"]):
@@ -187,14 +220,21 @@ def fastest_table(accuracy: pd.DataFrame, dataset: str,
         mark = (r["scaling"], r["method"])
         if epsilon in best and (best[epsilon]["scaling"], best[epsilon]["method"]) == mark:
             cell += " ★ fastest"
-        elif epsilon in best_iterative and (best_iterative[epsilon]["scaling"], best_iterative[epsilon]["method"]) == mark:
+        elif (
+            epsilon in best_iterative
+            and (best_iterative[epsilon]["scaling"], best_iterative[epsilon]["method"]) == mark
+        ):
             cell += " ☆ fastest iterative"
         row[f"ε = {epsilon:g}"] = cell
     return list(rows.values())
 
 
 def _what(row: Mapping[str, Any]) -> str:
-    its = "" if pd.isna(row.get("iterations")) or row.get("kind") != "iterative" else f"{int(row['iterations'])} iterations, "
+    its = (
+        ""
+        if pd.isna(row.get("iterations")) or row.get("kind") != "iterative"
+        else f"{int(row['iterations'])} iterations, "
+    )
     return f"{row['method']} ({row['scaling']}, {row['kind']}) in {its}{float(row['seconds']):.3g} s"
 
 
@@ -225,10 +265,19 @@ def rate_rows(records: Mapping[FitKey, Mapping[str, Any]], dataset: str) -> list
         if predicted.get("rate") is None or record.get("observed_rate") is None:
             continue
         p, o = float(predicted["rate"]), float(record["observed_rate"])
-        rows.append({"scaling": key[1], "method": key[2], "lr": predicted.get("alpha_mean_loss"),
-                     "momentum": predicted.get("momentum"), "predicted_rate": p, "observed_rate": o,
-                     "relative_difference": abs(o - p) / abs(p) if p else None,
-                     "reference_only": bool(predicted.get("reference_only")), "status": record.get("status")})
+        rows.append(
+            {
+                "scaling": key[1],
+                "method": key[2],
+                "lr": predicted.get("alpha_mean_loss"),
+                "momentum": predicted.get("momentum"),
+                "predicted_rate": p,
+                "observed_rate": o,
+                "relative_difference": abs(o - p) / abs(p) if p else None,
+                "reference_only": bool(predicted.get("reference_only")),
+                "status": record.get("status"),
+            }
+        )
     return rows
 
 
@@ -252,9 +301,15 @@ def inference_rows(records: Mapping[FitKey, Mapping[str, Any]], dataset: str) ->
             truth = [*record["true_weights"], record.get("true_bias")]
         covers = inference.get("covers_truth")
         for i, name in enumerate(names):
-            row = {"scaling": key[1], "method": key[2], "parameter": name, "estimate": estimates[i],
-                   **{f: inference[f][i] for f in INFERENCE_FIELDS},
-                   "r2": inference.get("r2"), "adj_r2": inference.get("adj_r2")}
+            row = {
+                "scaling": key[1],
+                "method": key[2],
+                "parameter": name,
+                "estimate": estimates[i],
+                **{f: inference[f][i] for f in INFERENCE_FIELDS},
+                "r2": inference.get("r2"),
+                "adj_r2": inference.get("adj_r2"),
+            }
             if truth is not None:
                 row["true_value"] = truth[i]
                 row["covers_truth"] = bool(covers[i]) if covers is not None else None
@@ -306,18 +361,25 @@ def why_sentences(
         what = f"{key[2]} ({key[1]}) used step {_fmt(alpha)} on the mean loss against the largest stable {_fmt(stable)}"
         if predicted["diverges"]:
             at = record.get("diverged_at")
-            sentences.append(f"{what}: predicted to diverge, since {_fmt(alpha)} > 2/λ_max = {_fmt(stable)} "
-                             f"(rate {_fmt(predicted['rate'])} > 1)"
-                             + (f", and it diverged at iteration {at}." if at is not None else "."))
+            sentences.append(
+                f"{what}: predicted to diverge, since {_fmt(alpha)} > 2/λ_max = {_fmt(stable)} "
+                f"(rate {_fmt(predicted['rate'])} > 1)"
+                + (f", and it diverged at iteration {at}." if at is not None else ".")
+            )
         elif needed is None:
-            sentences.append(f"{what}: predicted rate {_rate(predicted['rate'])} per step, too slow to reach "
-                             f"{target:g} within any practical run; it ran {ran}.")
+            sentences.append(
+                f"{what}: predicted rate {_rate(predicted['rate'])} per step, too slow to reach "
+                f"{target:g} within any practical run; it ran {ran}."
+            )
         else:
             verdict = "enough" if needed <= ran else "not enough"
             observed = record.get("observed_rate")
-            rate = (f" (rate {_rate(predicted['rate'])} predicted"
-                    + (f", {_rate(float(observed))} observed)" if observed is not None else ")"))
+            rate = f" (rate {_rate(predicted['rate'])} predicted" + (
+                f", {_rate(float(observed))} observed)" if observed is not None else ")"
+            )
             if predicted.get("reference_only"):
                 rate += " as full-batch gradient descent would (a reference for this mini-batch fit)"
-            sentences.append(f"{what}: predicted to need {needed} iterations to reach {target:g}{rate}; it ran {ran} ({verdict}).")
+            sentences.append(
+                f"{what}: predicted to need {needed} iterations to reach {target:g}{rate}; it ran {ran} ({verdict})."
+            )
     return sentences

@@ -22,8 +22,24 @@ from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, status_cate
 FitKey = tuple[str, str, str]
 
 #: Colours of variants (methods not in the registry), in order: none is a registered method's.
-_SPARE = ["#d62728", "#393b79", "#e7ba52", "#00a5a5", "#7b4173", "#637939", "#ff1493", "#843c39", "#6b6ecf",
-          "#a0522d", "#9acd32", "#4b0082", "#ff8c69", "#2f4f4f", "#c71585", "#8fbc8f"]
+_SPARE = [
+    "#d62728",
+    "#393b79",
+    "#e7ba52",
+    "#00a5a5",
+    "#7b4173",
+    "#637939",
+    "#ff1493",
+    "#843c39",
+    "#6b6ecf",
+    "#a0522d",
+    "#9acd32",
+    "#4b0082",
+    "#ff8c69",
+    "#2f4f4f",
+    "#c71585",
+    "#8fbc8f",
+]
 
 
 def method_colour(method: str, methods: Sequence[str]) -> str:
@@ -89,8 +105,13 @@ def data_fit_figure(
             ax.scatter(Xs[:, 0], ys, s=10, color="0.6", alpha=0.7, label=f"data ({len(y)} rows)", zorder=1)
             grid = np.linspace(Xs[:, 0].min(), Xs[:, 0].max(), 2)
             if meta.get("true_weights") is not None and meta.get("true_bias") is not None:
-                ax.plot(grid, grid * float(meta["true_weights"][0]) + float(meta["true_bias"]), ":", color="black",
-                        label="true relation")
+                ax.plot(
+                    grid,
+                    grid * float(meta["true_weights"][0]) + float(meta["true_bias"]),
+                    ":",
+                    color="black",
+                    label="true relation",
+                )
             ylim = (ys.min() - 0.15 * np.ptp(ys), ys.max() + 0.15 * np.ptp(ys))
         else:
             lo, hi = ys.min(), ys.max()
@@ -102,14 +123,20 @@ def data_fit_figure(
                 continue  # not run, or skipped (no parameters)
             w, b = np.asarray(record["weights"], dtype=np.float64), float(record["bias"])
             failed = _failed(record)
-            style = dict(color=method_colour(method, methods), linestyle="--" if failed else "-", linewidth=1.4,
-                         label=f"{method}" + (" (failed)" if failed else ""), alpha=0.9)
+            style = dict(
+                color=method_colour(method, methods),
+                linestyle="--" if failed else "-",
+                linewidth=1.4,
+                label=f"{method}" + (" (failed)" if failed else ""),
+                alpha=0.9,
+            )
             if single:
                 ax.plot(grid, grid * w[0] + b, **style)
             else:
                 pred = Xs @ w + b
-                ax.scatter(ys, pred, s=4, color=style["color"], alpha=0.35, label=style["label"],
-                           marker="x" if failed else "o")
+                ax.scatter(
+                    ys, pred, s=4, color=style["color"], alpha=0.35, label=style["label"], marker="x" if failed else "o"
+                )
         ax.set_ylim(*ylim)
         ax.set_title(f"{meta['dataset']}: {scaling} fits (original units)")
         ax.set_xlabel(features[0] if single else f"observed {target}")
@@ -145,15 +172,27 @@ def loss_curves_figure(
                 continue
             drawn = True
             colour = method_colour(method, methods)
-            failed = records is not None and _failed(records.get((dataset, scaling, method), {"weights": [], "bias": 0.0}))
+            failed = records is not None and _failed(
+                records.get((dataset, scaling, method), {"weights": [], "bias": 0.0})
+            )
             label = method + (" (failed)" if failed else "")
             loss = history["loss"].to_numpy(dtype=np.float64)
-            ax.plot(history["iteration"], np.where(loss > 0, loss, np.nan), color=colour, label=label,
-                    linestyle="--" if failed else "-")
+            ax.plot(
+                history["iteration"],
+                np.where(loss > 0, loss, np.nan),
+                color=colour,
+                label=label,
+                linestyle="--" if failed else "-",
+            )
             if floor is not None:
                 excess = loss - floor
-                ax_excess.plot(history["iteration"], np.where(excess > 0, excess, np.nan), color=colour, label=label,
-                               linestyle="--" if failed else "-")
+                ax_excess.plot(
+                    history["iteration"],
+                    np.where(excess > 0, excess, np.nan),
+                    color=colour,
+                    label=label,
+                    linestyle="--" if failed else "-",
+                )
         if floor is not None and floor > 0:
             ax.axhline(floor, color="black", linestyle=":", linewidth=1, label="least-squares minimum")
         for a, what in ((ax, "MSE"), (ax_excess, "MSE − least-squares MSE")):
@@ -204,12 +243,20 @@ def surface_figure(
         ax = fig.add_subplot(2, len(scalings), col + 1)
         positive = Z[Z > 0]
         levels = np.geomspace(positive.min(), positive.max(), 25) if positive.size else 20
-        contour = ax.contourf(W, B, np.maximum(Z, positive.min() if positive.size else 1e-300), levels=levels,
-                              norm=LogNorm(), cmap="viridis", alpha=0.85)
+        contour = ax.contourf(
+            W,
+            B,
+            np.maximum(Z, positive.min() if positive.size else 1e-300),
+            levels=levels,
+            norm=LogNorm(),
+            cmap="viridis",
+            alpha=0.85,
+        )
         fig.colorbar(contour, ax=ax, label="MSE (log scale)", format="%.3g")
         ax3 = fig.add_subplot(2, len(scalings), len(scalings) + col + 1, projection="3d")
-        ax3.plot_surface(W, B, np.log10(np.maximum(Z, 1e-300)), cmap="viridis", alpha=0.6, linewidth=0,
-                         antialiased=False)
+        ax3.plot_surface(
+            W, B, np.log10(np.maximum(Z, 1e-300)), cmap="viridis", alpha=0.6, linewidth=0, antialiased=False
+        )
         for method in methods:
             history = histories.get((dataset, scaling, method))
             if history is None or history.empty:
@@ -217,16 +264,16 @@ def surface_figure(
             colour = method_colour(method, methods)
             w, b, loss = history["w0"].to_numpy(), history["b"].to_numpy(), history["loss"].to_numpy(dtype=np.float64)
             inside = (w >= W.min()) & (w <= W.max()) & (b >= B.min()) & (b <= B.max())
-            ax.plot(np.where(inside, w, np.nan), np.where(inside, b, np.nan), "-", color=colour, linewidth=1.5,
-                    label=method)
+            ax.plot(
+                np.where(inside, w, np.nan), np.where(inside, b, np.nan), "-", color=colour, linewidth=1.5, label=method
+            )
             ax.plot(w[:1], b[:1], "o", color=colour, markersize=5)
             if inside[-1]:
                 ax.plot(w[-1:], b[-1:], "s", color=colour, markersize=5)
             keep = inside & (loss > 0)
             ax3.plot(w[keep], b[keep], np.log10(loss[keep]), color=colour, linewidth=1.5)
         if scaling in minima:
-            ax.plot(*minima[scaling], "*", color="white", markeredgecolor="black", markersize=13,
-                    label="least squares")
+            ax.plot(*minima[scaling], "*", color="white", markeredgecolor="black", markersize=13, label="least squares")
         ax.set_xlim(W.min(), W.max())
         ax.set_ylim(B.min(), B.max())
         ax.set_xlabel("w")
@@ -276,16 +323,18 @@ def predictions_figure(predictions: pd.DataFrame) -> Any:
     plt = _pyplot()
     predictions = predictions.copy()
     statuses = predictions["status"] if "status" in predictions else pd.Series([None] * len(predictions))
-    failed = np.array([status is not None and status_category(status) in (CATEGORY_FAILED, CATEGORY_SKIPPED)
-                       for status in statuses], dtype=bool) | ~np.isfinite(
-        pd.to_numeric(predictions["prediction"], errors="coerce").to_numpy(dtype=np.float64))
+    failed = np.array(
+        [status is not None and status_category(status) in (CATEGORY_FAILED, CATEGORY_SKIPPED) for status in statuses],
+        dtype=bool,
+    ) | ~np.isfinite(pd.to_numeric(predictions["prediction"], errors="coerce").to_numpy(dtype=np.float64))
     withheld = predictions[failed]
     predictions = predictions[~failed]
     datasets = sorted(set(predictions["dataset"]) | set(withheld["dataset"]))
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(6.2 * max(1, len(datasets)), 4.2), squeeze=False)
     if not datasets:
-        axes[0][0].text(0.5, 0.5, "no predictions configured (fits.predict)", ha="center",
-                        transform=axes[0][0].transAxes)
+        axes[0][0].text(
+            0.5, 0.5, "no predictions configured (fits.predict)", ha="center", transform=axes[0][0].transAxes
+        )
         axes[0][0].set_axis_off()
     for ax, dataset in zip(axes[0], datasets):
         sub = predictions[predictions["dataset"] == dataset]
@@ -298,9 +347,15 @@ def predictions_figure(predictions: pd.DataFrame) -> Any:
             part = sub[(sub["scaling"] == scaling) & (sub["method"] == method)]
             by_input = {tuple(i): p - t for i, p, t in zip(part["inputs"], part["prediction"], part["true_value"])}
             values = [by_input.get(t, np.nan) for t in inputs]
-            ax.bar(np.arange(len(inputs)) - 0.4 + (j + 0.5) * width, values, width,
-                   color=method_colour(method, methods), hatch="//" if scaling == "standardized" else None,
-                   edgecolor="white", label=f"{method} ({scaling})")
+            ax.bar(
+                np.arange(len(inputs)) - 0.4 + (j + 0.5) * width,
+                values,
+                width,
+                color=method_colour(method, methods),
+                hatch="//" if scaling == "standardized" else None,
+                edgecolor="white",
+                label=f"{method} ({scaling})",
+            )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(np.arange(len(inputs)), labels)
         ax.set_xlabel("input")
@@ -312,14 +367,23 @@ def predictions_figure(predictions: pd.DataFrame) -> Any:
         gone = withheld[withheld["dataset"] == dataset]
         if not gone.empty:
             names = sorted({f"{m} ({s})" for s, m in zip(gone["scaling"], gone["method"])})
-            ax.text(0.0, -0.2, "not shown (failed fits): " + ", ".join(names), transform=ax.transAxes,
-                    fontsize=7, color="#b3261e", va="top", wrap=True)
+            ax.text(
+                0.0,
+                -0.2,
+                "not shown (failed fits): " + ", ".join(names),
+                transform=ax.transAxes,
+                fontsize=7,
+                color="#b3261e",
+                va="top",
+                wrap=True,
+            )
     fig.tight_layout()
     return fig
 
 
-def fitted_space_minimum(X: np.ndarray, y: np.ndarray, scaling: str, features: list[str] | None = None
-                         ) -> tuple[np.ndarray, float, float]:
+def fitted_space_minimum(
+    X: np.ndarray, y: np.ndarray, scaling: str, features: list[str] | None = None
+) -> tuple[np.ndarray, float, float]:
     """Least-squares ``(w, b, mse)`` in the fitted space of ``scaling`` (float64), for the
     reference lines and points of the figures."""
     from descent.fitting.objective import least_squares_reference, mse

@@ -62,48 +62,65 @@ def dataset_findings(
     sentences.append(
         f"{len(best)} of {len(rows)} fits reach the lowest MSE ({format_number(float(best['mse'].min()))}, "
         f"least squares: {format_number(float(rows['lstsq_mse'].iloc[0]))}): "
-        + ", ".join(f"{m} ({s})" for m, s in zip(best["method"], best["scaling"])) + "."
-        if not best.empty else f"None of the {len(rows)} fits of {dataset} succeeded."
+        + ", ".join(f"{m} ({s})" for m, s in zip(best["method"], best["scaling"]))
+        + "."
+        if not best.empty
+        else f"None of the {len(rows)} fits of {dataset} succeeded."
     )
     failed = rows[rows["failed"]]
     if not failed.empty:
         sentences.append(
-            "Failed, not shown as fits: " + "; ".join(
+            "Failed, not shown as fits: "
+            + "; ".join(
                 f"{r['method']} ({r['scaling']}) {r['status_text'].removeprefix('failed: ')}"
                 for r in failed.to_dict("records")
-            ) + "."
+            )
+            + "."
         )
     skipped = rows[rows["skipped"]] if "skipped" in rows else rows.iloc[:0]
     if not skipped.empty:
-        sentences.append("Skipped, could not run here: " + "; ".join(
-            f"{r['method']} ({r['scaling']}) {r['status_text'].removeprefix('skipped: ')}"
-            for r in skipped.to_dict("records")) + ".")
+        sentences.append(
+            "Skipped, could not run here: "
+            + "; ".join(
+                f"{r['method']} ({r['scaling']}) {r['status_text'].removeprefix('skipped: ')}"
+                for r in skipped.to_dict("records")
+            )
+            + "."
+        )
     unconverged = rows[rows["unconverged"]]
     if not unconverged.empty:
         sentences.append(
-            "Not converged: " + "; ".join(
+            "Not converged: "
+            + "; ".join(
                 f"{r['method']} ({r['scaling']}) {r['status_text'].removeprefix('not converged: ')}"
                 for r in unconverged.to_dict("records")
-            ) + "."
+            )
+            + "."
         )
     lstsq_b = float(rows["lstsq_bias"].iloc[0])
     lstsq_w = [float(v) for v in rows["lstsq_weights"].iloc[0]]
     per_method: list[tuple[str, str]] = []  # (method, sentence with "{who}" for the method(s))
-    for record in rows[(rows["scaling"] == "raw") & rows["base_method"].isin(ITERATIVE_METHODS)
-                       & (rows["method"] == rows["base_method"])].to_dict("records"):
+    for record in rows[
+        (rows["scaling"] == "raw")
+        & rows["base_method"].isin(ITERATIVE_METHODS)
+        & (rows["method"] == rows["base_method"])
+    ].to_dict("records"):
         if record["failed"] or record.get("skipped"):
             continue
         gap = float(record["bias"]) - lstsq_b
-        text = (f"Raw {{who}} ended after {int(record['iterations'])} iterations at b = "
-                f"{format_number(float(record['bias']))}, {format_number(abs(gap))} "
-                f"{'below' if gap < 0 else 'above'} the least-squares intercept {format_number(lstsq_b)}"
-                + (f" ({_pct(abs(gap) / abs(lstsq_b))} of it)" if lstsq_b != 0 else ""))
+        text = (
+            f"Raw {{who}} ended after {int(record['iterations'])} iterations at b = "
+            f"{format_number(float(record['bias']))}, {format_number(abs(gap))} "
+            f"{'below' if gap < 0 else 'above'} the least-squares intercept {format_number(lstsq_b)}"
+            + (f" ({_pct(abs(gap) / abs(lstsq_b))} of it)" if lstsq_b != 0 else "")
+        )
         if len(lstsq_w) == 1:
-            text += (f", with w = {format_number(float(record['weights'][0]))} against "
-                     f"{format_number(lstsq_w[0])}")
+            text += f", with w = {format_number(float(record['weights'][0]))} against {format_number(lstsq_w[0])}"
         text += f" ({record['category'] if record['unconverged'] else record['status']})."
         per_method.append((record["method"], text))
-    for record in rows[(rows["scaling"] == "standardized") & rows["base_method"].isin(ITERATIVE_METHODS)].to_dict("records"):
+    for record in rows[(rows["scaling"] == "standardized") & rows["base_method"].isin(ITERATIVE_METHODS)].to_dict(
+        "records"
+    ):
         key = (dataset, "standardized", record["method"])
         settings = records.get(key, {}).get("settings", {})
         history = histories.get(key)
@@ -111,21 +128,36 @@ def dataset_findings(
             continue
         criterion = settings.get("stop_criterion", "grad_norm")
         needed = iterations_to_tolerance(history, float(settings["tolerance"]), criterion)
-        test = ("gradient norm ≤ " if criterion == "grad_norm" else "relative loss change ≤ ") + format_number(
-            float(settings["tolerance"])) + (" × its initial value" if criterion == "grad_norm" else "")
+        test = (
+            ("gradient norm ≤ " if criterion == "grad_norm" else "relative loss change ≤ ")
+            + format_number(float(settings["tolerance"]))
+            + (" × its initial value" if criterion == "grad_norm" else "")
+        )
         if needed is None:
-            per_method.append((record["method"], f"Standardized {{who}} did not get within tolerance ({test}) in "
-                                                 f"{int(record['iterations'])} iterations."))
+            per_method.append(
+                (
+                    record["method"],
+                    f"Standardized {{who}} did not get within tolerance ({test}) in "
+                    f"{int(record['iterations'])} iterations.",
+                )
+            )
         else:
-            per_method.append((record["method"], f"Standardized {{who}} needed {needed} iterations to get within "
-                                                 f"tolerance ({test}); ended {format_number(float(record['rel_dist_to_lstsq']), 2)} "
-                                                 "(relative) from the least-squares solution."))
+            per_method.append(
+                (
+                    record["method"],
+                    f"Standardized {{who}} needed {needed} iterations to get within "
+                    f"tolerance ({test}); ended {format_number(float(record['rel_dist_to_lstsq']), 2)} "
+                    "(relative) from the least-squares solution.",
+                )
+            )
     sentences.extend(group_by_method(per_method))
     ok = rows[~rows["failed"] & ~rows.get("skipped", rows["failed"] & False) & rows["seconds"].notna()]
     if not ok.empty:
         fastest = ok.loc[ok["seconds"].idxmin()]
-        sentences.append(f"Fastest successful fit: {fastest['method']} ({fastest['scaling']}) in "
-                         f"{format_number(float(fastest['seconds']), 3)} s (timings vary from run to run).")
+        sentences.append(
+            f"Fastest successful fit: {fastest['method']} ({fastest['scaling']}) in "
+            f"{format_number(float(fastest['seconds']), 3)} s (timings vary from run to run)."
+        )
     return sentences
 
 
@@ -145,8 +177,11 @@ def group_by_method(items: list[tuple[str, str]]) -> list[str]:
         who = methods[0] if len(methods) == 1 else ", ".join(methods[:-1]) + " and " + methods[-1]
         text = template.replace("{who}", who)
         if len(methods) > 1:
-            text = text.replace(" ends ", " end ").replace(" needed ", " each needed ").replace(
-                " ended after ", " all ended after " if len(methods) > 2 else " both ended after ")
+            text = (
+                text.replace(" ends ", " end ")
+                .replace(" needed ", " each needed ")
+                .replace(" ended after ", " all ended after " if len(methods) > 2 else " both ended after ")
+            )
         out.append(text)
     return out
 
@@ -169,9 +204,12 @@ def benchmark_findings(table: pd.DataFrame, sidecar: dict[str, Any]) -> list[str
     cuda = table[table["backend"] == "torch_cuda"]
     if not cuda.empty:
         statuses = sorted(set(cuda["status"]))
-        sentences.append("CUDA (torch_cuda): " + ", ".join(statuses)
-                         + (f" — {sidecar['machine']['gpu_name']}" if sidecar.get("machine", {}).get("gpu_name") else "")
-                         + ".")
+        sentences.append(
+            "CUDA (torch_cuda): "
+            + ", ".join(statuses)
+            + (f" — {sidecar['machine']['gpu_name']}" if sidecar.get("machine", {}).get("gpu_name") else "")
+            + "."
+        )
     sentences.extend(str(note) for note in sidecar.get("notes", []))
     return sentences
 
@@ -184,15 +222,19 @@ def lessons_findings(summaries: Mapping[str, dict[str, Any]]) -> dict[str, list[
     if b:
         lines = []
         if "mean_correct" in b and "expected_mean_correct" in b:
-            lines.append(f"{b.get('n_tests')} random tests of {b.get('n_questions')} questions: mean score "
-                         f"{format_number(b['mean_correct'])} (expected {format_number(b['expected_mean_correct'])}), "
-                         f"variance {format_number(b.get('variance_correct'))} (expected "
-                         f"{format_number(b.get('expected_variance_correct'))}); within tolerance: "
-                         f"{format_number(bool(b.get('mean_within_tolerance')))}.")
+            lines.append(
+                f"{b.get('n_tests')} random tests of {b.get('n_questions')} questions: mean score "
+                f"{format_number(b['mean_correct'])} (expected {format_number(b['expected_mean_correct'])}), "
+                f"variance {format_number(b.get('variance_correct'))} (expected "
+                f"{format_number(b.get('expected_variance_correct'))}); within tolerance: "
+                f"{format_number(bool(b.get('mean_within_tolerance')))}."
+            )
         lt = b.get("long_test")
         if lt:
-            lines.append(f"One long test of {lt.get('n_questions')} questions: {format_number(lt.get('fraction_correct'))} "
-                         f"right (z = {format_number(lt.get('z_score'), 3)}).")
+            lines.append(
+                f"One long test of {lt.get('n_questions')} questions: {format_number(lt.get('fraction_correct'))} "
+                f"right (z = {format_number(lt.get('z_score'), 3)})."
+            )
         out["binomial"] = lines
     d = summaries.get("descent_x2")
     if d:
@@ -205,21 +247,29 @@ def lessons_findings(summaries: Mapping[str, dict[str, Any]]) -> dict[str, list[
     if m:
         lines = []
         if "fraction_global" in m:
-            lines.append(f"{_pct(float(m['fraction_global']))} of {m.get('config', {}).get('n_starts', '?')} random starts "
-                         f"reached the global minimum"
-                         + (f" at x = {format_vector(m['global_minimum']['x'])}" if m.get("global_minimum") else "")
-                         + "; the rest stopped in a local minimum.")
+            lines.append(
+                f"{_pct(float(m['fraction_global']))} of {m.get('config', {}).get('n_starts', '?')} random starts "
+                f"reached the global minimum"
+                + (f" at x = {format_vector(m['global_minimum']['x'])}" if m.get("global_minimum") else "")
+                + "; the rest stopped in a local minimum."
+            )
         if "best_is_global" in m:
-            lines.append(f"Keeping the best of all restarts finds the global minimum: {format_number(bool(m['best_is_global']))}.")
+            lines.append(
+                f"Keeping the best of all restarts finds the global minimum: {format_number(bool(m['best_is_global']))}."
+            )
         out["minima"] = lines
     v = summaries.get("vectors")
     if v:
         lines = []
         if "dot_product" in v:
-            lines.append(f"Dot product by hand {format_number(v['dot_product'].get('dot_by_hand'))} = NumPy "
-                         f"{format_number(v['dot_product'].get('dot_numpy'))}.")
+            lines.append(
+                f"Dot product by hand {format_number(v['dot_product'].get('dot_by_hand'))} = NumPy "
+                f"{format_number(v['dot_product'].get('dot_numpy'))}."
+            )
         if "linear_model" in v:
-            lines.append(f"Linear model output {format_number(v['linear_model'].get('output'))}, with the bias folded "
-                         f"into the weights: {format_number(v['linear_model'].get('output_folded'))}.")
+            lines.append(
+                f"Linear model output {format_number(v['linear_model'].get('output'))}, with the bias folded "
+                f"into the weights: {format_number(v['linear_model'].get('output_folded'))}."
+            )
         out["vectors"] = lines
     return out

@@ -43,14 +43,29 @@ def surface_3d_figure(
 
     scalings = sorted(surfaces, key=lambda s: (s != "raw", s))
     methods = sorted({k[2] for k in histories})
-    fig = make_subplots(rows=1, cols=len(scalings), specs=[[{"type": "surface"}] * len(scalings)],
-                        subplot_titles=[f"{scaling}" for scaling in scalings], horizontal_spacing=0.02)
+    fig = make_subplots(
+        rows=1,
+        cols=len(scalings),
+        specs=[[{"type": "surface"}] * len(scalings)],
+        subplot_titles=[f"{scaling}" for scaling in scalings],
+        horizontal_spacing=0.02,
+    )
     for col, scaling in enumerate(scalings, start=1):
         W, B, Z = surface_grid(surfaces[scaling])
-        fig.add_trace(go.Surface(x=W[0], y=B[:, 0], z=np.log10(np.maximum(Z, 1e-300)), colorscale="Viridis",
-                                 opacity=0.85, showscale=False, name=f"log10 MSE ({scaling})",
-                                 hovertemplate="w=%{x:.4g}<br>b=%{y:.4g}<br>log10 MSE=%{z:.4g}<extra></extra>"),
-                      row=1, col=col)
+        fig.add_trace(
+            go.Surface(
+                x=W[0],
+                y=B[:, 0],
+                z=np.log10(np.maximum(Z, 1e-300)),
+                colorscale="Viridis",
+                opacity=0.85,
+                showscale=False,
+                name=f"log10 MSE ({scaling})",
+                hovertemplate="w=%{x:.4g}<br>b=%{y:.4g}<br>log10 MSE=%{z:.4g}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
         for method in methods:
             history = histories.get((dataset, scaling, method))
             if history is None or history.empty:
@@ -58,15 +73,29 @@ def surface_3d_figure(
             h = path_points(history, max_path_points)
             w, b, loss = h["w0"].to_numpy(), h["b"].to_numpy(), h["loss"].to_numpy(dtype=np.float64)
             keep = (w >= W.min()) & (w <= W.max()) & (b >= B.min()) & (b <= B.max()) & (loss > 0)
-            fig.add_trace(go.Scatter3d(x=w[keep], y=b[keep], z=np.log10(loss[keep]), mode="lines+markers",
-                                       marker={"size": 2}, line={"width": 5, "color": method_colour(method, methods)},
-                                       name=f"{method} ({scaling})", legendgroup=method),
-                          row=1, col=col)
+            fig.add_trace(
+                go.Scatter3d(
+                    x=w[keep],
+                    y=b[keep],
+                    z=np.log10(loss[keep]),
+                    mode="lines+markers",
+                    marker={"size": 2},
+                    line={"width": 5, "color": method_colour(method, methods)},
+                    name=f"{method} ({scaling})",
+                    legendgroup=method,
+                ),
+                row=1,
+                col=col,
+            )
     for col in range(1, len(scalings) + 1):
         scene = "scene" if col == 1 else f"scene{col}"
         fig.layout[scene].update(xaxis_title="w", yaxis_title="b", zaxis_title="log10 MSE")
-    fig.update_layout(height=520, margin={"l": 0, "r": 0, "t": 40, "b": 0}, legend={"font": {"size": 10}},
-                      title={"text": f"{dataset}: loss surface (drag to rotate)", "font": {"size": 14}})
+    fig.update_layout(
+        height=520,
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        legend={"font": {"size": 10}},
+        title={"text": f"{dataset}: loss surface (drag to rotate)", "font": {"size": 14}},
+    )
     return fig
 
 
@@ -76,7 +105,9 @@ def figure_html(fig: Any, div_id: str) -> str:
 
 
 def surface_3d_html(
-    surfaces: Mapping[str, pd.DataFrame], histories: Mapping[FitKey, pd.DataFrame], dataset: str,
+    surfaces: Mapping[str, pd.DataFrame],
+    histories: Mapping[FitKey, pd.DataFrame],
+    dataset: str,
     max_path_points: int = 400,
 ) -> str:
     """:func:`surface_3d_figure` as an embeddable fragment with a stable id."""
@@ -110,8 +141,11 @@ def explorer_payload(
         "steps": int(steps),
         "start": [float(start[0]), float(start[1])],
         "lstsq": [float(lstsq[0]), float(lstsq[1])],
-        "grid": {"w": [float(v) for v in W[0]], "b": [float(v) for v in B[:, 0]],
-                 "log10_mse": np.round(np.log10(np.maximum(Z, 1e-300)), 6).tolist()},
+        "grid": {
+            "w": [float(v) for v in W[0]],
+            "b": [float(v) for v in B[:, 0]],
+            "log10_mse": np.round(np.log10(np.maximum(Z, 1e-300)), 6).tolist(),
+        },
         "labels": list(labels),
         "n_total": int(len(y)),
     }

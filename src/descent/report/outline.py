@@ -11,22 +11,34 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from descent.report import story_beyond, story_cost, story_lesson0, story_paris  # noqa: F401  (registers BEYOND)
-from descent.report.sections import BEYOND, Part, Story, claims_section, run_builders
+from descent.report.sections import BEYOND, Builder, Part, Story, claims_section, run_builders
 
 #: (id, title, intro) of the parts, in page order; the provenance part is added by the page.
 PARTS: tuple[tuple[str, str, str], ...] = (
-    ("paris", "The Paris rent lesson",
-     "Linear regression by gradient descent on 50 synthetic Paris apartments, in the lesson's order: each step "
-     "with the numbers and figures this run computed."),
-    ("lesson0", "Lesson 0: the foundations",
-     "Random guessing, vectors, gradient descent, minima, the matrix form, batch variants and the cost of a naive "
-     "matrix product, in the lesson's order."),
-    ("claims", "The lessons' claims, checked",
-     "What the two lessons assert, and the slips a learner would trip over, beside what this run measured and a "
-     "verdict computed from the results files."),
-    ("beyond", "Beyond the lessons",
-     "The datasets the lessons do not use, in the order the configuration lists them, and the matrix product "
-     "beyond the lesson's loop."),
+    (
+        "paris",
+        "The Paris rent lesson",
+        "Linear regression by gradient descent on 50 synthetic Paris apartments, in the lesson's order: each step "
+        "with the numbers and figures this run computed.",
+    ),
+    (
+        "lesson0",
+        "Lesson 0: the foundations",
+        "Random guessing, vectors, gradient descent, minima, the matrix form, batch variants and the cost of a naive "
+        "matrix product, in the lesson's order.",
+    ),
+    (
+        "claims",
+        "The lessons' claims, checked",
+        "What the two lessons assert, and the slips a learner would trip over, beside what this run measured and a "
+        "verdict computed from the results files.",
+    ),
+    (
+        "beyond",
+        "Beyond the lessons",
+        "The datasets the lessons do not use, in the order the configuration lists them, and the matrix product "
+        "beyond the lesson's loop.",
+    ),
 )
 
 
@@ -34,8 +46,12 @@ def build_parts(results: Any, claims: Sequence[Mapping[str, Any]], options: Mapp
     """The page's parts from :class:`descent.report.results.Results`, the evaluated claims
     (:func:`descent.report.claims.evaluate_claims`) and the report options."""
     story = Story(results, {c["id"]: dict(c) for c in claims}, options)
-    builders = {"paris": story_paris.STEPS, "lesson0": story_lesson0.STEPS, "claims": [claims_section],
-                "beyond": BEYOND}
+    builders: dict[str, Sequence[Builder]] = {
+        "paris": story_paris.STEPS,
+        "lesson0": story_lesson0.STEPS,
+        "claims": [claims_section],
+        "beyond": BEYOND,
+    }
     parts = []
     for part_id, title, intro in PARTS:
         sections = run_builders(story, builders[part_id])

@@ -20,7 +20,7 @@ import base64
 import json
 import os
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -49,7 +49,7 @@ def data_uri(source: str | os.PathLike[str] | bytes, mime: str | None = None) ->
     return f"data:{mime};base64," + base64.b64encode(payload).decode("ascii")
 
 
-@lru_cache(maxsize=None)
+@cache
 def inline(name: str) -> Markup:
     """A file of ``templates/`` (the stylesheet, the explorer's script) as trusted markup, read
     verbatim — not parsed as a template."""
@@ -110,12 +110,14 @@ def provenance_facts(prov: Mapping[str, Any]) -> dict[str, Any]:
     else:
         tree = "clean" if git.get("dirty") is False else "–"
     return {
-        "run time (UTC)": prov["time"]["utc"], "run time (local)": prov["time"]["local"],
+        "run time (UTC)": prov["time"]["utc"],
+        "run time (local)": prov["time"]["local"],
         "git commit": git.get("commit") or f"unknown ({git.get('error')})",
         "git branch": git.get("branch") or "–",
         "working tree": tree,
         "reproduce": prov["command"],
-        "host": machine["host"].get("hostname"), "os": machine["host"].get("os"),
+        "host": machine["host"].get("hostname"),
+        "os": machine["host"].get("os"),
         "CPU": machine["cpu"].get("model"),
         "usable CPUs": machine["cpu"].get("usable_cpus"),
         "CUDA": cuda.get("gpu_name") if cuda.get("cuda_available") else f"not available: {cuda.get('reason')}",
@@ -125,19 +127,27 @@ def provenance_facts(prov: Mapping[str, Any]) -> dict[str, Any]:
 
 def provenance_part(prov: Mapping[str, Any]) -> Part:
     """The provenance as the page's last part (one section, ``#provenance-run``)."""
-    versions = records_table([{"package": k, "version": v} for k, v in prov["versions"].items()],
-                             ["package", "version"], "versions")
+    versions = records_table(
+        [{"package": k, "version": v} for k, v in prov["versions"].items()], ["package", "version"], "versions"
+    )
     blocks: list[dict[str, Any]] = [
         {"kind": "facts", "items": [(k, fact_text(v)) for k, v in provenance_facts(prov).items()]},
         {"kind": "table", "table": versions, "csv": table_csv(versions), "name": "versions", "caption": ""},
     ]
     if prov.get("benchmark_machine"):
-        blocks.append({"kind": "details", "label": "machine facts recorded by the benchmark",
-                       "data": prov["benchmark_machine"]})
-    blocks += [{"kind": "details", "label": "resolved configuration", "data": prov["config"]},
-               {"kind": "details", "label": "device facts of the report job", "data": prov["machine"]}]
-    return Part("provenance", "Provenance", "How this page was made, and how to make it again.",
-                [Section("provenance-run", "The run", blocks)])
+        blocks.append(
+            {"kind": "details", "label": "machine facts recorded by the benchmark", "data": prov["benchmark_machine"]}
+        )
+    blocks += [
+        {"kind": "details", "label": "resolved configuration", "data": prov["config"]},
+        {"kind": "details", "label": "device facts of the report job", "data": prov["machine"]},
+    ]
+    return Part(
+        "provenance",
+        "Provenance",
+        "How this page was made, and how to make it again.",
+        [Section("provenance-run", "The run", blocks)],
+    )
 
 
 def render_page(ctx: Mapping[str, Any]) -> str:
@@ -151,8 +161,17 @@ def render_page(ctx: Mapping[str, Any]) -> str:
     parts = [*ctx["parts"], provenance_part(prov)]
     present = {s.id for p in parts for s in p.sections} | {p.id for p in parts}
     plotly_js = ctx.get("plotly_js")
-    return environment().get_template(TEMPLATE).render(
-        title=ctx["title"], provenance=prov, best_rtol=ctx["best_rtol"], parts=parts,
-        claims={c["id"]: c for c in ctx.get("claims", [])}, present=present,
-        plotly_js=Markup(plotly_js) if plotly_js else None, commit=_commit(prov["git"]),
+    return (
+        environment()
+        .get_template(TEMPLATE)
+        .render(
+            title=ctx["title"],
+            provenance=prov,
+            best_rtol=ctx["best_rtol"],
+            parts=parts,
+            claims={c["id"]: c for c in ctx.get("claims", [])},
+            present=present,
+            plotly_js=Markup(plotly_js) if plotly_js else None,
+            commit=_commit(prov["git"]),
+        )
     )

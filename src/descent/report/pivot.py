@@ -32,8 +32,9 @@ def fit_label(method: str, scaling: str) -> str:
     return f"{method} ({scaling})"
 
 
-def prediction_pivot(predictions: pd.DataFrame, marked: pd.DataFrame, dataset: str,
-                     features: Sequence[str] | None = None) -> dict[str, Any]:
+def prediction_pivot(
+    predictions: pd.DataFrame, marked: pd.DataFrame, dataset: str, features: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The pivoted predictions of one dataset.
 
     Returns ``{"columns": [field, …], "headers": {field: header}, "rows": [row dicts], "row_attrs":
@@ -51,8 +52,10 @@ def prediction_pivot(predictions: pd.DataFrame, marked: pd.DataFrame, dataset: s
         if key not in inputs:
             inputs.append(key)
     fields = [input_label(i, features) for i in inputs]
-    truth = {tuple(float(v) for v in r["inputs"]): (None if r.get("true_value") is None else float(r["true_value"]))
-             for r in sub.to_dict("records")}
+    truth = {
+        tuple(float(v) for v in r["inputs"]): (None if r.get("true_value") is None else float(r["true_value"]))
+        for r in sub.to_dict("records")
+    }
     order = [(r["scaling"], r["method"]) for r in marked[marked["dataset"] == dataset].to_dict("records")]
     by_fit: dict[tuple[str, str], dict[tuple[float, ...], float]] = {}
     for r in shown:
@@ -62,13 +65,21 @@ def prediction_pivot(predictions: pd.DataFrame, marked: pd.DataFrame, dataset: s
     rows = [{"fit": "true value", "scaling": "", **{f: truth.get(i) for f, i in zip(fields, inputs)}}] if known else []
     attrs = [{"reference": "true value", "pred-dataset": dataset, "class": "ref"}] if known else []
     for scaling, method in fits:
-        rows.append({"fit": method, "scaling": scaling,
-                     **{f: by_fit[(scaling, method)].get(i) for f, i in zip(fields, inputs)}})
+        rows.append(
+            {"fit": method, "scaling": scaling, **{f: by_fit[(scaling, method)].get(i) for f, i in zip(fields, inputs)}}
+        )
         attrs.append({"pred-dataset": dataset, "pred-method": method, "pred-scaling": scaling})
     groups = agreeing_groups({fit_label(m, s): [by_fit[(s, m)].get(i) for i in inputs] for s, m in fits})
-    return {"columns": ["fit", "scaling", *fields], "headers": {"fit": "fit (method)", **{f: f for f in fields}},
-            "rows": rows, "row_attrs": attrs, "inputs": inputs, "withheld": withheld, "groups": groups,
-            "sentences": [agreement_sentence(g, fields) for g in groups]}
+    return {
+        "columns": ["fit", "scaling", *fields],
+        "headers": {"fit": "fit (method)", **{f: f for f in fields}},
+        "rows": rows,
+        "row_attrs": attrs,
+        "inputs": inputs,
+        "withheld": withheld,
+        "groups": groups,
+        "sentences": [agreement_sentence(g, fields) for g in groups],
+    }
 
 
 def agreeing_groups(values: dict[str, list[float | None]], digits: int = DISPLAY_DIGITS) -> list[dict[str, Any]]:
@@ -92,5 +103,8 @@ def join_words(items: Sequence[str]) -> str:
 
 def agreement_sentence(group: dict[str, Any], fields: Sequence[str], digits: int = DISPLAY_DIGITS) -> str:
     """One sentence for a group of fits that agree to display precision."""
-    return (f"{join_words(group['fits'])} predict the same to {digits} significant digits: "
-            + ", ".join(f"{format_number(v, digits)} at {f}" for v, f in zip(group["values"], fields)) + ".")
+    return (
+        f"{join_words(group['fits'])} predict the same to {digits} significant digits: "
+        + ", ".join(f"{format_number(v, digits)} at {f}" for v, f in zip(group["values"], fields))
+        + "."
+    )

@@ -10,13 +10,23 @@ import os
 import shlex
 import subprocess
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 #: Distributions whose versions the provenance section lists (missing ones are reported as None).
 PACKAGES: tuple[str, ...] = (
-    "snakemake", "numpy", "pandas", "pyarrow", "torch", "scikit-learn", "matplotlib", "plotly",
-    "threadpoolctl", "PyYAML", "Jinja2", "snakemake-executor-plugin-slurm",
+    "snakemake",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "torch",
+    "scikit-learn",
+    "matplotlib",
+    "plotly",
+    "threadpoolctl",
+    "PyYAML",
+    "Jinja2",
+    "snakemake-executor-plugin-slurm",
 )
 
 
@@ -90,7 +100,7 @@ def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str | None
 
 def run_time() -> dict[str, str]:
     """The time of the run: UTC and local, ISO 8601 to the second."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"utc": now.isoformat(timespec="seconds"), "local": now.astimezone().isoformat(timespec="seconds")}
 
 

@@ -13,11 +13,11 @@ reading it says so instead of failing: sections are built only from results that
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -71,8 +71,7 @@ class Results:
         """Datasets in the order the configuration lists them (not alphabetical)."""
         configured = list((self.config.get("datasets") or {}).keys())
         present = set(self.summary["dataset"]) if "dataset" in self.summary else set()
-        return [d for d in configured if d in present or d in self.metas] + sorted(
-            present - set(configured))
+        return [d for d in configured if d in present or d in self.metas] + sorted(present - set(configured))
 
     def data(self, dataset: str) -> tuple[np.ndarray, np.ndarray] | None:
         """``(X (n, k), y (n,))`` in float64 of a single-feature dataset, or ``None``."""
@@ -89,8 +88,11 @@ class Results:
 
     def fit(self, dataset: str, scaling: str, method: str) -> dict[str, Any] | None:
         """The marked summary row of one fit merged over its JSON record (``None`` if not run)."""
-        rows = self.summary[(self.summary["dataset"] == dataset) & (self.summary["scaling"] == scaling)
-                            & (self.summary["method"] == method)]
+        rows = self.summary[
+            (self.summary["dataset"] == dataset)
+            & (self.summary["scaling"] == scaling)
+            & (self.summary["method"] == method)
+        ]
         if rows.empty:
             return None
         return {**self.records.get((dataset, scaling, method), {}), **rows.iloc[0].to_dict()}
@@ -134,7 +136,9 @@ def _first_repetitions(results: Results) -> Results:
         keep &= results.summary["repetition"].fillna(0).astype(int) == 0
     results.summary = results.summary[keep].reset_index(drop=True)
     if results.predictions is not None and "method" in results.predictions:
-        results.predictions = results.predictions[~results.predictions["method"].map(is_repetition)].reset_index(drop=True)
+        results.predictions = results.predictions[~results.predictions["method"].map(is_repetition)].reset_index(
+            drop=True
+        )
     return results
 
 
@@ -162,19 +166,31 @@ def from_snakemake(inp: Any, par: Any) -> Results:
     summary = pd.read_parquet(inp.summary)
     records = {tuple(key): read_json(path) for key, path in zip(par.fit_keys, inp.fits)}
     metas = {Path(path).stem: read_json(path) for path in inp.metas}
-    marked = mark_fits(summary, float(section["best_rtol"]), records,
-                       {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")})
+    marked = mark_fits(
+        summary,
+        float(section["best_rtol"]),
+        records,
+        {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")},
+    )
     histories = {tuple(key): pd.read_parquet(path) for key, path in zip(par.history_keys, inp.histories)}
     surfaces = {(Path(p).parts[-3], Path(p).parts[-2]): pd.read_parquet(p) for p in inp.surfaces}
-    figures: dict[str, Path] = {"gradient_check": Path(inp.gradient_figure),
-                                "predictions": Path(inp.predictions_figure)}
+    figures: dict[str, Path] = {
+        "gradient_check": Path(inp.gradient_figure),
+        "predictions": Path(inp.predictions_figure),
+    }
     for path in [*inp.fit_figures, *inp.surface_figures, *(_maybe(inp, "convergence_figures") or [])]:
         figures[Path(path).stem] = Path(path)
     meta_paths = {Path(p).stem: p for p in inp.metas}
     results = Results(
-        config=dict(par.config), summary=marked, records=records, histories=histories,
-        predictions=pd.read_parquet(inp.predictions), surfaces=surfaces,
-        checks={Path(path).stem: read_json(path) for path in inp.checks}, metas=metas, figures=figures,
+        config=dict(par.config),
+        summary=marked,
+        records=records,
+        histories=histories,
+        predictions=pd.read_parquet(inp.predictions),
+        surfaces=surfaces,
+        checks={Path(path).stem: read_json(path) for path in inp.checks},
+        metas=metas,
+        figures=figures,
         data_paths={Path(p).stem: (p, meta_paths[Path(p).stem]) for p in inp.single_parquets},
     )
     _read_cost(results, _maybe(inp, "conditioning"), _maybe(inp, "time_to_accuracy"), _maybe(inp, "repetitions"))
@@ -193,8 +209,11 @@ def from_snakemake(inp: Any, par: Any) -> Results:
             path = _maybe(inp, f"lessons_{key}_png")
             if path:
                 results.figures[f"lessons_{key}"] = Path(path)
-        for key, name in (("binomial", "lessons_binomial_table"), ("vectors", "lessons_vectors_table"),
-                          ("descent_x2", "lessons_descent_x2_table")):
+        for key, name in (
+            ("binomial", "lessons_binomial_table"),
+            ("vectors", "lessons_vectors_table"),
+            ("descent_x2", "lessons_descent_x2_table"),
+        ):
             path = _maybe(inp, name)
             if path:
                 results.lesson_tables[key] = pd.read_parquet(path)
@@ -214,22 +233,40 @@ def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float
 
     root = Path(root)
     fits = root / "fits"
-    records = {tuple(p.relative_to(fits).with_suffix("").parts): read_json(p)
-               for p in sorted(fits.glob("*/*/*.json"))}
-    histories = {tuple(p.relative_to(fits).parts[:2]) + (p.name.removesuffix(".history.parquet"),): pd.read_parquet(p)
-                 for p in sorted(fits.glob("*/*/*.history.parquet"))}
+    records: dict[FitKey, dict[str, Any]] = {
+        cast(FitKey, tuple(p.relative_to(fits).with_suffix("").parts)): read_json(p)
+        for p in sorted(fits.glob("*/*/*.json"))
+    }
+    histories: dict[FitKey, Any] = {
+        cast(FitKey, (*p.relative_to(fits).parts[:2], p.name.removesuffix(".history.parquet"))): pd.read_parquet(p)
+        for p in sorted(fits.glob("*/*/*.history.parquet"))
+    }
     metas = {p.stem: read_json(p) for p in sorted((root / "datasets").glob("*.json"))}
-    summary = mark_fits(pd.read_parquet(fits / "summary.parquet"), best_rtol, records,
-                        {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")})
+    summary = mark_fits(
+        pd.read_parquet(fits / "summary.parquet"),
+        best_rtol,
+        records,
+        {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")},
+    )
     figures = {p.stem: p for p in sorted((root / "report" / "figures").glob("*.png"))}
     results = Results(
-        config=dict(config), summary=summary, records=records, histories=histories,
+        config=dict(config),
+        summary=summary,
+        records=records,
+        histories=histories,
         predictions=pd.read_parquet(fits / "predictions.parquet"),
-        surfaces={tuple(p.relative_to(fits).parts[:2]): pd.read_parquet(p) for p in sorted(fits.glob("*/*/loss_surface.parquet"))},
+        surfaces={
+            cast(tuple[str, str], tuple(p.relative_to(fits).parts[:2])): pd.read_parquet(p)
+            for p in sorted(fits.glob("*/*/loss_surface.parquet"))
+        },
         checks={p.stem: read_json(p) for p in sorted((fits / "gradient_check").glob("*.json"))},
-        metas=metas, figures=figures,
-        data_paths={name: (str(root / "datasets" / f"{name}.parquet"), str(root / "datasets" / f"{name}.json"))
-                    for name, meta in metas.items() if len(meta.get("features", [])) == 1},
+        metas=metas,
+        figures=figures,
+        data_paths={
+            name: (str(root / "datasets" / f"{name}.parquet"), str(root / "datasets" / f"{name}.json"))
+            for name, meta in metas.items()
+            if len(meta.get("features", [])) == 1
+        },
     )
     _read_cost(results, fits / "conditioning.parquet", fits / "time_to_accuracy.parquet", fits / "repetitions.parquet")
     _first_repetitions(results)

@@ -91,7 +91,7 @@ def run_builders(story: Story, builders: Sequence[Builder]) -> list[Section]:
     out: list[Section] = []
     for builder in builders:
         built = builder(story)
-        for section in ([built] if isinstance(built, Section) else list(built or [])):
+        for section in [built] if isinstance(built, Section) else list(built or []):
             if section.blocks:
                 section.claims = section.claims or story.claims_about(section.id)
                 out.append(section)
@@ -105,23 +105,57 @@ def claims_section(story: Story) -> Section | None:
     if not rows:
         return None
     counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICTS}
-    intro = (f"{len(rows)} statements of the two lessons, each checked on this run's results by a named check "
-             f"function (descent.report.checks_*): " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-             + ". Slips are statements a learner would trip over, written as the lesson writes them, so that "
-               "their check shows they do not hold; the last column says what is right instead. Claims about "
-               "speed depend on the machine: they hold everywhere only with a wide margin, else they hold "
-               "only on some machines.")
-    table_rows = [{"id": r["id"], "lesson": r["lesson"], "where": r["where"], "kind": r["kind"],
-                   "statement": r["statement"], "check": f"{r['check']}({r['expected_text']})",
-                   "measured": r["measured"], "verdict": r["verdict"], "correction": r["correction"]}
-                  for r in rows]
-    attrs = [{"claim": r["id"], "lesson": r["lesson"], "verdict": r["verdict"],
-              "class": "verdict-" + r["verdict"].replace(" ", "-")} for r in rows]
-    return Section("claims-table", "Every claim and its verdict", [
-        blocks.paragraph(intro),
-        {**blocks.table(table_rows, ["id", "where", "kind", "statement", "check", "measured", "verdict",
-                                     "correction"], "claims",
-                        {"where": "lesson step", "check": "check function (the lesson says / parameters)",
-                         "measured": "this run measured", "correction": "what is right (slips)"},
-                        row_attrs=attrs), "claims_table": True},
-    ])
+    intro = (
+        f"{len(rows)} statements of the two lessons, each checked on this run's results by a named check "
+        f"function (descent.report.checks_*): "
+        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        + ". Slips are statements a learner would trip over, written as the lesson writes them, so that "
+        "their check shows they do not hold; the last column says what is right instead. Claims about "
+        "speed depend on the machine: they hold everywhere only with a wide margin, else they hold "
+        "only on some machines."
+    )
+    table_rows = [
+        {
+            "id": r["id"],
+            "lesson": r["lesson"],
+            "where": r["where"],
+            "kind": r["kind"],
+            "statement": r["statement"],
+            "check": f"{r['check']}({r['expected_text']})",
+            "measured": r["measured"],
+            "verdict": r["verdict"],
+            "correction": r["correction"],
+        }
+        for r in rows
+    ]
+    attrs = [
+        {
+            "claim": r["id"],
+            "lesson": r["lesson"],
+            "verdict": r["verdict"],
+            "class": "verdict-" + r["verdict"].replace(" ", "-"),
+        }
+        for r in rows
+    ]
+    return Section(
+        "claims-table",
+        "Every claim and its verdict",
+        [
+            blocks.paragraph(intro),
+            {
+                **blocks.table(
+                    table_rows,
+                    ["id", "where", "kind", "statement", "check", "measured", "verdict", "correction"],
+                    "claims",
+                    {
+                        "where": "lesson step",
+                        "check": "check function (the lesson says / parameters)",
+                        "measured": "this run measured",
+                        "correction": "what is right (slips)",
+                    },
+                    row_attrs=attrs,
+                ),
+                "claims_table": True,
+            },
+        ],
+    )

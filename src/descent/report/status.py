@@ -110,15 +110,19 @@ def precision_floor(dtype: str) -> float:
 def _certificate(row: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
     """The closed-form certificate from the record, else from the summary's columns."""
     certificate = dict(record.get("certificate") or {})
-    for key, column in (("normal_residual", "normal_residual"), ("condition_number", "condition_number"),
-                        ("ok", "certificate_ok")):
+    for key, column in (
+        ("normal_residual", "normal_residual"),
+        ("condition_number", "condition_number"),
+        ("ok", "certificate_ok"),
+    ):
         if key not in certificate and _present(row.get(column)):
             certificate[key] = row.get(column)
     return certificate
 
 
-def status_reason(row: Mapping[str, Any], record: Mapping[str, Any] | None = None,
-                  data_dtype: str | None = None) -> str:
+def status_reason(
+    row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None
+) -> str:
     """The recorded status in words, with its reason, e.g. ``'diverged at iteration 2'`` or
     ``'stalled at 3e-6 relative gradient norm (float32 precision; tolerance 1e-8)'``.
 
@@ -151,9 +155,14 @@ def _status_words(row: Mapping[str, Any], record: Mapping[str, Any], data_dtype:
             return f"inaccurate closed form: {cert['reason']}"
         parts = []
         if _present(cert.get("normal_residual")):
-            parts.append(f"normal-equations residual {format_number(float(cert['normal_residual']), 3)}"
-                         + (f" above its tolerance {format_number(float(cert['tolerance']), 3)}"
-                            if _present(cert.get("tolerance")) else ""))
+            parts.append(
+                f"normal-equations residual {format_number(float(cert['normal_residual']), 3)}"
+                + (
+                    f" above its tolerance {format_number(float(cert['tolerance']), 3)}"
+                    if _present(cert.get("tolerance"))
+                    else ""
+                )
+            )
         if _present(cert.get("condition_number")):
             parts.append(f"condition number {format_number(float(cert['condition_number']), 3)}")
         return "inaccurate closed form" + (f" ({', '.join(parts)})" if parts else " (failed its certificate)")
@@ -184,8 +193,11 @@ def _status_words(row: Mapping[str, Any], record: Mapping[str, Any], data_dtype:
         text = "closed form"
         cert = _certificate(row, record)
         if _true(cert.get("ok")):
-            text += (", certified" + (f" (condition number {format_number(float(cert['condition_number']), 3)})"
-                                      if _present(cert.get("condition_number")) else ""))
+            text += ", certified" + (
+                f" (condition number {format_number(float(cert['condition_number']), 3)})"
+                if _present(cert.get("condition_number"))
+                else ""
+            )
         if _true(record.get("rank_deficient", row.get("rank_deficient"))):
             rank = record.get("rank", row.get("rank"))
             text += ", rank-deficient" + (f" (rank {int(rank)})" if _present(rank) else "")
@@ -193,8 +205,7 @@ def _status_words(row: Mapping[str, Any], record: Mapping[str, Any], data_dtype:
     return f"unknown status {status!r}"
 
 
-def status_text(row: Mapping[str, Any], record: Mapping[str, Any] | None = None,
-                data_dtype: str | None = None) -> str:
+def status_text(row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None) -> str:
     """The status cell: category and reason, e.g. ``'failed: diverged at iteration 2'``,
     ``'not converged: stalled at …'``, ``'converged'``, ``'closed form, certified (…)'``."""
     reason = status_reason(row, record, data_dtype)
@@ -205,5 +216,7 @@ def status_text(row: Mapping[str, Any], record: Mapping[str, Any] | None = None,
 def require_status(columns: Sequence[str], what: str = "results/fits/summary.parquet") -> None:
     """Raise ``ValueError`` when a table has no ``status`` column (written before fits recorded it)."""
     if "status" not in columns:
-        raise ValueError(f"{what} has no 'status' column: it was written before fits recorded their status; "
-                         "rerun the fits with this version of descent")
+        raise ValueError(
+            f"{what} has no 'status' column: it was written before fits recorded their status; "
+            "rerun the fits with this version of descent"
+        )

@@ -25,16 +25,27 @@ def to_png(fig: object, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
-def data_figure(x: np.ndarray, y: np.ndarray, truth: tuple[float, float], lstsq: tuple[float, float],
-                labels: Sequence[str], dpi: int = 110) -> bytes:
+def data_figure(
+    x: np.ndarray,
+    y: np.ndarray,
+    truth: tuple[float, float],
+    lstsq: tuple[float, float],
+    labels: Sequence[str],
+    dpi: int = 110,
+) -> bytes:
     """The data (one feature) with the true relation and the least-squares line."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.scatter(x, y, s=16, color="#1f77b4", alpha=0.7, label=f"{len(y)} points")
     grid = np.linspace(float(np.min(x)), float(np.max(x)), 2)
     ax.plot(grid, truth[0] * grid + truth[1], ":", color="black", label=f"true: {truth[0]:g}·x + {truth[1]:g}")
-    ax.plot(grid, lstsq[0] * grid + lstsq[1], "-", color="#d62728",
-            label=f"least squares: {lstsq[0]:.4g}·x + {lstsq[1]:.4g}")
+    ax.plot(
+        grid,
+        lstsq[0] * grid + lstsq[1],
+        "-",
+        color="#d62728",
+        label=f"least squares: {lstsq[0]:.4g}·x + {lstsq[1]:.4g}",
+    )
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.grid(True, alpha=0.3)
@@ -43,8 +54,14 @@ def data_figure(x: np.ndarray, y: np.ndarray, truth: tuple[float, float], lstsq:
     return to_png(fig, dpi)
 
 
-def contour_figure(surface: pd.DataFrame, paths: Mapping[str, pd.DataFrame], points: Mapping[str, tuple[float, float]],
-                   title: str, dpi: int = 110, traces: bool = False) -> bytes:
+def contour_figure(
+    surface: pd.DataFrame,
+    paths: Mapping[str, pd.DataFrame],
+    points: Mapping[str, tuple[float, float]],
+    title: str,
+    dpi: int = 110,
+    traces: bool = False,
+) -> bytes:
     """MSE contour (log levels) over one loss surface grid, descent paths ``(w0, b)`` from their
     histories (clipped to the grid), marked points. With ``traces``, a second panel shows w and b
     against iteration for each path, each relative to its start and to its least-squares value
@@ -57,19 +74,28 @@ def contour_figure(surface: pd.DataFrame, paths: Mapping[str, pd.DataFrame], poi
     ax = axes[0][0]
     positive = Z[Z > 0]
     levels = np.geomspace(positive.min(), positive.max(), 25)
-    contour = ax.contourf(W, B, np.maximum(Z, positive.min()), levels=levels, norm=LogNorm(), cmap="viridis", alpha=0.85)
+    contour = ax.contourf(
+        W, B, np.maximum(Z, positive.min()), levels=levels, norm=LogNorm(), cmap="viridis", alpha=0.85
+    )
     fig.colorbar(contour, ax=ax, label="MSE (log scale)", format="%.3g")
     names = sorted(paths)
     for name in names:
         h = paths[name]
         w, b = h["w0"].to_numpy(), h["b"].to_numpy()
         inside = (w >= W.min()) & (w <= W.max()) & (b >= B.min()) & (b <= B.max())
-        ax.plot(np.where(inside, w, np.nan), np.where(inside, b, np.nan), "-", color=method_colour(name, names),
-                linewidth=1.6, label=name)
+        ax.plot(
+            np.where(inside, w, np.nan),
+            np.where(inside, b, np.nan),
+            "-",
+            color=method_colour(name, names),
+            linewidth=1.6,
+            label=name,
+        )
         ax.plot(w[:1], b[:1], "o", color=method_colour(name, names), markersize=5)
     for label, (pw, pb) in points.items():
-        ax.plot(pw, pb, "*" if "least" in label else "X", color="white", markeredgecolor="black", markersize=12,
-                label=label)
+        ax.plot(
+            pw, pb, "*" if "least" in label else "X", color="white", markeredgecolor="black", markersize=12, label=label
+        )
     ax.set_xlim(W.min(), W.max())
     ax.set_ylim(B.min(), B.max())
     ax.set_xlabel("w")
@@ -79,14 +105,20 @@ def contour_figure(surface: pd.DataFrame, paths: Mapping[str, pd.DataFrame], poi
     if traces:
         ax2 = axes[0][1]
         target = points.get("least squares")
+        assert target is not None  # the least-squares point is always drawn
         for name in names:
             h = paths[name]
             for column, style in (("w0", "-"), ("b", "--")):
                 values = h[column].to_numpy(dtype=np.float64)
                 goal = target[0] if column == "w0" else target[1]
                 span = goal - values[0]
-                ax2.plot(h["iteration"], (values - values[0]) / span if span else values * 0, style,
-                         color=method_colour(name, names), label=f"{name}: {'w' if column == 'w0' else 'b'}")
+                ax2.plot(
+                    h["iteration"],
+                    (values - values[0]) / span if span else values * 0,
+                    style,
+                    color=method_colour(name, names),
+                    label=f"{name}: {'w' if column == 'w0' else 'b'}",
+                )
         ax2.axhline(1.0, color="black", linewidth=0.8, linestyle=":")
         ax2.set_xlabel("iteration")
         ax2.set_ylabel("fraction of the way to least squares")
@@ -97,8 +129,9 @@ def contour_figure(surface: pd.DataFrame, paths: Mapping[str, pd.DataFrame], poi
     return to_png(fig, dpi)
 
 
-def standardization_figure(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, labels: Sequence[str],
-                           dpi: int = 110) -> bytes:
+def standardization_figure(
+    x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, labels: Sequence[str], dpi: int = 110
+) -> bytes:
     """The data before and after standardizing, side by side."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -119,8 +152,13 @@ def standardization_figure(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.
     return to_png(fig, dpi)
 
 
-def loss_compare_figure(histories: Mapping[str, pd.DataFrame], title: str, xlabel: str = "iteration",
-                        floor: float | None = None, dpi: int = 110) -> bytes:
+def loss_compare_figure(
+    histories: Mapping[str, pd.DataFrame],
+    title: str,
+    xlabel: str = "iteration",
+    floor: float | None = None,
+    dpi: int = 110,
+) -> bytes:
     """Loss against iteration (log scale) of a few fits; identical curves stay visible (the later
     ones dashed over the first). ``floor``: the least-squares loss, drawn dotted."""
     plt = _pyplot()
@@ -129,8 +167,14 @@ def loss_compare_figure(histories: Mapping[str, pd.DataFrame], title: str, xlabe
     for i, name in enumerate(names):
         h = histories[name]
         loss = h["loss"].to_numpy(dtype=np.float64)
-        ax.plot(h["iteration"], np.where(loss > 0, loss, np.nan), color=method_colour(name, names),
-                linestyle="-" if i == 0 else (0, (4, 3 + i)), linewidth=2.4 if i == 0 else 1.4, label=name)
+        ax.plot(
+            h["iteration"],
+            np.where(loss > 0, loss, np.nan),
+            color=method_colour(name, names),
+            linestyle="-" if i == 0 else (0, (4, 3 + i)),
+            linewidth=2.4 if i == 0 else 1.4,
+            label=name,
+        )
     if floor is not None and floor > 0:
         ax.axhline(floor, color="black", linestyle=":", linewidth=1, label="least-squares minimum")
     ax.set_yscale("log")
@@ -149,13 +193,29 @@ def vectors_figure(vectors: Sequence[Sequence[float]], unit: Sequence[float], dp
     fig = plt.figure(figsize=(5.6, 4.4))
     ax = fig.add_subplot(projection="3d")
     colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]
-    for i, v in enumerate(vectors):
-        v = np.asarray(v, dtype=np.float64)[:3]
-        ax.quiver(0, 0, 0, *v, color=colours[i % len(colours)], linewidth=2 + (len(vectors) - i),
-                  arrow_length_ratio=0.08, label=f"({', '.join(f'{c:g}' for c in v)})")
+    for i, given in enumerate(vectors):
+        v = np.asarray(given, dtype=np.float64)[:3]
+        ax.quiver(
+            0,
+            0,
+            0,
+            *v,
+            color=colours[i % len(colours)],
+            linewidth=2 + (len(vectors) - i),
+            arrow_length_ratio=0.08,
+            label=f"({', '.join(f'{c:g}' for c in v)})",
+        )
     u = np.asarray(unit, dtype=np.float64)[:3]
-    ax.quiver(0, 0, 0, *u, color="black", linewidth=3, arrow_length_ratio=0.3,
-              label=f"unit vector ({', '.join(f'{c:.3f}' for c in u)})")
+    ax.quiver(
+        0,
+        0,
+        0,
+        *u,
+        color="black",
+        linewidth=3,
+        arrow_length_ratio=0.3,
+        label=f"unit vector ({', '.join(f'{c:.3f}' for c in u)})",
+    )
     top = float(max(np.max(np.abs(np.asarray(v, dtype=np.float64))) for v in vectors))
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)

@@ -20,8 +20,11 @@ from descent.report.tables import BENCHMARK_COLUMNS
 def other_datasets(story: Story) -> list[Section]:
     """One section per dataset the lessons do not use, in the order the configuration lists them."""
     r = story.results
-    return [Section(f"beyond-dataset-{name}", f"Dataset {name}", dataset_sections_blocks(story, name))
-            for name in r.dataset_order if name not in LESSON_DATASETS and r.has_fits(name)]
+    return [
+        Section(f"beyond-dataset-{name}", f"Dataset {name}", dataset_sections_blocks(story, name))
+        for name in r.dataset_order
+        if name not in LESSON_DATASETS and r.has_fits(name)
+    ]
 
 
 @beyond_section
@@ -35,15 +38,36 @@ def matmul_beyond(story: Story) -> Section | None:
     if "compute_dtype" in table.columns and "compute_dtype" not in columns:
         columns.insert(columns.index("dtype") + 1, "compute_dtype")
     sidecar = r.benchmark_sidecar or {}
-    return Section("beyond-matmul", "Matrix products beyond the lesson's loop", [
-        blocks.paragraph("NumPy's BLAS, torch on the CPU and on a CUDA GPU, for every size and dtype configured, "
-                         "with each backend's share of the machine's estimated peak."),
-        blocks.bullets(benchmark_findings(table, sidecar)),
-        *figure_block(story, "matmul_gflops", "matmul GFLOP/s by backend", "GFLOP/s against n (log-log); "
-                      "extrapolated points hollow."),
-        blocks.table(table.to_dict("records"), columns, "benchmark",
-                     {"seconds_median": "median s", "fraction_of_peak": "fraction of peak",
-                      "peak_gflops": "peak GFLOP/s", "max_abs_error": "max |error|", "compute_dtype": "computed in"}),
-        blocks.details("peak estimate and machine (results/benchmark/matmul.json)",
-                       {"peak": sidecar.get("peak"), "machine": sidecar.get("machine")}),
-    ])
+    return Section(
+        "beyond-matmul",
+        "Matrix products beyond the lesson's loop",
+        [
+            blocks.paragraph(
+                "NumPy's BLAS, torch on the CPU and on a CUDA GPU, for every size and dtype configured, "
+                "with each backend's share of the machine's estimated peak."
+            ),
+            blocks.bullets(benchmark_findings(table, sidecar)),
+            *figure_block(
+                story,
+                "matmul_gflops",
+                "matmul GFLOP/s by backend",
+                "GFLOP/s against n (log-log); extrapolated points hollow.",
+            ),
+            blocks.table(
+                table.to_dict("records"),
+                columns,
+                "benchmark",
+                {
+                    "seconds_median": "median s",
+                    "fraction_of_peak": "fraction of peak",
+                    "peak_gflops": "peak GFLOP/s",
+                    "max_abs_error": "max |error|",
+                    "compute_dtype": "computed in",
+                },
+            ),
+            blocks.details(
+                "peak estimate and machine (results/benchmark/matmul.json)",
+                {"peak": sidecar.get("peak"), "machine": sidecar.get("machine")},
+            ),
+        ],
+    )

@@ -52,24 +52,46 @@ def data_step(story: Story) -> Section | None:
     spec = meta.get("spec", {})
     w_star, b_star = analysis.least_squares(X, y)
     feature, target = _labels(meta)
-    text = (f"{meta['n']} apartments, generated as the lesson does (torch seed {meta['seed']}, {meta.get('dtype')}): "
-            f"{feature} uniform in [{fmt(spec.get('low'))}, {fmt(spec.get('high'))}], {target} = "
-            f"{fmt(meta['true_weights'][0])}·{feature} + {fmt(meta['true_bias'])} + noise with standard deviation "
-            f"{fmt(spec.get('noise_std'))}. The goal: recover the slope and intercept from the points alone.")
-    return Section("paris-data", "The data", [
-        blocks.paragraph(text),
-        blocks.facts([(f"{feature} range", f"{fmt(x.min(), 4)} – {fmt(x.max(), 4)}"),
-                      (f"{target} range", f"{fmt(y.min(), 4)} – {fmt(y.max(), 4)}"),
-                      (f"mean {feature} / {target}", f"{fmt(x.mean(), 4)} / {fmt(y.mean(), 4)}"),
-                      ("true parameters", f"w = {fmt(meta['true_weights'][0])}, b = {fmt(meta['true_bias'])}"),
-                      ("best fit of these 50 points (least squares)", f"w = {fmt(w_star)}, b = {fmt(b_star)}")]),
-        blocks.figure(stepfigures.data_figure(x, y, (meta["true_weights"][0], meta["true_bias"]), (w_star, b_star),
-                                              (feature, target), story.dpi),
-                      "Paris rent: the data", "The generated apartments, the true relation and the least-squares line."),
-        *([blocks.paragraph("Move w and b, as with the lesson's sliders: the line follows over the data, the MSE is "
-                            "recomputed, and the point moves on the loss contour.")] + ex
-          if (ex := explorer_block(story, PARIS)) else []),
-    ])
+    text = (
+        f"{meta['n']} apartments, generated as the lesson does (torch seed {meta['seed']}, {meta.get('dtype')}): "
+        f"{feature} uniform in [{fmt(spec.get('low'))}, {fmt(spec.get('high'))}], {target} = "
+        f"{fmt(meta['true_weights'][0])}·{feature} + {fmt(meta['true_bias'])} + noise with standard deviation "
+        f"{fmt(spec.get('noise_std'))}. The goal: recover the slope and intercept from the points alone."
+    )
+    return Section(
+        "paris-data",
+        "The data",
+        [
+            blocks.paragraph(text),
+            blocks.facts(
+                [
+                    (f"{feature} range", f"{fmt(x.min(), 4)} – {fmt(x.max(), 4)}"),
+                    (f"{target} range", f"{fmt(y.min(), 4)} – {fmt(y.max(), 4)}"),
+                    (f"mean {feature} / {target}", f"{fmt(x.mean(), 4)} / {fmt(y.mean(), 4)}"),
+                    ("true parameters", f"w = {fmt(meta['true_weights'][0])}, b = {fmt(meta['true_bias'])}"),
+                    ("best fit of these 50 points (least squares)", f"w = {fmt(w_star)}, b = {fmt(b_star)}"),
+                ]
+            ),
+            blocks.figure(
+                stepfigures.data_figure(
+                    x, y, (meta["true_weights"][0], meta["true_bias"]), (w_star, b_star), (feature, target), story.dpi
+                ),
+                "Paris rent: the data",
+                "The generated apartments, the true relation and the least-squares line.",
+            ),
+            *(
+                [
+                    blocks.paragraph(
+                        "Move w and b, as with the lesson's sliders: the line follows over the data, the MSE is "
+                        "recomputed, and the point moves on the loss contour."
+                    )
+                ]
+                + ex
+                if (ex := explorer_block(story, PARIS))
+                else []
+            ),
+        ],
+    )
 
 
 def surface_step(story: Story) -> Section | None:
@@ -83,22 +105,35 @@ def surface_step(story: Story) -> Section | None:
     w_star, b_star = analysis.least_squares(X, y)
     start = _start(story)
     points = {"least squares": (w_star, b_star), f"true ({fmt(tw)}, {fmt(tb)})": (tw, tb)}
-    facts = [("MSE over the lesson's grid (w ± 10, b ± 100 around the truth)",
-              f"{fmt(grid.min(), 6)} to {fmt(grid.max(), 6)}"),
-             ("MSE at the true parameters", fmt(analysis.mse_at(X, y, [tw], tb), 6)),
-             ("lowest MSE (least squares)", fmt(analysis.mse_at(X, y, [w_star], b_star), 6))]
+    facts = [
+        (
+            "MSE over the lesson's grid (w ± 10, b ± 100 around the truth)",
+            f"{fmt(grid.min(), 6)} to {fmt(grid.max(), 6)}",
+        ),
+        ("MSE at the true parameters", fmt(analysis.mse_at(X, y, [tw], tb), 6)),
+        ("lowest MSE (least squares)", fmt(analysis.mse_at(X, y, [w_star], b_star), 6)),
+    ]
     if start:
         points[f"start ({fmt(start[0])}, {fmt(start[1])})"] = start
         facts.append(("MSE at the raw descent's start", fmt(analysis.mse_at(X, y, [start[0]], start[1]), 6)))
-    return Section("paris-loss-surface", "The loss surface", [
-        blocks.paragraph("The mean squared error as a function of the two parameters: a bowl, long and narrow "
-                         "on the raw data. The true parameters are not its lowest point; the least-squares line of "
-                         "these noisy points is."),
-        blocks.facts(facts),
-        blocks.figure(stepfigures.contour_figure(surface, {}, points, "MSE over (w, b), raw data", story.dpi),
-                      "Paris rent: loss contour", "The workflow's loss-surface grid (log-spaced levels)."),
-        *interactive_surface(story, PARIS),
-    ])
+    return Section(
+        "paris-loss-surface",
+        "The loss surface",
+        [
+            blocks.paragraph(
+                "The mean squared error as a function of the two parameters: a bowl, long and narrow "
+                "on the raw data. The true parameters are not its lowest point; the least-squares line of "
+                "these noisy points is."
+            ),
+            blocks.facts(facts),
+            blocks.figure(
+                stepfigures.contour_figure(surface, {}, points, "MSE over (w, b), raw data", story.dpi),
+                "Paris rent: loss contour",
+                "The workflow's loss-surface grid (log-spaced levels).",
+            ),
+            *interactive_surface(story, PARIS),
+        ],
+    )
 
 
 def _start(story: Story) -> tuple[float, float] | None:
@@ -123,32 +158,49 @@ def raw_descent_step(story: Story) -> Section | None:
     w_star, b_star = d["lstsq"]
     (mu, L), vec = d["eigenvalues"], d["eigenvectors"]
     moved = abs(float(fit["bias"]) - b0) / abs(b_star - b0)
-    why = (f"Why: at the start the gradient is ∂L/∂w = {fmt(g_w[0], 5)} but ∂L/∂b = {fmt(g_b, 5)} — each term of "
-           f"∂L/∂w is multiplied by a surface (mean {fmt(X[:, 0].mean(), 3)} m²), so one step size moves w "
-           f"{fmt(abs(g_w[0] / g_b), 3)} times faster than b. On this quadratic loss, descent moves independently "
-           f"along the two eigen-directions of the Hessian. The steep one (eigenvalue L = {fmt(L, 4)}, direction "
-           f"(w, b) ∝ ({fmt(vec[0, 1], 3)}, {fmt(vec[1, 1], 3)}), nearly pure w) loses lr·L = {fmt(100 * lr * L, 3)} % "
-           f"of its remaining distance per step: after {iters} steps {fmt(100 * d['covered'][1], 4)} % of the way is "
-           f"covered. The flat one (μ = {fmt(mu, 4)}, direction ∝ ({fmt(vec[0, 0], 3)}, {fmt(vec[1, 0], 3)}), "
-           f"nearly pure b) loses only lr·μ = {fmt(lr * mu, 3)} per step: 1 − (1 − lr·μ)^{iters} = "
-           f"{fmt(100 * d['covered'][0], 3)} % of the way. Together they predict b = {fmt(d['theta'][-1])} after "
-           f"{iters} steps (measured {fmt(fit['bias'])}; {fmt(d['b_moves'][1], 3)} of the move from the steep "
-           f"direction's small b-component, {fmt(d['b_moves'][0], 3)} from the flat one), {fmt(100 * moved, 3)} % of "
-           f"the way to {fmt(b_star, 5)}. A larger step cannot help: beyond 2/L = {fmt(h['max_stable_step'], 3)} the "
-           f"steep direction diverges (condition number {fmt(h['condition_number'], 4)}).")
+    why = (
+        f"Why: at the start the gradient is ∂L/∂w = {fmt(g_w[0], 5)} but ∂L/∂b = {fmt(g_b, 5)} — each term of "
+        f"∂L/∂w is multiplied by a surface (mean {fmt(X[:, 0].mean(), 3)} m²), so one step size moves w "
+        f"{fmt(abs(g_w[0] / g_b), 3)} times faster than b. On this quadratic loss, descent moves independently "
+        f"along the two eigen-directions of the Hessian. The steep one (eigenvalue L = {fmt(L, 4)}, direction "
+        f"(w, b) ∝ ({fmt(vec[0, 1], 3)}, {fmt(vec[1, 1], 3)}), nearly pure w) loses lr·L = {fmt(100 * lr * L, 3)} % "
+        f"of its remaining distance per step: after {iters} steps {fmt(100 * d['covered'][1], 4)} % of the way is "
+        f"covered. The flat one (μ = {fmt(mu, 4)}, direction ∝ ({fmt(vec[0, 0], 3)}, {fmt(vec[1, 0], 3)}), "
+        f"nearly pure b) loses only lr·μ = {fmt(lr * mu, 3)} per step: 1 − (1 − lr·μ)^{iters} = "
+        f"{fmt(100 * d['covered'][0], 3)} % of the way. Together they predict b = {fmt(d['theta'][-1])} after "
+        f"{iters} steps (measured {fmt(fit['bias'])}; {fmt(d['b_moves'][1], 3)} of the move from the steep "
+        f"direction's small b-component, {fmt(d['b_moves'][0], 3)} from the flat one), {fmt(100 * moved, 3)} % of "
+        f"the way to {fmt(b_star, 5)}. A larger step cannot help: beyond 2/L = {fmt(h['max_stable_step'], 3)} the "
+        f"steep direction diverges (condition number {fmt(h['condition_number'], 4)})."
+    )
     paths = {m: hist for m in LOOPS if (hist := r.history(PARIS, "raw", m)) is not None}
-    return Section("paris-raw-descent", "Gradient descent on the raw data", [
-        blocks.paragraph(f"The lesson's loop with the gradients derived by hand: step {fmt(lr)}, {iters} iterations "
-                         f"from w = {fmt(w0)}, b = {fmt(b0)}. It ends at w = {fmt(fit['weights'][0])}, "
-                         f"b = {fmt(fit['bias'])}: the slope overshoots to near its best value, the intercept has "
-                         f"hardly moved from {fmt(b0)} (least squares: w = {fmt(w_star)}, b = {fmt(b_star)})."),
-        blocks.paragraph(why),
-        *fits_table(story, PARIS, [("raw", m) for m in LOOPS], "paris_raw_descent"),
-        blocks.figure(stepfigures.contour_figure(surface, paths, {"least squares": (w_star, b_star)},
-                                                 "raw descent paths on the MSE contour", story.dpi, traces=True),
-                      "Paris rent: raw descent", "Left: the paths on the loss contour. Right: how far w (solid) and "
-                      "b (dashed) have moved towards their least-squares values, iteration by iteration."),
-    ])
+    return Section(
+        "paris-raw-descent",
+        "Gradient descent on the raw data",
+        [
+            blocks.paragraph(
+                f"The lesson's loop with the gradients derived by hand: step {fmt(lr)}, {iters} iterations "
+                f"from w = {fmt(w0)}, b = {fmt(b0)}. It ends at w = {fmt(fit['weights'][0])}, "
+                f"b = {fmt(fit['bias'])}: the slope overshoots to near its best value, the intercept has "
+                f"hardly moved from {fmt(b0)} (least squares: w = {fmt(w_star)}, b = {fmt(b_star)})."
+            ),
+            blocks.paragraph(why),
+            *fits_table(story, PARIS, [("raw", m) for m in LOOPS], "paris_raw_descent"),
+            blocks.figure(
+                stepfigures.contour_figure(
+                    surface,
+                    paths,
+                    {"least squares": (w_star, b_star)},
+                    "raw descent paths on the MSE contour",
+                    story.dpi,
+                    traces=True,
+                ),
+                "Paris rent: raw descent",
+                "Left: the paths on the loss contour. Right: how far w (solid) and "
+                "b (dashed) have moved towards their least-squares values, iteration by iteration.",
+            ),
+        ],
+    )
 
 
 def standardization_step(story: Story) -> Section | None:
@@ -160,21 +212,44 @@ def standardization_step(story: Story) -> Section | None:
     raw, std = analysis.hessian_facts(X), analysis.hessian_facts(Xs)
     slope = analysis.least_squares(Xs, ys)
     feature, target = _labels(meta)
-    return Section("paris-standardization", "Standardization", [
-        blocks.paragraph("Both the surfaces and the rents are shifted to mean 0 and divided by their standard "
-                         "deviation (the sample one, n − 1, as torch.std computes it). The bowl becomes round, "
-                         "so one step size suits both parameters."),
-        blocks.facts([(f"{feature}: mean, standard deviation", f"{fmt(stats['x_mean'][0], 6)}, {fmt(stats['x_std'][0], 6)}"),
-                      (f"{target}: mean, standard deviation", f"{fmt(stats['y_mean'], 6)}, {fmt(stats['y_std'], 6)}"),
-                      ("condition number of the loss's Hessian", f"raw {fmt(raw['condition_number'], 4)}, "
-                                                                 f"standardized {fmt(std['condition_number'], 4)}"),
-                      ("largest stable step 2/L", f"raw {fmt(raw['max_stable_step'], 3)}, standardized "
-                                                  f"{fmt(std['max_stable_step'], 3)}"),
-                      ("best standardized fit", f"w = {fmt(slope[0], 6)} (the correlation of {feature} and "
-                                                f"{target}), b = {fmt(slope[1] + 0.0, 3)}")]),
-        blocks.figure(stepfigures.standardization_figure(X[:, 0], y, Xs[:, 0], ys, (feature, target), story.dpi),
-                      "Paris rent: standardized data", "The same points before and after standardizing."),
-    ])
+    return Section(
+        "paris-standardization",
+        "Standardization",
+        [
+            blocks.paragraph(
+                "Both the surfaces and the rents are shifted to mean 0 and divided by their standard "
+                "deviation (the sample one, n − 1, as torch.std computes it). The bowl becomes round, "
+                "so one step size suits both parameters."
+            ),
+            blocks.facts(
+                [
+                    (
+                        f"{feature}: mean, standard deviation",
+                        f"{fmt(stats['x_mean'][0], 6)}, {fmt(stats['x_std'][0], 6)}",
+                    ),
+                    (f"{target}: mean, standard deviation", f"{fmt(stats['y_mean'], 6)}, {fmt(stats['y_std'], 6)}"),
+                    (
+                        "condition number of the loss's Hessian",
+                        f"raw {fmt(raw['condition_number'], 4)}, standardized {fmt(std['condition_number'], 4)}",
+                    ),
+                    (
+                        "largest stable step 2/L",
+                        f"raw {fmt(raw['max_stable_step'], 3)}, standardized {fmt(std['max_stable_step'], 3)}",
+                    ),
+                    (
+                        "best standardized fit",
+                        f"w = {fmt(slope[0], 6)} (the correlation of {feature} and "
+                        f"{target}), b = {fmt(slope[1] + 0.0, 3)}",
+                    ),
+                ]
+            ),
+            blocks.figure(
+                stepfigures.standardization_figure(X[:, 0], y, Xs[:, 0], ys, (feature, target), story.dpi),
+                "Paris rent: standardized data",
+                "The same points before and after standardizing.",
+            ),
+        ],
+    )
 
 
 def standardized_descent_step(story: Story) -> Section | None:
@@ -184,39 +259,66 @@ def standardized_descent_step(story: Story) -> Section | None:
         return None
     settings = fit.get("settings", {})
     history = r.history(PARIS, "standardized", "manual_gd")
-    needed = (iterations_to_tolerance(history, float(settings["tolerance"]), settings.get("stop_criterion", "grad_norm"))
-              if history is not None and "tolerance" in settings else None)
+    needed = (
+        iterations_to_tolerance(history, float(settings["tolerance"]), settings.get("stop_criterion", "grad_norm"))
+        if history is not None and "tolerance" in settings
+        else None
+    )
     init = fit.get("init") or {}
     fitted = fit.get("fitted_space", {})
-    text = (f"The same loop on the standardized data: step {fmt(fit['lr'])}, {int(fit['iterations'])} iterations from "
-            f"w = {fmt(init.get('weights', [None])[0])}, b = {fmt(init.get('bias'))}. It ends at w = "
-            f"{fmt(fitted.get('weights', [None])[0])}, b = {fmt(fitted.get('bias'))} in standardized units, which "
-            f"map back (w = w_s·σ_y/σ_x, b = b_s·σ_y + μ_y − w·μ_x) to w = {fmt(fit['weights'][0])} €/m², "
-            f"b = {fmt(fit['bias'])} €, {fmt(float(fit['rel_dist_to_lstsq']), 2)} (relative) from least squares"
-            + (f"; it met its tolerance (gradient norm ≤ {fmt(float(settings['tolerance']))} × the initial one) after "
-               f"{needed} iterations." if needed is not None else "."))
-    return Section("paris-standardized-descent", "Gradient descent on standardized data", [
-        blocks.paragraph(text),
-        *fits_table(story, PARIS, [("standardized", m) for m in LOOPS[:1]], "paris_standardized_descent"),
-        *figure_block(story, f"{PARIS}_surface", "Paris rent: loss surfaces and descent paths",
-                      "Raw (left) and standardized (right) loss surfaces with every descent path (● start, ■ end, "
-                      "★ least squares): round on standardized data, the path runs straight to the minimum."),
-    ])
+    text = (
+        f"The same loop on the standardized data: step {fmt(fit['lr'])}, {int(fit['iterations'])} iterations from "
+        f"w = {fmt(init.get('weights', [None])[0])}, b = {fmt(init.get('bias'))}. It ends at w = "
+        f"{fmt(fitted.get('weights', [None])[0])}, b = {fmt(fitted.get('bias'))} in standardized units, which "
+        f"map back (w = w_s·σ_y/σ_x, b = b_s·σ_y + μ_y − w·μ_x) to w = {fmt(fit['weights'][0])} €/m², "
+        f"b = {fmt(fit['bias'])} €, {fmt(float(fit['rel_dist_to_lstsq']), 2)} (relative) from least squares"
+        + (
+            f"; it met its tolerance (gradient norm ≤ {fmt(float(settings['tolerance']))} × the initial one) after "
+            f"{needed} iterations."
+            if needed is not None
+            else "."
+        )
+    )
+    return Section(
+        "paris-standardized-descent",
+        "Gradient descent on standardized data",
+        [
+            blocks.paragraph(text),
+            *fits_table(story, PARIS, [("standardized", m) for m in LOOPS[:1]], "paris_standardized_descent"),
+            *figure_block(
+                story,
+                f"{PARIS}_surface",
+                "Paris rent: loss surfaces and descent paths",
+                "Raw (left) and standardized (right) loss surfaces with every descent path (● start, ■ end, "
+                "★ least squares): round on standardized data, the path runs straight to the minimum.",
+            ),
+        ],
+    )
 
 
 def gradient_check_step(story: Story) -> Section | None:
     grad = gradient_block(story, PARIS)
     if not grad:
         return None
-    return Section("paris-gradient-check", "The hand gradient against autograd", [
-        blocks.paragraph("The formulas derived by hand, ∂L/∂w = −2/n·Σ(y − ŷ)·x and ∂L/∂b = −2/n·Σ(y − ŷ), against "
-                         "torch's autograd (loss.backward()), at the raw descent's start point, in float64 and in the "
-                         "data's float32. They agree to rounding: the difference is a few units of the dtype's "
-                         "machine epsilon."),
-        *grad,
-        *figure_block(story, "gradient_check", "gradient check",
-                      "Relative difference hand vs autograd per dataset and dtype (dotted: machine epsilon)."),
-    ])
+    return Section(
+        "paris-gradient-check",
+        "The hand gradient against autograd",
+        [
+            blocks.paragraph(
+                "The formulas derived by hand, ∂L/∂w = −2/n·Σ(y − ŷ)·x and ∂L/∂b = −2/n·Σ(y − ŷ), against "
+                "torch's autograd (loss.backward()), at the raw descent's start point, in float64 and in the "
+                "data's float32. They agree to rounding: the difference is a few units of the dtype's "
+                "machine epsilon."
+            ),
+            *grad,
+            *figure_block(
+                story,
+                "gradient_check",
+                "gradient check",
+                "Relative difference hand vs autograd per dataset and dtype (dotted: machine epsilon).",
+            ),
+        ],
+    )
 
 
 def _loop_step(story: Story, method: str, section_id: str, title: str, text: str) -> Section | None:
@@ -226,22 +328,36 @@ def _loop_step(story: Story, method: str, section_id: str, title: str, text: str
         return None
     diff = analysis.rel_diff(analysis.theta(fit), analysis.theta(ref))
     histories = {m: h for m in ("manual_gd", method) if (h := r.history(PARIS, "standardized", m)) is not None}
-    sentence = (f"It ends at w = {fmt(fit['weights'][0])}, b = {fmt(fit['bias'])} ({fit['status_text']}), "
-                f"{fmt(diff, 2)} (relative) from the hand-gradient loop and "
-                f"{fmt(float(fit['rel_dist_to_lstsq']), 2)} from least squares.")
-    out = [blocks.paragraph(text), blocks.paragraph(sentence),
-           *fits_table(story, PARIS, [("standardized", "manual_gd"), ("standardized", method)], f"paris_{method}")]
+    sentence = (
+        f"It ends at w = {fmt(fit['weights'][0])}, b = {fmt(fit['bias'])} ({fit['status_text']}), "
+        f"{fmt(diff, 2)} (relative) from the hand-gradient loop and "
+        f"{fmt(float(fit['rel_dist_to_lstsq']), 2)} from least squares."
+    )
+    out = [
+        blocks.paragraph(text),
+        blocks.paragraph(sentence),
+        *fits_table(story, PARIS, [("standardized", "manual_gd"), ("standardized", method)], f"paris_{method}"),
+    ]
     if len(histories) == 2:
-        out.append(blocks.figure(stepfigures.loss_compare_figure(histories, f"standardized: manual_gd vs {method}",
-                                                                 dpi=story.dpi),
-                                 f"Paris rent: {method} loss", "Loss against iteration of both loops (log scale)."))
+        out.append(
+            blocks.figure(
+                stepfigures.loss_compare_figure(histories, f"standardized: manual_gd vs {method}", dpi=story.dpi),
+                f"Paris rent: {method} loss",
+                "Loss against iteration of both loops (log scale).",
+            )
+        )
     return Section(section_id, title, out)
 
 
 def autograd_step(story: Story) -> Section | None:
-    return _loop_step(story, "autograd", "paris-autograd", "The autograd loop",
-                      "The same descent with requires_grad tensors: loss.backward() fills w.grad and b.grad, the "
-                      "update runs under torch.no_grad(), and the gradients are zeroed after each step.")
+    return _loop_step(
+        story,
+        "autograd",
+        "paris-autograd",
+        "The autograd loop",
+        "The same descent with requires_grad tensors: loss.backward() fills w.grad and b.grad, the "
+        "update runs under torch.no_grad(), and the gradients are zeroed after each step.",
+    )
 
 
 def nn_linear_step(story: Story) -> Section | None:
@@ -251,40 +367,66 @@ def nn_linear_step(story: Story) -> Section | None:
     settings = fit.get("settings", {})
     n = int(story.results.metas.get(PARIS, {}).get("n", 0)) or 1
     reduction = settings.get("loss_reduction", "mean")
-    note = (f" With reduction='sum' the gradient is {n} times the mean loss's, so SGD's lr {fmt(fit['lr'])} takes the "
-            f"same steps as lr {fmt(float(fit['lr']) * n)} on the mean loss" if reduction == "sum" else "")
+    note = (
+        f" With reduction='sum' the gradient is {n} times the mean loss's, so SGD's lr {fmt(fit['lr'])} takes the "
+        f"same steps as lr {fmt(float(fit['lr']) * n)} on the mean loss"
+        if reduction == "sum"
+        else ""
+    )
     got = _data(story)
     if note and got is not None:
         Xs, _, _ = analysis.standardize(got[0], got[1])
         h = analysis.hessian_facts(Xs)
         ref = story.results.fit(PARIS, "standardized", "manual_gd")
-        note += (f", close to the best constant step 1/L = {fmt(1 / h['L'], 3)} of the standardized loss"
-                 + (f" (the hand loop's {fmt(float(ref['lr']))} is {fmt(float(ref['lr']) * h['L'], 2)}/L)"
-                    if ref is not None and ref.get("lr") else "") + ": hence far fewer iterations to converge.")
+        note += (
+            f", close to the best constant step 1/L = {fmt(1 / h['L'], 3)} of the standardized loss"
+            + (
+                f" (the hand loop's {fmt(float(ref['lr']))} is {fmt(float(ref['lr']) * h['L'], 2)}/L)"
+                if ref is not None and ref.get("lr")
+                else ""
+            )
+            + ": hence far fewer iterations to converge."
+        )
     elif note:
         note += "."
-    return _loop_step(story, "nn_linear", "paris-nn-linear", "A torch.nn.Linear layer",
-                      f"A one-input linear layer trained with torch.nn.MSELoss(reduction='{reduction}') and "
-                      f"torch.optim.SGD, starting from the same w = b = 0.5.{note}")
+    return _loop_step(
+        story,
+        "nn_linear",
+        "paris-nn-linear",
+        "A torch.nn.Linear layer",
+        f"A one-input linear layer trained with torch.nn.MSELoss(reduction='{reduction}') and "
+        f"torch.optim.SGD, starting from the same w = b = 0.5.{note}",
+    )
 
 
 def predictions_step(story: Story) -> Section | None:
-    preds = predictions_blocks(story, PARIS, "Rows: each fit (method and scaling); columns: the new surfaces; "
-                                             "the first row is the true relation.")
+    preds = predictions_blocks(
+        story,
+        PARIS,
+        "Rows: each fit (method and scaling); columns: the new surfaces; the first row is the true relation.",
+    )
     if not preds:
         return None
     fit = story.results.fit(PARIS, "standardized", "manual_gd")
-    lead = ("Rents predicted for new apartments by every fit, in euros per month"
-            + (f"; the lesson's model (standardized descent) is rent = {fmt(fit['weights'][0], 3)} × surface + "
-               f"{fmt(fit['bias'], 3)}." if fit is not None else "."))
+    lead = "Rents predicted for new apartments by every fit, in euros per month" + (
+        f"; the lesson's model (standardized descent) is rent = {fmt(fit['weights'][0], 3)} × surface + "
+        f"{fmt(fit['bias'], 3)}."
+        if fit is not None
+        else "."
+    )
     predictions = story.results.predictions
     sub = predictions[predictions["dataset"] == PARIS]
     figure = []
     if not sub.empty:
         from descent.report.figures import predictions_figure
 
-        figure = [blocks.figure(stepfigures.to_png(predictions_figure(sub), story.dpi), "Paris rent: predictions",
-                                "Each fit's prediction minus the true value, by input; failed fits are not drawn.")]
+        figure = [
+            blocks.figure(
+                stepfigures.to_png(predictions_figure(sub), story.dpi),
+                "Paris rent: predictions",
+                "Each fit's prediction minus the true value, by input; failed fits are not drawn.",
+            )
+        ]
     return Section("paris-predictions", "Predictions", [blocks.paragraph(lead), *preds, *figure])
 
 
@@ -294,26 +436,39 @@ def closed_form_step(story: Story) -> Section | None:
     if ref is None:
         return None
     cert = ref.get("certificate") or {}
-    out = [blocks.paragraph(
-        f"No iterations at all: the least-squares solution solves the normal equations. descent's lstsq computes it "
-        f"in float64 and certifies it: w = {fmt(ref['weights'][0], 9)}, b = {fmt(ref['bias'], 9)} "
-        f"(condition number {fmt(cert.get('condition_number'), 3)}, normal-equations residual "
-        f"{fmt(cert.get('normal_residual'), 2)}, error bound {fmt(cert.get('error_bound'), 2)}).")]
+    out = [
+        blocks.paragraph(
+            f"No iterations at all: the least-squares solution solves the normal equations. descent's lstsq computes it "
+            f"in float64 and certifies it: w = {fmt(ref['weights'][0], 9)}, b = {fmt(ref['bias'], 9)} "
+            f"(condition number {fmt(cert.get('condition_number'), 3)}, normal-equations residual "
+            f"{fmt(cert.get('normal_residual'), 2)}, error bound {fmt(cert.get('error_bound'), 2)})."
+        )
+    ]
     lesson = r.fit(PARIS, "raw", "lstsq_lesson")
     if lesson is not None:
         diff = analysis.rel_diff(analysis.theta(lesson), analysis.theta(ref))
-        out.append(blocks.paragraph(
-            f"The lesson's three lines (torch.linalg.lstsq on the {lesson.get('dtype', 'float32')} [surface, 1] matrix, "
-            f"driver {lesson.get('driver', '?')}) give w = {fmt(lesson['weights'][0], 9)}, b = {fmt(lesson['bias'], 9)}: "
-            f"{fmt(diff, 2)} (relative) from the certified float64 solution, |Δw| = "
-            f"{fmt(abs(float(lesson['weights'][0]) - float(ref['weights'][0])), 2)}, |Δb| = "
-            f"{fmt(abs(float(lesson['bias']) - float(ref['bias'])), 2)} — float32's precision; its own certificate "
-            f"bounds the error by {fmt((lesson.get('certificate') or {}).get('error_bound'), 2)} ({lesson['status_text']})."))
-    closed = [(s, m) for s, m, base in zip(r.fits_of(PARIS)["scaling"], r.fits_of(PARIS)["method"],
-                                           r.fits_of(PARIS)["base_method"]) if base in ("lstsq", "sklearn")]
+        out.append(
+            blocks.paragraph(
+                f"The lesson's three lines (torch.linalg.lstsq on the {lesson.get('dtype', 'float32')} [surface, 1] matrix, "
+                f"driver {lesson.get('driver', '?')}) give w = {fmt(lesson['weights'][0], 9)}, b = {fmt(lesson['bias'], 9)}: "
+                f"{fmt(diff, 2)} (relative) from the certified float64 solution, |Δw| = "
+                f"{fmt(abs(float(lesson['weights'][0]) - float(ref['weights'][0])), 2)}, |Δb| = "
+                f"{fmt(abs(float(lesson['bias']) - float(ref['bias'])), 2)} — float32's precision; its own certificate "
+                f"bounds the error by {fmt((lesson.get('certificate') or {}).get('error_bound'), 2)} ({lesson['status_text']})."
+            )
+        )
+    closed = [
+        (s, m)
+        for s, m, base in zip(r.fits_of(PARIS)["scaling"], r.fits_of(PARIS)["method"], r.fits_of(PARIS)["base_method"])
+        if base in ("lstsq", "sklearn")
+    ]
     out += fits_table(story, PARIS, closed, "paris_closed_forms", extra=["condition_number", "error_bound"])
-    out += figure_block(story, f"{PARIS}_fits", "Paris rent: data and every fitted line",
-                        "Every fit over the data (original units); dashed: failed fits; dotted: the true relation.")
+    out += figure_block(
+        story,
+        f"{PARIS}_fits",
+        "Paris rent: data and every fitted line",
+        "Every fit over the data (original units); dashed: failed fits; dotted: the true relation.",
+    )
     return Section("paris-closed-form", "The closed form", out)
 
 
@@ -321,15 +476,37 @@ def all_fits_step(story: Story) -> Section | None:
     table = summary_block(story, PARIS)
     if not table:
         return None
-    return Section("paris-all-fits", "Every fit of the Paris data compared", [
-        blocks.paragraph("The lesson's fits and those beyond it (automatic step size, mini-batch and stochastic "
-                         "descent, every method on both scalings), in original units."),
-        *findings_block(story, PARIS), *table,
-        *figure_block(story, f"{PARIS}_loss", "Paris rent: loss against iteration",
-                      "Loss of every iterative fit (log scale); right: excess over the least-squares minimum."),
-    ])
+    return Section(
+        "paris-all-fits",
+        "Every fit of the Paris data compared",
+        [
+            blocks.paragraph(
+                "The lesson's fits and those beyond it (automatic step size, mini-batch and stochastic "
+                "descent, every method on both scalings), in original units."
+            ),
+            *findings_block(story, PARIS),
+            *table,
+            *figure_block(
+                story,
+                f"{PARIS}_loss",
+                "Paris rent: loss against iteration",
+                "Loss of every iterative fit (log scale); right: excess over the least-squares minimum.",
+            ),
+        ],
+    )
 
 
 #: The Paris lesson's steps, in the lesson's order.
-STEPS = [data_step, surface_step, raw_descent_step, standardization_step, standardized_descent_step,
-         gradient_check_step, autograd_step, nn_linear_step, predictions_step, closed_form_step, all_fits_step]
+STEPS = [
+    data_step,
+    surface_step,
+    raw_descent_step,
+    standardization_step,
+    standardized_descent_step,
+    gradient_check_step,
+    autograd_step,
+    nn_linear_step,
+    predictions_step,
+    closed_form_step,
+    all_fits_step,
+]

@@ -45,14 +45,43 @@ def gradient_block(story: Story, dataset: str) -> list[dict[str, Any]]:
     rows = []
     for row in gradient_check_rows({dataset: check}):
         part = check[row["dtype"]]
-        rows.append({**row, "hand_w": part["hand"]["weights"], "autograd_w": part["autograd"]["weights"],
-                     "hand_b": part["hand"]["bias"], "autograd_b": part["autograd"]["bias"]})
-    return [blocks.table(rows, ["dtype", "loss", "hand_w", "autograd_w", "hand_b", "autograd_b", "max_abs_diff",
-                                "max_rel_diff", "eps", "agree"], f"gradient_check_{dataset}",
-                         {"hand_w": "∂L/∂w by hand", "autograd_w": "∂L/∂w autograd", "hand_b": "∂L/∂b by hand",
-                          "autograd_b": "∂L/∂b autograd", "max_rel_diff": "max relative difference",
-                          "max_abs_diff": "max |difference|", "agree": "agree (≤ 100·(k+1)·eps)"},
-                         table_class="gradient-check")]
+        rows.append(
+            {
+                **row,
+                "hand_w": part["hand"]["weights"],
+                "autograd_w": part["autograd"]["weights"],
+                "hand_b": part["hand"]["bias"],
+                "autograd_b": part["autograd"]["bias"],
+            }
+        )
+    return [
+        blocks.table(
+            rows,
+            [
+                "dtype",
+                "loss",
+                "hand_w",
+                "autograd_w",
+                "hand_b",
+                "autograd_b",
+                "max_abs_diff",
+                "max_rel_diff",
+                "eps",
+                "agree",
+            ],
+            f"gradient_check_{dataset}",
+            {
+                "hand_w": "∂L/∂w by hand",
+                "autograd_w": "∂L/∂w autograd",
+                "hand_b": "∂L/∂b by hand",
+                "autograd_b": "∂L/∂b autograd",
+                "max_rel_diff": "max relative difference",
+                "max_abs_diff": "max |difference|",
+                "agree": "agree (≤ 100·(k+1)·eps)",
+            },
+            table_class="gradient-check",
+        )
+    ]
 
 
 def predictions_blocks(story: Story, dataset: str, caption: str = "") -> list[dict[str, Any]]:
@@ -64,13 +93,27 @@ def predictions_blocks(story: Story, dataset: str, caption: str = "") -> list[di
         return []
     features = r.metas.get(dataset, {}).get("features")
     pivot = prediction_pivot(r.predictions, r.summary, dataset, features)
-    out = [blocks.table(pivot["rows"], pivot["columns"], f"predictions_{dataset}", pivot["headers"], caption,
-                        row_attrs=pivot["row_attrs"], table_class="predictions")]
+    out = [
+        blocks.table(
+            pivot["rows"],
+            pivot["columns"],
+            f"predictions_{dataset}",
+            pivot["headers"],
+            caption,
+            row_attrs=pivot["row_attrs"],
+            table_class="predictions",
+        )
+    ]
     if pivot["sentences"]:
         out.append(blocks.bullets(pivot["sentences"]))
     if pivot["withheld"]:
-        out.append({"kind": "withheld", "items": pivot["withheld"],
-                    "text": "Left out: the predictions of failed fits are not numbers to use."})
+        out.append(
+            {
+                "kind": "withheld",
+                "items": pivot["withheld"],
+                "text": "Left out: the predictions of failed fits are not numbers to use.",
+            }
+        )
     return out
 
 
@@ -82,7 +125,9 @@ def interactive_surface(story: Story, dataset: str) -> list[dict[str, Any]]:
         return []
     from descent.report.interactive import surface_3d_html
 
-    return [blocks.html(surface_3d_html(surfaces, r.histories, dataset, int(story.options.get("max_path_points", 400))))]
+    return [
+        blocks.html(surface_3d_html(surfaces, r.histories, dataset, int(story.options.get("max_path_points", 400))))
+    ]
 
 
 def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
@@ -97,18 +142,30 @@ def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
 
     X, y = data
     w_star, b_star = (float(v) for v in analysis.least_squares(X, y))
-    starts = [rec["init"] for key, rec in sorted(r.records.items())
-              if key[0] == dataset and key[1] == "raw" and rec.get("init")]
+    starts = [
+        rec["init"]
+        for key, rec in sorted(r.records.items())
+        if key[0] == dataset and key[1] == "raw" and rec.get("init")
+    ]
     start = (starts[0]["weights"][0], starts[0]["bias"]) if starts else (w_star, b_star)
     meta = r.metas.get(dataset, {})
     labels = (meta.get("features", ["x"])[0], meta.get("target", "y"))
-    payload = explorer_payload(X[:, 0], y, surface, start, (w_star, b_star), labels,
-                               int(story.options.get("slider_steps", 201)), int(story.options.get("max_points", 2000)))
+    payload = explorer_payload(
+        X[:, 0],
+        y,
+        surface,
+        start,
+        (w_star, b_star),
+        labels,
+        int(story.options.get("slider_steps", 201)),
+        int(story.options.get("max_points", 2000)),
+    )
     return [blocks.explorer(dataset, payload)]
 
 
-def fits_table(story: Story, dataset: str, keys: Sequence[tuple[str, str]], name: str,
-               extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+def fits_table(
+    story: Story, dataset: str, keys: Sequence[tuple[str, str]], name: str, extra: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """A small table of some fits of a dataset (``keys``: ``(scaling, method)``): weights, bias,
     relative distance to least squares, MSE, iterations, step, status."""
     rows = []
@@ -120,22 +177,41 @@ def fits_table(story: Story, dataset: str, keys: Sequence[tuple[str, str]], name
     if not rows:
         return []
     columns = ["method", "scaling", "weights", "bias", "rel_dist_to_lstsq", "mse", "iterations", "lr", *extra, "status"]
-    return [blocks.table(rows, columns, name, {"rel_dist_to_lstsq": "relative distance to least squares",
-                                               "mse": "final MSE", "lr": "step", "weights": "weights w",
-                                               "bias": "bias b"})]
+    return [
+        blocks.table(
+            rows,
+            columns,
+            name,
+            {
+                "rel_dist_to_lstsq": "relative distance to least squares",
+                "mse": "final MSE",
+                "lr": "step",
+                "weights": "weights w",
+                "bias": "bias b",
+            },
+        )
+    ]
 
 
 def describe_dataset(meta: dict[str, Any]) -> str:
     """One sentence on how a dataset was generated, from its sidecar."""
     spec = meta.get("spec", {})
     source = meta.get("source") or {}
-    parts = [f"{meta.get('n')} rows", f"features {', '.join(meta.get('features', []))}",
-             f"target {meta.get('target')}", f"generator {meta.get('generator') or spec.get('kind')}",
-             f"from {source['path']}" if source.get("path") else "",
-             f"seed {meta.get('seed')}" if meta.get("seed") is not None else "", f"{meta.get('dtype') or ''}"]
+    parts = [
+        f"{meta.get('n')} rows",
+        f"features {', '.join(meta.get('features', []))}",
+        f"target {meta.get('target')}",
+        f"generator {meta.get('generator') or spec.get('kind')}",
+        f"from {source['path']}" if source.get("path") else "",
+        f"seed {meta.get('seed')}" if meta.get("seed") is not None else "",
+        f"{meta.get('dtype') or ''}",
+    ]
     if meta.get("true_weights") is not None:
-        parts.append("true weights " + ", ".join(fmt(float(w), 4) for w in meta["true_weights"])
-                     + f", true bias {fmt(float(meta.get('true_bias', 0.0)), 4)}")
+        parts.append(
+            "true weights "
+            + ", ".join(fmt(float(w), 4) for w in meta["true_weights"])
+            + f", true bias {fmt(float(meta.get('true_bias', 0.0)), 4)}"
+        )
     return "; ".join(str(p) for p in parts if p) + "."
 
 
@@ -145,16 +221,30 @@ def dataset_sections_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
     meta = story.results.metas.get(dataset, {})
     out = [blocks.paragraph(describe_dataset(meta))] if meta else []
     out += findings_block(story, dataset) + summary_block(story, dataset)
-    out += figure_block(story, f"{dataset}_fits", f"{dataset}: data and fitted lines",
-                        "Data with every fit (original units); dashed: failed fits; dotted: the true relation.")
-    out += figure_block(story, f"{dataset}_loss", f"{dataset}: loss against iteration",
-                        "Loss of every iterative fit against iteration (log scale), in the space it was fitted in; "
-                        "right: excess over the least-squares minimum of that space.")
-    out += figure_block(story, f"{dataset}_surface", f"{dataset}: loss surface and descent paths",
-                        "MSE over (w, b), raw and standardized, with every descent path (● start, ■ end, ★ least squares).")
+    out += figure_block(
+        story,
+        f"{dataset}_fits",
+        f"{dataset}: data and fitted lines",
+        "Data with every fit (original units); dashed: failed fits; dotted: the true relation.",
+    )
+    out += figure_block(
+        story,
+        f"{dataset}_loss",
+        f"{dataset}: loss against iteration",
+        "Loss of every iterative fit against iteration (log scale), in the space it was fitted in; "
+        "right: excess over the least-squares minimum of that space.",
+    )
+    out += figure_block(
+        story,
+        f"{dataset}_surface",
+        f"{dataset}: loss surface and descent paths",
+        "MSE over (w, b), raw and standardized, with every descent path (● start, ■ end, ★ least squares).",
+    )
     out += interactive_surface(story, dataset) + explorer_block(story, dataset)
     grad = gradient_block(story, dataset)
     if grad:
-        out += [blocks.paragraph("Hand-derived against autograd gradients at the raw manual descent's start point.")] + grad
+        out += [
+            blocks.paragraph("Hand-derived against autograd gradients at the raw manual descent's start point.")
+        ] + grad
     out += predictions_blocks(story, dataset)
     return out

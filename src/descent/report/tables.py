@@ -62,8 +62,7 @@ def mark_fits(
     frame["failed"] = frame["category"] == CATEGORY_FAILED
     frame["unconverged"] = frame["category"] == CATEGORY_UNCONVERGED
     frame["skipped"] = frame["category"] == CATEGORY_SKIPPED
-    frame["status_text"] = [status_text(row, records.get(key), data_dtypes.get(key[0]))
-                            for row, key in zip(rows, keys)]
+    frame["status_text"] = [status_text(row, records.get(key), data_dtypes.get(key[0])) for row, key in zip(rows, keys)]
     frame["best"] = False
     for _, group in frame[~frame["failed"] & ~frame["skipped"]].groupby("dataset", sort=False):
         lowest = float(group["mse"].min())
@@ -128,13 +127,24 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
     if rows.empty:
         raise KeyError(f"no fits for dataset {dataset!r}")
     first = rows.iloc[0]
-    references = [
-        {"label": "true parameters", "weights": cell("weights", list(first["true_weights"])),
-         "bias": cell("bias", float(first["true_bias"]))}
-    ] if _known(first.get("true_weights")) and _known(first.get("true_bias")) else []
+    references = (
+        [
+            {
+                "label": "true parameters",
+                "weights": cell("weights", list(first["true_weights"])),
+                "bias": cell("bias", float(first["true_bias"])),
+            }
+        ]
+        if _known(first.get("true_weights")) and _known(first.get("true_bias"))
+        else []
+    )
     references += [
-        {"label": "least squares (NumPy, float64)", "weights": cell("weights", list(first["lstsq_weights"])),
-         "bias": cell("bias", float(first["lstsq_bias"])), "mse": cell("mse", float(first["lstsq_mse"]))},
+        {
+            "label": "least squares (NumPy, float64)",
+            "weights": cell("weights", list(first["lstsq_weights"])),
+            "bias": cell("bias", float(first["lstsq_bias"])),
+            "mse": cell("mse", float(first["lstsq_mse"])),
+        },
     ]
     out_rows = []
     for record in rows.to_dict("records"):
@@ -146,12 +156,20 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
         elif record.get("skipped"):
             classes.append("skipped")
         cells = {field: cell(field, record.get(field)) for field, _ in TABLE_COLUMNS}
-        cells["status"] = {"text": record["status_text"] + (" ★ best" if record["best"] else ""),
-                           "value": str(record["status"])}
-        out_rows.append({"key": (record["dataset"], record["scaling"], record["method"]),
-                         "classes": classes, "cells": cells})
-    return {"dataset": dataset, "features": list(first["features"]), "columns": list(TABLE_COLUMNS),
-            "references": references, "rows": out_rows}
+        cells["status"] = {
+            "text": record["status_text"] + (" ★ best" if record["best"] else ""),
+            "value": str(record["status"]),
+        }
+        out_rows.append(
+            {"key": (record["dataset"], record["scaling"], record["method"]), "classes": classes, "cells": cells}
+        )
+    return {
+        "dataset": dataset,
+        "features": list(first["features"]),
+        "columns": list(TABLE_COLUMNS),
+        "references": references,
+        "rows": out_rows,
+    }
 
 
 def gradient_check_rows(checks: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -166,19 +184,33 @@ def gradient_check_rows(checks: Mapping[str, dict[str, Any]]) -> list[dict[str, 
                 continue
             part = check[dtype]
             n_params = len(part["hand"]["weights"]) + 1
-            rows.append({"dataset": dataset, "dtype": dtype, "loss": part["loss"],
-                         "max_abs_diff": part["max_abs_diff"], "max_rel_diff": part["max_rel_diff"],
-                         "eps": part["eps"],
-                         "agree": bool(part["max_rel_diff"] <= 100 * n_params * part["eps"])})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "dtype": dtype,
+                    "loss": part["loss"],
+                    "max_abs_diff": part["max_abs_diff"],
+                    "max_rel_diff": part["max_rel_diff"],
+                    "eps": part["eps"],
+                    "agree": bool(part["max_rel_diff"] <= 100 * n_params * part["eps"]),
+                }
+            )
     return rows
 
 
 BENCHMARK_COLUMNS: tuple[str, ...] = (
-    "backend", "device", "dtype", "n", "seconds_median", "gflops", "peak_gflops", "fraction_of_peak",
-    "threads", "max_abs_error", "status",
+    "backend",
+    "device",
+    "dtype",
+    "n",
+    "seconds_median",
+    "gflops",
+    "peak_gflops",
+    "fraction_of_peak",
+    "threads",
+    "max_abs_error",
+    "status",
 )
-
-
 
 
 #: Columns of the predictions table (``error`` = prediction − true value).
@@ -203,16 +235,25 @@ def prediction_rows(
         key = (row["dataset"], row["scaling"], row["method"])
         fit = by_key.get(key)
         status = row.get("status", fit["status"] if fit is not None else None)
-        failed = ((fit is not None and (bool(fit["failed"]) or bool(fit.get("skipped"))))
-                  or status_category(status) in (CATEGORY_FAILED, CATEGORY_SKIPPED))
+        failed = (fit is not None and (bool(fit["failed"]) or bool(fit.get("skipped")))) or status_category(status) in (
+            CATEGORY_FAILED,
+            CATEGORY_SKIPPED,
+        )
         if not failed and (row["prediction"] is None or not math.isfinite(float(row["prediction"]))):
             failed = True
         if failed:
             reason = fit["status_text"] if fit is not None else f"failed: status {status}"
-            withheld.setdefault(key, {"dataset": key[0], "scaling": key[1], "method": key[2],
-                                      "status": status, "reason": reason})
+            withheld.setdefault(
+                key, {"dataset": key[0], "scaling": key[1], "method": key[2], "status": status, "reason": reason}
+            )
             continue
-        shown.append({**row, "inputs": [float(v) for v in row["inputs"]],
-                      "error": (float(row["prediction"]) - float(row["true_value"])
-                                if _known(row.get("true_value")) else None)})
+        shown.append(
+            {
+                **row,
+                "inputs": [float(v) for v in row["inputs"]],
+                "error": (
+                    float(row["prediction"]) - float(row["true_value"]) if _known(row.get("true_value")) else None
+                ),
+            }
+        )
     return shown, list(withheld.values())
