@@ -3,6 +3,7 @@ and the datasets and fits of the session's workflow run against an independent c
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from conftest import ROOT, run_snakemake
 from descent.config import ConfigError, validate_config
+from descent.config.fits import fit_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -114,8 +116,9 @@ def test_datasets_of_the_run(workflow_run, test_config):
 
 def test_fits_of_the_run_match_an_independent_computation(workflow_run, test_config):
     summary = pd.read_parquet(workflow_run / "results/fits/summary.parquet")
-    n_jobs = len(test_config["datasets"]) * 2 * 5 + 2  # + the lesson_linear minibatch variant, 2 scalings
-    assert len(summary) == n_jobs
+    config = copy.deepcopy(test_config)
+    validate_config(config, ROOT / "schemas")
+    assert sorted(zip(summary["dataset"], summary["scaling"], summary["method"])) == sorted(fit_jobs(config))
     for _, row in summary.iterrows():
         record = json.loads((workflow_run / f"results/fits/{row.dataset}/{row.scaling}/{row.method}.json").read_text())
         frame = pd.read_parquet(workflow_run / f"results/datasets/{row.dataset}.parquet")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from descent.report import blocks
 from descent.report.findings import dataset_findings
 from descent.report.formatting import format_number as fmt
@@ -248,3 +250,14 @@ def dataset_sections_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
         ] + grad
     out += predictions_blocks(story, dataset)
     return out
+
+
+#: The Paris lesson's three training loops, in its order.
+PARIS_LOOPS: tuple[str, ...] = ("manual_gd", "autograd", "nn_linear")
+
+
+def paris_data(story: Story) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """The Paris dataset's ``X`` (n, 1), ``y`` (n,) and sidecar, when this run has it with its truth."""
+    data, meta = story.results.data(PARIS), story.results.metas.get(PARIS)
+    known = bool(meta) and meta.get("true_weights") is not None and meta.get("true_bias") is not None
+    return (data[0], data[1], meta) if data is not None and known else None
