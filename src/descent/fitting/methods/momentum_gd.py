@@ -11,9 +11,8 @@ from descent.fitting.objective import hand_gradients
 
 
 class MomentumEngine:
-    """Heavy ball (Polyak): one gradient per step, at the current parameters."""
-
-    nesterov = False
+    """Heavy ball (Polyak): one gradient per step, at the current parameters. Subclasses change
+    only :meth:`move` (Nesterov: the same velocity, the parameters moved to the look-ahead point)."""
 
     def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
         self.w, self.b, self.lr, self.reduction = w0.clone(), b0.clone(), lr, reduction
@@ -23,12 +22,16 @@ class MomentumEngine:
     def step(self, X: Any, y: Any) -> tuple[float, float]:
         loss, gw, gb = hand_gradients(X, y, self.w, self.b, self.reduction)
         grad_norm = math.sqrt(float(gw @ gw) + float(gb * gb))
-        # v ← β·v − lr·∇; θ ← θ + v  (v is θ_{t+1} − θ_t: the same recurrence as above)
+        # v ← β·v − lr·∇ (v is θ_{t+1} − θ_t for the heavy ball: the recurrence above)
         self.vw.mul_(self.beta).sub_(self.lr * gw)
         self.vb.mul_(self.beta).sub_(self.lr * gb)
+        self.move(gw, gb)
+        return float(loss), grad_norm
+
+    def move(self, gw: Any, gb: Any) -> None:
+        """θ ← θ + v."""
         self.w += self.vw
         self.b += self.vb
-        return float(loss), grad_norm
 
     def set_lr(self, lr: float) -> None:
         self.lr = lr

@@ -4,35 +4,19 @@ tracks the look-ahead point ``φ`` (one gradient per step, taken where the param
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from descent.fitting.method import FitMethod
-from descent.fitting.objective import hand_gradients
+from descent.fitting.methods.momentum_gd import MomentumEngine
 
 
-class NesterovEngine:
-    """Nesterov momentum (Sutskever et al.'s formulation, parameters at the look-ahead point)."""
+class NesterovEngine(MomentumEngine):
+    """Nesterov momentum (Sutskever et al.'s formulation, parameters at the look-ahead point):
+    the heavy ball's velocity, then ``φ ← φ + β·v − lr·∇``."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
-        self.w, self.b, self.lr, self.reduction = w0.clone(), b0.clone(), lr, reduction
-        self.beta = float(options["momentum"])
-        self.vw, self.vb = w0.new_zeros(w0.shape), b0.new_zeros(b0.shape)
-
-    def step(self, X: Any, y: Any) -> tuple[float, float]:
-        loss, gw, gb = hand_gradients(X, y, self.w, self.b, self.reduction)
-        grad_norm = math.sqrt(float(gw @ gw) + float(gb * gb))
-        self.vw.mul_(self.beta).sub_(self.lr * gw)
-        self.vb.mul_(self.beta).sub_(self.lr * gb)
+    def move(self, gw: Any, gb: Any) -> None:
         self.w += self.beta * self.vw - self.lr * gw
         self.b += self.beta * self.vb - self.lr * gb
-        return float(loss), grad_norm
-
-    def set_lr(self, lr: float) -> None:
-        self.lr = lr
-
-    def parameters(self) -> tuple[Any, Any]:
-        return self.w, self.b
 
 
 METHOD = FitMethod(

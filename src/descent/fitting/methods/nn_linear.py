@@ -20,7 +20,7 @@ class NNLinearEngine:
             self.model.weight.copy_(w0.reshape(1, k))
             self.model.bias.copy_(b0.reshape(1))
         self.loss_fn = torch.nn.MSELoss(reduction=reduction)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
+        self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
 
     def step(self, X: Any, y: Any) -> tuple[float, float]:
         self.optimizer.zero_grad()
