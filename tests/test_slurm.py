@@ -41,7 +41,7 @@ SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) ",
 JOB_BLOCK = re.compile(r"^(localrule|rule) (\w+):\n((?:    .*\n)+)", re.M)
 FIT_RESULT = re.compile(r"^results/fits/[^/]+/(raw|standardized)/[^/.]+\.json$")
 # JSON keys holding timings (machine-dependent, excluded from the local/SLURM comparison).
-TIMING_KEY = re.compile(r"(time|timing|seconds|elapsed|duration|wall|gflops|_s$|_ms$|_ns$|date|host)", re.I)
+TIMING_KEY = re.compile(r"(time|timing|seconds|elapsed|duration|wall|gflops|unstable|_s$|_ms$|_ns$|date|host)", re.I)
 
 
 def unavailable(reason: str) -> None:
@@ -291,7 +291,15 @@ def test_results_equal_a_local_run(slurm_run, tmp_path):
         if name.startswith("benchmark/"):
             assert benchmark_outcome(path) == benchmark_outcome(remote[name]), name
             continue
-        # Everything else is deterministic: byte-identical, or JSON differing only in timings.
+        # Everything else is deterministic: byte-identical, or differing only in timing fields
+        # (JSON keys; parquet columns such as a history's cumulative `seconds`).
+        if name.endswith(".parquet"):
+            import pandas as pd
+
+            a, b = pd.read_parquet(path), pd.read_parquet(remote[name])
+            keep = [c for c in a.columns if not TIMING_KEY.search(c)]
+            pd.testing.assert_frame_equal(a[keep], b[keep], check_exact=True, obj=name)
+            continue
         assert name.endswith(".json"), f"{name} differs between the SLURM and the local run"
         a, b = json.loads(path.read_text()), json.loads(remote[name].read_text())
         assert without_timings(a) == without_timings(b), f"{name} differs beyond timing fields"
