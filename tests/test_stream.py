@@ -94,3 +94,45 @@ def test_a_fit_over_the_memory_budget_streams_in_the_workflow(tmp_path, test_con
     refused = run_snakemake(tmp_path, f"{base}/nn_linear.json", configfile=config, check=False)
     assert refused.returncode != 0
     assert "cannot stream" in refused.stdout + refused.stderr
+
+
+def test_prefetching_yields_the_same_items_in_order_and_raises_the_producers_error():
+    assert list(stream.prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("bad row group in data.parquet")
+
+    items = stream.prefetched(failing())
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="bad row group in data.parquet"):
+        next(items)
+
+
+def test_a_consumer_that_stops_early_stops_the_reading_thread():
+    import threading
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    items = stream.prefetched(endless(), depth=2)
+    assert [next(items) for _ in range(5)] == [0, 1, 2, 3, 4]
+    items.close()
+    assert closed.wait(5), "the producer's generator was not closed"
+    assert not any(t.name == "descent-prefetch" for t in threading.enumerate())
+
+
+def test_streamed_chunks_hold_the_files_values(on_disk):
+    path, meta, X, y = on_disk
+    chunks = list(_chunks(path, meta)())
+    assert all(chunk.flags.f_contiguous for chunk, _ in chunks)
+    np.testing.assert_array_equal(np.vstack([c for c, _ in chunks]), X)
+    np.testing.assert_array_equal(np.concatenate([t for _, t in chunks]), y)

@@ -34,6 +34,11 @@ from descent.fitting.scaling import Standardization
 EPS64 = float(np.finfo(np.float64).eps)
 #: Rows per chunk of the float64 passes (a (65536, k+2) float64 block: a few MiB, cache friendly).
 CHUNK_ROWS = 1 << 16
+#: Rows per float64 working block inside a chunk: (8192, k+2) float64 is under 1 MiB for k ≤ 10,
+#: so widening, standardizing and the products stay in L2 (measured 2-2.5x faster than whole
+#: 2^18-row chunks at 4·10⁶ × 10 float32). Chunk sizes are multiples of it, so in-memory and
+#: streamed passes cut the rows alike.
+BLOCK_ROWS = 1 << 13
 #: Equilibrated condition numbers up to this are solved by the normal equations (forward error
 #: ≲ κ²·eps64 ≈ 2e-8); above it, by the QR factor (error ≲ κ·eps64 plus a κ²·eps64·tanθ term).
 NORMAL_EQUATIONS_MAX_CONDITION = 1e4
@@ -53,27 +58,39 @@ def array_chunks(X: np.ndarray, y: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> 
         yield X[start : start + chunk_rows], y[start : start + chunk_rows]
 
 
-def _block(X: np.ndarray, y: np.ndarray, stats: Standardization | None) -> np.ndarray:
-    """``[X, 1, y]`` of one chunk in float64 ((m, k+2)), standardized when ``stats``."""
+def float64_block(X: np.ndarray, y: np.ndarray, stats: Standardization | None) -> np.ndarray:
+    """``[X, 1, y]`` of one chunk in float64 ((m, k+2), column-major), standardized when ``stats``.
+
+    Column-major so that widening, centring and scaling run along whole columns (long inner
+    loops) rather than across rows of k+2 values, the slow way NumPy broadcasts a short last axis.
+    """
     k = X.shape[1]
-    block = np.empty((len(X), k + 2))
-    block[:, :k] = X
-    block[:, k] = 1.0
-    block[:, k + 1] = y
+    columns = np.empty((k + 2, len(X)))
+    columns[:k] = X.T
+    columns[k] = 1.0
+    columns[k + 1] = y
     if stats is not None:
-        block[:, :k] -= stats.x_mean
-        block[:, :k] /= stats.x_std
-        block[:, k + 1] -= stats.y_mean
-        block[:, k + 1] /= stats.y_std
-    return block
+        columns[:k] -= stats.x_mean[:, None]
+        columns[:k] /= stats.x_std[:, None]
+        columns[k + 1] -= stats.y_mean
+        columns[k + 1] /= stats.y_std
+    return columns.T
+
+
+def blocks(chunks: Chunks, rows: int = BLOCK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``chunks`` cut into consecutive blocks of at most ``rows`` rows (views), so that each
+    block's float64 working copy stays in cache."""
+    for X, y in chunks:
+        for start in range(0, len(X), rows):
+            yield X[start : start + rows], y[start : start + rows]
 
 
 def gram_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -> np.ndarray:
     """Float64 Gram matrix ``[X, 1, y]ᵀ[X, 1, y]`` ((k+2, k+2)) accumulated over row chunks of
     ``k`` features; with ``stats``, of the standardized data (standardized in float64)."""
     gram = np.zeros((k + 2, k + 2))
-    for X, y in chunks:
-        block = _block(X, y, stats)
+    for X, y in blocks(chunks):
+        block = float64_block(X, y, stats)
         gram += block.T @ block
     return gram
 
@@ -90,7 +107,7 @@ def qr_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -
     # with 2 threads against 0.9 s with one at 10⁷ × 10 on a loaded machine).
     with threadpool_limits(1):
         for X, y in chunks:
-            R = np.asarray(np.linalg.qr(np.vstack([R, _block(X, y, stats)]), mode="r"))
+            R = np.asarray(np.linalg.qr(np.vstack([R, float64_block(X, y, stats)]), mode="r"))
     full = np.zeros((k + 2, k + 2))
     full[: R.shape[0]] = R
     return full

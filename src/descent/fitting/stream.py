@@ -18,19 +18,25 @@ with the in-memory path to rounding (the summation order of the chunks differs).
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from descent.fitting.closed_form import Chunks
+from descent.fitting.closed_form import Chunks, blocks, float64_block
 from descent.fitting.common import FitError, FitOutcome
 from descent.fitting.scaling import Standardization
 
+T = TypeVar("T")
+
 #: Rows per chunk read from parquet (a few MiB for ten float32 features).
 STREAM_ROWS = 1 << 18
+#: Chunks read ahead of the computation (each a few MiB).
+PREFETCH_DEPTH = 2
 #: Methods that can run without the data in memory.
 STREAMING_METHODS = ("lstsq", "manual_gd")
 
@@ -38,13 +44,72 @@ STREAMING_METHODS = ("lstsq", "manual_gd")
 def parquet_chunks(
     path: str | Path, features: list[str], target: str, rows: int = STREAM_ROWS
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(X (m, k), y (m,))`` chunks of ``features`` and ``target`` from ``path``, in file order."""
+    """``(X (m, k), y (m,))`` chunks of ``features`` and ``target`` from ``path``, in file order
+    (``X`` column-major, in the file's dtype). The next chunk is read in a background thread
+    while the caller computes on this one (:func:`prefetched`)."""
+    return prefetched(_read_chunks(path, features, target, rows))
+
+
+def _read_chunks(
+    path: str | Path, features: list[str], target: str, rows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     import pyarrow.parquet as pq
 
+    k = len(features)
     with pq.ParquetFile(path) as handle:
         for batch in handle.iter_batches(batch_size=rows, columns=[*features, target]):
-            X = np.column_stack([batch.column(i).to_numpy(zero_copy_only=False) for i in range(len(features))])
-            yield X, batch.column(len(features)).to_numpy(zero_copy_only=False)
+            columns = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(k + 1)]
+            # Column-major: parquet stores columns, so each copy is one contiguous run.
+            X = np.empty((batch.num_rows, k), dtype=np.result_type(*columns[:k]), order="F")
+            for j in range(k):
+                X[:, j] = columns[j]
+            yield X, columns[k]
+
+
+def prefetched(items: Iterator[T], depth: int = PREFETCH_DEPTH) -> Iterator[T]:
+    """``items`` produced by a background thread up to ``depth`` ahead of the consumer, so that
+    reading (pyarrow and NumPy copies release the GIL) overlaps computing. Yields the same items
+    in the same order; an exception in the producer is raised in the consumer; a consumer that
+    stops early stops the producer (memory stays ``depth`` + 2 items)."""
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(message: tuple[str, Any]) -> bool:
+        """Queue ``message`` unless the consumer has stopped (then False)."""
+        while not stop.is_set():
+            try:
+                slots.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(("item", item)):
+                    return
+            offer(("end", None))
+        except BaseException as error:  # handed to the consumer, raised there
+            offer(("error", error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator's own clean-up (the parquet file's handle)
+
+    producer = threading.Thread(target=produce, name="descent-prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()  # a producer waiting on a full queue notices within 0.1 s
+        producer.join()
 
 
 def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardization, int]:
@@ -54,10 +119,13 @@ def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardizati
     n = 0
     mean: np.ndarray | None = None
     m2 = np.zeros(0)
-    for X, y in chunks:
-        block = np.column_stack([np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)])
-        count, block_mean = len(block), block.mean(axis=0)
-        block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+    for X, y in blocks(chunks):
+        columns = np.empty((X.shape[1] + 1, len(X)))  # (k+1, m) float64: the features, then y; in cache
+        columns[:-1] = X.T
+        columns[-1] = y
+        count, block_mean = columns.shape[1], columns.mean(axis=1)
+        columns -= block_mean[:, None]
+        block_m2 = np.einsum("ij,ij->i", columns, columns)
         if mean is None:
             n, mean, m2 = count, block_mean, block_m2
             continue
@@ -80,14 +148,12 @@ def gradient_pass(
     """Mean loss, ``∂w`` ((k,)) and ``∂b`` of the squared error at ``(w, b)`` (fitted space),
     accumulated over one pass of ``chunks`` in float64: ``-2/n·Xᵀr``, ``-2/n·Σr``."""
     total, gw, gb, n = 0.0, np.zeros(len(w)), 0.0, 0
-    for X, y in chunks:
-        X64, y64 = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        if stats is not None:
-            X64 = (X64 - stats.x_mean) / stats.x_std
-            y64 = (y64 - stats.y_mean) / stats.y_std
-        r = y64 - (X64 @ w + b)
+    k = len(w)
+    for X, y in blocks(chunks):
+        block = float64_block(X, y, stats)  # (m, k+2) column-major, in cache
+        r = block[:, k + 1] - (block[:, :k] @ w + b)
         total += float(r @ r)
-        gw -= 2.0 * (X64.T @ r)
+        gw -= 2.0 * (block[:, :k].T @ r)
         gb -= 2.0 * float(r.sum())
         n += len(r)
     return total / n, gw / n, gb / n, n
