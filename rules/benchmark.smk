@@ -9,14 +9,14 @@ Which backend goes to which rule comes from the registry (descent.matmul.backend
 
 from descent.matmul.backends import CPU_BACKENDS as MATMUL_CPU_BACKENDS
 from descent.matmul.backends import CUDA_BACKENDS as MATMUL_CUDA_BACKENDS
-from descent.matmul.config import check_benchmark_config
 from descent.matmul.config import job_mem_mb as benchmark_mem_mb
 from descent.matmul.config import job_runtime_min as benchmark_runtime_min
 
-check_benchmark_config(config)
-
-BENCHMARK = config["benchmark"]
-BENCHMARK_BACKENDS = list(BENCHMARK["backends"])
+# The section typed once (descent.config.sections.BenchmarkConfig); its cross-field checks ran
+# with the config's validation (rules/common.smk). Jobs get it as a dict param (`as_dict()`:
+# Snakemake records it, so a changed value reruns them), typed again by their scripts.
+BENCHMARK = CONFIG.benchmark
+BENCHMARK_BACKENDS = list(BENCHMARK.backends)
 
 
 rule matmul_benchmark:
@@ -37,7 +37,7 @@ rule matmul_benchmark:
         runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
     params:
         backend=lambda wildcards: wildcards.backend,
-        section=BENCHMARK,
+        section=BENCHMARK.as_dict(),
     script:
         "../scripts/benchmark_matmul.py"
 
@@ -60,7 +60,7 @@ rule matmul_benchmark_cuda:
         runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),
     params:
         backend=lambda wildcards: wildcards.backend,
-        section=BENCHMARK,
+        section=BENCHMARK.as_dict(),
     script:
         "../scripts/benchmark_matmul.py"
 
@@ -94,6 +94,6 @@ rule matmul_benchmark_gather:
         mem_mb=1000,
         runtime=10,
     params:
-        section=BENCHMARK,
+        section=BENCHMARK.as_dict(),
     script:
         "../scripts/benchmark_gather.py"

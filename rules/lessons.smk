@@ -2,30 +2,30 @@
 
 One rule per experiment, so they run in parallel: random guessing is binomial, the worked vector
 examples, gradient descent on y = x², and local vs global minima with random restarts. Every
-result is seeded from the `lessons:` config section (schemas/lessons.schema.yaml).
+result is seeded from the `lessons:` config section (schemas/lessons.schema.yaml). Each job gets
+its part of the typed section as a dict param (`as_dict()`: Snakemake records it, so a changed
+value reruns the job), which its script types again (`from_dict`).
 """
 
-from descent.lessons import check_lessons_config
-
-check_lessons_config(config)
-
-LESSONS = config["lessons"]
+# The section typed once (descent.config.sections.LessonsConfig); its cross-field checks ran
+# with the config's validation (rules/common.smk).
+LESSONS = CONFIG.lessons
 
 # Resource estimates (MB, minutes): the interpreter with numpy/pandas/matplotlib (measured
 # max RSS ~170 MB with the defaults) plus what each experiment holds; the binomial simulation
 # draws in fixed chunks (~32 MiB) whatever the number of tests.
-_binomial, _x2, _minima = LESSONS["binomial"], LESSONS["descent_x2"], LESSONS["minima"]
+_binomial, _x2, _minima = LESSONS.binomial, LESSONS.descent_x2, LESSONS.minima
 LESSONS_MEM_MB = {
-    "binomial": 500 + _binomial["long_test_questions"] * 64 // 2**20,
-    "descent_x2": 400 + _x2["max_iterations"] * len(_x2["step_sizes"]) * 300 // 2**20,
+    "binomial": 500 + _binomial.long_test_questions * 64 // 2**20,
+    "descent_x2": 400 + _x2.max_iterations * len(_x2.step_sizes) * 300 // 2**20,
     "minima": 400
-    + _minima["max_iterations"] * 100 // 2**20
-    + _minima["n_starts"] * 1000 // 2**20,
+    + _minima.max_iterations * 100 // 2**20
+    + _minima.n_starts * 1000 // 2**20,
 }
 LESSONS_RUNTIME = {
-    "binomial": 5 + _binomial["n_tests"] * _binomial["n_questions"] // 10**9,
-    "descent_x2": 5 + _x2["max_iterations"] * len(_x2["step_sizes"]) // (60 * 10**6),
-    "minima": 5 + _minima["n_starts"] * _minima["max_iterations"] // (60 * 10**6),
+    "binomial": 5 + _binomial.n_tests * _binomial.n_questions // 10**9,
+    "descent_x2": 5 + _x2.max_iterations * len(_x2.step_sizes) // (60 * 10**6),
+    "minima": 5 + _minima.n_starts * _minima.max_iterations // (60 * 10**6),
 }
 
 
@@ -56,7 +56,7 @@ rule lessons_binomial:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["binomial"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["binomial"] * attempt,
     params:
-        spec=LESSONS["binomial"],
+        spec=LESSONS.binomial.as_dict(),
     script:
         "../scripts/lessons_binomial.py"
 
@@ -74,7 +74,7 @@ rule lessons_vectors:
         mem_mb=300,
         runtime=5,
     params:
-        spec=LESSONS["vectors"],
+        spec=LESSONS.vectors.as_dict(),
     script:
         "../scripts/lessons_vectors.py"
 
@@ -104,7 +104,7 @@ rule lessons_descent_x2:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["descent_x2"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["descent_x2"] * attempt,
     params:
-        spec=LESSONS["descent_x2"],
+        spec=LESSONS.descent_x2.as_dict(),
     script:
         "../scripts/lessons_descent_x2.py"
 
@@ -134,6 +134,6 @@ rule lessons_minima:
         mem_mb=lambda wildcards, attempt: LESSONS_MEM_MB["minima"] * attempt,
         runtime=lambda wildcards, attempt: LESSONS_RUNTIME["minima"] * attempt,
     params:
-        spec=LESSONS["minima"],
+        spec=LESSONS.minima.as_dict(),
     script:
         "../scripts/lessons_minima.py"

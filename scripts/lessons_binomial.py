@@ -2,6 +2,7 @@
 
 import time
 
+from descent.config.sections import BinomialConfig
 from descent.io import write_json, write_parquet
 from descent.jobs import job_logging
 from descent.lessons.binomial import (
@@ -15,8 +16,8 @@ from descent.lessons.figures import binomial_figure
 from descent.plotting import save_figure
 
 with job_logging(snakemake.log[0], "lessons.binomial") as log:
-    spec = snakemake.params.spec
-    seed, n_tests, n_questions, p, z = (spec[k] for k in ("seed", "n_tests", "n_questions", "p", "z"))
+    spec = BinomialConfig.from_dict(snakemake.params.spec)
+    seed, n_tests, n_questions, p, z = spec.seed, spec.n_tests, spec.n_questions, spec.p, spec.z
 
     start = time.perf_counter()
     histogram = simulate_histogram(seed, n_tests, n_questions, p)
@@ -25,7 +26,7 @@ with job_logging(snakemake.log[0], "lessons.binomial") as log:
 
     # The vectorised simulation must equal the lesson's per-question loop for the same seed:
     # check it on the first loop_check_tests tests (the same prefix of the same random stream).
-    check = spec["loop_check_tests"]
+    check = spec.loop_check_tests
     start = time.perf_counter()
     looped = simulate_scores_loop(seed, check, n_questions, p)
     loop_seconds = time.perf_counter() - start
@@ -34,13 +35,13 @@ with job_logging(snakemake.log[0], "lessons.binomial") as log:
         raise AssertionError(f"vectorised simulation differs from the per-question loop on {check} tests")
 
     result = binomial_experiment(histogram, n_questions, p, z)
-    long = long_test(spec["long_test_seed"], spec["long_test_questions"], p, z)
+    long = long_test(spec.long_test_seed, spec.long_test_questions, p, z)
     summary = {
         **result.summary,
         "seed": seed,
         "long_test": long.summary,
         "loop_check": {"n_tests": check, "identical": identical},
-        "config": spec,
+        "config": spec.as_dict(),
     }
     write_parquet(snakemake.output.table, result.table)
     write_parquet(snakemake.output.long_test, long.table)

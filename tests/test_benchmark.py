@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from snakemake.exceptions import WorkflowError
 
 from conftest import ROOT, run_snakemake
 from descent.config import ConfigError, validate_config
+from descent.config.sections import BenchmarkConfig
 from descent.matmul import backends, machine, measure, notes, plots, products, table
 from descent.matmul import config as mconfig
 from descent.matmul.backends.naive import lesson_matmul, naive_matmul
@@ -25,14 +27,13 @@ from descent.matmul.job import run_matmul_job
 from descent.timing import time_callable
 
 
-def _section(**overrides) -> dict:
-    """A validated benchmark section with schema defaults, then ``overrides``."""
+def _section(**overrides) -> BenchmarkConfig:
+    """The validated, typed benchmark section: ``overrides`` on the schema's defaults."""
     config = {
         "datasets": {"d": {"kind": "torch_uniform", "n": 2, "seed": 0, "true_weights": [1]}},
         "benchmark": dict(overrides),
     }
-    validate_config(config, ROOT / "schemas")
-    return config["benchmark"]
+    return validate_config(config, ROOT / "schemas").benchmark
 
 
 TINY = dict(sizes=[8, 16], dtypes=["float32", "float64"], repeats=2, warmup=1, min_sample_s=0.0, lesson_n=12)
@@ -285,7 +286,7 @@ def test_lessons_loop_is_timed_once_at_lesson_n_in_float64_and_extrapolated_othe
     # No budget: extrapolated too; lesson_n null or among the sizes: no extra row; other loops: none.
     none = measure.benchmark_backend(
         "naive_numpy_indexing",
-        {**section, "lesson_time_budget_s": 0.0},
+        replace(section, lesson_time_budget_s=0.0),
         threads=1,
         peak_gflops={"float32": None, "float64": None},
     )
@@ -293,7 +294,7 @@ def test_lessons_loop_is_timed_once_at_lesson_n_in_float64_and_extrapolated_othe
     for changed in ({"lesson_n": None}, {"lesson_n": 16}):
         rows = measure.benchmark_backend(
             "naive_numpy_indexing",
-            {**section, **changed, "dtypes": ["float64"]},
+            replace(section, **changed, dtypes=("float64",)),
             threads=1,
             peak_gflops={"float64": None},
         )
@@ -559,10 +560,13 @@ def test_notes_give_the_lesson_claim_and_the_dtype_computed_in():
 
 def test_schema_fills_the_documented_defaults():
     section = _section()
-    assert section["sizes"] == [64, 128, 256, 512, 1024, 2048, 4096]
-    assert section["dtypes"] == ["float32", "float64"] and section["backends"] == list(backends.BACKENDS)
-    assert section["naive_max_n"] >= 128 and section["repeats"] >= 3 and section["cpu_clock_ghz"] is None
-    assert section["lesson_n"] == 500 and section["lesson_time_budget_s"] == 120
+    assert section.sizes == (64, 128, 256, 512, 1024, 2048, 4096)
+    assert section.dtypes == ("float32", "float64") and section.backends == tuple(backends.BACKENDS)
+    assert section.naive_max_n >= 128 and section.repeats >= 3 and section.cpu_clock_ghz is None
+    assert section.lesson_n == 500 and section.lesson_time_budget_s == 120
+    # The sidecar's ``benchmark`` is the validated dict; the functions also take that dict.
+    assert BenchmarkConfig.from_dict(section.as_dict()) == section
+    assert mconfig.job_mem_mb(section.as_dict()) == mconfig.job_mem_mb(section)
 
 
 @pytest.mark.parametrize(
@@ -586,12 +590,14 @@ def test_schema_rejects_bad_values(overrides, expected):
 def test_cross_field_check_names_the_field():
     with pytest.raises(ConfigError, match=r"benchmark\.naive_max_n"):
         _section(sizes=[64, 128], naive_max_n=32)  # validation runs the cross-field checks too
-    section = {**_section(), "sizes": [64, 128], "naive_max_n": 32}
+    section = replace(_section(), sizes=(64, 128), naive_max_n=32)
     with pytest.raises(ConfigError, match=r"benchmark\.naive_max_n"):
         mconfig.check_benchmark_config({"benchmark": section})
-    mconfig.check_benchmark_config({"benchmark": {**section, "backends": ["numpy"]}})
+    with pytest.raises(ConfigError, match=r"benchmark\.naive_max_n"):
+        mconfig.check_benchmark_config({"benchmark": section.as_dict()})
+    mconfig.check_benchmark_config({"benchmark": replace(section, backends=("numpy",))})
     with pytest.raises(ConfigError, match="naive_numpy_indexing"):
-        mconfig.check_benchmark_config({"benchmark": {**section, "backends": ["naive_numpy_indexing"]}})
+        mconfig.check_benchmark_config({"benchmark": replace(section, backends=("naive_numpy_indexing",))})
 
 
 def test_resource_estimates_are_positive_and_grow_with_size():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -14,6 +15,7 @@ import yaml
 
 from conftest import ROOT, run_snakemake
 from descent.config import ConfigError, validate_config
+from descent.config.sections import LessonsConfig, default_section
 from descent.lessons import check_lessons_config, lessons_problems
 from descent.lessons.binomial import (
     binomial_experiment,
@@ -38,7 +40,8 @@ from descent.lessons.vectors import (
 )
 
 DEFAULT_CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
-LESSONS = DEFAULT_CONFIG["lessons"]
+#: The default ``lessons`` section, typed (descent.config.sections.LessonsConfig).
+LESSONS = default_section(ROOT / "schemas", "lessons", **copy.deepcopy(DEFAULT_CONFIG["lessons"]))
 
 # Small but faithful settings for end-to-end runs (seconds, not the lesson's 1,000,000 tests).
 SMALL_LESSONS = {
@@ -112,6 +115,18 @@ def test_cross_field_problems_name_the_field(mutate, field):
 
 def test_default_lessons_have_no_problems():
     assert lessons_problems(_validated(DEFAULT_CONFIG)["lessons"]) == []
+    assert lessons_problems(LESSONS) == []
+
+
+def test_the_experiments_take_the_typed_section_or_its_dict():
+    """The rules pass each job its typed section as a dict; the experiments accept both forms."""
+    assert isinstance(LESSONS, LessonsConfig)
+    as_dict = LESSONS.minima.as_dict()
+    assert minima_experiment(replace(LESSONS.minima, n_starts=5)).summary == (
+        minima_experiment({**as_dict, "n_starts": 5}).summary
+    )
+    with pytest.raises(ConfigError, match=r"lessons\.minima\.colour: unknown field"):
+        minima_experiment({**as_dict, "colour": "red"})
 
 
 def test_lessons_package_is_light_at_parse_time_and_small():
@@ -218,7 +233,7 @@ def test_long_test():
 
 
 def test_lesson_vector_examples():
-    result = vectors_experiment(LESSONS["vectors"])
+    result = vectors_experiment(LESSONS.vectors)
     assert result["dot_product"]["dot_by_hand"] == 32.0 == result["dot_product"]["dot_numpy"]
     unit = result["unit_vectors"]
     assert unit["coincide"]
@@ -233,7 +248,7 @@ def test_lesson_vector_examples():
 
 
 def test_non_parallel_vectors_do_not_coincide():
-    assert not vectors_experiment({**LESSONS["vectors"], "unit_examples": [[1, 0], [0, 1]]})["unit_vectors"]["coincide"]
+    assert not vectors_experiment(replace(LESSONS.vectors, unit_examples=((1, 0), (0, 1))))["unit_vectors"]["coincide"]
 
 
 def test_vector_helpers():
@@ -248,18 +263,18 @@ def test_vector_helpers():
 
 
 def test_vectors_table():
-    table = vectors_table(vectors_experiment(LESSONS["vectors"]))
+    table = vectors_table(vectors_experiment(LESSONS.vectors))
     assert list(table.columns) == ["example", "quantity", "index", "value"]
     dot = table[(table["example"] == "dot_product") & (table["quantity"] == "dot_numpy")]
     assert dot["value"].tolist() == [32.0] and dot["index"].tolist() == [-1]
-    assert len(table[table["quantity"] == "weights_with_bias"]) == LESSONS["vectors"]["n_inputs"] + 1
+    assert len(table[table["quantity"] == "weights_with_bias"]) == LESSONS.vectors.n_inputs + 1
 
 
 # --- descent on x² -----------------------------------------------------------------------------
 
 
 def test_descent_x2_lesson_numbers():
-    result = descent_x2_experiment(LESSONS["descent_x2"])
+    result = descent_x2_experiment(LESSONS.descent_x2)
     small, large = result.summary["runs"]
     assert small["step_size"] == 0.25 and small["first_iterates"][:4] == [-1.0, -0.5, -0.25, -0.125]
     assert small["status"] == "converged" and small["iterations"] == 20 and small["x_final"] == -(2.0**-20)
@@ -329,10 +344,10 @@ def test_symmetric_polynomial_has_two_global_minima():
 
 
 def test_restarts_find_the_known_global_minimum():
-    result = minima_experiment(LESSONS["minima"])
+    result = minima_experiment(LESSONS.minima)
     s, starts = result.summary, result.starts
     assert s["global_minimum"]["x"] == [2.5] and s["global_minimum"]["f_exact"] == "-3625/384"
-    assert s["best_is_global"] and s["best"]["distance_to_global"] < LESSONS["minima"]["match_tolerance"]
+    assert s["best_is_global"] and s["best"]["distance_to_global"] < LESSONS.minima.match_tolerance
     assert s["best"]["f_end"] == pytest.approx(-3625 / 384, abs=1e-9)
     assert {m["x"] for m in s["minima_found"]} == {-2.0, 0.0, 2.5}
     assert 0 < s["fraction_global"] < 1
@@ -348,7 +363,7 @@ def test_restarts_find_the_known_global_minimum():
 
 
 def test_stationary_start_at_a_maximum_stops_at_once():
-    s = minima_experiment({**LESSONS["minima"], "n_starts": 3}).summary
+    s = minima_experiment(replace(LESSONS.minima, n_starts=3)).summary
     assert [st["x0"] for st in s["stationary_starts"]] == [-1.0, 1.0]
     for st in s["stationary_starts"]:
         assert st["iterations"] == 1 and st["distance_moved"] == 0.0 and st["x_end"] == st["x0"]
@@ -356,16 +371,16 @@ def test_stationary_start_at_a_maximum_stops_at_once():
 
 
 def test_minima_experiment_is_reproducible_and_seeded():
-    a = minima_experiment({**LESSONS["minima"], "n_starts": 30})
-    b = minima_experiment({**LESSONS["minima"], "n_starts": 30})
-    c = minima_experiment({**LESSONS["minima"], "n_starts": 30, "seed": 1})
+    a = minima_experiment(replace(LESSONS.minima, n_starts=30))
+    b = minima_experiment(replace(LESSONS.minima, n_starts=30))
+    c = minima_experiment(replace(LESSONS.minima, n_starts=30, seed=1))
     pd.testing.assert_frame_equal(a.starts, b.starts)
     assert a.summary == b.summary
     assert not np.array_equal(a.starts["x_start"], c.starts["x_start"])
 
 
 def test_large_step_diverges_and_is_reported():
-    s = minima_experiment({**LESSONS["minima"], "n_starts": 20, "step_size": 1.0}).summary
+    s = minima_experiment(replace(LESSONS.minima, n_starts=20, step_size=1.0)).summary
     assert s["status_counts"].get("diverged", 0) > 0
     assert s["unmatched_starts"] >= s["status_counts"]["diverged"]
 

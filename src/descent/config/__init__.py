@@ -3,12 +3,17 @@
 The schema (``schemas/config.schema.yaml``) checks types, ranges and allowed values; the
 functions here check relations between fields. They return every problem found, each naming
 the field by its dotted path, so a bad config is reported whole before any job runs.
+:func:`validate_config` then returns the configuration typed once, as frozen dataclasses
+(:class:`descent.config.sections.Config`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from descent.config.sections import Config
 
 #: Config sections with a schema file of their own (schemas/<section>.schema.yaml). They are
 #: validated one by one because snakemake.utils.validate fills in defaults only within a
@@ -93,15 +98,18 @@ def _schema_problems(data: Any, schema_path: Path, where: str) -> list[str]:
     return problems
 
 
-def validate_config(config: dict[str, Any], schema_dir: str | Path) -> None:
+def validate_config(config: dict[str, Any], schema_dir: str | Path) -> Config:
     """Validate ``config`` in place against the schemas in ``schema_dir``, filling in defaults,
-    then check the relations between fields (:func:`check_config`).
+    then check the relations between fields (:func:`check_config`), and return it typed
+    (:class:`descent.config.sections.Config`, built once from the filled-in dict).
 
     Every problem of every section is collected first and reported together: one
     :class:`ConfigError` lists each bad field by its dotted path (a dataset error does not hide a
     fits or lessons error).
     """
     from snakemake.utils import validate
+
+    from descent.config.sections import Config
 
     schema_dir = Path(schema_dir)
     problems = _schema_problems(config, schema_dir / "config.schema.yaml", "")
@@ -118,11 +126,13 @@ def validate_config(config: dict[str, Any], schema_dir: str | Path) -> None:
     problems.extend(cross_field_problems(config, valid_sections))
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return Config.from_dict(config)
 
 
 def cross_field_problems(config: dict[str, Any], sections: set[str] | None = None) -> list[str]:
     """Problems between fields of the schema-valid ``sections`` (default: all), each naming its field."""
     from descent.config.fits import fits_problems
+    from descent.config.sections import BenchmarkConfig, LessonsConfig
     from descent.lessons import lessons_problems
     from descent.matmul.config import benchmark_problems
 
@@ -134,9 +144,9 @@ def cross_field_problems(config: dict[str, Any], sections: set[str] | None = Non
     if {"datasets", "fits"} <= sections and not problems:
         problems.extend(fits_problems(config))
     if "lessons" in sections:
-        problems.extend(lessons_problems(config["lessons"]))
+        problems.extend(lessons_problems(LessonsConfig.from_dict(config["lessons"])))
     if "benchmark" in sections:
-        problems.extend(benchmark_problems(config["benchmark"]))
+        problems.extend(benchmark_problems(BenchmarkConfig.from_dict(config["benchmark"])))
     return problems
 
 

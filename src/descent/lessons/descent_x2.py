@@ -8,12 +8,14 @@ Stopping rules: :func:`descent.lessons.descent1d.gradient_descent_1d`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from descent.config.sections import DescentX2Config
 from descent.lessons.descent1d import gradient_descent_1d
 
 
@@ -50,32 +52,34 @@ def observed_ratio(path: list[float]) -> float | None:
     return float(np.median(ratios)) if ratios else None
 
 
-def descent_x2_experiment(spec: dict[str, Any]) -> ParabolaResult:
-    """Gradient descent on ``y = x²`` from ``spec['x0']`` for every ``spec['step_sizes']``.
+def descent_x2_experiment(spec: DescentX2Config | Mapping[str, Any]) -> ParabolaResult:
+    """Gradient descent on ``y = x²`` from ``spec.x0`` for every ``spec.step_sizes`` (the
+    ``lessons.descent_x2`` section, typed or its schema-filled dict).
 
     Each run's summary holds ``step_size``, ``x0``, ``status``, ``reason``, ``iterations``,
     ``x_final``, ``y_final``, ``first_iterates`` (up to 5), the factor ``1 − 2·step`` each update
     multiplies ``x`` by, ``theory_converges`` (``|1 − 2·step| < 1``), ``predicted_rate``
     (``|1 − 2·step|``) and ``observed_rate`` (median ``|x_(i+1)/x_i|`` along the path).
     """
+    spec = DescentX2Config.coerce(spec)
     rows: list[tuple[float, int, float, float, float]] = []
     runs: list[dict[str, Any]] = []
-    for step_size in spec["step_sizes"]:
+    for step_size in spec.step_sizes:
         step_size = float(step_size)
         run = gradient_descent_1d(
             square_gradient,
-            float(spec["x0"]),
+            float(spec.x0),
             step_size,
-            float(spec["tolerance"]),
-            int(spec["max_iterations"]),
-            float(spec["divergence_bound"]),
+            float(spec.tolerance),
+            int(spec.max_iterations),
+            float(spec.divergence_bound),
         )
         rows.extend((step_size, i, x, square(x), square_gradient(x)) for i, x in enumerate(run.path))
         factor = 1.0 - 2.0 * step_size
         runs.append(
             {
                 "step_size": step_size,
-                "x0": float(spec["x0"]),
+                "x0": float(spec.x0),
                 "status": run.status,
                 "reason": run.reason,
                 "iterations": run.iterations,
@@ -96,10 +100,10 @@ def descent_x2_experiment(spec: dict[str, Any]) -> ParabolaResult:
     summary = {
         "function": "y = x^2",
         "gradient": "dy/dx = 2x",
-        "x0": float(spec["x0"]),
-        "tolerance": float(spec["tolerance"]),
-        "max_iterations": int(spec["max_iterations"]),
-        "divergence_bound": float(spec["divergence_bound"]),
+        "x0": float(spec.x0),
+        "tolerance": float(spec.tolerance),
+        "max_iterations": int(spec.max_iterations),
+        "divergence_bound": float(spec.divergence_bound),
         "runs": runs,
     }
     return ParabolaResult(paths=paths, summary=summary)

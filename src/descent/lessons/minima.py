@@ -21,7 +21,7 @@ tolerance. Such runs are reported as converged but matched to no minimum (``mini
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from descent.config.sections import MinimaConfig
 from descent.lessons.descent1d import gradient_descent_1d
 
 
@@ -141,23 +142,25 @@ def match_minimum(x: float, minima: Sequence[float], tolerance: float) -> float 
     return nearest if abs(x - nearest) <= tolerance else None
 
 
-def minima_experiment(spec: dict[str, Any]) -> MinimaResult:
-    """Gradient descent on the polynomial of ``spec['critical_points']`` from random starts.
+def minima_experiment(spec: MinimaConfig | Mapping[str, Any]) -> MinimaResult:
+    """Gradient descent on the polynomial of ``spec.critical_points`` from random starts (the
+    ``lessons.minima`` section, typed or its schema-filled dict).
 
     Starts: ``default_rng(seed).uniform(low, high, n_starts)`` with ``start_range = [low, high]``,
     then one start at each local maximum (the stationary case: ``f' = 0`` there exactly, so the
     first update does not move and the run stops at once, converged at a maximum).
     """
-    poly = CriticalPointPolynomial.from_critical_points(spec["critical_points"])
-    low, high = (float(v) for v in spec["start_range"])
-    starts = np.random.default_rng(int(spec["seed"])).uniform(low, high, int(spec["n_starts"]))
+    spec = MinimaConfig.coerce(spec)
+    poly = CriticalPointPolynomial.from_critical_points(list(spec.critical_points))
+    low, high = (float(v) for v in spec.start_range)
+    starts = np.random.default_rng(int(spec.seed)).uniform(low, high, int(spec.n_starts))
     options: dict[str, Any] = dict(
-        step_size=float(spec["step_size"]),
-        tolerance=float(spec["tolerance"]),
-        max_iterations=int(spec["max_iterations"]),
-        divergence_bound=float(spec["divergence_bound"]),
+        step_size=float(spec.step_size),
+        tolerance=float(spec.tolerance),
+        max_iterations=int(spec.max_iterations),
+        divergence_bound=float(spec.divergence_bound),
     )
-    match_tol = float(spec["match_tolerance"])
+    match_tol = float(spec.match_tolerance)
     global_minima = poly.global_minima
 
     rows = []
@@ -242,7 +245,7 @@ def minima_experiment(spec: dict[str, Any]) -> MinimaResult:
         },
         "n_starts": len(table),
         "start_range": [low, high],
-        "seed": int(spec["seed"]),
+        "seed": int(spec.seed),
         **options,
         "match_tolerance": match_tol,
         "status_counts": {s: int(n) for s, n in table["status"].value_counts().sort_index().items()},

@@ -10,10 +10,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from descent.config.sections import VectorsConfig
 
 
 def unit_vector(v: np.ndarray) -> np.ndarray:
@@ -91,13 +94,15 @@ def linear_model_example(seed: int, n_inputs: int) -> dict[str, Any]:
     }
 
 
-def vectors_experiment(spec: dict[str, Any]) -> dict[str, Any]:
-    """All three worked examples from a ``lessons.vectors`` config section (the JSON contract)."""
-    u, v = spec["dot_example"]
+def vectors_experiment(spec: VectorsConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """All three worked examples from the ``lessons.vectors`` config section (typed, or its
+    schema-filled dict), as the JSON contract."""
+    spec = VectorsConfig.coerce(spec)
+    u, v = (list(vector) for vector in spec.dot_example)
     return {
-        "unit_vectors": unit_vector_example(spec["unit_examples"]),
+        "unit_vectors": unit_vector_example([list(vector) for vector in spec.unit_examples]),
         "dot_product": dot_example(u, v),
-        "linear_model": linear_model_example(int(spec["seed"]), int(spec["n_inputs"])),
+        "linear_model": linear_model_example(int(spec.seed), int(spec.n_inputs)),
     }
 
 

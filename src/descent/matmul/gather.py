@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from descent.config.sections import BenchmarkConfig
 from descent.matmul import backends
 from descent.matmul.config import LESSON_CLAIM
 from descent.matmul.table import COLUMNS, TIMING_COLUMNS, rows_frame
@@ -18,7 +19,7 @@ def machine_job(by_backend: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def gather(
-    frames: Sequence[Any], facts: Sequence[dict[str, Any]], section: dict[str, Any]
+    frames: Sequence[Any], facts: Sequence[dict[str, Any]], section: BenchmarkConfig | Mapping[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
     """Combine the jobs' tables (``pandas.DataFrame`` each) and facts into ``(table, sidecar)``.
 
@@ -57,7 +58,7 @@ def gather(
         "threads": {f["backend"]: f["threads"] for f in facts},
     }
     sidecar = {
-        "benchmark": section,
+        "benchmark": BenchmarkConfig.coerce(section).as_dict(),
         "machine": machine_summary,
         "peak": {"cpu": cpu_job.get("peak") if cpu_is_cpu_job else None, "cuda": cuda_job.get("peak") or None},
         "notes": [note for b in backends.BACKENDS if b in by_backend for note in by_backend[b].get("notes", [])],

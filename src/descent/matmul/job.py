@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from descent.config.sections import BenchmarkConfig
 from descent.matmul import backends
 from descent.matmul.backends import RunnerFactory
 from descent.matmul.measure import SKIPPED_NO_CUDA, benchmark_backend, skipped_rows
@@ -31,7 +32,7 @@ def cpu_peaks(cpu: dict[str, Any], threads: int, dtypes: Sequence[str], clock_ov
 
 def run_matmul_job(
     backend: str,
-    section: dict[str, Any],
+    section: BenchmarkConfig | Mapping[str, Any],
     threads: int,
     log: Any = None,
     factory: RunnerFactory | None = None,
@@ -52,6 +53,7 @@ def run_matmul_job(
 
     from descent.matmul import machine
 
+    section = BenchmarkConfig.coerce(section)
     spec = backends.get(backend)
     threads = int(threads)
     cpu = machine.cpu_facts()
@@ -68,7 +70,7 @@ def run_matmul_job(
         pools = machine.threadpool_facts()
         facts["threadpools"] = pools
         bits, name = machine.blas_kernel_bits(pools)
-        peaks = cpu_peaks(cpu, threads, section["dtypes"], section.get("cpu_clock_ghz"))
+        peaks = cpu_peaks(cpu, threads, section.dtypes, section.cpu_clock_ghz)
         isa_bits, _ = machine.vector_bits(cpu["simd_flags"])
         _, datapath_bits, _ = machine.fma_units(cpu)
         hardware_bits = min(isa_bits, datapath_bits or isa_bits) if isa_bits else None  # full-rate FMA width
@@ -98,7 +100,7 @@ def run_matmul_job(
                 return rows, facts
             gpu = facts["cuda"]["gpu_name"]
             facts["peak"] = {}
-            for dtype in section["dtypes"]:
+            for dtype in section.dtypes:
                 gflops, source = machine.gpu_peak(gpu, dtype)
                 facts["peak"][dtype] = {"gflops": gflops, "source": source, "device": gpu}
             peak_gflops = {d: p["gflops"] for d, p in facts["peak"].items()}

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
+from descent.config.sections import BenchmarkConfig
 from descent.matmul import backends
 from descent.matmul.backends import RunnerFactory
 from descent.matmul.config import lesson_dtype
@@ -96,13 +98,18 @@ def extrapolate(row: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def skipped_rows(
-    backend: str, section: dict[str, Any], threads: int, status: str = SKIPPED_NO_CUDA, device: str = "cuda"
+    backend: str,
+    section: BenchmarkConfig | Mapping[str, Any],
+    threads: int,
+    status: str = SKIPPED_NO_CUDA,
+    device: str = "cuda",
 ) -> list[dict[str, Any]]:
     """Rows for a backend that could not run: every size and dtype, NaN timings, ``status``."""
+    section = BenchmarkConfig.coerce(section)
     spec = backends.get(backend)
     rows = []
-    for dtype in section["dtypes"]:
-        for n in sorted(int(v) for v in section["sizes"]):
+    for dtype in section.dtypes:
+        for n in sorted(int(v) for v in section.sizes):
             rows.append(
                 with_throughput(
                     {
@@ -129,18 +136,19 @@ def skipped_rows(
     return rows
 
 
-def lesson_point(section: dict[str, Any], backend: str) -> int | None:
+def lesson_point(section: BenchmarkConfig | Mapping[str, Any], backend: str) -> int | None:
     """The extra size Lesson 0's loop is timed at (``lesson_n``), or ``None``: not the lesson's
     loop, ``lesson_n`` null, or already one of ``sizes``."""
-    n = section.get("lesson_n")
-    if not backends.get(backend).lesson or n is None or int(n) in {int(v) for v in section["sizes"]}:
+    section = BenchmarkConfig.coerce(section)
+    n = section.lesson_n
+    if not backends.get(backend).lesson or n is None or int(n) in {int(v) for v in section.sizes}:
         return None
     return int(n)
 
 
 def benchmark_backend(
     backend: str,
-    section: dict[str, Any],
+    section: BenchmarkConfig | Mapping[str, Any],
     *,
     threads: int,
     peak_gflops: dict[str, float | None],
@@ -159,21 +167,22 @@ def benchmark_backend(
     other dtypes, it is extrapolated. ``factory`` defaults to the backend's own (tests pass
     others, e.g. torch on the CPU for CUDA).
     """
+    section = BenchmarkConfig.coerce(section)
     spec = backends.get(backend)
     factory = factory or spec.factory
-    sizes = sorted(int(v) for v in section["sizes"])
+    sizes = sorted(int(v) for v in section.sizes)
     lesson_n = lesson_point(section, backend)
     options: dict[str, Any] = dict(
-        seed=int(section["seed"]),
-        warmup=int(section["warmup"]),
-        repeats=int(section["repeats"]),
-        min_sample_s=float(section["min_sample_s"]),
-        tolerance_factor=float(section["tolerance_factor"]),
+        seed=int(section.seed),
+        warmup=int(section.warmup),
+        repeats=int(section.repeats),
+        min_sample_s=float(section.min_sample_s),
+        tolerance_factor=float(section.tolerance_factor),
         label=backend,
     )
     calls = max(options["warmup"], 1) + options["repeats"]
     rows: list[dict[str, Any]] = []
-    for dtype in section["dtypes"]:
+    for dtype in section.dtypes:
         spent, last = 0.0, None
         base = {"backend": backend, "compute_dtype": spec.compute_dtype(dtype)}
         for n in sorted(sizes + ([lesson_n] if lesson_n is not None else [])):
@@ -181,13 +190,13 @@ def benchmark_backend(
             if spec.naive and last is not None:
                 scale = (n / last["n"]) ** 3 * last["seconds_median"]
                 if n == lesson_n:
-                    measured_here = dtype == lesson_dtype(section["dtypes"]) and scale <= float(
-                        section["lesson_time_budget_s"]
+                    measured_here = dtype == lesson_dtype(section.dtypes) and scale <= float(
+                        section.lesson_time_budget_s
                     )
                     how = {**options, "warmup": 0, "repeats": 1, "min_sample_s": 0.0}
                 else:
-                    budget_left = float(section["naive_time_budget_s"]) - spent
-                    measured_here = n <= int(section["naive_max_n"]) and scale * calls <= budget_left
+                    budget_left = float(section.naive_time_budget_s) - spent
+                    measured_here = n <= int(section.naive_max_n) and scale * calls <= budget_left
                 if not measured_here:
                     rows.append(with_throughput({**base, **extrapolate(last, n)}, peak_gflops[dtype]))
                     continue

@@ -2,12 +2,14 @@
 
 All in float64 NumPy, on ``X`` (n, k) and ``y`` (n,) of a dataset, or on fit rows (dicts with
 ``weights`` (k,) and ``bias``). Kept separate from the checks so that the page's sections and the
-claims state the same numbers computed the same way.
+claims state the same numbers computed the same way. The Hessian's facts and the standard errors
+are those of the fits themselves: :func:`descent.fitting.theory.conditioning` (what
+``results/fits/conditioning.parquet`` holds) and :mod:`descent.fitting.inference` (each closed
+form's ``inference``), called here on the data the page shows.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,12 +40,24 @@ def hessian(X: np.ndarray) -> np.ndarray:
     return 2.0 / len(A) * (A.T @ A)
 
 
-def hessian_facts(X: np.ndarray) -> dict[str, float]:
-    """Eigenvalues of :func:`hessian` (``L`` largest, ``mu`` smallest), the condition number
-    ``L/mu`` and the largest stable step ``2/L`` of gradient descent on the mean squared error."""
-    eig = np.linalg.eigvalsh(hessian(X))
-    L, mu = float(eig[-1]), float(eig[0])
-    return {"L": L, "mu": mu, "condition_number": L / mu if mu > 0 else math.inf, "max_stable_step": 2.0 / L}
+def hessian_facts(X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The Hessian of the mean squared error ``2/n·AᵀA`` as the fits compute it
+    (:func:`descent.fitting.theory.conditioning` on the float64 Gram of ``[X, 1, y]``, the row of
+    ``results/fits/conditioning.parquet``): its extreme eigenvalues (``L`` largest, ``mu``
+    smallest), the condition number ``L/mu`` (``kappa``) and the largest stable step ``2/L`` of
+    gradient descent."""
+    from descent.fitting.closed_form import design_gram
+    from descent.fitting.theory import conditioning
+
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    cond = conditioning(design_gram(X, np.asarray(y, dtype=np.float64)), len(X))
+    row = cond.row()
+    return {
+        "L": row["lambda_max"],
+        "mu": row["lambda_min"],
+        "condition_number": row["kappa"],
+        "max_stable_step": row["max_stable_lr"],
+    }
 
 
 def standardize(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -70,14 +84,16 @@ def least_squares(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def standard_errors(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Classical standard errors of the least-squares ``(w, b)``: ``sqrt(diag(σ̂²·(AᵀA)⁻¹))`` with
-    ``σ̂² = RSS/(n − k − 1)`` — how far noise alone moves the estimate from the true parameters."""
-    A = design(X)
+    """Classical standard errors of the least-squares ``(w, b)``, ``σ̂·sqrt(diag((AᵀA)⁻¹))`` with
+    ``σ̂² = RSS/(n − k − 1)`` — how far noise alone moves the estimate from the true parameters —
+    as the closed-form fits record them (:func:`descent.fitting.inference.inference_from_data`);
+    NaN where undefined (no degree of freedom left, a singular design)."""
+    from descent.fitting.inference import inference_from_data
+
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     sol = least_squares(X, y)
-    residual = np.asarray(y, dtype=np.float64) - A @ sol
-    dof = max(1, len(A) - A.shape[1])
-    sigma2 = float(residual @ residual) / dof
-    return np.sqrt(np.diag(sigma2 * np.linalg.inv(A.T @ A)))
+    found = inference_from_data(X, np.asarray(y, dtype=np.float64), sol[:-1], float(sol[-1]))
+    return np.array([np.nan if v is None else v for v in found.standard_errors], dtype=np.float64)
 
 
 def gradient(X: np.ndarray, y: np.ndarray, w: Sequence[float], b: float) -> tuple[np.ndarray, float]:

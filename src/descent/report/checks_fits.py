@@ -115,9 +115,9 @@ def conditioning_improves(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if data is None:
         return unchecked(f"the data of {exp['dataset']} are not in this run")
     X, y = data
-    raw = analysis.hessian_facts(X)
-    Xs, _, _ = analysis.standardize(X, y)
-    std = analysis.hessian_facts(Xs)
+    raw = analysis.hessian_facts(X, y)
+    Xs, ys, _ = analysis.standardize(X, y)
+    std = analysis.hessian_facts(Xs, ys)
     values = {
         "condition_raw": raw["condition_number"],
         "condition_standardized": std["condition_number"],

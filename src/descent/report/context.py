@@ -7,15 +7,18 @@ and ``snakemake.params``: attribute and item access) and returns the context tha
 Inputs (``rules/report.smk``): ``summary``, ``predictions``, ``fits`` (fit JSONs, keyed by
 ``params.fit_keys``), ``histories`` (keyed by ``params.history_keys``), ``checks``, ``metas``,
 ``single_parquets``, ``surfaces``, the figures, and the benchmark's and lessons' results when
-those sections are on. Params: ``section`` (the report config), ``config``, ``claims_digest``
+those sections are on. Params: ``section`` (the ``report`` config section as a dict, typed here
+as :class:`descent.config.sections.ReportConfig`), ``config``, ``claims_digest``
 (:func:`descent.report.claims.claims_digest`, so a changed claim reruns the page), ``command``,
 ``basedir``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from descent.config.sections import ReportConfig
 from descent.report.claims import evaluate_claims, load_claims
 from descent.report.outline import build_parts
 from descent.report.provenance import provenance
@@ -23,20 +26,25 @@ from descent.report.results import Results, from_snakemake
 
 
 def context_from_results(
-    results: Results, section: dict[str, Any], claims: list[dict[str, Any]], prov: dict[str, Any]
+    results: Results,
+    section: ReportConfig | Mapping[str, Any],
+    claims: list[dict[str, Any]],
+    prov: dict[str, Any],
 ) -> dict[str, Any]:
-    """The page context from loaded results (also used by tests and scripts)."""
+    """The page context from loaded results and the ``report`` options (also used by tests and
+    scripts)."""
+    section = ReportConfig.coerce(section)
     evaluated = evaluate_claims(results, claims)
     parts = build_parts(results, evaluated, section)
     plotly_js = None
-    if section.get("interactive"):
+    if section.interactive:
         import plotly.offline
 
         plotly_js = plotly.offline.get_plotlyjs()
     return {
-        "title": section["title"],
+        "title": section.title,
         "provenance": prov,
-        "best_rtol": section["best_rtol"],
+        "best_rtol": section.best_rtol,
         "parts": parts,
         "claims": evaluated,
         "plotly_js": plotly_js,
@@ -46,7 +54,7 @@ def context_from_results(
 def page_context(inp: Any, par: Any) -> dict[str, Any]:
     """The context of :func:`descent.report.page.render_page` (its ``provenance`` is also what
     ``results/report/provenance.json`` holds)."""
-    section = dict(par.section)
+    section = ReportConfig.from_dict(par.section)
     results = from_snakemake(inp, par)
     claims = load_claims()
     prov = provenance(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from descent.config.sections import ReportConfig
 from descent.report import story_beyond, story_cost, story_lesson0, story_paris  # noqa: F401  (registers BEYOND)
 from descent.report.sections import BEYOND, Builder, Part, Story, claims_section, run_builders
 
@@ -42,10 +43,13 @@ PARTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def build_parts(results: Any, claims: Sequence[Mapping[str, Any]], options: Mapping[str, Any]) -> list[Part]:
+def build_parts(
+    results: Any, claims: Sequence[Mapping[str, Any]], options: ReportConfig | Mapping[str, Any]
+) -> list[Part]:
     """The page's parts from :class:`descent.report.results.Results`, the evaluated claims
-    (:func:`descent.report.claims.evaluate_claims`) and the report options."""
-    story = Story(results, {c["id"]: dict(c) for c in claims}, options)
+    (:func:`descent.report.claims.evaluate_claims`) and the report options (the typed ``report``
+    section, or its schema-filled dict)."""
+    story = Story(results, {c["id"]: dict(c) for c in claims}, ReportConfig.coerce(options))
     builders: dict[str, Sequence[Builder]] = {
         "paris": story_paris.STEPS,
         "lesson0": story_lesson0.STEPS,

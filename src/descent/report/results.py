@@ -159,16 +159,17 @@ def _maybe(inp: Any, name: str) -> Any:
 def from_snakemake(inp: Any, par: Any) -> Results:
     """:class:`Results` from the ``report_html`` rule's inputs and params (``snakemake.input``,
     ``snakemake.params``; item and attribute access)."""
+    from descent.config.sections import ReportConfig
     from descent.io import read_json
     from descent.report.tables import mark_fits
 
-    section = dict(par.section)
+    section = ReportConfig.coerce(par.section)
     summary = pd.read_parquet(inp.summary)
     records = {tuple(key): read_json(path) for key, path in zip(par.fit_keys, inp.fits)}
     metas = {Path(path).stem: read_json(path) for path in inp.metas}
     marked = mark_fits(
         summary,
-        float(section["best_rtol"]),
+        float(section.best_rtol),
         records,
         {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")},
     )
@@ -195,12 +196,12 @@ def from_snakemake(inp: Any, par: Any) -> Results:
     )
     _read_cost(results, _maybe(inp, "conditioning"), _maybe(inp, "time_to_accuracy"), _maybe(inp, "repetitions"))
     _first_repetitions(results)
-    if section.get("benchmark") and _maybe(inp, "benchmark_table"):
+    if section.benchmark and _maybe(inp, "benchmark_table"):
         results.benchmark = pd.read_parquet(inp.benchmark_table)
         results.benchmark_sidecar = read_json(inp.benchmark_sidecar)
         results.figures["matmul_gflops"] = Path(inp.benchmark_gflops)
         results.figures["matmul_speedup"] = Path(inp.benchmark_speedup)
-    if section.get("lessons"):
+    if section.lessons:
         for key in LESSON_KEYS:
             path = _maybe(inp, f"lessons_{key}")
             if path:

@@ -21,10 +21,11 @@ using :mod:`descent.report.blocks`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from descent.config.sections import ReportConfig
 from descent.report import blocks
 from descent.report.checkbase import VERDICTS
 
@@ -54,19 +55,19 @@ class Part:
 class Story:
     """What builders read: the :class:`descent.report.results.Results`, the evaluated claims (by
     id, from :func:`descent.report.claims.evaluate_claims`) and the report's options (the
-    ``report`` config section)."""
+    ``report`` config section, typed: :class:`descent.config.sections.ReportConfig`)."""
 
     results: Any
     claims: dict[str, dict[str, Any]]
-    options: Mapping[str, Any]
+    options: ReportConfig
 
     @property
     def dpi(self) -> int:
-        return int(self.options.get("dpi", 110))
+        return int(self.options.dpi)
 
     @property
     def interactive(self) -> bool:
-        return bool(self.options.get("interactive", False))
+        return bool(self.options.interactive)
 
     def claims_about(self, section_id: str) -> list[str]:
         """Ids of the claims whose ``where`` is ``section_id``, in the claims' order."""

@@ -152,7 +152,7 @@ def raw_descent_step(story: Story) -> Section | None:
     w0, b0 = float(fit["init"]["weights"][0]), float(fit["init"]["bias"])
     lr, iters = float(fit["lr"]), int(fit["iterations"])
     g_w, g_b = analysis.gradient(X, y, [w0], b0)
-    h = analysis.hessian_facts(X)
+    h = analysis.hessian_facts(X, y)
     d = analysis.descent_by_direction(X, y, [w0], b0, lr, iters)
     w_star, b_star = d["lstsq"]
     (mu, L), vec = d["eigenvalues"], d["eigenvectors"]
@@ -208,7 +208,7 @@ def standardization_step(story: Story) -> Section | None:
         return None
     X, y, meta = got
     Xs, ys, stats = analysis.standardize(X, y)
-    raw, std = analysis.hessian_facts(X), analysis.hessian_facts(Xs)
+    raw, std = analysis.hessian_facts(X, y), analysis.hessian_facts(Xs, ys)
     slope = analysis.least_squares(Xs, ys)
     feature, target = _labels(meta)
     return Section(

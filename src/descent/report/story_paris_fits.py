@@ -100,8 +100,8 @@ def nn_linear_step(story: Story) -> Section | None:
     )
     got = paris_data(story)
     if note and got is not None:
-        Xs, _, _ = analysis.standardize(got[0], got[1])
-        h = analysis.hessian_facts(Xs)
+        Xs, ys, _ = analysis.standardize(got[0], got[1])
+        h = analysis.hessian_facts(Xs, ys)
         ref = story.results.fit(PARIS, "standardized", "manual_gd")
         note += (
             f", close to the best constant step 1/L = {fmt(1 / h['L'], 3)} of the standardized loss"

@@ -127,9 +127,7 @@ def interactive_surface(story: Story, dataset: str) -> list[dict[str, Any]]:
         return []
     from descent.report.interactive import surface_3d_html
 
-    return [
-        blocks.html(surface_3d_html(surfaces, r.histories, dataset, int(story.options.get("max_path_points", 400))))
-    ]
+    return [blocks.html(surface_3d_html(surfaces, r.histories, dataset, int(story.options.max_path_points)))]
 
 
 def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
@@ -159,8 +157,8 @@ def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
         start,
         (w_star, b_star),
         labels,
-        int(story.options.get("slider_steps", 201)),
-        int(story.options.get("max_points", 2000)),
+        int(story.options.slider_steps),
+        int(story.options.max_points),
     )
     return [blocks.explorer(dataset, payload)]
 
