@@ -1,28 +1,44 @@
 """Rule `fit_summary`: gather every fit into one table, with distances to an independent
 float64 least-squares reference and to the true parameters; gather the predictions; the
-conditioning of every dataset × scaling and every fit's time to each accuracy target."""
+conditioning of every dataset × scaling and every fit's time to each accuracy target.
+
+Datasets are taken one at a time and released before the next. One whose in-memory need
+(descent.resources.summary_dataset_mb) exceeds the rule's declared mem_mb is streamed from its
+parquet chunk by chunk (descent.fitting.summary.parquet_facts) instead of loaded."""
+
+import gc
 
 import pandas as pd
 
+from descent import resources
 from descent.fitting.accuracy import conditioning_frame, fitted_conditioning, repetition_summary, time_to_accuracy
-from descent.fitting.summary import summarize_fits
+from descent.fitting.summary import parquet_facts, reference, summarize_fits
 from descent.io import load_dataset, read_json, write_parquet
 from descent.jobs import job_logging
 
 with job_logging(snakemake.log[0], "fit_summary") as log:
-    datasets = {}
-    for parquet, meta in zip(snakemake.input.parquets, snakemake.input.metas):
-        data = load_dataset(parquet, meta)
-        datasets[data.meta["dataset"]] = data
+    mem_mb = snakemake.resources.get("mem_mb")
+    scalings = list(snakemake.params.scalings)
+    references, conditionings = {}, {}
+    for parquet, meta_path in zip(snakemake.input.parquets, snakemake.input.metas):
+        meta = read_json(meta_path)
+        name, features = meta["dataset"], list(meta["features"])
+        shape = (int(meta["n"]), len(features), 4 if meta.get("dtype") == "float32" else 8)
+        if mem_mb is not None and resources.BASE_MB + resources.summary_dataset_mb(*shape) > float(mem_mb):
+            log.info("dataset %s (%s) is streamed from %s", name, resources.describe(*shape), parquet)
+            references[name], facts = parquet_facts(parquet, features, str(meta["target"]), scalings)
+            conditionings.update({(name, scaling): c for scaling, c in facts.items()})
+            continue
+        data = load_dataset(parquet, meta_path)
+        references[name] = reference(data.X, data.y)
+        for scaling in scalings:
+            conditionings[name, scaling] = fitted_conditioning(data.X, data.y, scaling, features)
+        del data
+        gc.collect()
     records = [read_json(path) for path in snakemake.input.fits]
-    summary, predictions = summarize_fits(records, datasets)
+    summary, predictions = summarize_fits(records, references)
     write_parquet(snakemake.output.summary, summary)
     write_parquet(snakemake.output.predictions, predictions)
-    conditionings = {
-        (name, scaling): fitted_conditioning(data.X, data.y, scaling, list(data.meta["features"]))
-        for name, data in datasets.items()
-        for scaling in snakemake.params.scalings
-    }
     write_parquet(snakemake.output.conditioning, conditioning_frame((*key, c) for key, c in conditionings.items()))
     histories = {
         tuple(key): pd.read_parquet(path) for key, path in zip(snakemake.params.history_keys, snakemake.input.histories)

@@ -16,10 +16,18 @@ import torch
 import yaml
 
 from conftest import ROOT, run_snakemake
-from descent import datafile
-from descent.config import ConfigError, validate_config
-from descent.datasets import diabetes_frame, export_diabetes, from_file, generate, legacy_numpy_state_after_data
-from descent.io import DataError, load_dataset
+from descent import datafile, resources
+from descent.config import ConfigError, feature_names, validate_config
+from descent.datasets import (
+    diabetes_frame,
+    export_diabetes,
+    from_file,
+    generate,
+    legacy_numpy_state_after_data,
+    row_bounds,
+    write_generated,
+)
+from descent.io import DataError, load_dataset, write_parquet
 from descent.resources import MemoryLimitError, declared_mem_mb, gather_mem_mb, job_mem_mb, machine_mem_mb
 
 PARIS = {
@@ -136,6 +144,145 @@ def test_too_few_rows_and_unknown_kind_are_refused():
         generate({**LESSON0, "n": 1})
     with pytest.raises(ValueError, match="unknown dataset kind 'nope'"):
         generate({**LESSON0, "kind": "nope"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming generation: rows drawn chunk by chunk into row groups, the numbers of one whole draw.
+# ---------------------------------------------------------------------------------------------
+
+
+def _whole_draw(spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The generators as they were before streaming (one whole draw each), the reference."""
+    n, k = int(spec["n"]), len(feature_names(spec))
+    if spec["kind"] == "torch_uniform":
+        g = torch.Generator().manual_seed(int(spec["seed"]))
+        low, high, weights = float(spec["low"]), float(spec["high"]), [float(w) for w in spec["true_weights"]]
+        X = (torch.rand(n, k, generator=g) if k > 1 else torch.rand(n, generator=g)) * (high - low) + low
+        noise = torch.randn(n, generator=g) * float(spec["noise_std"])
+        if k == 1:
+            y = weights[0] * X + float(spec["true_bias"]) + noise
+            X = X.reshape(n, 1)
+        else:
+            y = (X * torch.tensor(weights, dtype=X.dtype)).sum(dim=1) + float(spec["true_bias"]) + noise
+        return X.numpy(), y.numpy()
+    if spec["kind"] == "numpy_legacy_uniform":
+        rng = np.random.RandomState(int(spec["seed"]))
+        w = np.asarray(spec["true_weights"], dtype=np.float64)
+        X = float(spec["scale"]) * rng.rand(n, k)
+        signal = w[0] * X if k == 1 else X @ w.reshape(k, 1)
+        y = float(spec["true_bias"]) + signal + float(spec["noise_std"]) * rng.randn(n, 1)
+        return X, y.reshape(-1)
+    rng = np.random.default_rng(int(spec["seed"]))
+    lo, hi = (float(v) for v in spec["scale_range"])
+    scales = np.logspace(np.log10(lo), np.log10(hi), k)
+    if spec.get("true_weights"):
+        w = np.asarray(spec["true_weights"], dtype=np.float64)
+    else:
+        w = rng.uniform(*(float(v) for v in spec["weight_range"]), size=k) / scales
+    X = float(spec["offset_factor"]) * scales + scales * rng.standard_normal((n, k))
+    y = X @ w + float(spec["true_bias"]) + float(spec["noise_std"]) * rng.standard_normal(n)
+    dtype = np.dtype(spec.get("dtype", "float64"))
+    return X.astype(dtype), y.astype(dtype)
+
+
+def _assert_same(frame: pd.DataFrame, spec: dict, X: np.ndarray, y: np.ndarray) -> None:
+    columns = [*feature_names(spec), spec["target"]]
+    assert list(frame.columns) == columns
+    for j, column in enumerate(columns):
+        expected = y if j == len(columns) - 1 else X[:, j]
+        assert frame[column].dtype == expected.dtype, column
+        assert np.array_equal(frame[column].to_numpy(), expected), column  # bit for bit
+
+
+def _default_specs() -> list[tuple[str, dict]]:
+    specs = []
+    for path in ("config.yaml", ".test/config.yaml"):
+        config = yaml.safe_load((ROOT / path).read_text())
+        validate_config(config, ROOT / "schemas")
+        specs += [(f"{path}:{n}", s) for n, s in config["datasets"].items() if s["kind"] != "file"]
+    return specs
+
+
+@pytest.mark.parametrize("name,spec", _default_specs(), ids=[n for n, _ in _default_specs()])
+def test_default_datasets_keep_their_exact_values(tmp_path, name, spec):
+    X, y = _whole_draw(spec)
+    _assert_same(generate(spec).frame, spec, X, y)
+    meta = write_generated(spec, tmp_path / "d.parquet", "d")
+    _assert_same(pd.read_parquet(tmp_path / "d.parquet"), spec, X, y)
+    assert meta == generate(spec).metadata("d")
+
+
+STREAM_SPECS = {
+    "multiscale64": {**MULTI, "n": 5003, "noise_std": 1.0},
+    "multiscale32": {**MULTI, "n": 4099, "noise_std": 1.0, "dtype": "float32"},
+    "multiscale_given_w": {**MULTI, "n": 1000, "noise_std": 0.5, "n_features": 3, "true_weights": [1.0, -2.0, 3.0]},
+    "multiscale_one_feature": {**MULTI, "n": 777, "n_features": 1, "noise_std": 1.0},
+    "multiscale_wide": {**MULTI, "n": 999, "n_features": 9, "noise_std": 1.0},
+    "legacy_k1": {**LESSON0, "n": 3001},
+    "legacy_k3": {**LESSON0, "n": 2005, "features": ["a", "b", "c"], "true_weights": [3, -1, 0.5]},
+    "torch_k1": {**PARIS, "n": 4005},
+    "torch_k3": {**PARIS, "n": 1007, "features": ["a", "b", "c"], "true_weights": [32, -3, 7]},
+}
+
+
+@pytest.mark.parametrize("chunk_rows", [16, 48, 1024])
+@pytest.mark.parametrize("name", list(STREAM_SPECS))
+def test_streamed_generation_is_the_whole_draw_bit_for_bit(tmp_path, monkeypatch, name, chunk_rows):
+    # Small chunks and row groups stand in for a big dataset: chunk boundaries are not multiples
+    # of n, a last chunk shorter than 16 rows is merged, a chunk straddles two row groups.
+    spec = STREAM_SPECS[name]
+    monkeypatch.setattr(resources, "GENERATE_CHUNK_ROWS", chunk_rows)
+    X, y = _whole_draw(spec)
+    _assert_same(generate(spec).frame, spec, X, y)
+    itemsize = np.dtype(X.dtype).itemsize
+    group_bytes = 3 * chunk_rows * (X.shape[1] + 1) * itemsize  # three chunks per row group
+    meta = write_generated(spec, tmp_path / "s.parquet", name, row_group_bytes=group_bytes)
+    _assert_same(pd.read_parquet(tmp_path / "s.parquet"), spec, X, y)
+    groups = pq.ParquetFile(tmp_path / "s.parquet").metadata
+    assert groups.num_row_groups == -(-len(y) // (3 * chunk_rows)) and groups.num_rows == len(y)
+    assert meta == generate(spec).metadata(name)
+
+
+@pytest.mark.parametrize("n", [2, 15, 17, 100])
+@pytest.mark.parametrize("spec", [MULTI, LESSON0, PARIS], ids=lambda s: s["kind"])
+def test_fewer_rows_than_one_chunk_or_group(tmp_path, spec, n):
+    spec = {**spec, "n": n}
+    X, y = _whole_draw(spec)
+    write_generated(spec, tmp_path / "s.parquet", "s")
+    _assert_same(pd.read_parquet(tmp_path / "s.parquet"), spec, X, y)
+    assert pq.ParquetFile(tmp_path / "s.parquet").metadata.num_row_groups == 1
+
+
+def test_row_bounds_merge_a_short_tail_and_refuse_other_chunk_sizes():
+    assert row_bounds(40, 16) == [(0, 16), (16, 40)]  # 8 left over: merged
+    assert row_bounds(48, 16) == [(0, 16), (16, 32), (32, 48)]
+    assert row_bounds(10, 16) == [(0, 10)]
+    with pytest.raises(ValueError, match="multiple of 16"):
+        row_bounds(100, 20)
+
+
+def test_streamed_file_has_the_pandas_schema_of_an_in_memory_write(tmp_path):
+    spec = {**MULTI, "dtype": "float32"}
+    write_parquet(tmp_path / "frame.parquet", generate(spec).frame)
+    write_generated(spec, tmp_path / "streamed.parquet", "s")
+    frame, streamed = pq.read_table(tmp_path / "frame.parquet"), pq.read_table(tmp_path / "streamed.parquet")
+    assert streamed.schema.equals(frame.schema, check_metadata=True) and streamed.equals(frame)
+
+
+def test_generating_a_large_dataset_holds_a_row_group_not_the_data(tmp_path):
+    from descent.perf import peak_rss_child
+
+    spec = {**MULTI, "n": 20_000_000, "dtype": "float32", "noise_std": 1.0}  # 2e7 x (4 + 1) float32
+    size = resources.data_bytes(spec["n"], 4, 4)
+    out = tmp_path / "big.parquet"
+    imports = "import numpy, pandas, pyarrow.parquet\nfrom descent.datasets import write_generated\n"
+    base = peak_rss_child(imports)["peak_rss_bytes"]
+    peak = peak_rss_child(imports + f"write_generated({spec!r}, {str(out)!r}, 'big')")["peak_rss_bytes"]
+    assert pq.ParquetFile(out).metadata.num_rows == spec["n"]
+    # About one 64 MiB row group and its encoding beyond the interpreter: measured ~130 MB
+    # against 381 MiB of data (the in-memory path held ~3x the data in float64).
+    assert peak - base < size / 2, (peak - base, size)
+    assert peak / 2**20 < resources.generate_mem_mb(spec["n"], 4, 4, datafile.ROW_GROUP_BYTES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,11 +511,33 @@ def test_memory_limit_refusal_names_rule_need_and_way_out():
         assert part in message, (part, message)
 
 
-def test_fit_summary_declares_every_dataset_it_holds():
-    one = (10**6, 9, 8)
+def test_fit_summary_declares_the_largest_dataset_it_holds_one_at_a_time():
+    one, small = (10**6, 9, 8), (1000, 2, 8)
+    loaded = [(*one, False), (*one, False), (*small, False)]
+    # One dataset at a time: three of them need what the largest needs, not their sum.
+    assert resources.summary_mem_mb(loaded, 1 << 18) == resources.summary_mem_mb([(*one, False)], 1 << 18)
+    assert resources.summary_mem_mb(loaded, 1 << 18) < gather_mem_mb([one, one, small])
+    held = 10**6 * 10 * 8 / 2**20
+    assert resources.summary_mem_mb(loaded, 1 << 18) == int(600 + held * resources.DATA_COPIES)
+    # A streamed dataset costs a chunk, whatever its rows.
+    huge = (10**9, 9, 4, True)
+    assert resources.summary_mem_mb([huge], 1 << 18) == resources.stream_mem_mb(1 << 18, 9, 0)
+    assert resources.summary_mem_mb([huge, (*small, False)], 1 << 18) < 700
     assert gather_mem_mb([one, one, one]) > gather_mem_mb([one]) > job_mem_mb(10, 1, 8)
-    held = 3 * 10**6 * 10 * 8 / 2**20
-    assert gather_mem_mb([one, one, one]) >= 600 + held
+
+
+def test_a_generated_dataset_job_declares_a_row_group_not_the_data():
+    group = datafile.ROW_GROUP_BYTES
+    big, bigger = (10**8, 9, 4), (10**9, 9, 4)
+    assert resources.generate_mem_mb(*big, group) == resources.generate_mem_mb(*bigger, group) < 800
+    assert resources.generate_mem_mb(50, 1, 4, group) == 600  # a tiny dataset: the interpreter
+    chunk, rows = resources.generation_rows(9, 4, group)
+    assert chunk % 16 == 0 and rows % chunk == 0 and rows * 10 * 4 <= group
+    assert resources.generation_rows(10**5, 8, group)[0] == 16  # very wide: the smallest chunk
+    with pytest.raises(resources.InsufficientMemoryError, match=r"dataset big .* needs about 737 MB.*mem_mb=500"):
+        resources.check_need(resources.generate_mem_mb(2 * 10**7, 4, 4, group), 500, "dataset big (2e7 rows)")
+    resources.check_need(700, 800, "fits")
+    resources.check_need(10**9, None, "no declared limit")
 
 
 def test_local_profile_declares_the_machine_memory():

@@ -106,8 +106,8 @@ def describe(n: int, k: int, itemsize: int) -> str:
 
 def gather_mem_mb(shapes: Iterable[tuple[int, int, int]]) -> int:
     """Memory (MB) of a job holding every dataset of ``shapes`` (``(n, k, itemsize)`` each) at
-    once, as ``fit_summary`` does: the base, each dataset once, and the working copies (float64)
-    of the largest while it is processed."""
+    once: the base, each dataset once, and the working copies (float64) of the largest while it
+    is processed. (``fit_summary`` holds one dataset at a time: :func:`summary_mem_mb`.)"""
     shapes = list(shapes)
     held = sum(data_bytes(*shape) for shape in shapes)
     largest = max((data_bytes(n, k, 8) for n, k, _ in shapes), default=0)
@@ -119,3 +119,61 @@ def stream_mem_mb(chunk_rows: int, k: int, row_group_bytes: int) -> int:
     a few float64 copies of one chunk of ``chunk_rows`` rows of ``k`` features and the target,
     and one output row group of ``row_group_bytes`` being assembled (twice, while concatenated)."""
     return int(BASE_MB + (4 * data_bytes(chunk_rows, k, 8) + 2 * row_group_bytes) / 2**20)
+
+
+#: Rows a generator draws at a time (a multiple of 16: see ``descent.datasets.row_bounds``) ...
+GENERATE_CHUNK_ROWS = 1 << 16
+#: ... fewer for wide data, so that one chunk's float64 ``[X, y]`` stays under this many bytes.
+GENERATE_CHUNK_BYTES = 8 << 20
+
+
+def generation_rows(k: int, itemsize: int, row_group_bytes: int) -> tuple[int, int]:
+    """``(chunk_rows, group_rows)`` of a generated dataset of ``k`` features stored at
+    ``itemsize`` bytes: rows drawn at a time (a multiple of 16, at most
+    :data:`GENERATE_CHUNK_ROWS` and :data:`GENERATE_CHUNK_BYTES` of float64), and rows per
+    written row group (a whole number of chunks, about ``row_group_bytes`` of stored values)."""
+    width = int(k) + 1
+    chunk = max(16, min(GENERATE_CHUNK_ROWS, GENERATE_CHUNK_BYTES // (8 * width)) // 16 * 16)
+    group = max(1, int(row_group_bytes) // (width * int(itemsize)) // chunk) * chunk
+    return chunk, group
+
+
+def generate_mem_mb(n: int, k: int, itemsize: int, row_group_bytes: int) -> int:
+    """Memory (MB) of a dataset job generating ``n`` rows straight to parquet
+    (``descent.datasets.write_generated``): :func:`stream_mem_mb` of one drawn chunk and one row
+    group (neither more than ``n`` rows), whatever ``n``."""
+    chunk, group = generation_rows(k, itemsize, row_group_bytes)
+    return stream_mem_mb(min(chunk, int(n)), k, data_bytes(min(group, int(n)), k, itemsize))
+
+
+def check_need(need_mb: int, mem_mb: int | float | None, what: str) -> None:
+    """Raise :class:`InsufficientMemoryError` when a job needs about ``need_mb`` but its rule
+    declares less (``mem_mb``; None: no declared limit, nothing checked). ``what`` says what the
+    job holds, for the message."""
+    if mem_mb is None or need_mb <= float(mem_mb):
+        return
+    raise InsufficientMemoryError(
+        f"{what} needs about {int(need_mb)} MB, but the rule declares mem_mb={int(mem_mb)}. Raise it (e.g. "
+        f"--set-resources <rule>:mem_mb={int(need_mb)})."
+    )
+
+
+def summary_dataset_mb(n: int, k: int, itemsize: int) -> float:
+    """Memory (MB, beyond the base) ``fit_summary`` uses for one dataset held in memory: the data
+    once at its stored dtype and float64 working copies (the reference's ``[X, 1]`` and
+    LAPACK's copy of it, the standardization's)."""
+    return (data_bytes(n, k, itemsize) + (DATA_COPIES - 1) * data_bytes(n, k, 8)) / 2**20
+
+
+def summary_mem_mb(shapes: Iterable[tuple[int, int, int, bool]], stream_rows: int) -> int:
+    """Memory (MB) of ``fit_summary``, which holds one dataset at a time (released before the
+    next): the base plus the largest of :func:`summary_dataset_mb` over the datasets it loads and
+    one chunk's float64 copies (``stream_rows`` rows) for those it streams. ``shapes``:
+    ``(n, k, itemsize, streamed)`` per dataset."""
+    largest = 0.0
+    for n, k, itemsize, streamed in shapes:
+        one = (
+            stream_mem_mb(min(int(n), stream_rows), k, 0) - BASE_MB if streamed else summary_dataset_mb(n, k, itemsize)
+        )
+        largest = max(largest, one)
+    return int(BASE_MB + largest)

@@ -1,13 +1,73 @@
-"""The summary of every fit (``results/fits/summary.parquet``) and of their predictions."""
+"""The summary of every fit (``results/fits/summary.parquet``) and of their predictions, and the
+facts of each dataset it needs (the float64 least-squares reference and the conditioning of every
+scaling), from a dataset in memory or streamed from its parquet chunk by chunk."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from descent.fitting.closed_form import EPS64, Chunks, gram_of_chunks, qr_of_chunks, solve_qr
 from descent.fitting.objective import least_squares_reference, mse
+from descent.fitting.theory import Conditioning, conditioning
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The float64 least-squares reference of one dataset: ``theta`` ((k+1,), weights then bias),
+    its mean squared error and the design's numerical rank."""
+
+    theta: np.ndarray
+    mse: float
+    rank: int
+
+
+def reference(X: np.ndarray, y: np.ndarray) -> Reference:
+    """:class:`Reference` of data in memory (:func:`least_squares_reference`, NumPy's SVD solver)."""
+    w_ref, b_ref, rank = least_squares_reference(X, y)
+    return Reference(np.append(w_ref, b_ref), mse(X, y, w_ref, b_ref), rank)
+
+
+def streamed_facts(
+    chunks: Callable[[], Chunks], features: list[str], scalings: Iterable[str]
+) -> tuple[Reference, dict[str, Conditioning]]:
+    """:class:`Reference` and the conditioning of each of ``scalings`` of a dataset too large to
+    load, from row chunks (``chunks()`` starts a fresh pass; memory: one chunk): one pass for the
+    float64 Gram of ``[X, 1, y]`` (the raw conditioning and the column norms), one for its
+    Householder QR factor, one for the reference's squared residuals and, for ``standardized``,
+    one for the statistics and one for the standardized Gram. The reference is the
+    column-equilibrated minimum-norm least-squares solution, as :func:`least_squares_reference`'s,
+    from an SVD of the equilibrated ``R`` with NumPy's cutoff ``eps·max(n, k+1)``; it agrees with
+    the in-memory one to rounding."""
+    from descent.fitting.stream import chunk_statistics
+
+    k = len(features)
+    gram = gram_of_chunks(chunks(), k)
+    n = int(round(gram[k, k]))  # the intercept column's sum of squares: the number of rows
+    theta, rank = solve_qr(qr_of_chunks(chunks(), k), gram, EPS64 * max(n, k + 1))
+    squares = sum(mse(X, y, theta[:-1], float(theta[-1])) * len(X) for X, y in chunks())
+    conditionings: dict[str, Conditioning] = {}
+    for scaling in scalings:
+        if scaling == "standardized":
+            stats, _ = chunk_statistics(chunks(), features)
+            conditionings[scaling] = conditioning(gram_of_chunks(chunks(), k, stats), n)
+        else:
+            conditionings[scaling] = conditioning(gram, n)
+    return Reference(theta, float(squares) / n, rank), conditionings
+
+
+def parquet_facts(
+    path: str | Path, features: list[str], target: str, scalings: Iterable[str]
+) -> tuple[Reference, dict[str, Conditioning]]:
+    """:func:`streamed_facts` of a dataset's parquet (``descent.fitting.stream.parquet_chunks``)."""
+    from descent.fitting.stream import parquet_chunks
+
+    return streamed_facts(lambda: parquet_chunks(path, features, target), features, scalings)
 
 
 def true_theta(record: dict[str, Any]) -> np.ndarray:
@@ -18,19 +78,23 @@ def true_theta(record: dict[str, Any]) -> np.ndarray:
     return np.append(np.asarray(record["true_weights"], dtype=np.float64), float(record["true_bias"]))
 
 
-def summarize_fits(records: list[dict[str, Any]], datasets: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summarize_fits(
+    records: list[dict[str, Any]], datasets: Mapping[str, Reference | Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per fit (``results/fits/summary.parquet``) and one per prediction.
 
     Each fit is compared in original units, as the vector ``θ = (w, b)``, with an independent
     float64 NumPy least-squares solution of its dataset (``dist_to_lstsq``, relative
     ``rel_dist_to_lstsq = ‖θ − θ*‖/‖θ*‖``, ``mse_excess`` over the least-squares MSE) and with the
     true parameters (``dist_to_true``); ``status`` (and its reason), the stall and the
-    closed-form certificate are carried over (``certificate_ok`` is null for iterative fits). ``datasets`` maps names to loaded datasets (``.X``, ``.y``).
+    closed-form certificate are carried over (``certificate_ok`` is null for iterative fits).
+    ``datasets`` maps names to each dataset's :class:`Reference` (computed beforehand, one
+    dataset at a time) or to a loaded dataset (``.X``, ``.y``), whose reference is computed here.
     """
     references: dict[str, tuple[np.ndarray, float, int]] = {}
     for name, data in datasets.items():
-        w_ref, b_ref, rank = least_squares_reference(data.X, data.y)
-        references[name] = (np.append(w_ref, b_ref), mse(data.X, data.y, w_ref, b_ref), rank)
+        ref = data if isinstance(data, Reference) else reference(data.X, data.y)
+        references[name] = (ref.theta, ref.mse, ref.rank)
     rows, prediction_rows = [], []
     for record in sorted(records, key=lambda r: (r["dataset"], r["scaling"], r["method"])):
         if record["status"] == "skipped":  # no parameters: every distance is NaN
