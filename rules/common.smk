@@ -20,8 +20,8 @@ from descent.config import feature_names, spec_shape, validate_config
 from descent import resources as descent_resources
 
 # Fails before any job runs, naming every bad field of every section at once (schema defaults
-# are filled in here).
-validate_config(config, os.path.join(workflow.basedir, "schemas"))
+# are filled in here). CONFIG is the same configuration typed once (descent.config.sections).
+CONFIG = validate_config(config, os.path.join(workflow.basedir, "schemas"))
 
 DATASETS = sorted(config["datasets"])
 
@@ -92,21 +92,67 @@ def fit_mem_mb(wildcards, attempt=1):
         from descent.fitting.stream import STREAM_ROWS
 
         n, k, _ = dataset_shape(wildcards.dataset)
-        return descent_resources.stream_mem_mb(STREAM_ROWS, k, 0) * attempt
+        # A chunk in flight and a row group (mini-batches shuffle one at a time).
+        return (
+            descent_resources.stream_mem_mb(STREAM_ROWS, k, ROW_GROUP_BYTES) * attempt
+        )
     return dataset_mem_mb(wildcards, attempt, rulename="fit")
 
 
-def summary_mem_mb(wildcards, attempt=1, rulename="fit_summary"):
-    """Memory to request for a job holding every dataset at once (fit_summary)."""
-    shapes = [dataset_shape(name) for name in DATASETS]
+#: Rows read by a job that only checks or draws a dataset over the memory budget (the gradient
+#: check, the data figure): an evenly spaced sample (descent.fitting.stream.load_sample).
+SAMPLE_ROWS = 1 << 20
+
+
+def sample_rows(wildcards):
+    """None: the job loads the whole dataset; else the rows of the sample it reads instead (the
+    data in memory would exceed memory_budget_mb, as for a streaming fit)."""
+    return SAMPLE_ROWS if fit_streams(wildcards) else None
+
+
+def sampled_mem_mb(wildcards, attempt=1, rulename="a job"):
+    """Memory of a job reading the whole dataset (dataset_mem_mb) or, over the budget, a sample
+    of SAMPLE_ROWS rows streamed chunk by chunk."""
+    if not fit_streams(wildcards):
+        return dataset_mem_mb(wildcards, attempt, rulename)
+    from descent.fitting.stream import STREAM_ROWS
+
+    n, k, itemsize = dataset_shape(wildcards.dataset)
+    streaming = descent_resources.stream_mem_mb(STREAM_ROWS, k, 0)
+    need = streaming + descent_resources.job_mem_mb(SAMPLE_ROWS, k, itemsize)
     return descent_resources.declared_mem_mb(
-        descent_resources.gather_mem_mb(shapes),
+        need,
         attempt,
         memory_limit_mb(),
         rulename,
-        "every dataset at once: "
+        f"dataset {wildcards.dataset}: a sample of {SAMPLE_ROWS} of its {n} rows",
+    )
+
+
+def summary_mem_mb(wildcards, attempt=1, rulename="fit_summary"):
+    """Memory of fit_summary, which holds one dataset at a time: the largest it loads (those
+    whose in-memory need is within memory_budget_mb), or a chunk's for one it streams.
+    """
+    from descent.fitting.stream import STREAM_ROWS
+
+    shapes = [dataset_shape(name) for name in DATASETS]
+    held = [
+        (
+            *shape,
+            descent_resources.BASE_MB + descent_resources.summary_dataset_mb(*shape)
+            > MEMORY_BUDGET_MB,
+        )
+        for shape in shapes
+    ]
+    return descent_resources.declared_mem_mb(
+        descent_resources.summary_mem_mb(held, STREAM_ROWS),
+        attempt,
+        memory_limit_mb(),
+        rulename,
+        "one dataset at a time, the largest of: "
         + "; ".join(
-            f"{d} {descent_resources.describe(*s)}" for d, s in zip(DATASETS, shapes)
+            f"{d} {descent_resources.describe(*s[:3])}{' (streamed)' if s[3] else ''}"
+            for d, s in zip(DATASETS, held)
         ),
     )
 
@@ -125,13 +171,21 @@ def dataset_source(wildcards):
 
 
 def dataset_job_mem_mb(wildcards, attempt=1, rulename="dataset"):
-    """A generated dataset is built in memory (dataset_mem_mb); a `kind: file` one is streamed,
-    so its job holds a chunk of the file and a row group of the output, whatever the rows.
+    """Both kinds stream: a generated dataset is drawn chunk by chunk into row groups
+    (descent.resources.generate_mem_mb), a `kind: file` one is read chunk by chunk, so the job
+    holds a chunk and a row group of the output, whatever the rows.
     """
     spec = config["datasets"][wildcards.dataset]
+    n, k, itemsize = dataset_shape(wildcards.dataset)
     if spec["kind"] != "file":
-        return dataset_mem_mb(wildcards, attempt, rulename)
-    n, k, _ = dataset_shape(wildcards.dataset)
+        return descent_resources.declared_mem_mb(
+            descent_resources.generate_mem_mb(n, k, itemsize, ROW_GROUP_BYTES),
+            attempt,
+            memory_limit_mb(),
+            rulename,
+            f"dataset {wildcards.dataset}: generates {descent_resources.describe(n, k, itemsize)} "
+            "in row groups",
+        )
     chunk = largest_chunk_rows(spec)
     return descent_resources.declared_mem_mb(
         descent_resources.stream_mem_mb(chunk, k, ROW_GROUP_BYTES),
@@ -251,9 +305,9 @@ def get_final_output():
             rules.loss_surface.output, dataset=SINGLE_FEATURE_DATASETS, scaling=scalings
         ),
     ]
-    if config["report"]["benchmark"]:
+    if CONFIG.report.benchmark:
         targets += rules.matmul_benchmark_gather.output
-    if config["report"]["lessons"]:
+    if CONFIG.report.lessons:
         for lesson in (
             rules.lessons_binomial,
             rules.lessons_vectors,

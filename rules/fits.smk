@@ -69,9 +69,12 @@ rule gradient_check:
         "results/benchmarks/fits/gradient_check/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=dataset_mem_mb,
+        mem_mb=lambda wildcards, attempt: sampled_mem_mb(
+            wildcards, attempt, "gradient_check"
+        ),
         runtime=10,
     params:
+        sample_rows=sample_rows,
         init=lambda wildcards: initial_parameters(
             resolve_settings(config, FitJob(wildcards.dataset, "raw", "manual_gd")),
             config["datasets"][wildcards.dataset],

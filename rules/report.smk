@@ -11,8 +11,10 @@ from descent.report.claims import claims_digest
 from descent.report.inputs import fit_keys, jobs_of
 from descent.report.provenance import reproduce_command
 
-REPORT = config["report"]
-REPORT_SCALINGS = config["fits"]["scalings"]
+# The section typed once (descent.config.sections.ReportConfig); the page job gets it as a dict
+# param (`as_dict()`: Snakemake records it, so a changed option rebuilds the page).
+REPORT = CONFIG.report
+REPORT_SCALINGS = list(CONFIG.fits.scalings)
 
 
 rule report_fit_figures:
@@ -49,15 +51,18 @@ rule report_fit_figures:
         "results/benchmarks/report/{dataset}_fit_figures.tsv"
     threads: 1
     resources:
-        mem_mb=dataset_mem_mb,
+        mem_mb=lambda wildcards, attempt: sampled_mem_mb(
+            wildcards, attempt, "report_fit_figures"
+        ),
         runtime=10,
     params:
+        sample_rows=sample_rows,
         fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
         history_keys=lambda wildcards: fit_keys(
             jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
         ),
-        dpi=REPORT["dpi"],
-        max_points=REPORT["max_points"],
+        dpi=REPORT.dpi,
+        max_points=REPORT.max_points,
     script:
         "../scripts/report_fit_figures.py"
 
@@ -102,7 +107,7 @@ rule report_surface_figure:
         history_keys=lambda wildcards: fit_keys(
             jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
         ),
-        dpi=REPORT["dpi"],
+        dpi=REPORT.dpi,
     script:
         "../scripts/report_surface_figure.py"
 
@@ -140,7 +145,7 @@ rule report_convergence_figure:
             jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
         ),
         scalings=REPORT_SCALINGS,
-        dpi=REPORT["dpi"],
+        dpi=REPORT.dpi,
     script:
         "../scripts/report_convergence_figure.py"
 
@@ -176,7 +181,7 @@ rule report_check_figures:
         runtime=10,
     params:
         datasets=DATASETS,
-        dpi=REPORT["dpi"],
+        dpi=REPORT.dpi,
     script:
         "../scripts/report_check_figures.py"
 
@@ -189,7 +194,7 @@ REPORT_BENCHMARK_INPUTS = (
         "benchmark_gflops": rules.matmul_benchmark_gather.output.gflops_png,
         "benchmark_speedup": rules.matmul_benchmark_gather.output.speedup_png,
     }
-    if REPORT["benchmark"]
+    if REPORT.benchmark
     else {}
 )
 REPORT_LESSON_INPUTS = (
@@ -204,7 +209,7 @@ REPORT_LESSON_INPUTS = (
         "lessons_minima": rules.lessons_minima.output.summary,
         "lessons_minima_png": rules.lessons_minima.output.png,
     }
-    if REPORT["lessons"]
+    if REPORT.lessons
     else {}
 )
 
@@ -265,7 +270,7 @@ rule report_html:
         mem_mb=lambda wildcards, attempt: 1500 * attempt,
         runtime=15,
     params:
-        section=REPORT,
+        section=REPORT.as_dict(),
         config=config,
         datasets=DATASETS,
         single_feature=SINGLE_FEATURE_DATASETS,

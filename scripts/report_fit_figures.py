@@ -1,7 +1,10 @@
-"""Rule `report_fit_figures`: one dataset's data with every fitted line, and its loss curves."""
+"""Rule `report_fit_figures`: one dataset's data with every fitted line, and its loss curves
+(for a dataset over the memory budget: an evenly spaced sample of its rows)."""
 
 import pandas as pd
 
+from descent.fitting.accuracy import minimum_from_histories
+from descent.fitting.stream import load_sample
 from descent.io import load_dataset, read_json
 from descent.jobs import job_logging
 from descent.plotting import save_figure
@@ -10,7 +13,11 @@ from descent.report.results import is_repetition  # repetitions of a fit are not
 
 with job_logging(snakemake.log[0], f"report_fit_figures.{snakemake.wildcards.dataset}") as log:
     dataset = snakemake.wildcards.dataset
-    data = load_dataset(snakemake.input.parquet, snakemake.input.meta)
+    sample = snakemake.params.sample_rows
+    if sample is None:
+        data = load_dataset(snakemake.input.parquet, snakemake.input.meta)
+    else:  # over the memory budget: an evenly spaced sample is drawn, L* comes from the fits
+        data = load_sample(snakemake.input.parquet, snakemake.input.meta, sample)
     meta = {**data.meta, "dataset": dataset}
     records = {
         tuple(key): read_json(path)
@@ -23,7 +30,10 @@ with job_logging(snakemake.log[0], f"report_fit_figures.{snakemake.wildcards.dat
         if not is_repetition(key[2])
     }
     scalings = sorted({key[1] for key in records})
-    minimum = {s: fitted_space_minimum(data.X, data.y, s, data.features)[2] for s in scalings}
+    if sample is None:
+        minimum = {s: fitted_space_minimum(data.X, data.y, s, data.features)[2] for s in scalings}
+    else:
+        minimum = minimum_from_histories(histories)
     save_figure(
         data_fit_figure(data.X, data.y, records, meta, snakemake.params.max_points),
         snakemake.output.fits_png,

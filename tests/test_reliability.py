@@ -184,21 +184,27 @@ def test_bad_data_fails_the_fits_naming_file_and_problem(workflow_run, tmp_path,
 
 
 @pytest.mark.workflow
-def test_dataset_too_large_for_its_memory_fails_early(tmp_path, test_config, write_config):
-    test_config["datasets"]["multifeature"]["n"] = 500_000_000
+def test_a_fit_whose_data_exceed_its_memory_fails_early(tmp_path, test_config, write_config):
+    # The dataset job streams its rows into row groups, so it runs within a small mem_mb; the
+    # in-memory fit (the budget is high: no streaming) is refused from the sidecar before reading.
+    test_config["datasets"]["multifeature"]["n"] = 20_000_000
+    test_config["memory_budget_mb"] = 10**6
     start = time.monotonic()
     proc = run_snakemake(
         tmp_path,
-        "results/datasets/multifeature.parquet",
+        "results/fits/multifeature/raw/lstsq.json",
         "--set-resources",
         "dataset:mem_mb=1000",
+        "fit_closed_form:mem_mb=1000",
         configfile=write_config(test_config),
         check=False,
     )
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "dataset multifeature (datasets.multifeature.n): 500000000 rows" in out and "mem_mb=1000" in out, out
-    assert time.monotonic() - start < 120  # refused before generating anything
+    assert (tmp_path / "results/datasets/multifeature.parquet").exists()  # generated within 1000 MB
+    assert "multifeature.parquet: 20000000 rows" in out and "mem_mb=1000" in out, out
+    assert not (tmp_path / "results/fits/multifeature/raw/lstsq.json").exists()
+    assert time.monotonic() - start < 120  # refused before reading the data
 
 
 def test_memory_check_names_the_input_and_the_remedy():

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from conftest import ROOT, run_snakemake
+from descent.config.sections import default_section
 from descent.report.findings import dataset_findings, iterations_to_tolerance
 from descent.report.formatting import format_number
 from descent.report.provenance import git_facts, reproduce_command
@@ -512,7 +513,7 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
     from descent.report.sections import BEYOND, Section
 
     results = _tiny_results(tmp_path)
-    section = {"title": "<T> & co", "interactive": False, "best_rtol": 1e-9, "dpi": 50}
+    section = default_section(ROOT / "schemas", "report", title="<T> & co", interactive=False, best_rtol=1e-9, dpi=50)
     payload = {
         "x": [1.0, 2.0],
         "y": [3.0, 5.0],

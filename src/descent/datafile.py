@@ -213,7 +213,7 @@ def _batches(spec: dict[str, Any], columns: list[str]) -> Any:
     if file_format(spec) == "parquet":
         import pyarrow.parquet as pq
 
-        yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
+        yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
         return
     import pyarrow as pa
     import pyarrow.csv as pcsv

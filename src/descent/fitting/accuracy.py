@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -163,3 +163,13 @@ def repetition_summary(accuracy: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def minimum_from_histories(histories: Mapping[tuple[str, str, str], pd.DataFrame]) -> dict[str, float]:
+    """The least-squares MSE per scaling as the fits recorded it (``loss − gap`` of a history's
+    first row: L* of the very data fitted, float64), for data too large to solve again here."""
+    minimum: dict[str, float] = {}
+    for (_, scaling, _), history in histories.items():
+        if scaling not in minimum and not history.empty and "gap" in history:
+            minimum[scaling] = float(history["loss"].iloc[0] - history["gap"].iloc[0])
+    return minimum

@@ -73,10 +73,25 @@ def annotate_convergence(
     average) and ``observed_rate`` (the gap's per-iteration contraction over the run's second
     half, square-rooted to compare with the rate). Heavy-ball and Nesterov methods get their own
     exact linear prediction (:func:`~descent.fitting.theory.predict_momentum`)."""
+    eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
+    annotate_from_gram(outcome, design_gram(X, y), X.shape[0], eps, settings, init, accuracy_targets)
+
+
+def annotate_from_gram(
+    outcome: FitOutcome,
+    gram: np.ndarray,
+    n: int,
+    eps: float,
+    settings: FitSettings,
+    init: tuple[list[float], float],
+    accuracy_targets: Sequence[float],
+) -> None:
+    """:func:`annotate_convergence` from the float64 Gram of ``[X, 1, y]`` ((k+2, k+2)) of the
+    ``n`` rows fitted (in memory, or streamed from disk), ``eps`` the machine epsilon of the
+    fit's arithmetic (the floor of the observed rate)."""
     history = outcome.history
     assert history is not None  # an iterative outcome
-    n = X.shape[0]
-    cond = conditioning(design_gram(X, y), n)
+    cond = conditioning(gram, n)
     gap = history["loss"].to_numpy() - cond.loss_star
     history["gap"] = gap
     history["relative_gap"] = gap / gap[0] if gap[0] > 0 else np.nan
@@ -96,7 +111,6 @@ def annotate_convergence(
         outcome.extra["predicted"] = prediction.summary(
             list(accuracy_targets), reference_only=not exact or settings.averaging
         )
-    eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
     outcome.extra["observed_rate"] = observed_rate(history, floor=1e3 * eps * float(history["loss"].iloc[0]))
 
 
@@ -189,10 +203,18 @@ def streaming_record(
     settings: FitSettings,
     init: tuple[list[float], float] | None,
     predict_at: list[list[float]],
+    accuracy_targets: Sequence[float] = (),
 ) -> tuple[dict[str, Any], Any]:
     """:func:`fit_record` for data over the memory budget, read from ``parquet`` chunk by chunk
     (:mod:`descent.fitting.stream`; methods that cannot stream are refused with the reason)."""
-    from descent.fitting.stream import fit_streaming, gradient_pass, parquet_chunks
+    from descent.fitting.closed_form import gram_of_chunks
+    from descent.fitting.stream import (
+        chunk_statistics,
+        fit_streaming,
+        gradient_pass,
+        parquet_chunks,
+        shuffled_row_groups,
+    )
 
     features, target = list(meta["features"]), str(meta["target"])
     dtype = np.dtype("float32" if meta.get("dtype") == "float32" else "float64")
@@ -200,8 +222,15 @@ def streaming_record(
     def chunks() -> Any:
         return parquet_chunks(parquet, features, target)
 
-    outcome, w, b = fit_streaming(chunks, features, dtype, job["scaling"], settings, init)
+    shuffled = shuffled_row_groups(parquet, features, target) if settings.batch_size is not None else None
+    outcome, w, b = fit_streaming(chunks, features, dtype, job["scaling"], settings, init, shuffled)
     outcome.extra["streamed"] = True
+    if outcome.history is not None and init is not None:
+        # Two more passes (statistics, Gram) for the gap to least squares and the prediction.
+        stats = chunk_statistics(chunks(), features)[0] if job["scaling"] == "standardized" else None
+        gram = gram_of_chunks(chunks(), len(features), stats)
+        eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
+        annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
     return record, outcome.history
 
@@ -271,7 +300,7 @@ def fit_files(
             from descent.io import read_json
 
             return streaming_record(
-                parquet, read_json(meta_path), job, FitSettings.from_dict(settings), init, predict_at
+                parquet, read_json(meta_path), job, FitSettings.from_dict(settings), init, predict_at, accuracy_targets
             )
         data = load_dataset(parquet, meta_path, mem_mb)
         return fit_record(data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets)

@@ -5,9 +5,12 @@
 * :func:`chunk_statistics` — the standardization statistics in one pass (Chan's pairwise merge of
   chunk means and sums of squares, float64);
 * :func:`fit_streaming` — the certified closed form (float64 Gram, QR when needed: one or two
-  passes) and full-batch gradient descent with the hand-derived gradients (one pass per
-  iteration, loss and gradient accumulated over chunks); any other method is refused with the
-  reason instead of swapping;
+  passes) and gradient descent with the hand-derived gradients, full batch (one pass per
+  iteration, loss and gradient accumulated over chunks) or mini-batches drawn from shuffled row
+  groups (:mod:`descent.fitting.stream_descent`); any other method is refused with the reason
+  instead of swapping;
+* :func:`sample_rows` / :func:`load_sample` — an evenly spaced sample for the jobs that only
+  check or draw a dataset too large for memory;
 * :func:`write_synthetic_parquet` — a synthetic regression written in row groups, per-group
   seeds, without materializing X (the benchmark's larger-than-RAM dataset).
 
@@ -20,7 +23,6 @@ from __future__ import annotations
 import math
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,7 +58,9 @@ def _read_chunks(
     import pyarrow.parquet as pq
 
     k = len(features)
-    with pq.ParquetFile(path) as handle:
+    # pre_buffer=False: pyarrow's default read-ahead keeps buffers alive as it goes, so a whole
+    # pass over a 28 GiB file was killed for memory (measured: peak 687 MB already at 2·10⁷ rows).
+    with pq.ParquetFile(path, pre_buffer=False) as handle:
         for batch in handle.iter_batches(batch_size=rows, columns=[*features, target]):
             columns = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(k + 1)]
             # Column-major: parquet stores columns, so each copy is one contiguous run.
@@ -110,6 +114,40 @@ def prefetched(items: Iterator[T], depth: int = PREFETCH_DEPTH) -> Iterator[T]:
     finally:
         stop.set()  # a producer waiting on a full queue notices within 0.1 s
         producer.join()
+
+
+def sample_rows(chunks: Chunks, n: int, max_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``ceil(n / max_rows)``-th row of a dataset of ``n`` rows read as ``chunks``, as
+    ``(X (m, k), y (m,))`` with ``m ≤ max_rows``: a deterministic sample spread over the whole file
+    (not its head, which a sorted file would bias), read in one pass in bounded memory."""
+    step = max(1, math.ceil(n / max_rows))
+    kept_X: list[np.ndarray] = []
+    kept_y: list[np.ndarray] = []
+    offset = 0  # index of the first row of the current chunk
+    for X, y in chunks:
+        first = (-offset) % step
+        kept_X.append(np.ascontiguousarray(X[first::step]))
+        kept_y.append(np.array(y[first::step]))
+        offset += len(X)
+    if not kept_X:
+        raise FitError("no rows to sample")
+    return np.concatenate(kept_X), np.concatenate(kept_y)
+
+
+def load_sample(parquet: str | Path, meta_path: str | Path, max_rows: int) -> Any:
+    """A :class:`descent.io.LoadedDataset` of at most ``max_rows`` evenly spaced rows
+    (:func:`sample_rows`) of a dataset too large for memory, for the jobs that only check or
+    draw it (the gradient check, the data figure); ``meta`` is the sidecar with ``sampled_from``
+    (the file's rows) added."""
+    from descent.io import DataError, LoadedDataset, read_json
+
+    meta = read_json(meta_path)
+    features, target = list(meta["features"]), str(meta["target"])
+    try:
+        X, y = sample_rows(parquet_chunks(parquet, features, target), int(meta["n"]), max_rows)
+    except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files
+        raise DataError(f"{parquet}: could not read a sample ({type(exc).__name__}: {exc})") from exc
+    return LoadedDataset(X=X, y=y, meta={**meta, "sampled_from": int(meta["n"])})
 
 
 def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardization, int]:
@@ -166,13 +204,16 @@ def fit_streaming(
     scaling: str,
     settings: Any,
     init: tuple[list[float], float] | None,
+    shuffled: Callable[[np.random.Generator], Chunks] | None = None,
 ) -> tuple[FitOutcome, np.ndarray, float]:
     """Fit data read by ``chunks()`` (each call a fresh pass) with ``settings.method`` in
-    ``scaling``, in memory bounded by the chunk size. Returns what
-    :func:`descent.fitting.records.fit` returns (outcome in the fitted space, weights (k,) and
-    bias in original units)."""
+    ``scaling``, in memory bounded by the chunk size (a row group for mini-batches, which draw
+    from ``shuffled(rng)``: the row groups in a random order, :func:`parquet_row_groups`).
+    Returns what :func:`descent.fitting.records.fit` returns (outcome in the fitted space,
+    weights (k,) and bias in original units)."""
     from descent.fitting.methods.lstsq import solve_chunks
     from descent.fitting.scaling import to_original_units
+    from descent.fitting.stream_descent import full_batch_descent, minibatch_descent, streamed_step
 
     method = settings.method
     if method not in STREAMING_METHODS:
@@ -187,60 +228,59 @@ def fit_streaming(
     else:
         if init is None:
             raise ValueError("iterative fits need an initial point")
-        if settings.batch_size is not None or settings.lr in ("lipschitz", "optimal"):
-            raise FitError("streaming descent is full batch with a numeric lr (no batch_size, lipschitz or optimal)")
-        outcome = _stream_descent(chunks, np.asarray(init[0], dtype=np.float64), float(init[1]), settings, stats)
+        w0, b0 = np.asarray(init[0], dtype=np.float64), float(init[1])
+        lr = streamed_step(chunks, k, settings, stats)
+        if settings.batch_size is None:
+            outcome = full_batch_descent(chunks, w0, b0, lr, settings, stats)
+        elif shuffled is None:
+            raise ValueError("mini-batch descent from disk needs the row groups (shuffled)")
+        else:
+            outcome = minibatch_descent(chunks, shuffled, w0, b0, lr, settings, stats)
+        if settings.lr in ("lipschitz", "optimal"):
+            outcome.extra["passes"] += 1  # the Gram's pass for the step
     if stats is None:
         return outcome, outcome.weights, outcome.bias
     w, b = to_original_units(outcome.weights, outcome.bias, stats)
     return outcome, w, b
 
 
-def _stream_descent(
-    chunks: Callable[[], Chunks], w: np.ndarray, b: float, settings: Any, stats: Standardization | None
-) -> FitOutcome:
-    """Full-batch gradient descent, one pass over the chunks per iteration (mean loss; the
-    gradient of a summed loss is n× larger)."""
-    from descent.fitting.iterative import history_frame
+def row_group_count(path: str | Path) -> int:
+    """Number of row groups of the parquet file ``path`` (from its footer)."""
+    import pyarrow.parquet as pq
 
-    lr = float(settings.lr)
-    rows: list[tuple[int, float, float, np.ndarray, float, float]] = []
-    start, initial, converged, diverged = time.perf_counter(), None, False, False
-    for iteration in range(settings.iterations + 1):
-        elapsed = time.perf_counter() - start
-        loss, gw, gb, n = gradient_pass(chunks(), w, b, stats)
-        scale = float(n) if settings.loss_reduction == "sum" else 1.0
-        grad_norm = math.sqrt(float(gw @ gw) + gb * gb)
-        exploded = bool(rows) and loss > settings.divergence_factor * max(rows[0][1], np.finfo(np.float64).tiny)
-        if not (math.isfinite(loss) and math.isfinite(grad_norm)) or exploded:
-            diverged = True
-            break
-        rows.append((iteration, loss, grad_norm, w.copy(), b, elapsed))
-        initial = grad_norm if initial is None else initial
-        converged = grad_norm <= settings.tolerance * initial
-        if iteration == settings.iterations or (converged and settings.stop_early):
-            break
-        w, b = w - lr * scale * gw, b - lr * scale * gb
-    seconds = time.perf_counter() - start
-    last = rows[-1]  # diverged: the last parameters before the loss exploded (never non-finite)
-    return FitOutcome(
-        weights=last[3],
-        bias=last[4],
-        iterations=last[0],
-        converged=converged and not diverged,
-        diverged=diverged,
-        status="diverged" if diverged else "converged" if converged else "max_iterations",
-        diverged_at=len(rows) if diverged else None,
-        seconds=seconds,
-        history=history_frame(rows, len(w)),
-        extra={
-            "lr": lr,
-            "final_loss": last[1],
-            "final_grad_norm": last[2],
-            "streamed": True,
-            "passes": len(rows) + (1 if stats is not None else 0),
-        },
-    )
+    with pq.ParquetFile(path) as handle:
+        return int(handle.num_row_groups)
+
+
+def parquet_row_groups(
+    path: str | Path, features: list[str], target: str, order: list[int] | np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The row groups of ``path`` numbered by ``order``, as ``(X (m, k), y (m,))`` (X column-major),
+    one group read at a time, the next read ahead in a background thread (:func:`prefetched`)."""
+
+    def read() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        import pyarrow.parquet as pq
+
+        k = len(features)
+        with pq.ParquetFile(path, pre_buffer=False) as handle:
+            for group in order:
+                table = handle.read_row_group(int(group), columns=[*features, target])
+                columns = [table.column(i).to_numpy() for i in range(k + 1)]
+                X = np.empty((table.num_rows, k), dtype=np.result_type(*columns[:k]), order="F")
+                for j in range(k):
+                    X[:, j] = columns[j]
+                y = np.array(columns[k])
+                del table, columns  # not held while the group waits in the queue
+                yield X, y
+
+    return prefetched(read(), depth=1)  # a row group is large: read one ahead, no more
+
+
+def shuffled_row_groups(path: str | Path, features: list[str], target: str) -> Callable[[np.random.Generator], Chunks]:
+    """``shuffled(rng)`` for :func:`fit_streaming`: every row group of ``path`` once, in the order
+    ``rng.permutation`` draws."""
+    groups = row_group_count(path)
+    return lambda rng: parquet_row_groups(path, features, target, rng.permutation(groups))
 
 
 def write_synthetic_parquet(
