@@ -77,29 +77,59 @@ def write_config(tmp_path: Path):
     return _write
 
 
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A session directory shared by every pytest-xdist worker (``make test`` runs two): under
+    the workers' common base temp, or the session's own base temp without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # each worker's base temp is a child of the run's
+    path = base / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> Path:
+    """``build(directory)`` run once for the whole test run, whichever worker asks first (the
+    others wait on a file lock), returning the shared directory it filled."""
+    from filelock import FileLock
+
+    directory = shared_dir(tmp_path_factory, name)
+    with FileLock(str(directory) + ".lock"):
+        done = Path(str(directory) + ".built")  # beside it: the run directory holds only the run
+        if not done.exists():
+            build(directory)
+            done.write_text("ok")
+    return directory
+
+
 @pytest.fixture(scope="session")
 def workflow_config(tmp_path_factory) -> Path:
     """The session run's config file: the .test config with the report's sliders at 51 steps (a
     smaller page, quicker in the browser). It lies outside the run's working directory, so a copy
     of the run (:func:`copy_run`) reruns with the very same command line (the report records it)."""
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config.setdefault("report", {})["slider_steps"] = 51
-    path = tmp_path_factory.mktemp("workflow-config") / "workflow-config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+
+    def write(directory: Path) -> None:
+        config = yaml.safe_load(TEST_CONFIG.read_text())
+        config.setdefault("report", {})["slider_steps"] = 51
+        (directory / "workflow-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    return once(tmp_path_factory, "workflow-config", write) / "workflow-config.yaml"
 
 
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory, workflow_config) -> Path:
-    """The working directory of the whole workflow (``rule all``) run once on ``workflow_config``.
+    """The working directory of the whole workflow (``rule all``) run once on ``workflow_config``
+    for the whole test run (shared by the xdist workers).
 
     Shared by many tests: read its results, never change them; work on a :func:`copy_run`.
     ``config-path`` in it names the config it ran with.
     """
-    workdir = tmp_path_factory.mktemp("workflow-run")
-    run_snakemake(workdir, configfile=workflow_config)
-    (workdir / "config-path").write_text(str(workflow_config))
-    return workdir
+
+    def run(workdir: Path) -> None:
+        run_snakemake(workdir, configfile=workflow_config)
+        (workdir / "config-path").write_text(str(workflow_config))
+
+    return once(tmp_path_factory, "workflow-run", run)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from descent.fitting.closed_form import Chunks, float64_block
-from descent.fitting.common import FitOutcome
+from descent.fitting.common import FitError, FitOutcome
 from descent.fitting.scaling import Standardization
 from descent.fitting.stream import gradient_pass
 
@@ -86,6 +86,8 @@ def _outcome(
 ) -> FitOutcome:
     from descent.fitting.iterative import history_frame
 
+    if not rows:
+        raise FitError("the loss or its gradient is not finite at the initial point (values too large?)")
     last = rows[-1]  # diverged: the last parameters before the loss exploded (never non-finite)
     return FitOutcome(
         weights=last[3],
