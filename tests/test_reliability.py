@@ -249,7 +249,15 @@ def _start(workdir: Path, config: Path) -> subprocess.Popen:
         *SECOND_RUN_TARGETS,
     ]
     return subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=snakemake_env(), start_new_session=True
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=snakemake_env(),
+        start_new_session=True,
+        # Ctrl-C must reach Snakemake whatever this process inherited: a shell runs a background
+        # job (`make test &`, nohup) with SIGINT ignored, and Python then never turns it into
+        # KeyboardInterrupt (a CI run went on to the end through every Ctrl-C).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
