@@ -15,6 +15,7 @@ from descent.fitting import closed_form as cf
 from descent.fitting.objective import least_squares_reference
 from descent.fitting.problems import equilibrated_error, random_regression
 from descent.fitting.records import fit
+from lesson_specs import PARIS
 
 BASE = default_fit_settings(ROOT / "schemas", "lstsq").as_dict()
 
@@ -138,20 +139,7 @@ def test_a_truly_rank_deficient_design_is_flagged_in_both_dtypes():
 def test_the_lessons_three_lines_are_reproduced_verbatim():
     import torch
 
-    data = generate(
-        {
-            "kind": "torch_uniform",
-            "n": 50,
-            "seed": 42,
-            "features": ["surface"],
-            "target": "rent",
-            "low": 20,
-            "high": 100,
-            "true_weights": [32],
-            "true_bias": 200,
-            "noise_std": 100,
-        }
-    )
+    data = generate(PARIS)
     surface = torch.tensor(data.frame["surface"].to_numpy())
     rent = torch.tensor(data.frame["rent"].to_numpy())
     torch.use_deterministic_algorithms(True)  # as the solver runs it: the default driver is not

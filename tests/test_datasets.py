@@ -29,30 +29,8 @@ from descent.datasets import (
 )
 from descent.io import DataError, load_dataset, write_parquet
 from descent.resources import MemoryLimitError, declared_mem_mb, gather_mem_mb, job_mem_mb, machine_mem_mb
+from lesson_specs import LESSON0, PARIS
 
-PARIS = {
-    "kind": "torch_uniform",
-    "n": 50,
-    "seed": 42,
-    "features": ["surface"],
-    "target": "rent",
-    "low": 20,
-    "high": 100,
-    "true_weights": [32],
-    "true_bias": 200,
-    "noise_std": 100,
-}
-LESSON0 = {
-    "kind": "numpy_legacy_uniform",
-    "n": 100,
-    "seed": 0,
-    "features": ["x"],
-    "target": "y",
-    "scale": 2,
-    "true_weights": [3],
-    "true_bias": 4,
-    "noise_std": 0.5,
-}
 MULTI = {
     "kind": "multiscale_gaussian",
     "n": 5000,

@@ -17,6 +17,7 @@ from descent.datasets import write_generated
 from descent.fitting.accuracy import fitted_conditioning
 from descent.fitting.summary import Reference, parquet_facts, reference, summarize_fits
 from descent.io import load_dataset, read_json, write_json, write_parquet
+from lesson_specs import LESSON0
 
 MULTI = {
     "kind": "multiscale_gaussian",
@@ -30,17 +31,6 @@ MULTI = {
     "true_bias": 5.0,
     "noise_std": 1.0,
     "dtype": "float64",
-}
-LESSON0 = {
-    "kind": "numpy_legacy_uniform",
-    "n": 100,
-    "seed": 0,
-    "features": ["x"],
-    "target": "y",
-    "scale": 2,
-    "true_weights": [3],
-    "true_bias": 4,
-    "noise_std": 0.5,
 }
 SCALINGS = ["raw", "standardized"]
 
