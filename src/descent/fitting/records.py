@@ -207,14 +207,7 @@ def streaming_record(
 ) -> tuple[dict[str, Any], Any]:
     """:func:`fit_record` for data over the memory budget, read from ``parquet`` chunk by chunk
     (:mod:`descent.fitting.stream`; methods that cannot stream are refused with the reason)."""
-    from descent.fitting.closed_form import gram_of_chunks
-    from descent.fitting.stream import (
-        chunk_statistics,
-        fit_streaming,
-        gradient_pass,
-        parquet_chunks,
-        shuffled_row_groups,
-    )
+    from descent.fitting.stream import fit_streaming, gradient_pass, parquet_chunks, shuffled_row_groups
 
     features, target = list(meta["features"]), str(meta["target"])
     dtype = np.dtype("float32" if meta.get("dtype") == "float32" else "float64")
@@ -223,14 +216,8 @@ def streaming_record(
         return parquet_chunks(parquet, features, target)
 
     shuffled = shuffled_row_groups(parquet, features, target) if settings.batch_size is not None else None
-    outcome, w, b = fit_streaming(chunks, features, dtype, job["scaling"], settings, init, shuffled)
+    outcome, w, b = fit_streaming(chunks, features, dtype, job["scaling"], settings, init, shuffled, accuracy_targets)
     outcome.extra["streamed"] = True
-    if outcome.history is not None and init is not None:
-        # Two more passes (statistics, Gram) for the gap to least squares and the prediction.
-        stats = chunk_statistics(chunks(), features)[0] if job["scaling"] == "standardized" else None
-        gram = gram_of_chunks(chunks(), len(features), stats)
-        eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
-        annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
     return record, outcome.history
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -205,13 +205,19 @@ def fit_streaming(
     settings: Any,
     init: tuple[list[float], float] | None,
     shuffled: Callable[[np.random.Generator], Chunks] | None = None,
+    accuracy_targets: Sequence[float] = (),
 ) -> tuple[FitOutcome, np.ndarray, float]:
     """Fit data read by ``chunks()`` (each call a fresh pass) with ``settings.method`` in
     ``scaling``, in memory bounded by the chunk size (a row group for mini-batches, which draw
     from ``shuffled(rng)``: the row groups in a random order, :func:`parquet_row_groups`).
+    Descent also takes one pass for the float64 Gram, which gives ``lr: lipschitz``/``optimal``
+    and the history's gap to least squares and exact prediction
+    (:func:`descent.fitting.records.annotate_from_gram`, asked about ``accuracy_targets``).
     Returns what :func:`descent.fitting.records.fit` returns (outcome in the fitted space,
     weights (k,) and bias in original units)."""
+    from descent.fitting.closed_form import gram_of_chunks
     from descent.fitting.methods.lstsq import solve_chunks
+    from descent.fitting.records import annotate_from_gram
     from descent.fitting.scaling import to_original_units
     from descent.fitting.stream_descent import full_batch_descent, minibatch_descent, streamed_step
 
@@ -229,15 +235,17 @@ def fit_streaming(
         if init is None:
             raise ValueError("iterative fits need an initial point")
         w0, b0 = np.asarray(init[0], dtype=np.float64), float(init[1])
-        lr = streamed_step(chunks, k, settings, stats)
+        gram = gram_of_chunks(chunks(), k, stats)
+        lr = streamed_step(gram, settings)
         if settings.batch_size is None:
             outcome = full_batch_descent(chunks, w0, b0, lr, settings, stats)
         elif shuffled is None:
             raise ValueError("mini-batch descent from disk needs the row groups (shuffled)")
         else:
             outcome = minibatch_descent(chunks, shuffled, w0, b0, lr, settings, stats)
-        if settings.lr in ("lipschitz", "optimal"):
-            outcome.extra["passes"] += 1  # the Gram's pass for the step
+        outcome.extra["passes"] += 1  # the Gram's
+        eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
+        annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
     if stats is None:
         return outcome, outcome.weights, outcome.bias
     w, b = to_original_units(outcome.weights, outcome.bias, stats)

@@ -35,17 +35,16 @@ ShuffledGroups = Callable[[np.random.Generator], Chunks]
 HistoryRow = tuple[int, float, float, np.ndarray, float, float]
 
 
-def streamed_step(chunks: Callable[[], Chunks], k: int, settings: Any, stats: Standardization | None) -> float:
+def streamed_step(gram: np.ndarray, settings: Any) -> float:
     """The numeric step for ``settings.lr``: itself, or for ``lipschitz`` 1/L and for ``optimal``
     2/(μ + L) (gradient descent's optimal step) with μ, L the extreme eigenvalues of the mean-loss
-    Hessian from one streamed pass (the float64 Gram); a summed loss's step is n times smaller."""
+    Hessian from the streamed float64 Gram of ``[X, 1, y]`` ((k+2, k+2)); a summed loss's step is
+    n times smaller."""
     if settings.lr not in ("lipschitz", "optimal"):
         return float(settings.lr)
-    from descent.fitting.closed_form import gram_of_chunks
     from descent.fitting.theory import conditioning, optimal_step
 
-    gram = gram_of_chunks(chunks(), k, stats)
-    n = int(round(gram[k, k]))  # the Gram's ones-column entry counts the rows
+    n = int(round(gram[-2, -2]))  # the Gram's ones-column entry counts the rows
     cond = conditioning(gram, n)
     step = 1.0 / cond.lambda_max if settings.lr == "lipschitz" else optimal_step(cond, "manual_gd")[0]
     return step / n if settings.loss_reduction == "sum" else step
