@@ -1,7 +1,8 @@
 """Fitting data larger than memory: row chunks read from parquet, one pass at a time.
 
 * :func:`parquet_chunks` — a parquet file's feature and target columns as ``(X (m, k), y (m,))``
-  row chunks (pyarrow record batches), never the whole table;
+  row chunks (pyarrow record batches), never the whole table, the next one read in a background
+  thread (:func:`prefetched`); :func:`parquet_row_groups`, whole row groups in a given order;
 * :func:`chunk_statistics` — the standardization statistics in one pass (Chan's pairwise merge of
   chunk means and sums of squares, float64);
 * :func:`fit_streaming` — the certified closed form (float64 Gram, QR when needed: one or two
@@ -14,7 +15,7 @@
 * :func:`write_synthetic_parquet` — a synthetic regression written in row groups, per-group
   seeds, without materializing X (the benchmark's larger-than-RAM dataset).
 
-Memory is bounded by the chunk size, independent of ``n``. On data that fits, the results agree
+Memory is bounded by the chunk size (a row group for mini-batches), independent of ``n``. On data that fits, the results agree
 with the in-memory path to rounding (the summation order of the chunks differs).
 """
 
