@@ -18,6 +18,7 @@ from descent.datasets import diabetes_frame, generate
 from descent.fitting.inference import inference_from_data, ols_inference
 from descent.fitting.records import fit_record
 from descent.io import to_jsonable
+from lesson_specs import LESSON0
 
 #: Largest relative differences against statsmodels accepted (float64 throughout on both sides;
 #: observed about 1e-12 on these problems).
@@ -126,18 +127,7 @@ def test_covers_truth_for_synthetic_data():
 
 
 def test_generated_lesson_dataset_coverage_is_recorded():
-    spec = {
-        "kind": "numpy_legacy_uniform",
-        "n": 100,
-        "seed": 0,
-        "features": ["x"],
-        "target": "y",
-        "scale": 2,
-        "true_weights": [3],
-        "true_bias": 4,
-        "noise_std": 0.5,
-    }
-    data = generate(spec)
+    data = generate(LESSON0)
     X, y = data.frame[["x"]].to_numpy(), data.frame["y"].to_numpy()
     meta = data.metadata("lesson_linear")
     inference = _fit(X, y, "standardized", meta=meta)["inference"]
