@@ -10,6 +10,7 @@ from descent.config.fits import FitSettings, default_fit_settings
 from descent.fitting import closed_form as cf
 from descent.fitting import theory
 from descent.fitting.records import fit
+from lesson_specs import LESSON0
 
 BASE = default_fit_settings(ROOT / "schemas", "manual_gd", stall_window=0).as_dict()
 
@@ -113,19 +114,7 @@ def test_a_cuda_fit_without_cuda_is_skipped_with_the_reason(tmp_path, monkeypatc
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: the fit would run")
-    data = generate(
-        {
-            "kind": "numpy_legacy_uniform",
-            "n": 20,
-            "seed": 0,
-            "features": ["x"],
-            "target": "y",
-            "scale": 2,
-            "true_weights": [3],
-            "true_bias": 4,
-            "noise_std": 0.5,
-        }
-    )
+    data = generate({**LESSON0, "n": 20})
     write_parquet(tmp_path / "d.parquet", data.frame)
     write_json(
         tmp_path / "d.json",

@@ -104,16 +104,6 @@ def describe(n: int, k: int, itemsize: int) -> str:
     return f"{n} rows x {k + 1} columns, {data_bytes(n, k, itemsize) / 2**20:.0f} MB at {itemsize} bytes per value"
 
 
-def gather_mem_mb(shapes: Iterable[tuple[int, int, int]]) -> int:
-    """Memory (MB) of a job holding every dataset of ``shapes`` (``(n, k, itemsize)`` each) at
-    once: the base, each dataset once, and the working copies (float64) of the largest while it
-    is processed. (``fit_summary`` holds one dataset at a time: :func:`summary_mem_mb`.)"""
-    shapes = list(shapes)
-    held = sum(data_bytes(*shape) for shape in shapes)
-    largest = max((data_bytes(n, k, 8) for n, k, _ in shapes), default=0)
-    return int(BASE_MB + (held + (DATA_COPIES - 1) * largest) / 2**20)
-
-
 def stream_mem_mb(chunk_rows: int, k: int, row_group_bytes: int) -> int:
     """Memory (MB) of a job streaming a table chunk by chunk (a ``kind: file`` dataset): the base,
     a few float64 copies of one chunk of ``chunk_rows`` rows of ``k`` features and the target,
