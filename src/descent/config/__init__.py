@@ -9,6 +9,7 @@ the field by its dotted path, so a bad config is reported whole before any job r
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,13 +85,20 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _schema_problems(data: Any, schema_path: Path, where: str) -> list[str]:
-    """Every schema violation of ``data`` (not just the first), as ``'<where>.<path>: …'`` strings."""
+@functools.lru_cache(maxsize=32)
+def _schema_validator(schema_path: Path, mtime_ns: int) -> Any:
+    """A validator of the schema at ``schema_path`` (as it was at ``mtime_ns``), parsed once per
+    process: every Snakemake start, job and dry run validates the config."""
     import yaml
     from jsonschema import Draft202012Validator
 
-    schema = yaml.safe_load(schema_path.read_text())
-    validator = Draft202012Validator(schema)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
+    return Draft202012Validator(yaml.load(schema_path.read_text(), Loader=loader))
+
+
+def _schema_problems(data: Any, schema_path: Path, where: str) -> list[str]:
+    """Every schema violation of ``data`` (not just the first), as ``'<where>.<path>: …'`` strings."""
+    validator = _schema_validator(schema_path, schema_path.stat().st_mtime_ns)
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = ".".join(str(p) for p in (where, *error.absolute_path) if p != "")
