@@ -1,7 +1,11 @@
 """The report in a real browser: headless Chromium opens the generated page from a file URL;
 every image and figure renders, no console error, no network request; the w/b explorer computes
 the MSE; a screenshot of the page, and one of every section (over the DevTools protocol), are
-saved under the test's temporary directory, and an empty section fails the test.
+saved under the module's temporary directory, and an empty section fails the test.
+
+One Chromium, driven over the DevTools protocol, loads the page once for the whole module (the
+page is large: loading it and drawing its figures is most of the time); the three tests read
+what that one visit recorded.
 
 Needs Debian's ``chromium`` (``.ci/install-browser.sh``). Without it the tests are skipped, unless
 ``DESCENT_REQUIRE_BROWSER=1`` (set by ``.ci/run``), which turns the skip into a failure.
@@ -9,12 +13,19 @@ Needs Debian's ``chromium`` (``.ci/install-browser.sh``). Without it the tests a
 
 from __future__ import annotations
 
+import base64
+import collections
 import json
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +47,16 @@ BROWSER_FLAGS = [
     "--mute-audio",
 ]
 
+#: The viewport: the page screenshot's size.
+WIDTH, HEIGHT = 1366, 900
+
 #: Injected at the very start of <head> of a copy of the page: records errors (script errors,
-#: failed resource loads, console.error), then after load checks every image and Plotly figure,
+#: failed resource loads, console.error; kept in ``window.descentProbeErrors``), then after load,
+#: once every Plotly figure is drawn (polled; at most 60 s), checks every image and Plotly figure,
 #: drives the explorer to the least-squares point, and writes a JSON verdict into the DOM.
 PROBE = r"""<script>
 (function () {
-  var errors = [];
+  var errors = window.descentProbeErrors = [];
   window.addEventListener('error', function (e) {
     var t = e.target;
     errors.push(t && t !== window && (t.src || t.href) ? 'failed to load ' + String(t.src || t.href).slice(0, 80)
@@ -51,9 +66,12 @@ PROBE = r"""<script>
   var origError = console.error;
   console.error = function () { errors.push('console.error: ' + Array.prototype.join.call(arguments, ' ')); origError.apply(console, arguments); };
   window.addEventListener('load', function () {
-    setTimeout(function () {
-      var imgs = Array.prototype.slice.call(document.images);
+    var deadline = Date.now() + 60000;
+    (function verdictOnceDrawn() {
       var plots = Array.prototype.slice.call(document.querySelectorAll('.js-plotly-plot'));
+      var drawn = plots.every(function (p) { return p.querySelector('.main-svg'); });
+      if (!drawn && Date.now() < deadline) { setTimeout(verdictOnceDrawn, 50); return; }
+      var imgs = Array.prototype.slice.call(document.images);
       var explorers = Array.prototype.slice.call(document.querySelectorAll('.explorer')).map(function (root) {
         var start = Number(root.getAttribute('data-mse'));
         root.querySelector('.explorer-best').click();
@@ -71,17 +89,39 @@ PROBE = r"""<script>
         plots: plots.length,
         unrendered_plots: plots.filter(function (p) { return !p.querySelector('.main-svg'); }).map(function (p) { return p.id; }),
         gl_plots: plots.filter(function (p) { return p.querySelector('canvas'); }).length,
-        explorers: explorers, network: resources, errors: errors,
+        explorers: explorers, network: resources, errors: errors.slice(),
         webgl_message: document.body.innerText.indexOf('WebGL is not supported') >= 0
       };
       var pre = document.createElement('pre');
       pre.id = 'descent-probe';
       pre.textContent = JSON.stringify(verdict);
       document.body.appendChild(pre);
-    }, 1500);
+    })();
   });
 })();
 </script>"""
+
+#: True once the page has loaded, every Plotly figure is drawn and the probe has written its verdict.
+READY_JS = (
+    "document.readyState === 'complete' && document.getElementById('descent-probe') !== null"
+    " && Array.from(document.querySelectorAll('.js-plotly-plot')).every(p => p.querySelector('.main-svg'))"
+)
+
+#: Requests for anything but the page itself (data:, file: and blob: URLs).
+NETWORK_JS = "performance.getEntriesByType('resource').map(r => r.name).filter(n => !/^(data:|file:|blob:)/.test(n))"
+
+#: What the page reports about each section (section.step): its box in the document, how much it
+#: shows, and its broken images and unrendered Plotly figures.
+SECTIONS_JS = r"""(() => Array.from(document.querySelectorAll('section.step')).map(s => {
+  const box = s.getBoundingClientRect();
+  const body = Array.from(s.children).filter(c => c.tagName !== 'H3');
+  return {id: s.id, x: box.left + window.scrollX, y: box.top + window.scrollY, width: box.width, height: box.height,
+          text: body.map(c => c.innerText || '').join(' ').trim().length,
+          figures: s.querySelectorAll('img').length, tables: s.querySelectorAll('table').length,
+          plots: s.querySelectorAll('.js-plotly-plot').length,
+          broken: Array.from(s.querySelectorAll('img')).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
+          unrendered: Array.from(s.querySelectorAll('.js-plotly-plot')).filter(p => !p.querySelector('.main-svg')).map(p => p.id)};
+}))()"""
 
 
 def chromium() -> str:
@@ -95,77 +135,34 @@ def chromium() -> str:
     pytest.skip(message)
 
 
-def run_browser(args: list[str], profile: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    cmd = [chromium(), *BROWSER_FLAGS, f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
 def png_size(path: Path) -> tuple[int, int]:
     header = path.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     return struct.unpack(">II", header[16:24])
 
 
-def test_page_renders_in_headless_chromium(built_report, tmp_path):
-    browser = chromium()
-    page = built_report / "results/report/index.html"
-    text = page.read_text(encoding="utf-8")
-    probed = tmp_path / "probed.html"
-    probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
-    proc = run_browser(
-        ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom", probed.as_uri()],
-        tmp_path / "profile",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    match = re.search(r'<pre id="descent-probe">(.*?)</pre>', proc.stdout, re.S)
-    assert match, f"the probe did not report ({browser}):\n{proc.stderr[-3000:]}"
-    verdict = json.loads(
-        match.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    )
-    uncaught = [line for line in proc.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
-    assert verdict["errors"] == [] and uncaught == [], (verdict["errors"], uncaught)
-    assert verdict["images"] >= 8 and verdict["broken_images"] == [], verdict
-    # Every Plotly figure rendered: the 3D surface and the explorer's two plots per single-feature
-    # dataset (paris_rent and lesson_linear in the .test config).
-    assert verdict["plots"] == 3 * 2 and verdict["unrendered_plots"] == [], verdict
-    assert verdict["gl_plots"] >= 1 and not verdict["webgl_message"], verdict
-    assert verdict["network"] == [], verdict["network"]
-
-    # The explorer's MSE at the least-squares point equals the MSE computed here from the data.
-    (explorer,) = [e for e in verdict["explorers"] if e["dataset"] == "paris_rent"]
-    data = pd.read_parquet(built_report / "results/datasets/paris_rent.parquet")
-    x, y = data["surface"].to_numpy(np.float64), data["rent"].to_numpy(np.float64)
-    surface = pd.read_parquet(built_report / "results/fits/paris_rent/raw/loss_surface.parquet")
-    steps = 51
-    w_grid = np.linspace(surface["w"].min(), surface["w"].max(), steps)
-    b_grid = np.linspace(surface["b"].min(), surface["b"].max(), steps)
-    w, b = w_grid[explorer["w_index"]], b_grid[explorer["b_index"]]
-    assert explorer["best_mse"] == pytest.approx(np.mean((y - (w * x + b)) ** 2), rel=1e-9)
-    assert explorer["line_y"] == pytest.approx([w * x.min() + b, w * x.max() + b], rel=1e-9)
-    lstsq_w, lstsq_b = np.polyfit(x, y, 1)
-    assert abs(w - lstsq_w) <= (w_grid[1] - w_grid[0]) / 2 + 1e-9
-    assert abs(b - lstsq_b) <= (b_grid[1] - b_grid[0]) / 2 + 1e-9
-    assert explorer["best_mse"] < explorer["start_mse"]  # from the lesson's start (25, 100) to the minimum
+def distinct_colours(rows: np.ndarray) -> int:
+    """``len(np.unique(rows, axis=0))`` for an (n, channels) array of pixels, without that row
+    sort's cost (seconds per screenshot): each channel's values are ranked, and a row's ranks
+    combined into one integer (mixed radix, exact while the radices' product fits 64 bits)."""
+    key = np.zeros(len(rows), dtype=np.uint64)
+    radix = 1
+    for column in rows.T:
+        values, ranks = np.unique(column, return_inverse=True)
+        radix *= len(values)
+        assert radix < 1 << 64, "too many distinct channel values to combine"
+        key = key * np.uint64(len(values)) + ranks.reshape(-1).astype(np.uint64)
+    return len(np.unique(key))
 
 
-def test_screenshot_of_the_page(built_report, tmp_path):
-    chromium()
-    page = built_report / "results/report/index.html"
-    shot = tmp_path / "report.png"
-    proc = run_browser(
-        ["--window-size=1366,900", "--virtual-time-budget=10000", f"--screenshot={shot}", page.as_uri()],
-        tmp_path / "profile",
-    )
-    assert proc.returncode == 0 and shot.exists(), proc.stderr[-3000:]
-    assert png_size(shot) == (1366, 900)
-    # Not a blank page: the rendered header and table give many distinct colours.
-    import matplotlib.image
-
-    pixels = matplotlib.image.imread(shot)
-    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 20
-
-
-# ------------------------------------------------------------------------------ one screenshot per section
+def test_distinct_colours_counts_distinct_rows():
+    rng = np.random.default_rng(0)
+    for channels in (3, 4):
+        rows = rng.integers(0, 4, size=(5000, channels)).astype(np.float32) / 255
+        assert distinct_colours(rows) == len(np.unique(rows, axis=0))
+        rows = rng.integers(0, 256, size=(20000, channels)).astype(np.float32) / 255
+        assert distinct_colours(rows) == len(np.unique(rows, axis=0))
+    assert distinct_colours(np.zeros((10, 4), np.float32)) == 1
 
 
 class DevTools:
@@ -173,11 +170,7 @@ class DevTools:
     headless Chromium with ``--remote-debugging-port=0``, opens one page, sends commands and
     collects events (console errors, exceptions, failed loads)."""
 
-    def __init__(self, profile: Path, width: int = 1366, height: int = 900):
-        import base64
-        import socket
-        import urllib.parse
-
+    def __init__(self, profile: Path, width: int = WIDTH, height: int = HEIGHT):
         self.proc = subprocess.Popen(
             [chromium(), *BROWSER_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
             stdout=subprocess.DEVNULL,
@@ -192,6 +185,10 @@ class DevTools:
                 url = match.group(1)
                 break
         assert url, "Chromium did not report its DevTools endpoint"
+        # Keep reading Chromium's stderr (its last lines, for failure messages), so that a chatty
+        # browser never blocks on a full pipe.
+        self.stderr: collections.deque[str] = collections.deque(maxlen=200)
+        threading.Thread(target=self.stderr.extend, args=(self.proc.stderr,), daemon=True).start()
         parsed = urllib.parse.urlparse(url)
         self.sock = socket.create_connection((parsed.hostname, parsed.port), timeout=120)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -210,18 +207,21 @@ class DevTools:
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
+        self.resize(width, height)
+
+    def resize(self, width: int, height: int) -> None:
         self.call(
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
 
     def _recv_exact(self, n: int) -> bytes:
-        data = b""
+        data = bytearray()
         while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
+            chunk = self.sock.recv(min(n - len(data), 1 << 20))
             assert chunk, "DevTools connection closed"
             data += chunk
-        return data
+        return bytes(data)
 
     def _send(self, message: dict) -> None:
         payload = json.dumps(message).encode()
@@ -266,6 +266,22 @@ class DevTools:
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
+    def wait_for(self, expression: str, timeout: float = 120, interval: float = 0.1) -> bool:
+        """Poll ``expression`` until it is true (True) or ``timeout`` seconds pass (False)."""
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(expression):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
+        return True
+
+    def screenshot(self, clip: dict | None = None) -> bytes:
+        """A PNG of the viewport, or of ``clip`` (a box in the document, inside the viewport)."""
+        params: dict = {"format": "png"}
+        if clip is not None:
+            params["clip"] = clip
+        return base64.b64decode(self.call("Page.captureScreenshot", params)["data"])
+
     def errors(self) -> list[str]:
         out = []
         for event in self.events:
@@ -289,65 +305,135 @@ class DevTools:
                 self.proc.kill()
 
 
-#: What the page reports about each section (section.step): its box in the document, how much it
-#: shows, and its broken images and unrendered Plotly figures.
-SECTIONS_JS = r"""(() => Array.from(document.querySelectorAll('section.step')).map(s => {
-  const box = s.getBoundingClientRect();
-  const body = Array.from(s.children).filter(c => c.tagName !== 'H3');
-  return {id: s.id, x: box.left + window.scrollX, y: box.top + window.scrollY, width: box.width, height: box.height,
-          text: body.map(c => c.innerText || '').join(' ').trim().length,
-          figures: s.querySelectorAll('img').length, tables: s.querySelectorAll('table').length,
-          plots: s.querySelectorAll('.js-plotly-plot').length,
-          broken: Array.from(s.querySelectorAll('img')).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
-          unrendered: Array.from(s.querySelectorAll('.js-plotly-plot')).filter(p => !p.querySelector('.main-svg')).map(p => p.id)};
-}))()"""
+@dataclass
+class Visit:
+    """What one visit of the (probed) page recorded."""
+
+    ready: bool  # loaded, every Plotly figure drawn, the probe's verdict written (before the time-out)
+    crashed: bool  # Chromium had exited before it was closed
+    verdict: dict | None  # the probe's verdict (None: it did not report)
+    screenshot: Path  # the viewport (WIDTH x HEIGHT) at the top of the page
+    sections: list[dict]  # SECTIONS_JS
+    shots: Path  # one screenshot per section: <id>.png
+    network: list[str]  # NETWORK_JS
+    probe_errors: list[str] | None  # everything the probe recorded, after the screenshots
+    errors: list[str]  # DevTools' errors (exceptions, console errors, error log entries), at the end
+    stderr: str  # Chromium's last lines on stderr
 
 
-def test_every_section_renders_and_is_screenshotted(built_report, tmp_path):
-    import base64
-    import time
-
-    import matplotlib.image
-
+@pytest.fixture(scope="module")
+def visit(built_report, tmp_path_factory) -> Visit:
+    """Chromium opens a copy of the page with :data:`PROBE` injected (once for the module), and
+    when it is loaded, drawn and probed, takes the viewport's screenshot, then one of every
+    section, and collects the errors DevTools saw along the way."""
     chromium()
-    page = built_report / "results/report/index.html"
-    shots = tmp_path / "sections"
+    out = tmp_path_factory.mktemp("report-browser")
+    text = (built_report / "results/report/index.html").read_text(encoding="utf-8")
+    probed = out / "probed.html"
+    probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
+    shots = out / "sections"
     shots.mkdir()
-    tools = DevTools(tmp_path / "profile")
+    tools = DevTools(out / "profile")
     try:
-        tools.call("Page.navigate", {"url": page.as_uri()})
-        deadline = time.time() + 120
-        while time.time() < deadline:  # loaded, and every Plotly figure drawn
-            if tools.evaluate(
-                "document.readyState === 'complete' && Array.from(document.querySelectorAll("
-                "'.js-plotly-plot')).every(p => p.querySelector('.main-svg'))"
-            ):
-                break
-            time.sleep(0.5)
-        time.sleep(1.0)
+        tools.call("Page.navigate", {"url": probed.as_uri()})
+        ready = tools.wait_for(READY_JS)
+        verdict = tools.evaluate("(document.getElementById('descent-probe') || {}).textContent || null")
+        tools.evaluate("window.scrollTo(0, 0)")
+        screenshot = out / "report.png"
+        screenshot.write_bytes(tools.screenshot())
+        # Sections are taller than the viewport: make it as tall as the page once (one re-layout),
+        # rather than per screenshot (captureBeyondViewport), and let two frames pass.
+        tools.resize(WIDTH, tools.evaluate("Math.ceil(document.documentElement.scrollHeight)"))
+        tools.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         sections = tools.evaluate(SECTIONS_JS)
-        network = tools.evaluate(
-            "performance.getEntriesByType('resource').map(r => r.name).filter(n => !/^(data:|file:|blob:)/.test(n))"
-        )
+        network = tools.evaluate(NETWORK_JS)
         for s in sections:
             clip = {"x": s["x"], "y": s["y"], "width": s["width"], "height": max(1.0, s["height"]), "scale": 1}
-            shot = tools.call("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
-            (shots / f"{s['id']}.png").write_bytes(base64.b64decode(shot["data"]))
+            (shots / f"{s['id']}.png").write_bytes(tools.screenshot(clip))
+        probe_errors = tools.evaluate("window.descentProbeErrors || null")
         errors = tools.errors()
+        crashed = tools.proc.poll() is not None
     finally:
         tools.close()
+    return Visit(
+        ready=ready,
+        crashed=crashed,
+        verdict=json.loads(verdict) if verdict else None,
+        screenshot=screenshot,
+        sections=sections,
+        shots=shots,
+        network=network,
+        probe_errors=probe_errors,
+        errors=errors,
+        stderr="".join(tools.stderr)[-3000:],
+    )
+
+
+def test_page_renders_in_headless_chromium(built_report, visit):
+    assert not visit.crashed, visit.stderr
+    verdict = visit.verdict
+    assert verdict is not None, f"the probe did not report ({chromium()}, ready: {visit.ready}):\n{visit.stderr}"
+    uncaught = [error for error in visit.errors if error.startswith("exception:")]
+    assert verdict["errors"] == [] and visit.probe_errors == [] and uncaught == [], (
+        verdict["errors"],
+        visit.probe_errors,
+        uncaught,
+    )
+    assert verdict["images"] >= 8 and verdict["broken_images"] == [], verdict
+    # Every Plotly figure rendered: the 3D surface and the explorer's two plots per single-feature
+    # dataset (paris_rent and lesson_linear in the .test config).
+    assert verdict["plots"] == 3 * 2 and verdict["unrendered_plots"] == [], verdict
+    assert verdict["gl_plots"] >= 1 and not verdict["webgl_message"], verdict
+    assert verdict["network"] == [], verdict["network"]
+
+    # The explorer's MSE at the least-squares point equals the MSE computed here from the data.
+    (explorer,) = [e for e in verdict["explorers"] if e["dataset"] == "paris_rent"]
+    data = pd.read_parquet(built_report / "results/datasets/paris_rent.parquet")
+    x, y = data["surface"].to_numpy(np.float64), data["rent"].to_numpy(np.float64)
+    surface = pd.read_parquet(built_report / "results/fits/paris_rent/raw/loss_surface.parquet")
+    steps = 51
+    w_grid = np.linspace(surface["w"].min(), surface["w"].max(), steps)
+    b_grid = np.linspace(surface["b"].min(), surface["b"].max(), steps)
+    w, b = w_grid[explorer["w_index"]], b_grid[explorer["b_index"]]
+    assert explorer["best_mse"] == pytest.approx(np.mean((y - (w * x + b)) ** 2), rel=1e-9)
+    assert explorer["line_y"] == pytest.approx([w * x.min() + b, w * x.max() + b], rel=1e-9)
+    lstsq_w, lstsq_b = np.polyfit(x, y, 1)
+    assert abs(w - lstsq_w) <= (w_grid[1] - w_grid[0]) / 2 + 1e-9
+    assert abs(b - lstsq_b) <= (b_grid[1] - b_grid[0]) / 2 + 1e-9
+    assert explorer["best_mse"] < explorer["start_mse"]  # from the lesson's start (25, 100) to the minimum
+
+
+def test_screenshot_of_the_page(visit):
+    shot = visit.screenshot
+    assert not visit.crashed and shot.exists(), visit.stderr
+    assert png_size(shot) == (WIDTH, HEIGHT)
+    # Not a blank page: the rendered header and table give many distinct colours.
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    colours = distinct_colours(pixels.reshape(-1, pixels.shape[-1]))
+    assert colours > 20, colours
+
+
+# ------------------------------------------------------------------------------ one screenshot per section
+
+
+def test_every_section_renders_and_is_screenshotted(visit):
+    import matplotlib.image
+
+    sections, shots = visit.sections, visit.shots
     ids = [s["id"] for s in sections]
     assert len(ids) >= 20 and len(ids) == len(set(ids)), ids
-    assert errors == [], errors
-    assert network == [], network
+    assert visit.errors == [], visit.errors
+    assert visit.network == [], visit.network
     for s in sections:
         # Not empty: some text beyond the heading, or a figure, table or plot; every figure drawn.
         assert s["height"] > 40 and (s["text"] >= 40 or s["figures"] or s["tables"] or s["plots"]), s
         assert s["broken"] == [] and s["unrendered"] == [], s
         pixels = matplotlib.image.imread(shots / f"{s['id']}.png")
         assert pixels.shape[1] == round(s["width"]) and pixels.shape[0] >= 40, (s["id"], pixels.shape)
-        assert len(np.unique(pixels.reshape(-1, pixels.shape[-1])[:: max(1, pixels.size // 2_000_000)], axis=0)) > 5, s[
-            "id"
-        ]
+        rows = pixels.reshape(-1, pixels.shape[-1])[:: max(1, pixels.size // 2_000_000)]
+        colours = distinct_colours(rows)
+        assert colours > 5, (s["id"], colours)
     figures = sum(s["figures"] for s in sections)
     assert figures >= 20, figures
