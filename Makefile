@@ -28,7 +28,7 @@ report: $(STAMP)
 	$(BIN)/snakemake --workflow-profile profiles/default $(SNAKEMAKE_ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Static checks (CI runs them before the tests): Snakemake's own linter, snakefmt, ruff, mypy.
 lint: $(STAMP)

@@ -5,9 +5,11 @@ browser and reproducibility tests read."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,14 +34,8 @@ def snakemake_env() -> dict[str, str]:
     return env
 
 
-def run_snakemake(
-    workdir: Path,
-    *args: str,
-    configfile: Path | None = TEST_CONFIG,
-    check: bool = True,
-    timeout: float = 900,
-) -> subprocess.CompletedProcess[str]:
-    """Run the workflow with ``workdir`` as working directory (results land in ``workdir/results``)."""
+def snakemake_command(workdir: Path, *args: str, configfile: Path | None = TEST_CONFIG) -> list[str]:
+    """The command line that runs the workflow with ``workdir`` as working directory on 2 cores."""
     cmd = [
         str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")),
         "-s",
@@ -52,11 +48,46 @@ def run_snakemake(
     ]
     if configfile is not None:
         cmd.append(f"--configfile={configfile}")  # "=" keeps later targets from being read as config files
-    cmd += list(args)
+    return cmd + list(args)
+
+
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    configfile: Path | None = TEST_CONFIG,
+    check: bool = True,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run the workflow with ``workdir`` as working directory (results land in ``workdir/results``)."""
+    cmd = snakemake_command(workdir, *args, configfile=configfile)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=snakemake_env(), timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+#: The order in which test files are handed to the workers (``make test``: pytest-xdist,
+#: ``--dist loadfile``, ``--no-loadscope-reorder``): the session run builds in the background
+#: from the start (:func:`session_run_in_background`), so first the files that do not read it,
+#: the SLURM run (which waits on the cluster more than it computes) and the longest first, and
+#: last the files that read it. Files not named keep their place in the middle.
+FIRST_FILES = ("test_slurm.py", "test_datasets.py", "test_stream.py", "test_benchmark.py", "test_lessons.py")
+LAST_FILES = ("test_resume.py", "test_report.py", "test_report_browser.py", "test_reliability.py", "test_workflow.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the tests by file as :data:`FIRST_FILES` and :data:`LAST_FILES` say (stable within
+    a file and among the files not named)."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        if name in FIRST_FILES:
+            return FIRST_FILES.index(name)
+        if name in LAST_FILES:
+            return len(FIRST_FILES) + 1 + LAST_FILES.index(name)
+        return len(FIRST_FILES)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture
@@ -116,20 +147,64 @@ def workflow_config(tmp_path_factory) -> Path:
     return once(tmp_path_factory, "workflow-config", write) / "workflow-config.yaml"
 
 
+def _start_session_run(tmp_path_factory: pytest.TempPathFactory, config: Path) -> None:
+    """Start the session run in the background, once for the whole test run (whichever worker
+    comes first; the others find it started). It writes Snakemake's output to ``workflow-run.log``
+    and then its exit status to ``workflow-run.status``, beside the run's directory."""
+    from filelock import FileLock
+
+    workdir = shared_dir(tmp_path_factory, "workflow-run")
+    with FileLock(str(workdir) + ".lock"):
+        started = Path(str(workdir) + ".started")
+        if started.exists():
+            return
+        log, status = Path(str(workdir) + ".log"), Path(str(workdir) + ".status")
+        command = " ".join(shlex.quote(part) for part in snakemake_command(workdir, configfile=config))
+        # The status goes to a temporary name first: a reader sees it whole or not at all.
+        script = f"{command} > {shlex.quote(str(log))} 2>&1; echo $? > {shlex.quote(str(status))}.tmp"
+        script += f" && mv {shlex.quote(str(status))}.tmp {shlex.quote(str(status))}"
+        (workdir / "config-path").write_text(str(config))
+        _SESSION_RUN.append(subprocess.Popen(["/bin/sh", "-c", script], env=snakemake_env()))
+        started.write_text("started")
+
+
+#: The session run's process, in the worker that started it (waited for when that worker ends).
+_SESSION_RUN: list[subprocess.Popen] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_run_in_background(request, tmp_path_factory):
+    """When any selected test reads the session run, start it at once, in the background, so that
+    it builds while the tests that do not need it run (they come first: see
+    :func:`pytest_collection_modifyitems`)."""
+    if any("workflow_run" in item.fixturenames for item in request.session.items):
+        _start_session_run(tmp_path_factory, request.getfixturevalue("workflow_config"))
+    yield
+    for proc in _SESSION_RUN:  # another worker may still be waiting for it
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory, workflow_config) -> Path:
     """The working directory of the whole workflow (``rule all``) run once on ``workflow_config``
-    for the whole test run (shared by the xdist workers).
+    for the whole test run (shared by the xdist workers), started in the background by
+    :func:`session_run_in_background`; this waits for it to finish.
 
     Shared by many tests: read its results, never change them; work on a :func:`copy_run`.
     ``config-path`` in it names the config it ran with.
     """
-
-    def run(workdir: Path) -> None:
-        run_snakemake(workdir, configfile=workflow_config)
-        (workdir / "config-path").write_text(str(workflow_config))
-
-    return once(tmp_path_factory, "workflow-run", run)
+    _start_session_run(tmp_path_factory, workflow_config)  # started already, unless deselected
+    workdir = shared_dir(tmp_path_factory, "workflow-run")
+    status = Path(str(workdir) + ".status")
+    deadline = time.monotonic() + 1800
+    while not status.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the session run did not finish in 30 minutes: {workdir}.log")
+        time.sleep(0.2)
+    if status.read_text().strip() != "0":
+        log = Path(str(workdir) + ".log").read_text()
+        raise AssertionError(f"the session run failed ({status.read_text().strip()}):\n{log[-20000:]}")
+    return workdir
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,11 @@
-"""Reliability: bad config and data fail clearly, interruptions lose nothing, runs reproduce."""
+"""Reliability: bad config and data fail clearly, naming the field or the file. (Interruptions,
+resuming and reproducibility: tests/test_resume.py.)"""
 
 from __future__ import annotations
 
 import copy
-import json
-import os
-import re
 import shutil
-import signal
-import subprocess
 import time
-from base64 import urlsafe_b64encode
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +14,8 @@ import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 
-from conftest import ROOT, SNAKEMAKE, copy_run, run_snakemake, snakemake_env
-from descent.config import ConfigError, check_config, validate_config
+from conftest import ROOT, run_snakemake
+from descent.config import ConfigError, validate_config
 from descent.config.fits import fits_problems
 from descent.fitting.registry import METHODS
 from descent.resources import InsufficientMemoryError, check_memory
@@ -61,8 +56,7 @@ def _set(config: dict, path: tuple, value) -> None:
 
 
 def _validate(config: dict) -> None:
-    validate_config(config, ROOT / "schemas")
-    check_config(config)
+    validate_config(config, ROOT / "schemas")  # the schemas, then the cross-field checks
 
 
 @pytest.mark.parametrize("path", FIELD_PATHS, ids=lambda p: ".".join(map(str, p)))
@@ -213,181 +207,3 @@ def test_memory_check_names_the_input_and_the_remedy():
         InsufficientMemoryError, match=r"big.parquet: 100000000 rows x 11 columns .* mem_mb=2000.*float32"
     ):
         check_memory(10**8, 10, 8, 2000, "big.parquet")
-
-
-# ---------------------------------------------------------------------------------------------
-# 3. Interruption and reproducibility: a second run, from nothing, of the session run's config cut
-#    to the two lesson datasets (every method and variant still runs) is killed twice; it loses
-#    no finished result, a rerun finishes only what is missing, and once finished its results are
-#    byte-identical to the session run's (timings aside). A config change reruns only what
-#    depends on it.
-# ---------------------------------------------------------------------------------------------
-
-SECOND_RUN_DATASETS = ("paris_rent", "lesson_linear")
-#: What the second run builds: the datasets and their fits, a gradient check, a loss surface, two lessons.
-SECOND_RUN_TARGETS = (
-    "results/fits/summary.parquet",
-    "results/fits/gradient_check/paris_rent.json",
-    "results/fits/paris_rent/raw/loss_surface.parquet",
-    "results/lessons/descent_x2.json",
-    "results/lessons/minima.parquet",
-)
-#: Fields and columns that hold timings (they differ run to run), everything else must be identical.
-TIMING_KEYS = {"seconds", "threads", "seconds_median", "seconds_min", "seconds_max", "seconds_iqr", "unstable"}
-
-
-def _start(workdir: Path, config: Path) -> subprocess.Popen:
-    cmd = [
-        str(SNAKEMAKE),
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        f"--configfile={config}",
-        *SECOND_RUN_TARGETS,
-    ]
-    return subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=snakemake_env(),
-        start_new_session=True,
-        # Ctrl-C must reach Snakemake whatever this process inherited: a shell runs a background
-        # job (`make test &`, nohup) with SIGINT ignored, and Python then never turns it into
-        # KeyboardInterrupt (a CI run went on to the end through every Ctrl-C).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-
-
-def _finished_fits(workdir: Path) -> dict[Path, float]:
-    """Fit results (``results/fits/{dataset}/{scaling}/{method}.json``) Snakemake has recorded
-    as finished: present, with no incomplete marker.
-
-    (A job killed with SIGKILL after writing its file but before Snakemake recorded it as done
-    is rightly still marked incomplete and redone.)
-    """
-    if not (workdir / "results/fits").exists():
-        return {}
-    markers = workdir / ".snakemake" / "incomplete"
-    return {
-        p: p.stat().st_mtime_ns
-        for p in (workdir / "results/fits").glob("*/*/*.json")
-        if not (markers / urlsafe_b64encode(p.relative_to(workdir).as_posix().encode()).decode()).exists()
-    }
-
-
-def _without_timings(value):
-    if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
-    if isinstance(value, list):
-        return [_without_timings(v) for v in value]
-    return value
-
-
-def _results(workdir: Path) -> dict[str, object]:
-    """Every result file, timings aside: JSON without its timing keys, parquet as bytes, and a table
-    of every dataset's rows (a `dataset` column: the summary, the predictions) as its rows of the
-    second run's datasets."""
-    out: dict[str, object] = {}
-    for path in sorted((workdir / "results").rglob("*")):
-        rel = path.relative_to(workdir).as_posix()
-        if not path.is_file() or rel.startswith(("results/logs", "results/benchmarks")):
-            continue
-        if path.suffix == ".json":
-            out[rel] = _without_timings(json.loads(path.read_text()))
-        elif path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
-            if "dataset" in frame.columns:
-                frame = frame[frame["dataset"].isin(SECOND_RUN_DATASETS)].reset_index(drop=True)
-            elif "seconds" not in frame.columns:
-                out[rel] = path.read_bytes()
-                continue
-            out[rel] = frame.drop(columns=[c for c in frame.columns if c in TIMING_KEYS]).to_json()
-    return out
-
-
-@pytest.mark.workflow
-def test_an_interrupted_second_run_keeps_finished_results_resumes_and_reproduces(workflow_run, tmp_path, write_config):
-    config = yaml.safe_load(Path((workflow_run / "config-path").read_text()).read_text())
-    config["datasets"] = {name: config["datasets"][name] for name in SECOND_RUN_DATASETS}
-    config = write_config(config)
-    summary = pd.read_parquet(workflow_run / "results/fits/summary.parquet")
-    n_fits = summary["dataset"].isin(SECOND_RUN_DATASETS).sum()  # how many: test_workflow.py
-    finished: dict[Path, float] = {}
-    # Interrupted by Ctrl-C (SIGINT to the whole process group: Snakemake cancels its jobs and
-    # cleans up) once 4 fits have finished, then by SIGKILL of the whole group (like a crashed
-    # node) once 2 more have. Not SIGTERM: Snakemake 9.27's SIGTERM handler takes the
-    # scheduler's non-reentrant lock in the main thread (job_scheduler.py, exit_gracefully), so a
-    # SIGTERM arriving while that thread records a finished job under the same lock hangs the
-    # run for good (seen here under load); README, Reliability.
-    for sig, more in ((signal.SIGINT, 4), (signal.SIGKILL, 2)):
-        proc = _start(tmp_path, config)
-        deadline = time.monotonic() + 300
-        while (
-            len(_finished_fits(tmp_path)) < len(finished) + more and time.monotonic() < deadline and proc.poll() is None
-        ):
-            time.sleep(0.05)
-        if proc.poll() is not None:
-            logs = sorted((tmp_path / ".snakemake" / "log").glob("*.log"))
-            tail = logs[-1].read_text()[-3000:] if logs else "(no log)"
-            raise AssertionError(
-                f"the run finished before it could be interrupted ({sig.name}: {len(_finished_fits(tmp_path))} "
-                f"of {n_fits} fits finished, {len(finished)} before this run; rc {proc.returncode}); log:\n{tail}"
-            )
-        os.killpg(proc.pid, sig)
-        if sig == signal.SIGINT:
-            # Snakemake's log handler swallows a KeyboardInterrupt raised while it writes a record
-            # (snakemake/logging.py, emit: `except (KeyboardInterrupt, SystemExit): pass`), and the
-            # run goes on: press Ctrl-C again, as a user would, until it stops.
-            for _ in range(60):
-                try:
-                    proc.wait(timeout=1)
-                    break
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=120)
-        time.sleep(1)
-        now = _finished_fits(tmp_path)
-        assert len(now) > len(finished), "nothing had finished"
-        assert all(now[p] == mtime for p, mtime in finished.items()), "a finished result was redone"
-        for path in now:  # every file under its final name is complete
-            json.loads(path.read_text())
-        if sig == signal.SIGINT:
-            assert not list(tmp_path.glob("results/**/.*.tmp")), "a temporary file was left behind"
-        else:
-            run_snakemake(tmp_path, "--unlock", *SECOND_RUN_TARGETS, configfile=config)
-        # A rerun plans exactly the fits not recorded as finished.
-        dry = run_snakemake(tmp_path, "-n", *SECOND_RUN_TARGETS, configfile=config)
-        planned = len(re.findall(r"^(?:local)?rule fit_(?:iterative|closed_form):", dry.stdout, re.M))
-        assert planned == n_fits - len(now), dry.stdout
-        finished = now
-    run_snakemake(tmp_path, *SECOND_RUN_TARGETS, configfile=config)
-    after = _finished_fits(tmp_path)
-    assert len(after) == n_fits
-    assert all(after[p] == mtime for p, mtime in finished.items()), "a finished result was redone"
-
-    # Byte-identical to the session run (datasets, fits and their histories, the summary's and
-    # predictions' rows, gradient check, loss surface, lessons), timings aside.
-    second, first = _results(tmp_path), _results(workflow_run)
-    assert len(second) > 40 and second.keys() <= first.keys()
-    different = [k for k in second if second[k] != first[k]]
-    assert not different
-
-
-@pytest.mark.workflow
-def test_changing_one_dataset_reruns_only_its_jobs(workflow_run, tmp_path, write_config):
-    work = copy_run(workflow_run, tmp_path / "w")
-    config_path = Path((work / "config-path").read_text())
-    assert "Nothing to be done" in run_snakemake(work, "-n", configfile=config_path).stdout
-    config = yaml.safe_load(config_path.read_text())
-    config["datasets"]["paris_rent"]["seed"] = 43
-    dry = run_snakemake(work, "-n", "results/fits/summary.parquet", configfile=write_config(config)).stdout
-    datasets = {
-        line.split("dataset=")[1].split(",")[0]
-        for line in dry.splitlines()
-        if "wildcards:" in line and "dataset=" in line
-    }
-    assert datasets == {"paris_rent"}, dry
-    assert "rule fit_summary" in dry or "localrule fit_summary" in dry
