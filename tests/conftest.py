@@ -67,12 +67,21 @@ def run_snakemake(
 
 
 #: The order in which test files are handed to the workers (``make test``: pytest-xdist,
-#: ``--dist loadfile``, ``--no-loadscope-reorder``): the session run builds in the background
-#: from the start (:func:`session_run_in_background`), so first the files that do not read it,
-#: the SLURM run (which waits on the cluster more than it computes) and the longest first, and
-#: last the files that read it. Files not named keep their place in the middle.
-FIRST_FILES = ("test_slurm.py", "test_datasets.py", "test_stream.py", "test_benchmark.py", "test_lessons.py")
-LAST_FILES = ("test_resume.py", "test_report.py", "test_report_browser.py", "test_reliability.py", "test_workflow.py")
+#: ``--dist loadfile``, ``--no-loadscope-reorder``). The session run builds in the background from
+#: the start (:func:`session_run_in_background`), so first the files that do not read it: the
+#: SLURM run (which waits on the cluster more than it computes) and the longest; then the
+#: interruption test (its second run and the session run's readers after it are the longest
+#: chain, so it should start as soon as the session run is done); the files not named; and last
+#: the other files that read the session run.
+FIRST_FILES = (
+    "test_slurm.py",
+    "test_datasets.py",
+    "test_stream.py",
+    "test_benchmark.py",
+    "test_lessons.py",
+    "test_resume.py",
+)
+LAST_FILES = ("test_report.py", "test_report_browser.py", "test_reliability.py", "test_workflow.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -179,6 +188,9 @@ def session_run_in_background(request, tmp_path_factory):
     :func:`pytest_collection_modifyitems`)."""
     if any("workflow_run" in item.fixturenames for item in request.session.items):
         _start_session_run(tmp_path_factory, request.getfixturevalue("workflow_config"))
+        # The tests that read it wait for it: let it have the CPU first (this worker and what it
+        # starts yield to it; it keeps the priority it was started with).
+        os.nice(5)
     yield
     for proc in _SESSION_RUN:  # another worker may still be waiting for it
         proc.wait()

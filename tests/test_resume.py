@@ -84,18 +84,24 @@ def _start(workdir: Path, config: Path) -> subprocess.Popen:
 
 def _finished_fits(workdir: Path) -> dict[Path, float]:
     """Fit results (``results/fits/{dataset}/{scaling}/{method}.json``) Snakemake has recorded
-    as finished: present, with no incomplete marker.
+    as finished: present, with no incomplete marker on it or on its job's other output (an
+    iterative fit's ``.history.parquet``).
 
-    (A job killed with SIGKILL after writing its file but before Snakemake recorded it as done
-    is rightly still marked incomplete and redone.)
+    (A job killed with SIGKILL after writing its files but before Snakemake recorded it as done
+    is rightly still marked incomplete and redone. Snakemake clears a job's markers one output
+    at a time, so a kill can land between the two: seen once in 10 fits.)
     """
     if not (workdir / "results/fits").exists():
         return {}
     markers = workdir / ".snakemake" / "incomplete"
+
+    def incomplete(path: Path) -> bool:
+        return (markers / urlsafe_b64encode(path.relative_to(workdir).as_posix().encode()).decode()).exists()
+
     return {
         p: p.stat().st_mtime_ns
         for p in (workdir / "results/fits").glob("*/*/*.json")
-        if not (markers / urlsafe_b64encode(p.relative_to(workdir).as_posix().encode()).decode()).exists()
+        if not incomplete(p) and not incomplete(p.with_name(p.name.removesuffix(".json") + ".history.parquet"))
     }
 
 
