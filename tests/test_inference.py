@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-import statsmodels.api as sm
 import yaml
 
 from conftest import ROOT, TEST_CONFIG
@@ -27,6 +26,8 @@ RTOL = 1e-9
 
 def _statsmodels(X: np.ndarray, y: np.ndarray):
     """statsmodels OLS on float64 data with the intercept last (weights first, bias last, as descent)."""
+    import statsmodels.api as sm  # here, not at the top: it costs every xdist worker 1.5 s to collect
+
     return sm.OLS(
         np.asarray(y, dtype=np.float64), sm.add_constant(np.asarray(X, dtype=np.float64), prepend=False)
     ).fit()
