@@ -88,11 +88,12 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
 @functools.lru_cache(maxsize=32)
 def _schema_validator(schema_path: Path, mtime_ns: int) -> Any:
     """A validator of the schema at ``schema_path`` (as it was at ``mtime_ns``), parsed once per
-    process: every Snakemake start, job and dry run validates the config."""
+    process, with libyaml when PyYAML has it: a process that validates many configs (the test
+    suite validates hundreds) parses each schema once."""
     import yaml
     from jsonschema import Draft202012Validator
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return Draft202012Validator(yaml.load(schema_path.read_text(), Loader=loader))
 
 

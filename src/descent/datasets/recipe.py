@@ -71,6 +71,7 @@ class Dataset:
 
 
 def rows_frame(X: np.ndarray, y: np.ndarray, features: list[str], target: str) -> pd.DataFrame:
+    """The table of ``X`` (n, k) and ``y`` (n,) or (n, 1): the feature columns, then the target."""
     columns = {name: X[:, j] for j, name in enumerate(features)}
     columns[target] = y.reshape(-1)
     return pd.DataFrame(columns)
@@ -126,6 +127,8 @@ def generated_metadata(
     dtype: str,
     spec: dict[str, Any],
 ) -> dict[str, Any]:
+    """The JSON sidecar of a generated dataset (``results/datasets/{dataset}.json``, a contract:
+    see the README), from its facts."""
     return {
         "dataset": name,
         "features": list(features),
