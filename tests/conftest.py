@@ -5,10 +5,11 @@ browser and reproducibility tests read."""
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,8 +159,9 @@ def workflow_config(tmp_path_factory) -> Path:
 
 def _start_session_run(tmp_path_factory: pytest.TempPathFactory, config: Path) -> None:
     """Start the session run in the background, once for the whole test run (whichever worker
-    comes first; the others find it started). It writes Snakemake's output to ``workflow-run.log``
-    and then its exit status to ``workflow-run.status``, beside the run's directory."""
+    comes first; the others find it started). Snakemake's output goes to ``workflow-run.log``;
+    a thread of this worker writes its exit status to ``workflow-run.status`` when it ends
+    (both beside the run's directory), which every worker's :func:`workflow_run` waits for."""
     from filelock import FileLock
 
     workdir = shared_dir(tmp_path_factory, "workflow-run")
@@ -167,18 +169,32 @@ def _start_session_run(tmp_path_factory: pytest.TempPathFactory, config: Path) -
         started = Path(str(workdir) + ".started")
         if started.exists():
             return
-        log, status = Path(str(workdir) + ".log"), Path(str(workdir) + ".status")
-        command = " ".join(shlex.quote(part) for part in snakemake_command(workdir, configfile=config))
-        # The status goes to a temporary name first: a reader sees it whole or not at all.
-        script = f"{command} > {shlex.quote(str(log))} 2>&1; echo $? > {shlex.quote(str(status))}.tmp"
-        script += f" && mv {shlex.quote(str(status))}.tmp {shlex.quote(str(status))}"
         (workdir / "config-path").write_text(str(config))
-        _SESSION_RUN.append(subprocess.Popen(["/bin/sh", "-c", script], env=snakemake_env()))
+        with open(str(workdir) + ".log", "w") as log:
+            proc = subprocess.Popen(
+                snakemake_command(workdir, configfile=config),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=snakemake_env(),
+                # Ctrl-C must stop it even when the tests were started as a background job (SIGINT
+                # ignored, and inherited): see tests/test_resume.py.
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
+        status = Path(str(workdir) + ".status")
+
+        def record_status() -> None:
+            code = proc.wait()
+            status.with_suffix(".tmp").write_text(str(code))  # renamed: a reader sees it whole or not at all
+            status.with_suffix(".tmp").replace(status)
+
+        thread = threading.Thread(target=record_status, name="session-run", daemon=True)
+        thread.start()
+        _SESSION_RUN.append((proc, thread))
         started.write_text("started")
 
 
-#: The session run's process, in the worker that started it (waited for when that worker ends).
-_SESSION_RUN: list[subprocess.Popen] = []
+#: The session run's process and the thread recording its status, in the worker that started it.
+_SESSION_RUN: list[tuple[subprocess.Popen, threading.Thread]] = []
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -192,8 +208,10 @@ def session_run_in_background(request, tmp_path_factory):
         # starts yield to it; it keeps the priority it was started with).
         os.nice(5)
     yield
-    for proc in _SESSION_RUN:  # another worker may still be waiting for it
-        proc.wait()
+    for proc, thread in _SESSION_RUN:
+        if request.session.shouldfail or request.session.shouldstop:
+            proc.send_signal(signal.SIGINT)  # stopping early (-x, --maxfail): so does the run
+        thread.join()  # else another worker may still be waiting for it
 
 
 @pytest.fixture(scope="session")
