@@ -56,18 +56,7 @@ class Dataset:
 
     def metadata(self, name: str) -> dict[str, Any]:
         """The JSON sidecar written beside the parquet file (a contract, see README)."""
-        return generated_metadata(
-            name,
-            self.features,
-            self.target,
-            self.true_weights,
-            self.true_bias,
-            self.n,
-            self.seed,
-            self.generator,
-            str(self.frame[self.target].dtype),
-            self.spec,
-        )
+        return generated_metadata(name, self, self.n, str(self.frame[self.target].dtype))
 
 
 def rows_frame(X: np.ndarray, y: np.ndarray, features: list[str], target: str) -> pd.DataFrame:
@@ -101,45 +90,24 @@ class Recipe:
 
     def metadata(self, name: str) -> dict[str, Any]:
         """The JSON sidecar (the same as :meth:`Dataset.metadata` of :func:`generate`'s result)."""
-        return generated_metadata(
-            name,
-            self.features,
-            self.target,
-            self.true_weights,
-            self.true_bias,
-            self.n,
-            self.seed,
-            self.generator,
-            str(self.dtype),
-            self.spec,
-        )
+        return generated_metadata(name, self, self.n, str(self.dtype))
 
 
-def generated_metadata(
-    name: str,
-    features: list[str],
-    target: str,
-    true_weights: list[float] | None,
-    true_bias: float | None,
-    n: int,
-    seed: int | None,
-    generator: str,
-    dtype: str,
-    spec: dict[str, Any],
-) -> dict[str, Any]:
+def generated_metadata(name: str, facts: Dataset | Recipe, n: int, dtype: str) -> dict[str, Any]:
     """The JSON sidecar of a generated dataset (``results/datasets/{dataset}.json``, a contract:
-    see the README), from its facts."""
+    see the README), from the facts a :class:`Dataset` and its :class:`Recipe` share, its ``n``
+    rows and the name of its ``dtype``."""
     return {
         "dataset": name,
-        "features": list(features),
-        "target": target,
-        "true_weights": None if true_weights is None else [float(w) for w in true_weights],
-        "true_bias": None if true_bias is None else float(true_bias),
+        "features": list(facts.features),
+        "target": facts.target,
+        "true_weights": None if facts.true_weights is None else [float(w) for w in facts.true_weights],
+        "true_bias": None if facts.true_bias is None else float(facts.true_bias),
         "n": int(n),
-        "seed": None if seed is None else int(seed),
-        "generator": generator,
+        "seed": None if facts.seed is None else int(facts.seed),
+        "generator": facts.generator,
         "dtype": dtype,
-        "spec": spec,
+        "spec": facts.spec,
     }
 
 
