@@ -31,6 +31,39 @@ def test_defaults_are_filled_in(test_config):
     assert config["datasets"]["multifeature"]["offset_factor"] == 3.0
 
 
+def _minimal() -> dict:
+    """A config of one dataset (the .test config's ``paris_rent``) and no other section."""
+    return {"datasets": {"paris_rent": yaml.safe_load(TEST_CONFIG.read_text())["datasets"]["paris_rent"]}}
+
+
+@pytest.mark.parametrize("path", [ROOT / "config.yaml", TEST_CONFIG, None], ids=["default", "test", "minimal"])
+def test_defaults_are_those_snakemake_validate_fills_in(path):
+    # descent.config.schema fills defaults with its own cached validators; snakemake.utils.validate
+    # (the reference) must fill in exactly the same values, section by section.
+    from snakemake.utils import validate
+
+    from descent.config import SECTIONS
+
+    config = yaml.safe_load(path.read_text()) if path else _minimal()
+    ours, reference = copy.deepcopy(config), copy.deepcopy(config)
+    validate_config(ours, SCHEMAS)
+    validate(reference, str(SCHEMAS / "config.schema.yaml"))
+    for section in SECTIONS:
+        validate(reference.setdefault(section, {}), str(SCHEMAS / f"{section}.schema.yaml"))
+    assert ours == reference
+
+
+def test_filled_in_defaults_are_copies_of_the_schemas():
+    # The parsed schemas live for the whole process: changing one filled-in config must not
+    # change the defaults that the next config gets.
+    first = validate_config(_minimal(), SCHEMAS)
+    config = _minimal()
+    validate_config(config, SCHEMAS)
+    config["fits"]["methods"].clear()
+    config["fits"]["settings"]["init"]["kind"] = "changed"
+    assert validate_config(_minimal(), SCHEMAS) == first
+
+
 def _error_text(exc: BaseException) -> str:
     parts = [str(exc)]
     parts += [str(a) for a in getattr(exc, "args", ())]

@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from descent.resources import check_memory
+
+if TYPE_CHECKING:
+    import pandas as pd  # only write_parquet's argument: jobs that write no frame skip the import
 
 
 class DataError(ValueError):

@@ -9,7 +9,6 @@ the field by its dotted path, so a bad config is reported whole before any job r
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +16,8 @@ if TYPE_CHECKING:
     from descent.config.sections import Config
 
 #: Config sections with a schema file of their own (schemas/<section>.schema.yaml). They are
-#: validated one by one because snakemake.utils.validate fills in defaults only within a
-#: single schema file (a cross-file $ref is validated by a validator that sets no defaults).
+#: validated one by one because defaults are filled in only within a single schema file (a
+#: cross-file $ref is validated by a validator that sets no defaults).
 SECTIONS: tuple[str, ...] = ("fits", "benchmark", "lessons", "report")
 
 
@@ -85,28 +84,6 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
     return problems
 
 
-@functools.lru_cache(maxsize=32)
-def _schema_validator(schema_path: Path, mtime_ns: int) -> Any:
-    """A validator of the schema at ``schema_path`` (as it was at ``mtime_ns``), parsed once per
-    process, with libyaml when PyYAML has it: a process that validates many configs (the test
-    suite validates hundreds) parses each schema once."""
-    import yaml
-    from jsonschema import Draft202012Validator
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return Draft202012Validator(yaml.load(schema_path.read_text(), Loader=loader))
-
-
-def _schema_problems(data: Any, schema_path: Path, where: str) -> list[str]:
-    """Every schema violation of ``data`` (not just the first), as ``'<where>.<path>: …'`` strings."""
-    validator = _schema_validator(schema_path, schema_path.stat().st_mtime_ns)
-    problems = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
-        path = ".".join(str(p) for p in (where, *error.absolute_path) if p != "")
-        problems.append(f"{path or 'config'}: {error.message} (schema {schema_path.name})")
-    return problems
-
-
 def validate_config(config: dict[str, Any], schema_dir: str | Path) -> Config:
     """Validate ``config`` in place against the schemas in ``schema_dir``, filling in defaults,
     then check the relations between fields (:func:`check_config`), and return it typed
@@ -116,20 +93,20 @@ def validate_config(config: dict[str, Any], schema_dir: str | Path) -> Config:
     :class:`ConfigError` lists each bad field by its dotted path (a dataset error does not hide a
     fits or lessons error).
     """
-    from snakemake.utils import validate
-
+    from descent.config.schema import fill_defaults, schema_problems
     from descent.config.sections import Config
 
     schema_dir = Path(schema_dir)
-    problems = _schema_problems(config, schema_dir / "config.schema.yaml", "")
+    problems = schema_problems(config, schema_dir / "config.schema.yaml", "")
     if not problems:
-        validate(config, str(schema_dir / "config.schema.yaml"))
+        fill_defaults(config, schema_dir / "config.schema.yaml")
     valid_sections = {"datasets"} if not problems else set()
     for section in SECTIONS:
-        data = config.get(section, {}) if isinstance(config, dict) else None
-        found = _schema_problems(data, schema_dir / f"{section}.schema.yaml", section)
+        # an absent section is an empty one, filled with its defaults (in the config, not a copy)
+        data = config.setdefault(section, {}) if isinstance(config, dict) else None
+        found = schema_problems(data, schema_dir / f"{section}.schema.yaml", section)
         if not found and isinstance(data, dict):
-            validate(data, str(schema_dir / f"{section}.schema.yaml"))
+            fill_defaults(data, schema_dir / f"{section}.schema.yaml")
             valid_sections.add(section)
         problems.extend(found)
     problems.extend(cross_field_problems(config, valid_sections))

@@ -112,10 +112,10 @@ class FitSettings:
 def default_fit_settings(schema_dir: str | Path, method: str, **changes: Any) -> FitSettings:
     """The schema's default settings for ``method`` with ``changes`` (for tests and benchmarks:
     the defaults are read from ``schemas/fits.schema.yaml``, not restated)."""
-    from snakemake.utils import validate
+    from descent.config.schema import fill_defaults
 
     section: dict[str, Any] = {}
-    validate(section, str(Path(schema_dir) / "fits.schema.yaml"))
+    fill_defaults(section, Path(schema_dir) / "fits.schema.yaml")
     return FitSettings.from_dict({**section["settings"], **changes, "method": method})
 
 
@@ -161,9 +161,13 @@ def configured_fits(config: dict[str, Any]) -> list[FitJob]:
     return jobs
 
 
+#: What joins a fit's name and a repetition number in the repetition's job name.
+REPETITION_MARK = ".rep"
+
+
 def repetition_name(fit: str, repetition: int) -> str:
     """The job name of repetition ``repetition`` (> 0) of ``fit``, e.g. ``minibatch_gd.rep2``."""
-    return f"{fit}.rep{repetition}"
+    return f"{fit}{REPETITION_MARK}{repetition}"
 
 
 def repetitions(config: dict[str, Any], job: FitJob) -> int:
@@ -192,6 +196,8 @@ def job_origin(config: dict[str, Any], job: FitJob) -> tuple[FitJob, int]:
             continue
         if fit.method == job.method:
             return fit, 0
+        if not job.method.startswith(fit.method + REPETITION_MARK):
+            continue  # not one of its repetitions: spares resolving its settings (once per job)
         for r in range(1, repetitions(config, fit)):
             if repetition_name(fit.method, r) == job.method:
                 return fit, r

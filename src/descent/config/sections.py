@@ -303,8 +303,8 @@ def default_section(schema_dir: str | Path, section: str, **changes: Any) -> Any
     """Section ``section`` (``lessons``, ``benchmark``, ``report``, ``fits``) with the defaults of
     ``schemas/<section>.schema.yaml`` (filled in by validation, never restated) and ``changes``
     applied before validation (nested sections as dicts, e.g. ``binomial={"n_tests": 100}``)."""
-    from snakemake.utils import validate
+    from descent.config.schema import fill_defaults
 
     values: dict[str, Any] = dict(changes)
-    validate(values, str(Path(schema_dir) / f"{section}.schema.yaml"))
+    fill_defaults(values, Path(schema_dir) / f"{section}.schema.yaml")
     return SECTION_TYPES[section].from_dict(values)
