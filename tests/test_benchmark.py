@@ -463,6 +463,14 @@ def test_unknown_gpu_names_match_nothing():
     assert machine.gpu_entry("NVIDIA H1000") is None and machine.gpu_entry("") is None
 
 
+def test_library_versions_name_the_torch_that_imports():
+    import numpy
+    import torch
+
+    assert machine.library_versions()["torch"] == torch.__version__
+    assert machine.library_versions()["numpy"] == numpy.__version__
+
+
 def test_blas_kernel_width_from_threadpoolctl():
     pools = [{"user_api": "openmp"}, {"user_api": "blas", "internal_api": "openblas", "architecture": "Haswell"}]
     assert machine.blas_kernel_bits(pools) == (256, "Haswell")

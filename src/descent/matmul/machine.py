@@ -309,14 +309,17 @@ def mkl_verbose_header() -> str | None:
 
 
 def library_versions() -> dict[str, str | None]:
-    """Versions of Python, NumPy and torch (``None`` when torch is not installed)."""
+    """Versions of Python, NumPy and torch (``None`` when torch is not installed).
+
+    torch's is read from its installed metadata (the same string as ``torch.__version__``), not
+    by importing it: a NumPy or pure-Python backend's job would spend a second on the import."""
+    from importlib import metadata
+
     import numpy
 
     try:
-        import torch
-
-        torch_version: str | None = torch.__version__
-    except ImportError:
+        torch_version: str | None = metadata.version("torch")
+    except metadata.PackageNotFoundError:
         torch_version = None
     return {"python": platform.python_version(), "numpy": numpy.__version__, "torch": torch_version}
 
