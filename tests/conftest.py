@@ -69,20 +69,19 @@ def run_snakemake(
 
 #: The order in which test files are handed to the workers (``make test``: pytest-xdist,
 #: ``--dist loadfile``, ``--no-loadscope-reorder``). The session run builds in the background from
-#: the start (:func:`session_run_in_background`), so first the files that do not read it: the
-#: SLURM run (which waits on the cluster more than it computes) and the longest; then the
-#: interruption test (its second run and the session run's readers after it are the longest
-#: chain, so it should start as soon as the session run is done); the files not named; and last
-#: the other files that read the session run.
-FIRST_FILES = (
-    "test_slurm.py",
-    "test_datasets.py",
-    "test_stream.py",
-    "test_benchmark.py",
+#: the start (:func:`session_run_in_background`), so first the files that do not read it, or only
+#: at their end: the SLURM run (which waits on the cluster more than it computes), the longest,
+#: and the interruption test (its second run goes on beside the end of the session run, which it
+#: reads only to compare); then the files not named; and last the files that read the session run.
+FIRST_FILES = ("test_slurm.py", "test_datasets.py", "test_stream.py", "test_resume.py")
+LAST_FILES = (
+    "test_report.py",
+    "test_report_browser.py",
     "test_lessons.py",
-    "test_resume.py",
+    "test_benchmark.py",
+    "test_reliability.py",
+    "test_workflow.py",
 )
-LAST_FILES = ("test_report.py", "test_report_browser.py", "test_reliability.py", "test_workflow.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

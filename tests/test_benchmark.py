@@ -9,6 +9,7 @@ import json
 import math
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -642,15 +643,21 @@ OUTPUTS = [
 
 
 @pytest.mark.workflow
-def test_benchmark_rules_end_to_end(tmp_path, test_config, write_config):
-    test_config["benchmark"] = dict(TINY_WORKFLOW)
-    run_snakemake(tmp_path, *(f"results/benchmark/{name}" for name in OUTPUTS), configfile=write_config(test_config))
-    frame = pd.read_parquet(tmp_path / "results/benchmark/matmul.parquet")
+def test_benchmark_rules_end_to_end(workflow_run):
+    # The benchmark stage of the session run: the .test config's benchmark section (TINY_WORKFLOW's
+    # sizes and repeats) with the schema's default backends, all of them.
+    config = yaml.safe_load(Path((workflow_run / "config-path").read_text()).read_text())
+    validate_config(config, ROOT / "schemas")
+    backends = config["benchmark"]["backends"]
+    assert {k: config["benchmark"][k] for k in TINY_WORKFLOW if k != "backends"} == {
+        k: v for k, v in TINY_WORKFLOW.items() if k != "backends"
+    }
+    frame = pd.read_parquet(workflow_run / "results/benchmark/matmul.parquet")
     assert list(frame.columns) == list(table.COLUMNS)
-    assert len(frame) == 4 * 2 * 2 + 2  # backends x dtypes x sizes, plus the lesson's loop at lesson_n per dtype
-    assert list(frame["backend"].drop_duplicates()) == TINY_WORKFLOW["backends"]  # registry order
+    assert len(frame) == len(backends) * 2 * 2 + 2  # backends x dtypes x sizes, plus the lesson's loop per dtype
+    assert list(frame["backend"].drop_duplicates()) == backends  # registry order
     measured = frame[frame["status"] == "ok"]
-    assert {"naive_numpy_indexing", "naive_python", "numpy"} <= set(measured["backend"])
+    assert {"naive_numpy_indexing", "naive_python", "numpy", "torch_cpu"} <= set(measured["backend"])
     assert (measured["max_abs_error"] <= measured["tolerance"]).all() and (measured["gflops"] > 0).all()
     for backend in ("naive_numpy_indexing", "naive_python"):
         naive32 = frame[(frame["backend"] == backend) & (frame["n"] == 32)]
@@ -664,7 +671,7 @@ def test_benchmark_rules_end_to_end(tmp_path, test_config, write_config):
     assert len(cuda) == 4
     if (cuda["status"] != "ok").any():
         assert (cuda["status"] == measure.SKIPPED_NO_CUDA).all() and cuda["seconds_median"].isna().all()
-    sidecar = json.loads((tmp_path / "results/benchmark/matmul.json").read_text())
+    sidecar = json.loads((workflow_run / "results/benchmark/matmul.json").read_text())
     for key in (
         "cpu_model",
         "physical_cores_usable",
@@ -677,16 +684,16 @@ def test_benchmark_rules_end_to_end(tmp_path, test_config, write_config):
     ):
         assert key in sidecar["machine"], key
     assert sidecar["peak"]["cpu"]["float64"]["formula"].startswith("cores x fma_units")
-    assert set(sidecar["jobs"]) == set(TINY_WORKFLOW["backends"])
+    assert set(sidecar["jobs"]) == set(backends)
     assert sidecar["timing_columns"] == list(table.TIMING_COLUMNS) and sidecar["columns"] == table.COLUMNS
     assert sidecar["benchmark"]["sizes"] == [16, 32] and sidecar["lesson_claim"] == {"n": 500, "seconds": 120.0}
     assert any(note.startswith("naive_numpy_indexing float64: n=500 takes") for note in sidecar["notes"])
     for name in OUTPUTS[2:]:
-        assert (tmp_path / "results/benchmark" / name).stat().st_size > 1000
-    assert (tmp_path / "results/benchmark/matmul_gflops.png").read_bytes()[:4] == b"\x89PNG"
-    for job in (*TINY_WORKFLOW["backends"], "gather"):
-        assert (tmp_path / f"results/logs/benchmark/{job}.log").exists()
-        assert (tmp_path / f"results/benchmarks/benchmark/{job}.tsv").exists()
+        assert (workflow_run / "results/benchmark" / name).stat().st_size > 1000
+    assert (workflow_run / "results/benchmark/matmul_gflops.png").read_bytes()[:4] == b"\x89PNG"
+    for job in (*backends, "gather"):
+        assert (workflow_run / f"results/logs/benchmark/{job}.log").exists()
+        assert (workflow_run / f"results/benchmarks/benchmark/{job}.tsv").exists()
 
 
 @pytest.mark.workflow

@@ -7,13 +7,14 @@ import json
 import math
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, copy_run, run_snakemake
 from descent.config import ConfigError, validate_config
 from descent.config.sections import LessonsConfig, default_section
 from descent.lessons import check_lessons_config, lessons_problems
@@ -410,25 +411,17 @@ LESSON_TARGETS = [
 ]
 
 
-def _small_config(test_config: dict) -> dict:
-    config = copy.deepcopy(test_config)
-    lessons = config.setdefault("lessons", {}) or {}
-    config["lessons"] = lessons
-    for section, values in SMALL_LESSONS.items():
-        lessons.setdefault(section, {}).update(values)
-    return config
-
-
 @pytest.mark.workflow
-def test_lessons_end_to_end(tmp_path, test_config, write_config):
-    config = write_config(_small_config(test_config))
-    run_snakemake(tmp_path, *LESSON_TARGETS, configfile=config)
-    out = tmp_path / "results/lessons"
+def test_lessons_end_to_end(workflow_run, tmp_path):
+    # The lessons stage of the session run (the .test config's lessons section: SMALL_LESSONS).
+    config = yaml.safe_load(Path((workflow_run / "config-path").read_text()).read_text())
+    assert {section: config["lessons"][section] for section in SMALL_LESSONS} == SMALL_LESSONS
+    out = workflow_run / "results/lessons"
     for target in LESSON_TARGETS:
-        assert (tmp_path / target).stat().st_size > 0, target
+        assert (workflow_run / target).stat().st_size > 0, target
     for name in ("binomial", "vectors", "descent_x2", "minima"):
-        assert (tmp_path / f"results/logs/lessons/{name}.log").exists()
-        assert (tmp_path / f"results/benchmarks/lessons/{name}.tsv").exists()
+        assert (workflow_run / f"results/logs/lessons/{name}.log").exists()
+        assert (workflow_run / f"results/benchmarks/lessons/{name}.tsv").exists()
 
     binomial = json.loads((out / "binomial.json").read_text())
     assert binomial["n_tests"] == 20000 and binomial["loop_check"] == {"identical": True, "n_tests": 500}
@@ -454,11 +447,15 @@ def test_lessons_end_to_end(tmp_path, test_config, write_config):
     assert (out / "binomial.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "minima.svg").read_text().lstrip().startswith("<?xml")
 
-    # Reproducible: a forced rerun rewrites byte-identical files (timings live in their own file).
+    # Reproducible: a forced rerun (in a copy) rewrites byte-identical files (timings live in their own file).
+    work = copy_run(workflow_run, tmp_path / "w")
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "binomial_timing.json"}
-    run_snakemake(tmp_path, "--forceall", *LESSON_TARGETS, configfile=config)
-    after = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "binomial_timing.json"}
+    run_snakemake(work, "--forceall", *LESSON_TARGETS, configfile=Path((workflow_run / "config-path").read_text()))
+    after = {p.name: p.read_bytes() for p in (work / "results/lessons").iterdir() if p.name != "binomial_timing.json"}
     assert after == before
+    assert (work / "results/lessons/binomial_timing.json").stat().st_mtime > (
+        out / "binomial_timing.json"
+    ).stat().st_mtime
 
 
 # A bad lessons config refused before any job: tests/test_workflow.py (BAD_CONFIGS).
