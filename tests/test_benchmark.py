@@ -684,6 +684,10 @@ def test_benchmark_rules_end_to_end(workflow_run):
     ):
         assert key in sidecar["machine"], key
     assert sidecar["peak"]["cpu"]["float64"]["formula"].startswith("cores x fma_units")
+    # A torch job's facts list torch's OpenMP pool at the job's threads (torch is imported, and its
+    # threads set, before they are gathered).
+    torch_job = sidecar["jobs"]["torch_cpu"]
+    assert any(p["user_api"] == "openmp" and p["num_threads"] == torch_job["threads"] for p in torch_job["threadpools"])
     assert set(sidecar["jobs"]) == set(backends)
     assert sidecar["timing_columns"] == list(table.TIMING_COLUMNS) and sidecar["columns"] == table.COLUMNS
     assert sidecar["benchmark"]["sizes"] == [16, 32] and sidecar["lesson_claim"] == {"n": 500, "seconds": 120.0}

@@ -67,6 +67,10 @@ def run_matmul_job(
         "load_average_before": _load(),
     }
     with threadpool_limits(limits=threads, user_api="blas"):
+        if spec.needs_torch:
+            import torch  # before the pool facts, so that they list torch's OpenMP pool at these threads
+
+            torch.set_num_threads(threads)
         pools = machine.threadpool_facts()
         facts["threadpools"] = pools
         bits, name = machine.blas_kernel_bits(pools)
@@ -81,9 +85,6 @@ def run_matmul_job(
             "ceiling_fraction": min(1.0, bits / hardware_bits) if bits and hardware_bits else None,
         }
         if spec.needs_torch:
-            import torch
-
-            torch.set_num_threads(threads)
             torch.set_float32_matmul_precision("highest")  # no TF32 / bf16 shortcuts: real float32
             facts["torch"] = machine.torch_cpu_facts()
         if spec.device == "cuda":
