@@ -142,7 +142,7 @@ def test_an_interrupted_second_run_keeps_finished_results_resumes_and_reproduces
     request, workflow_config, tmp_path, write_config
 ):
     # The session run's config file, cut; the session run itself is awaited only to compare with
-    # it at the end, so that this second run goes on beside it.
+    # it at the end, so this second run never waits for it to start (tests/conftest.py: FIRST_FILES).
     config = _cut_to(yaml.safe_load(workflow_config.read_text()), SECOND_RUN_DATASETS)
     filled = copy.deepcopy(config)
     validate_config(filled, ROOT / "schemas")
