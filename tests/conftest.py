@@ -76,7 +76,7 @@ def run_snakemake(
 #: until the session run is done (the last SLURM test compares with it): the interruption test,
 #: which needs the session run only at its end, is the file that loses least by that wait (its
 #: second run then fills the idle moments of the session run's last jobs and the report tests).
-#: Measured: 170 s that way, 179 s with the file-reading tests third.
+#: Measured: 174–190 s that way (seven runs), 196–206 s with the file-reading tests third (five).
 FIRST_FILES = ("test_slurm.py", "test_datasets.py", "test_resume.py", "test_stream.py")
 LAST_FILES = (
     "test_report.py",
