@@ -8,7 +8,12 @@ one of them (or the report's config or code) changes.
 """
 
 from descent.report.claims import claims_digest
-from descent.report.inputs import fit_keys, jobs_of
+from descent.report.inputs import (
+    builtin_templates_digest,
+    fit_keys,
+    jobs_of,
+    override_templates,
+)
 from descent.report.provenance import reproduce_command
 
 # The section typed once (descent.config.sections.ReportConfig); the page job gets it as a dict
@@ -253,6 +258,8 @@ rule report_html:
         ),
         gradient_figure=rules.report_check_figures.output.gradient_png,
         predictions_figure=rules.report_check_figures.output.predictions_png,
+        # A teacher's own step templates (report.templates): editing one rebuilds the page.
+        templates=override_templates(REPORT.templates),
     output:
         html=report(
             "results/report/index.html",
@@ -282,5 +289,6 @@ rule report_html:
         ),
         basedir=workflow.basedir,
         claims_digest=claims_digest(),
+        templates_digest=builtin_templates_digest(),
     script:
         "../scripts/report_html.py"

@@ -240,6 +240,7 @@ class ReportConfig(SectionBase):
     max_path_points: int
     slider_steps: int
     best_rtol: float
+    templates: str | None
 
 
 # ----------------------------------------------------------------------------- fits, the whole config

@@ -44,12 +44,16 @@ PARTS: tuple[tuple[str, str, str], ...] = (
 
 
 def build_parts(
-    results: Any, claims: Sequence[Mapping[str, Any]], options: ReportConfig | Mapping[str, Any]
+    results: Any,
+    claims: Sequence[Mapping[str, Any]],
+    options: ReportConfig | Mapping[str, Any],
+    words: Any = None,
 ) -> list[Part]:
     """The page's parts from :class:`descent.report.results.Results`, the evaluated claims
     (:func:`descent.report.claims.evaluate_claims`) and the report options (the typed ``report``
-    section, or its schema-filled dict)."""
-    story = Story(results, {c["id"]: dict(c) for c in claims}, ReportConfig.coerce(options))
+    section, or its schema-filled dict); ``words``: a :class:`descent.report.words.Words` (default:
+    one for ``options.templates``)."""
+    story = Story(results, {c["id"]: dict(c) for c in claims}, ReportConfig.coerce(options), words)
     builders: dict[str, Sequence[Builder]] = {
         "paris": story_paris.STEPS,
         "lesson0": story_lesson0.STEPS,

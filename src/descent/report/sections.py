@@ -54,12 +54,20 @@ class Part:
 @dataclass
 class Story:
     """What builders read: the :class:`descent.report.results.Results`, the evaluated claims (by
-    id, from :func:`descent.report.claims.evaluate_claims`) and the report's options (the
-    ``report`` config section, typed: :class:`descent.config.sections.ReportConfig`)."""
+    id, from :func:`descent.report.claims.evaluate_claims`), the report's options (the
+    ``report`` config section, typed: :class:`descent.config.sections.ReportConfig`) and the
+    words of the steps (:class:`descent.report.words.Words`, from ``options.templates``)."""
 
     results: Any
     claims: dict[str, dict[str, Any]]
     options: ReportConfig
+    words: Any = None
+
+    def __post_init__(self) -> None:
+        if self.words is None:  # the step templates, a teacher's folder first (descent.report.words)
+            from descent.report.words import Words
+
+            self.words = Words(self.options.templates)
 
     @property
     def dpi(self) -> int:

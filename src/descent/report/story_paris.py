@@ -1,10 +1,14 @@
-"""The Paris rent lesson, step by step in the lesson's order, each step with the numbers this run
-computed and a figure: the data; the loss surface; descent on the raw data (and why the intercept
-barely moves); standardization; descent on standardized data; the hand gradient against
-autograd; the autograd loop; ``nn.Linear``; predictions; the closed form (the certified float64
-solution and the lesson's own ``torch.linalg.lstsq`` call); every fit compared.
+"""The Paris rent lesson, step by step in the lesson's order: the data; the loss surface; descent
+on the raw data (and why the intercept barely moves); standardization; descent on standardized
+data; the hand gradient against autograd; the autograd loop; ``nn.Linear``; predictions; the
+closed form (the certified float64 solution and the lesson's own ``torch.linalg.lstsq`` call);
+every fit compared.
 
-Each builder returns ``None`` when this run lacks what it shows (e.g. no ``paris_rent`` dataset).
+Each step is two functions: ``*_facts(story)`` returns the facts the step shows (a plain dict of
+numbers and names, read from what the fits recorded; ``None`` when this run lacks them, e.g. no
+``paris_rent`` dataset), and ``*_step(story)`` lays out the section: its words come from the
+template ``templates/steps/{section id}.j2`` (:mod:`descent.report.words`), its tables and
+figures from the results.
 """
 
 from __future__ import annotations
@@ -15,124 +19,46 @@ import numpy as np
 
 from descent.report import analysis, blocks, stepfigures
 from descent.report.findings import iterations_to_tolerance
-from descent.report.formatting import format_number as fmt
 from descent.report.sections import Section, Story
-from descent.report.story_paris_fits import (
-    all_fits_step,
-    autograd_step,
-    closed_form_step,
-    gradient_check_step,
-    nn_linear_step,
-    predictions_step,
-)
 from descent.report.storykit import (
     PARIS,
     explorer_block,
     figure_block,
+    findings_block,
     fits_table,
+    gradient_block,
     interactive_surface,
     paris_data,
+    predictions_blocks,
+    summary_block,
 )
 from descent.report.storykit import (
     PARIS_LOOPS as LOOPS,
 )
+
+Facts = dict[str, Any]
+
+#: Half-widths of the lesson's (w, b) grid around the true parameters, and its points per axis.
+LESSON_GRID: tuple[float, float, int] = (10.0, 100.0, 50)
 
 
 def _labels(meta: dict[str, Any]) -> tuple[str, str]:
     return meta["features"][0], meta["target"]
 
 
-def data_step(story: Story) -> Section | None:
-    got = paris_data(story)
-    if got is None:
-        return None
-    X, y, meta = got
-    x = X[:, 0]
-    spec = meta.get("spec", {})
-    w_star, b_star = analysis.least_squares(X, y)
-    feature, target = _labels(meta)
-    text = (
-        f"{meta['n']} apartments, generated as the lesson does (torch seed {meta['seed']}, {meta.get('dtype')}): "
-        f"{feature} uniform in [{fmt(spec.get('low'))}, {fmt(spec.get('high'))}], {target} = "
-        f"{fmt(meta['true_weights'][0])}·{feature} + {fmt(meta['true_bias'])} + noise with standard deviation "
-        f"{fmt(spec.get('noise_std'))}. The goal: recover the slope and intercept from the points alone."
-    )
-    return Section(
-        "paris-data",
-        "The data",
-        [
-            blocks.paragraph(text),
-            blocks.facts(
-                [
-                    (f"{feature} range", f"{fmt(x.min(), 4)} – {fmt(x.max(), 4)}"),
-                    (f"{target} range", f"{fmt(y.min(), 4)} – {fmt(y.max(), 4)}"),
-                    (f"mean {feature} / {target}", f"{fmt(x.mean(), 4)} / {fmt(y.mean(), 4)}"),
-                    ("true parameters", f"w = {fmt(meta['true_weights'][0])}, b = {fmt(meta['true_bias'])}"),
-                    ("best fit of these 50 points (least squares)", f"w = {fmt(w_star)}, b = {fmt(b_star)}"),
-                ]
-            ),
-            blocks.figure(
-                stepfigures.data_figure(
-                    x, y, (meta["true_weights"][0], meta["true_bias"]), (w_star, b_star), (feature, target), story.dpi
-                ),
-                "Paris rent: the data",
-                "The generated apartments, the true relation and the least-squares line.",
-            ),
-            *(
-                [
-                    blocks.paragraph(
-                        "Move w and b, as with the lesson's sliders: the line follows over the data, the MSE is "
-                        "recomputed, and the point moves on the loss contour."
-                    )
-                ]
-                + ex
-                if (ex := explorer_block(story, PARIS))
-                else []
-            ),
-        ],
-    )
+def _lstsq(story: Story) -> tuple[float, float]:
+    """The certified least-squares ``(w, b)`` of the Paris data, as the fit stage recorded it."""
+    row = story.results.fits_of(PARIS).iloc[0]
+    return float(row["lstsq_weights"][0]), float(row["lstsq_bias"])
 
 
-def surface_step(story: Story) -> Section | None:
-    got, surface = paris_data(story), story.results.surfaces.get((PARIS, "raw"))
-    if got is None or surface is None:
+def _conditioning(story: Story, scaling: str) -> dict[str, Any] | None:
+    """The fit stage's conditioning of the Paris loss (``results/fits/conditioning.parquet``)."""
+    table = story.results.conditioning
+    if table is None:
         return None
-    X, y, meta = got
-    tw, tb = float(meta["true_weights"][0]), float(meta["true_bias"])
-    ws, bs = np.linspace(tw - 10, tw + 10, 50), np.linspace(tb - 100, tb + 100, 50)
-    grid = analysis.mse_grid(X[:, 0], y, ws, bs)
-    w_star, b_star = analysis.least_squares(X, y)
-    start = _start(story)
-    points = {"least squares": (w_star, b_star), f"true ({fmt(tw)}, {fmt(tb)})": (tw, tb)}
-    facts = [
-        (
-            "MSE over the lesson's grid (w ± 10, b ± 100 around the truth)",
-            f"{fmt(grid.min(), 6)} to {fmt(grid.max(), 6)}",
-        ),
-        ("MSE at the true parameters", fmt(analysis.mse_at(X, y, [tw], tb), 6)),
-        ("lowest MSE (least squares)", fmt(analysis.mse_at(X, y, [w_star], b_star), 6)),
-    ]
-    if start:
-        points[f"start ({fmt(start[0])}, {fmt(start[1])})"] = start
-        facts.append(("MSE at the raw descent's start", fmt(analysis.mse_at(X, y, [start[0]], start[1]), 6)))
-    return Section(
-        "paris-loss-surface",
-        "The loss surface",
-        [
-            blocks.paragraph(
-                "The mean squared error as a function of the two parameters: a bowl, long and narrow "
-                "on the raw data. The true parameters are not its lowest point; the least-squares line of "
-                "these noisy points is."
-            ),
-            blocks.facts(facts),
-            blocks.figure(
-                stepfigures.contour_figure(surface, {}, points, "MSE over (w, b), raw data", story.dpi),
-                "Paris rent: loss contour",
-                "The workflow's loss-surface grid (log-spaced levels).",
-            ),
-            *interactive_surface(story, PARIS),
-        ],
-    )
+    rows = table[(table["dataset"] == PARIS) & (table["scaling"] == scaling)]
+    return rows.iloc[0].to_dict() if not rows.empty else None
 
 
 def _start(story: Story) -> tuple[float, float] | None:
@@ -142,116 +68,261 @@ def _start(story: Story) -> tuple[float, float] | None:
     return float(fit["init"]["weights"][0]), float(fit["init"]["bias"])
 
 
-def raw_descent_step(story: Story) -> Section | None:
-    got, r = paris_data(story), story.results
-    fit = r.fit(PARIS, "raw", "manual_gd")
-    surface = r.surfaces.get((PARIS, "raw"))
-    if got is None or fit is None or surface is None or not fit.get("init"):
+# ----------------------------------------------------------------------------- the data
+
+
+def data_facts(story: Story) -> Facts | None:
+    got = paris_data(story)
+    if got is None or not story.results.has_fits(PARIS):
         return None
     X, y, meta = got
+    x, spec = X[:, 0], meta.get("spec", {})
+    feature, target = _labels(meta)
+    lstsq_w, lstsq_b = _lstsq(story)
+    return {
+        "n": meta["n"],
+        "seed": meta["seed"],
+        "dtype": meta.get("dtype"),
+        "feature": feature,
+        "target": target,
+        "low": spec.get("low"),
+        "high": spec.get("high"),
+        "noise_std": spec.get("noise_std"),
+        "true_w": meta["true_weights"][0],
+        "true_b": meta["true_bias"],
+        "x_min": float(x.min()),
+        "x_max": float(x.max()),
+        "x_mean": float(x.mean()),
+        "y_min": float(y.min()),
+        "y_max": float(y.max()),
+        "y_mean": float(y.mean()),
+        "lstsq_w": lstsq_w,
+        "lstsq_b": lstsq_b,
+    }
+
+
+def data_step(story: Story) -> Section | None:
+    facts, got = data_facts(story), paris_data(story)
+    if facts is None or got is None:
+        return None
+    X, y, _ = got
+    words, sid = story.words, "paris-data"
+    explorer = explorer_block(story, PARIS)
+    return Section(
+        sid,
+        "The data",
+        [
+            blocks.paragraph(words.text(sid, "text", facts)),
+            blocks.facts(words.facts(sid, "facts", facts)),
+            blocks.figure(
+                stepfigures.data_figure(
+                    X[:, 0],
+                    y,
+                    (facts["true_w"], facts["true_b"]),
+                    (facts["lstsq_w"], facts["lstsq_b"]),
+                    (facts["feature"], facts["target"]),
+                    story.dpi,
+                ),
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
+            ),
+            *([blocks.paragraph(words.text(sid, "explorer", facts)), *explorer] if explorer else []),
+        ],
+    )
+
+
+# ----------------------------------------------------------------------------- the loss surface
+
+
+def surface_facts(story: Story) -> Facts | None:
+    got, surface = paris_data(story), story.results.surfaces.get((PARIS, "raw"))
+    if got is None or surface is None or not story.results.has_fits(PARIS):
+        return None
+    X, y, meta = got
+    tw, tb = float(meta["true_weights"][0]), float(meta["true_bias"])
+    half_w, half_b, points = LESSON_GRID
+    grid = analysis.mse_grid(
+        X[:, 0], y, np.linspace(tw - half_w, tw + half_w, points), np.linspace(tb - half_b, tb + half_b, points)
+    )
+    w_star, b_star = _lstsq(story)
+    start = _start(story)
+    return {
+        "true_w": tw,
+        "true_b": tb,
+        "grid_w": half_w,
+        "grid_b": half_b,
+        "grid_min": float(grid.min()),
+        "grid_max": float(grid.max()),
+        "mse_true": analysis.mse_at(X, y, [tw], tb),
+        "mse_lstsq": analysis.mse_at(X, y, [w_star], b_star),
+        "lstsq_w": w_star,
+        "lstsq_b": b_star,
+        "start": (
+            {"w": start[0], "b": start[1], "mse": analysis.mse_at(X, y, [start[0]], start[1])} if start else None
+        ),
+    }
+
+
+def surface_step(story: Story) -> Section | None:
+    facts = surface_facts(story)
+    if facts is None:
+        return None
+    words, sid = story.words, "paris-loss-surface"
+    points = {
+        "least squares": (facts["lstsq_w"], facts["lstsq_b"]),
+        words.text(sid, "label_true", facts): (facts["true_w"], facts["true_b"]),
+    }
+    if facts["start"]:
+        points[words.text(sid, "label_start", facts)] = (facts["start"]["w"], facts["start"]["b"])
+    surface = story.results.surfaces[(PARIS, "raw")]
+    return Section(
+        sid,
+        "The loss surface",
+        [
+            blocks.paragraph(words.text(sid, "text", facts)),
+            blocks.facts(words.facts(sid, "facts", facts)),
+            blocks.figure(
+                stepfigures.contour_figure(surface, {}, points, words.text(sid, "figure_title", facts), story.dpi),
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
+            ),
+            *interactive_surface(story, PARIS),
+        ],
+    )
+
+
+# ----------------------------------------------------------------------------- raw descent
+
+
+def raw_descent_facts(story: Story) -> Facts | None:
+    """The raw descent's end, and why the intercept barely moves: the start's gradient and the
+    exact descent along the Hessian's eigen-directions (computed here: the fit stage records the
+    conditioning, not the path per direction)."""
+    got, r = paris_data(story), story.results
+    fit = r.fit(PARIS, "raw", "manual_gd")
+    cond = _conditioning(story, "raw")
+    if got is None or fit is None or (PARIS, "raw") not in r.surfaces or not fit.get("init") or cond is None:
+        return None
+    X, y, _ = got
     w0, b0 = float(fit["init"]["weights"][0]), float(fit["init"]["bias"])
     lr, iters = float(fit["lr"]), int(fit["iterations"])
     g_w, g_b = analysis.gradient(X, y, [w0], b0)
-    h = analysis.hessian_facts(X, y)
     d = analysis.descent_by_direction(X, y, [w0], b0, lr, iters)
-    w_star, b_star = d["lstsq"]
     (mu, L), vec = d["eigenvalues"], d["eigenvectors"]
-    moved = abs(float(fit["bias"]) - b0) / abs(b_star - b0)
-    why = (
-        f"Why: at the start the gradient is ∂L/∂w = {fmt(g_w[0], 5)} but ∂L/∂b = {fmt(g_b, 5)} — each term of "
-        f"∂L/∂w is multiplied by a surface (mean {fmt(X[:, 0].mean(), 3)} m²), so one step size moves w "
-        f"{fmt(abs(g_w[0] / g_b), 3)} times faster than b. On this quadratic loss, descent moves independently "
-        f"along the two eigen-directions of the Hessian. The steep one (eigenvalue L = {fmt(L, 4)}, direction "
-        f"(w, b) ∝ ({fmt(vec[0, 1], 3)}, {fmt(vec[1, 1], 3)}), nearly pure w) loses lr·L = {fmt(100 * lr * L, 3)} % "
-        f"of its remaining distance per step: after {iters} steps {fmt(100 * d['covered'][1], 4)} % of the way is "
-        f"covered. The flat one (μ = {fmt(mu, 4)}, direction ∝ ({fmt(vec[0, 0], 3)}, {fmt(vec[1, 0], 3)}), "
-        f"nearly pure b) loses only lr·μ = {fmt(lr * mu, 3)} per step: 1 − (1 − lr·μ)^{iters} = "
-        f"{fmt(100 * d['covered'][0], 3)} % of the way. Together they predict b = {fmt(d['theta'][-1])} after "
-        f"{iters} steps (measured {fmt(fit['bias'])}; {fmt(d['b_moves'][1], 3)} of the move from the steep "
-        f"direction's small b-component, {fmt(d['b_moves'][0], 3)} from the flat one), {fmt(100 * moved, 3)} % of "
-        f"the way to {fmt(b_star, 5)}. A larger step cannot help: beyond 2/L = {fmt(h['max_stable_step'], 3)} the "
-        f"steep direction diverges (condition number {fmt(h['condition_number'], 4)})."
-    )
+    w_star, b_star = _lstsq(story)
+    return {
+        "lr": lr,
+        "iterations": iters,
+        "w0": w0,
+        "b0": b0,
+        "w_end": float(fit["weights"][0]),
+        "b_end": float(fit["bias"]),
+        "lstsq_w": w_star,
+        "lstsq_b": b_star,
+        "grad_w": float(g_w[0]),
+        "grad_b": float(g_b),
+        "x_mean": float(X[:, 0].mean()),
+        "speed_ratio": abs(float(g_w[0]) / g_b),
+        "L": float(L),
+        "mu": float(mu),
+        "steep": [float(vec[0, 1]), float(vec[1, 1])],
+        "flat": [float(vec[0, 0]), float(vec[1, 0])],
+        "covered_steep": float(d["covered"][1]),
+        "covered_flat": float(d["covered"][0]),
+        "b_predicted": float(d["theta"][-1]),
+        "b_move_steep": float(d["b_moves"][1]),
+        "b_move_flat": float(d["b_moves"][0]),
+        "moved": abs(float(fit["bias"]) - b0) / abs(b_star - b0),
+        "max_stable_step": float(cond["max_stable_lr"]),
+        "condition_number": float(cond["kappa"]),
+    }
+
+
+def raw_descent_step(story: Story) -> Section | None:
+    facts = raw_descent_facts(story)
+    if facts is None:
+        return None
+    r, words, sid = story.results, story.words, "paris-raw-descent"
     paths = {m: hist for m in LOOPS if (hist := r.history(PARIS, "raw", m)) is not None}
     return Section(
-        "paris-raw-descent",
+        sid,
         "Gradient descent on the raw data",
         [
-            blocks.paragraph(
-                f"The lesson's loop with the gradients derived by hand: step {fmt(lr)}, {iters} iterations "
-                f"from w = {fmt(w0)}, b = {fmt(b0)}. It ends at w = {fmt(fit['weights'][0])}, "
-                f"b = {fmt(fit['bias'])}: the slope overshoots to near its best value, the intercept has "
-                f"hardly moved from {fmt(b0)} (least squares: w = {fmt(w_star)}, b = {fmt(b_star)})."
-            ),
-            blocks.paragraph(why),
+            blocks.paragraph(words.text(sid, "text", facts)),
+            blocks.paragraph(words.text(sid, "why", facts)),
             *fits_table(story, PARIS, [("raw", m) for m in LOOPS], "paris_raw_descent"),
             blocks.figure(
                 stepfigures.contour_figure(
-                    surface,
+                    r.surfaces[(PARIS, "raw")],
                     paths,
-                    {"least squares": (w_star, b_star)},
-                    "raw descent paths on the MSE contour",
+                    {"least squares": (facts["lstsq_w"], facts["lstsq_b"])},
+                    words.text(sid, "figure_title", facts),
                     story.dpi,
                     traces=True,
                 ),
-                "Paris rent: raw descent",
-                "Left: the paths on the loss contour. Right: how far w (solid) and "
-                "b (dashed) have moved towards their least-squares values, iteration by iteration.",
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
             ),
         ],
     )
 
 
-def standardization_step(story: Story) -> Section | None:
+# ----------------------------------------------------------------------------- standardization
+
+
+def standardization_facts(story: Story) -> Facts | None:
     got = paris_data(story)
-    if got is None:
+    raw, std = _conditioning(story, "raw"), _conditioning(story, "standardized")
+    if got is None or raw is None or std is None:
         return None
     X, y, meta = got
     Xs, ys, stats = analysis.standardize(X, y)
-    raw, std = analysis.hessian_facts(X, y), analysis.hessian_facts(Xs, ys)
     slope = analysis.least_squares(Xs, ys)
     feature, target = _labels(meta)
+    return {
+        "feature": feature,
+        "target": target,
+        "x_mean": float(stats["x_mean"][0]),
+        "x_std": float(stats["x_std"][0]),
+        "y_mean": float(stats["y_mean"]),
+        "y_std": float(stats["y_std"]),
+        "condition_raw": float(raw["kappa"]),
+        "condition_standardized": float(std["kappa"]),
+        "max_step_raw": float(raw["max_stable_lr"]),
+        "max_step_standardized": float(std["max_stable_lr"]),
+        "slope": float(slope[0]),
+        "intercept": float(slope[1]) + 0.0,
+    }
+
+
+def standardization_step(story: Story) -> Section | None:
+    facts, got = standardization_facts(story), paris_data(story)
+    if facts is None or got is None:
+        return None
+    X, y, _ = got
+    Xs, ys, _ = analysis.standardize(X, y)
+    words, sid = story.words, "paris-standardization"
     return Section(
-        "paris-standardization",
+        sid,
         "Standardization",
         [
-            blocks.paragraph(
-                "Both the surfaces and the rents are shifted to mean 0 and divided by their standard "
-                "deviation (the sample one, n − 1, as torch.std computes it). The bowl becomes round, "
-                "so one step size suits both parameters."
-            ),
-            blocks.facts(
-                [
-                    (
-                        f"{feature}: mean, standard deviation",
-                        f"{fmt(stats['x_mean'][0], 6)}, {fmt(stats['x_std'][0], 6)}",
-                    ),
-                    (f"{target}: mean, standard deviation", f"{fmt(stats['y_mean'], 6)}, {fmt(stats['y_std'], 6)}"),
-                    (
-                        "condition number of the loss's Hessian",
-                        f"raw {fmt(raw['condition_number'], 4)}, standardized {fmt(std['condition_number'], 4)}",
-                    ),
-                    (
-                        "largest stable step 2/L",
-                        f"raw {fmt(raw['max_stable_step'], 3)}, standardized {fmt(std['max_stable_step'], 3)}",
-                    ),
-                    (
-                        "best standardized fit",
-                        f"w = {fmt(slope[0], 6)} (the correlation of {feature} and "
-                        f"{target}), b = {fmt(slope[1] + 0.0, 3)}",
-                    ),
-                ]
-            ),
+            blocks.paragraph(words.text(sid, "text", facts)),
+            blocks.facts(words.facts(sid, "facts", facts)),
             blocks.figure(
-                stepfigures.standardization_figure(X[:, 0], y, Xs[:, 0], ys, (feature, target), story.dpi),
-                "Paris rent: standardized data",
-                "The same points before and after standardizing.",
+                stepfigures.standardization_figure(
+                    X[:, 0], y, Xs[:, 0], ys, (facts["feature"], facts["target"]), story.dpi
+                ),
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
             ),
         ],
     )
 
 
-def standardized_descent_step(story: Story) -> Section | None:
+# ----------------------------------------------------------------------------- standardized descent
+
+
+def standardized_descent_facts(story: Story) -> Facts | None:
     r = story.results
     fit = r.fit(PARIS, "standardized", "manual_gd")
     if fit is None:
@@ -263,38 +334,247 @@ def standardized_descent_step(story: Story) -> Section | None:
         if history is not None and "tolerance" in settings
         else None
     )
-    init = fit.get("init") or {}
-    fitted = fit.get("fitted_space", {})
-    text = (
-        f"The same loop on the standardized data: step {fmt(fit['lr'])}, {int(fit['iterations'])} iterations from "
-        f"w = {fmt(init.get('weights', [None])[0])}, b = {fmt(init.get('bias'))}. It ends at w = "
-        f"{fmt(fitted.get('weights', [None])[0])}, b = {fmt(fitted.get('bias'))} in standardized units, which "
-        f"map back (w = w_s·σ_y/σ_x, b = b_s·σ_y + μ_y − w·μ_x) to w = {fmt(fit['weights'][0])} €/m², "
-        f"b = {fmt(fit['bias'])} €, {fmt(float(fit['rel_dist_to_lstsq']), 2)} (relative) from least squares"
-        + (
-            f"; it met its tolerance (gradient norm ≤ {fmt(float(settings['tolerance']))} × the initial one) after "
-            f"{needed} iterations."
-            if needed is not None
-            else "."
-        )
-    )
+    init, fitted = fit.get("init") or {}, fit.get("fitted_space", {})
+    return {
+        "lr": fit["lr"],
+        "iterations": int(fit["iterations"]),
+        "w0": init.get("weights", [None])[0],
+        "b0": init.get("bias"),
+        "ws": fitted.get("weights", [None])[0],
+        "bs": fitted.get("bias"),
+        "w": fit["weights"][0],
+        "b": fit["bias"],
+        "rel_dist": float(fit["rel_dist_to_lstsq"]),
+        "tolerance": float(settings["tolerance"]) if "tolerance" in settings else None,
+        "needed": needed,
+    }
+
+
+def standardized_descent_step(story: Story) -> Section | None:
+    facts = standardized_descent_facts(story)
+    if facts is None:
+        return None
+    words, sid = story.words, "paris-standardized-descent"
     return Section(
-        "paris-standardized-descent",
+        sid,
         "Gradient descent on standardized data",
         [
-            blocks.paragraph(text),
+            blocks.paragraph(words.text(sid, "text", facts)),
             *fits_table(story, PARIS, [("standardized", m) for m in LOOPS[:1]], "paris_standardized_descent"),
             *figure_block(
                 story,
                 f"{PARIS}_surface",
-                "Paris rent: loss surfaces and descent paths",
-                "Raw (left) and standardized (right) loss surfaces with every descent path (● start, ■ end, "
-                "★ least squares): round on standardized data, the path runs straight to the minimum.",
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
             ),
         ],
     )
 
 
+# ----------------------------------------------------------------------------- the gradient check
+
+
+def gradient_check_step(story: Story) -> Section | None:
+    grad = gradient_block(story, PARIS)
+    if not grad:
+        return None
+    words, sid = story.words, "paris-gradient-check"
+    facts: Facts = {}
+    return Section(
+        sid,
+        "The hand gradient against autograd",
+        [
+            blocks.paragraph(words.text(sid, "text", facts)),
+            *grad,
+            *figure_block(
+                story, "gradient_check", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
+            ),
+        ],
+    )
+
+
+# ----------------------------------------------------------------------------- autograd and nn.Linear
+
+
+def loop_facts(story: Story, method: str) -> Facts | None:
+    """A standardized training loop's end against the hand-gradient loop's (``manual_gd``)."""
+    r = story.results
+    fit, ref = r.fit(PARIS, "standardized", method), r.fit(PARIS, "standardized", "manual_gd")
+    if fit is None or ref is None:
+        return None
+    init = fit.get("init") or {}
+    return {
+        "method": method,
+        "w": fit["weights"][0],
+        "b": fit["bias"],
+        "w0": (init.get("weights") or [None])[0],
+        "b0": init.get("bias"),
+        "lr": float(fit["lr"]),
+        "status": fit["status_text"],
+        "diff": analysis.rel_diff(analysis.theta(fit), analysis.theta(ref)),
+        "rel_dist": float(fit["rel_dist_to_lstsq"]),
+    }
+
+
+def _loop_step(story: Story, facts: Facts | None, section_id: str, title: str) -> Section | None:
+    if facts is None:
+        return None
+    r, words, method = story.results, story.words, facts["method"]
+    histories = {m: h for m in ("manual_gd", method) if (h := r.history(PARIS, "standardized", m)) is not None}
+    out = [
+        blocks.paragraph(words.text(section_id, "text", facts)),
+        blocks.paragraph(words.text(section_id, "result", facts)),
+        *fits_table(story, PARIS, [("standardized", "manual_gd"), ("standardized", method)], f"paris_{method}"),
+    ]
+    if len(histories) == 2:
+        out.append(
+            blocks.figure(
+                stepfigures.loss_compare_figure(
+                    histories, words.text(section_id, "figure_title", facts), dpi=story.dpi
+                ),
+                words.text(section_id, "figure_alt", facts),
+                words.text(section_id, "figure_caption", facts),
+            )
+        )
+    return Section(section_id, title, out)
+
+
+def autograd_step(story: Story) -> Section | None:
+    return _loop_step(story, loop_facts(story, "autograd"), "paris-autograd", "The autograd loop")
+
+
+def nn_linear_facts(story: Story) -> Facts | None:
+    """:func:`loop_facts` of ``nn_linear``, with its loss reduction; for ``sum``, the data's size
+    and the standardized loss's best constant step 1/L (the fit stage's conditioning)."""
+    facts = loop_facts(story, "nn_linear")
+    if facts is None:
+        return None
+    fit = story.results.fit(PARIS, "standardized", "nn_linear") or {}
+    ref = story.results.fit(PARIS, "standardized", "manual_gd") or {}
+    cond = _conditioning(story, "standardized") if paris_data(story) is not None else None
+    L = float(cond["lambda_max"]) if cond is not None else None
+    return {
+        **facts,
+        "reduction": fit.get("settings", {}).get("loss_reduction", "mean"),
+        "n": int(story.results.metas.get(PARIS, {}).get("n", 0)) or 1,
+        "L": L,
+        "best_step": 1 / L if L else None,
+        "ref_lr": float(ref["lr"]) if ref.get("lr") else None,
+    }
+
+
+def nn_linear_step(story: Story) -> Section | None:
+    return _loop_step(story, nn_linear_facts(story), "paris-nn-linear", "A torch.nn.Linear layer")
+
+
+# ----------------------------------------------------------------------------- predictions
+
+
+def predictions_facts(story: Story) -> Facts:
+    fit = story.results.fit(PARIS, "standardized", "manual_gd")
+    return {"model": {"w": fit["weights"][0], "b": fit["bias"]} if fit is not None else None}
+
+
+def predictions_step(story: Story) -> Section | None:
+    words, sid = story.words, "paris-predictions"
+    facts = predictions_facts(story)
+    preds = predictions_blocks(story, PARIS, words.text(sid, "table_caption", facts))
+    if not preds:
+        return None
+    predictions = story.results.predictions
+    sub = predictions[predictions["dataset"] == PARIS]
+    figure = []
+    if not sub.empty:
+        from descent.report.figures import predictions_figure
+
+        figure = [
+            blocks.figure(
+                stepfigures.to_png(predictions_figure(sub), story.dpi),
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
+            )
+        ]
+    return Section(sid, "Predictions", [blocks.paragraph(words.text(sid, "text", facts)), *preds, *figure])
+
+
+# ----------------------------------------------------------------------------- the closed form
+
+
+def closed_form_facts(story: Story) -> Facts | None:
+    r = story.results
+    ref = r.fit(PARIS, "raw", "lstsq")
+    if ref is None:
+        return None
+    cert = ref.get("certificate") or {}
+    facts: Facts = {
+        "w": ref["weights"][0],
+        "b": ref["bias"],
+        "condition_number": cert.get("condition_number"),
+        "normal_residual": cert.get("normal_residual"),
+        "error_bound": cert.get("error_bound"),
+        "lesson": None,
+    }
+    lesson = r.fit(PARIS, "raw", "lstsq_lesson")
+    if lesson is not None:
+        facts["lesson"] = {
+            "dtype": lesson.get("dtype", "float32"),
+            "driver": lesson.get("driver", "?"),
+            "w": lesson["weights"][0],
+            "b": lesson["bias"],
+            "diff": analysis.rel_diff(analysis.theta(lesson), analysis.theta(ref)),
+            "dw": abs(float(lesson["weights"][0]) - float(ref["weights"][0])),
+            "db": abs(float(lesson["bias"]) - float(ref["bias"])),
+            "error_bound": (lesson.get("certificate") or {}).get("error_bound"),
+            "status": lesson["status_text"],
+        }
+    return facts
+
+
+def closed_form_step(story: Story) -> Section | None:
+    facts = closed_form_facts(story)
+    if facts is None:
+        return None
+    r, words, sid = story.results, story.words, "paris-closed-form"
+    out = [blocks.paragraph(words.text(sid, "text", facts))]
+    if facts["lesson"] is not None:
+        out.append(blocks.paragraph(words.text(sid, "lesson", facts)))
+    fits = r.fits_of(PARIS)
+    closed = [
+        (s, m)
+        for s, m, base in zip(fits["scaling"], fits["method"], fits["base_method"])
+        if base in ("lstsq", "sklearn")
+    ]
+    out += fits_table(story, PARIS, closed, "paris_closed_forms", extra=["condition_number", "error_bound"])
+    out += figure_block(
+        story, f"{PARIS}_fits", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
+    )
+    return Section(sid, "The closed form", out)
+
+
+# ----------------------------------------------------------------------------- every fit
+
+
+def all_fits_step(story: Story) -> Section | None:
+    table = summary_block(story, PARIS)
+    if not table:
+        return None
+    words, sid = story.words, "paris-all-fits"
+    facts: Facts = {}
+    return Section(
+        sid,
+        "Every fit of the Paris data compared",
+        [
+            blocks.paragraph(words.text(sid, "text", facts)),
+            *findings_block(story, PARIS),
+            *table,
+            *figure_block(
+                story, f"{PARIS}_loss", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
+            ),
+        ],
+    )
+
+
+#: The Paris lesson's steps, in the lesson's order.
 STEPS = [
     data_step,
     surface_step,
