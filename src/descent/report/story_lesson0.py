@@ -2,14 +2,18 @@
 product and the bias folded in (the worked examples); descent on x²; minima and restarts; the
 matrix form trained on the lesson's dataset; batch, mini-batch and stochastic descent; the naive
 triple loop against NumPy's matrix product. Each builder returns ``None`` when this run lacks its
-results (lessons or benchmark switched off, the dataset not configured)."""
+results (lessons or benchmark switched off, the dataset not configured).
+
+As in :mod:`descent.report.story_paris`, a step's facts are a plain dict (``*_facts``) and its
+words the template ``templates/steps/{section id}.j2`` (:mod:`descent.report.words`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from descent.report import analysis, blocks, stepfigures
-from descent.report.formatting import format_number as fmt
 from descent.report.formatting import format_vector
 from descent.report.sections import Section, Story
 from descent.report.storykit import (
@@ -24,28 +28,52 @@ from descent.report.storykit import (
 
 BATCH_METHODS: tuple[str, ...] = ("manual_gd", "minibatch_gd", "stochastic_gd")
 
+Facts = dict[str, Any]
+
+
+def guessing_facts(b: dict[str, Any], table: Any) -> Facts:
+    """The binomial experiment's summary (``results/lessons/binomial.json``) and, from its
+    histogram table, the most common score."""
+    facts: Facts = {
+        "n_tests": b["n_tests"],
+        "n_questions": b["n_questions"],
+        "p": b["p"],
+        "mean": b["mean_correct"],
+        "expected_mean": b["expected_mean_correct"],
+        "variance": b["variance_correct"],
+        "expected_variance": b["expected_variance_correct"],
+        "mode": None,
+        "long_test": None,
+    }
+    if table is not None:
+        top = table.loc[table["observed_count"].idxmax()]
+        facts["mode"] = {
+            "n_correct": int(top["n_correct"]),
+            "fraction": float(top["fraction_correct"]),
+            "frequency": float(top["observed_frequency"]),
+            "probability": float(top["exact_probability"]),
+        }
+    long_test = b.get("long_test")
+    if long_test:
+        facts["long_test"] = {
+            "n_questions": long_test["n_questions"],
+            "n_correct": long_test["n_correct"],
+            "fraction": long_test["fraction_correct"],
+            "z": long_test["z_score"],
+        }
+    return facts
+
 
 def guessing_step(story: Story) -> Section | None:
     b = story.results.lessons.get("binomial")
     table = story.results.lesson_tables.get("binomial")
     if not b:
         return None
-    out = [
-        blocks.paragraph(
-            f"{b['n_tests']:,} tests of {b['n_questions']} true/false questions, each answered at random (p = {fmt(b['p'])}). "
-            f"The number right is binomial: mean {fmt(b['mean_correct'], 6)} against n·p = {fmt(b['expected_mean_correct'])}, "
-            f"variance {fmt(b['variance_correct'], 6)} against n·p·(1 − p) = {fmt(b['expected_variance_correct'])}."
-        )
-    ]
+    words, sid = story.words, "lesson0-guessing"
+    facts = guessing_facts(b, table)
+    out = [blocks.paragraph(words.text(sid, "text", facts))]
     if table is not None:
-        top = table.loc[table["observed_count"].idxmax()]
-        out.append(
-            blocks.paragraph(
-                f"The most common score is {int(top['n_correct'])} right ({fmt(100 * float(top['fraction_correct']), 3)} %), "
-                f"in {fmt(100 * float(top['observed_frequency']), 4)} % of the tests; the exact probability is "
-                f"{fmt(100 * float(top['exact_probability']), 4)} %."
-            )
-        )
+        out.append(blocks.paragraph(words.text(sid, "mode", facts)))
         out.append(
             blocks.table(
                 table.to_dict("records"),
@@ -70,19 +98,10 @@ def guessing_step(story: Story) -> Section | None:
                 },
             )
         )
-    long_test = b.get("long_test")
-    if long_test:
-        out.append(
-            blocks.paragraph(
-                f"One long test of {long_test['n_questions']:,} questions: {long_test['n_correct']:,} right, "
-                f"{fmt(long_test['fraction_correct'], 4)} (z = {fmt(long_test['z_score'], 3)}) — one draw, not a distribution."
-            )
-        )
+    if facts["long_test"]:
+        out.append(blocks.paragraph(words.text(sid, "long_test", facts)))
     out += figure_block(
-        story,
-        "lessons_binomial",
-        "Random guessing: histogram against the binomial",
-        "Fraction right over all tests against the exact binomial probabilities.",
+        story, "lessons_binomial", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
     )
     return Section("lesson0-guessing", "Guessing at random: the binomial distribution", out)
 
@@ -100,55 +119,48 @@ def vectors_step(story: Story) -> Section | None:
         {"term": f"u{i + 1}·v{i + 1}", "u": a, "v": b, "product": a * b}
         for i, (a, b) in enumerate(zip(dot["u"], dot["v"]))
     ]
-    term_rows.append({"term": "sum (the dot product)", "product": float(np.dot(dot["u"], dot["v"]))})
+    words, sid = story.words, "lesson0-vectors"
+    facts: Facts = {
+        "max_difference": unit["max_abs_difference"],
+        "coincide": bool(unit["coincide"]),
+        "dot_numpy": dot["dot_numpy"],
+        "seed": model["seed"],
+        "n_inputs": model["n_inputs"],
+        "weights": model["weights"],
+        "inputs": model["inputs"],
+        "bias": model["bias"],
+        "output": model["output"],
+        "output_folded": model["output_folded"],
+        "abs_difference": model["abs_difference"],
+    }
+    term_rows.append({"term": words.text(sid, "dot_sum", facts), "product": float(np.dot(dot["u"], dot["v"]))})
     return Section(
-        "lesson0-vectors",
+        sid,
         "Vectors, the dot product and the linear model",
         [
-            blocks.paragraph(
-                "Worked example 1 — same direction: divide each vector by its length; equal unit vectors "
-                "mean the vectors point the same way."
-            ),
+            blocks.paragraph(words.text(sid, "unit", facts)),
             blocks.table(
                 unit_rows,
                 ["vector", "norm_squared", "norm", "unit_vector"],
                 "vectors_unit",
                 {"norm_squared": "squared length", "norm": "length", "unit_vector": "unit vector"},
             ),
-            blocks.paragraph(
-                f"Largest difference between the unit vectors: {fmt(unit['max_abs_difference'], 2)} "
-                f"({'they coincide' if unit['coincide'] else 'they differ'})."
-            ),
+            blocks.paragraph(words.text(sid, "unit_result", facts)),
             *(
                 [
                     blocks.figure(
                         stepfigures.vectors_figure(unit["vectors"], unit["unit_vectors"][0], story.dpi),
-                        "The example vectors and their unit vector",
-                        "Both vectors lie on one line through the "
-                        "origin; dividing by the length gives the same unit vector.",
+                        words.text(sid, "figure_alt", facts),
+                        words.text(sid, "figure_caption", facts),
                     )
                 ]
                 if all(len(v) == 3 for v in unit["vectors"])
                 else []
             ),
-            blocks.paragraph(
-                f"Worked example 2 — the dot product, term by term (by hand, then NumPy: {fmt(dot['dot_numpy'])})."
-            ),
+            blocks.paragraph(words.text(sid, "dot", facts)),
             blocks.table(term_rows, ["term", "u", "v", "product"], "vectors_dot"),
-            blocks.paragraph(
-                "Worked example 3 — a linear model's output, with the bias folded into the dot product "
-                f"(seed {model['seed']}, {model['n_inputs']} inputs):"
-            ),
-            blocks.facts(
-                [
-                    ("weights w", format_vector(model["weights"], 6)),
-                    ("inputs x", format_vector(model["inputs"], 6)),
-                    ("bias b", fmt(model["bias"], 6)),
-                    ("w·x + b", fmt(model["output"], 10)),
-                    ("(w, b)·(x, 1)", fmt(model["output_folded"], 10)),
-                    ("difference", fmt(model["abs_difference"], 2)),
-                ]
-            ),
+            blocks.paragraph(words.text(sid, "model", facts)),
+            blocks.facts(words.facts(sid, "model_facts", facts)),
         ],
     )
 
@@ -169,15 +181,13 @@ def x2_step(story: Story) -> Section | None:
         }
         for r in d["runs"]
     ]
+    words, sid = story.words, "lesson0-x2-descent"
+    facts: Facts = {"x0": d["x0"], "tolerance": d["tolerance"], "divergence_bound": d["divergence_bound"]}
     return Section(
-        "lesson0-x2-descent",
+        sid,
         "Gradient descent on y = x²",
         [
-            blocks.paragraph(
-                f"From x = {fmt(d['x0'])} the update is x ← x − step·2x = (1 − 2·step)·x: a step below 1 "
-                f"shrinks x towards the minimum at 0, a step above 1 flips its sign and grows it. Stop: "
-                f"|x_new − x_old| < {fmt(d['tolerance'])}, or diverged beyond {fmt(d['divergence_bound'])}."
-            ),
+            blocks.paragraph(words.text(sid, "text", facts)),
             blocks.table(
                 rows,
                 ["step_size", "iterates", "status", "iterations", "x_final", "factor_per_step", "reason"],
@@ -189,7 +199,12 @@ def x2_step(story: Story) -> Section | None:
                     "factor_per_step": "x multiplied by, per step",
                 },
             ),
-            *figure_block(story, "lessons_descent_x2", "Descent on x²", "Iterates of both step sizes on y = x²."),
+            *figure_block(
+                story,
+                "lessons_descent_x2",
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
+            ),
         ],
     )
 
@@ -208,36 +223,37 @@ def minima_step(story: Story) -> Section | None:
         }
         for f in m.get("minima_found", [])
     ]
-    stationary = "; ".join(
-        f"x = {fmt(s['x0'])} ({s['kind']}): moved {fmt(s['distance_moved'])}, {s['status']} after "
-        f"{s['iterations']} iteration(s)"
-        for s in m.get("stationary_starts", [])
-    )
+    words, sid = story.words, "lesson0-minima"
+    facts: Facts = {
+        "function": m["function"],
+        "derivative": m["derivative"],
+        "minima": [x["x"] for x in m.get("local_minima", [])],
+        "maxima": [x["x"] for x in m.get("local_maxima", [])],
+        "global_x": list(m["global_minimum"]["x"]),
+        "global_f": m["global_minimum"]["f_exact"],
+        "n_starts": m["n_starts"],
+        "start_low": m["start_range"][0],
+        "start_high": m["start_range"][1],
+        "step": m["step_size"],
+        "fraction_global": float(m["fraction_global"]),
+        "best_is_global": bool(m["best_is_global"]),
+        "stationary": list(m.get("stationary_starts", [])),
+    }
     return Section(
-        "lesson0-minima",
+        sid,
         "Local and global minima, and restarts",
         [
-            blocks.paragraph(
-                f"{m['function']}, i.e. {m['derivative']}: minima at "
-                + ", ".join(fmt(x["x"]) for x in m.get("local_minima", []))
-                + f", the global one f({format_vector(m['global_minimum']['x'])[1:-1]}) = "
-                f"{m['global_minimum']['f_exact']}; maxima at "
-                + ", ".join(fmt(x["x"]) for x in m.get("local_maxima", []))
-                + f". {m['n_starts']} random starts in [{fmt(m['start_range'][0])}, {fmt(m['start_range'][1])}], "
-                f"step {fmt(m['step_size'])}."
-            ),
+            blocks.paragraph(words.text(sid, "text", facts)),
             blocks.table(
                 rows,
                 ["x", "f", "minimum", "starts", "fraction"],
                 "minima_found",
                 {"x": "minimum at x", "f": "f(x)", "starts": "starts ending there", "fraction": "fraction"},
             ),
-            blocks.paragraph(
-                f"{fmt(100 * float(m['fraction_global']), 3)} % of the starts reach the global minimum; the "
-                f"best of all restarts {'is' if m['best_is_global'] else 'is not'} the global minimum. Started "
-                f"exactly on a maximum: {stationary or 'none'}."
+            blocks.paragraph(words.text(sid, "result", facts)),
+            *figure_block(
+                story, "lessons_minima", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
             ),
-            *figure_block(story, "lessons_minima", "Minima and restarts", "Where each random start ended."),
         ],
     )
 
@@ -247,41 +263,49 @@ def matrix_form_step(story: Story) -> Section | None:
     fit = r.fit(LESSON0, "raw", "manual_gd")
     if fit is None:
         return None
-    meta = r.metas.get(LESSON0, {})
+    words, sid = story.words, "lesson0-matrix-form"
+    facts = matrix_form_facts(story, fit)
+    out = [blocks.paragraph(words.text(sid, "text", facts))]
+    if facts["shapes"] is not None:
+        out.append(blocks.paragraph(words.text(sid, "shapes", facts)))
+    out += gradient_block(story, LESSON0) + findings_block(story, LESSON0) + summary_block(story, LESSON0)
+    out += figure_block(
+        story, f"{LESSON0}_fits", words.text(sid, "fits_alt", facts), words.text(sid, "fits_caption", facts)
+    )
+    out += figure_block(
+        story, f"{LESSON0}_surface", words.text(sid, "surface_alt", facts), words.text(sid, "surface_caption", facts)
+    )
+    out += interactive_surface(story, LESSON0) + explorer_block(story, LESSON0)
+    return Section(sid, "The matrix form, trained on the lesson's data", out)
+
+
+def matrix_form_facts(story: Story, fit: dict[str, Any]) -> Facts:
+    """The lesson's data and its NumPy loop (``fit``: the raw ``manual_gd`` fit), and the
+    gradient at the loop's start (computed here from the data: the fit records its end)."""
+    meta = story.results.metas.get(LESSON0, {})
     init = fit.get("init") or {}
-    out = [
-        blocks.paragraph(
-            f"The matrix form on the lesson's data ({meta.get('n')} points, y = {fmt(meta.get('true_bias'))} + "
-            f"{fmt((meta.get('true_weights') or [None])[0])}x + noise, NumPy seed {meta.get('seed')}): predictions "
-            f"P = X·W + b, residuals R = Y − P, gradients −2/n·Xᵀ·R and −2/n·ΣR. The lesson's loop starts from W = "
-            f"{format_vector(init.get('weights', []), 6)}, b = {fmt(init.get('bias'), 6)} (drawn with np.random.randn right "
-            f"after the data), step {fmt(fit['lr'])}, {int(fit['iterations'])} iterations, and ends at W = "
-            f"{format_vector(fit['weights'], 6)}, b = {fmt(fit['bias'], 6)} — {fmt(float(fit['rel_dist_to_lstsq']), 2)} "
-            f"(relative) from least squares ({fit['status_text']})."
-        )
-    ]
-    data = r.data(LESSON0)
+    facts: Facts = {
+        "dataset": LESSON0,
+        "n": meta.get("n"),
+        "true_b": meta.get("true_bias"),
+        "true_w": (meta.get("true_weights") or [None])[0],
+        "seed": meta.get("seed"),
+        "w0": list(init.get("weights", [])),
+        "b0": init.get("bias"),
+        "lr": fit["lr"],
+        "iterations": int(fit["iterations"]),
+        "w": list(fit["weights"]),
+        "b": fit["bias"],
+        "rel_dist": float(fit["rel_dist_to_lstsq"]),
+        "status": fit["status_text"],
+        "shapes": None,
+    }
+    data = story.results.data(LESSON0)
     if data is not None:
         X, y = data
         g_w, g_b = analysis.gradient(X, y, init.get("weights", [0.0]), float(init.get("bias", 0.0)))
-        out.append(
-            blocks.paragraph(
-                f"Shapes: X {X.shape}, W ({X.shape[1]}, 1), R ({len(y)}, 1); Xᵀ·R is ({X.shape[1]}, 1), one entry per "
-                f"weight. At the start the gradient is ∂W = {format_vector(g_w.tolist(), 6)}, ∂b = {fmt(g_b, 6)}."
-            )
-        )
-    out += gradient_block(story, LESSON0) + findings_block(story, LESSON0) + summary_block(story, LESSON0)
-    out += figure_block(
-        story, f"{LESSON0}_fits", f"{LESSON0}: data and fitted lines", "The data with every fit; dotted: y = 4 + 3x."
-    )
-    out += figure_block(
-        story,
-        f"{LESSON0}_surface",
-        f"{LESSON0}: loss surface and paths",
-        "MSE over (W, b), raw and standardized, with the descent paths.",
-    )
-    out += interactive_surface(story, LESSON0) + explorer_block(story, LESSON0)
-    return Section("lesson0-matrix-form", "The matrix form, trained on the lesson's data", out)
+        facts.update(shapes={"n_rows": X.shape[0], "n_features": X.shape[1]}, grad_w=g_w.tolist(), grad_b=float(g_b))
+    return facts
 
 
 def batches_step(story: Story) -> Section | None:
@@ -308,12 +332,10 @@ def batches_step(story: Story) -> Section | None:
             }
         )
     histories = {m: h for m in present if (h := r.history(LESSON0, "raw", m)) is not None}
+    words, sid = story.words, "lesson0-batches"
+    facts: Facts = {"dataset": LESSON0}
     out = [
-        blocks.paragraph(
-            "Full-batch descent uses every row for each update; mini-batch descent a shuffled batch of "
-            "rows; stochastic descent one row at a time — more, noisier updates per pass over the data "
-            "(an epoch)."
-        ),
+        blocks.paragraph(words.text(sid, "text", facts)),
         blocks.table(
             rows,
             ["method", "batch_size", "epochs", "updates", "weights", "bias", "rel_dist_to_lstsq", "status"],
@@ -326,16 +348,16 @@ def batches_step(story: Story) -> Section | None:
             blocks.figure(
                 stepfigures.loss_compare_figure(
                     histories,
-                    f"{LESSON0}, raw: loss after each epoch",
+                    words.text(sid, "figure_title", facts),
                     "epoch",
                     float(r.fit(LESSON0, "raw", present[0])["lstsq_mse"]),
                     story.dpi,
                 ),
-                "Batch, mini-batch and stochastic descent",
-                "MSE at the end of each epoch (log scale); dotted: the least-squares minimum.",
+                words.text(sid, "figure_alt", facts),
+                words.text(sid, "figure_caption", facts),
             )
         )
-    return Section("lesson0-batches", "Batch, mini-batch and stochastic descent", out)
+    return Section(sid, "Batch, mini-batch and stochastic descent", out)
 
 
 def matmul_step(story: Story) -> Section | None:
@@ -360,15 +382,9 @@ def matmul_step(story: Story) -> Section | None:
         if "numpy" in at and "naive_numpy_indexing" in at:
             row["speedup"] = float(at["naive_numpy_indexing"]["seconds_median"]) / float(at["numpy"]["seconds_median"])
         rows.append(row)
-    out = [
-        blocks.paragraph(
-            f"The lesson times its triple loop, D[i, j] += A[i, k]·B[k, j] over NumPy arrays, against np.matmul, and "
-            f"promises no more than {fmt(claim.get('seconds'))} s at n = {claim.get('n')}. Median seconds per product "
-            f"({dtype}, the lesson's dtype); sizes beyond those measured are extrapolated as O(n³) and listed as "
-            f"estimated. naive_python is the same loop over Python lists; every backend and dtype is under Beyond the "
-            f"lessons."
-        )
-    ]
+    words, sid = story.words, "lesson0-matmul"
+    facts: Facts = {"limit_seconds": claim.get("seconds"), "limit_n": claim.get("n"), "dtype": dtype}
+    out = [blocks.paragraph(words.text(sid, "text", facts))]
     out.append(
         blocks.table(
             rows,
@@ -384,13 +400,12 @@ def matmul_step(story: Story) -> Section | None:
         )
     )
     out += figure_block(
-        story,
-        "matmul_speedup",
-        "matmul speed-up over the lesson's loop",
-        "Speed-up of every backend over the lesson's loop (extrapolated points hollow).",
+        story, "matmul_speedup", words.text(sid, "speedup_alt", facts), words.text(sid, "speedup_caption", facts)
     )
-    out += figure_block(story, "matmul_gflops", "matmul GFLOP/s", "GFLOP/s against n, log-log.")
-    return Section("lesson0-matmul", "The naive triple loop against NumPy", out)
+    out += figure_block(
+        story, "matmul_gflops", words.text(sid, "gflops_alt", facts), words.text(sid, "gflops_caption", facts)
+    )
+    return Section(sid, "The naive triple loop against NumPy", out)
 
 
 #: Lesson 0's steps, in the lesson's order.
