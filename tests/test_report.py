@@ -879,8 +879,9 @@ def test_machine_verdicts_and_the_matmul_exponent():
 
 
 def test_agreeing_fits_are_grouped_into_one_sentence():
-    from descent.report.findings import group_by_method
+    from descent.report.findings import FINDINGS, grouped
     from descent.report.pivot import agreeing_groups, agreement_sentence
+    from descent.report.words import Words
 
     groups = agreeing_groups(
         {"a (raw)": [1107.5118255, 1779.08], "b (raw)": [1107.5118301, 1779.08], "c (raw)": [1150.54, 1801.83]}
@@ -889,13 +890,24 @@ def test_agreeing_fits_are_grouped_into_one_sentence():
     assert agreement_sentence(groups[0], ["s=30", "s=50"]) == (
         "a (raw) and b (raw) predict the same to 6 significant digits: 1107.51 at s=30, 1779.08 at s=50."
     )
-    assert group_by_method(
-        [
-            ("manual_gd", "Raw {who} ended after 200 iterations at b = 100.149."),
-            ("autograd", "Raw {who} ended after 200 iterations at b = 100.149."),
-            ("nn_linear", "Raw {who} ended after 200 iterations at b = 100.149."),
-        ]
-    ) == ["Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.149."]
+    # Fits whose sentences read the same at display precision share one; the template picks the
+    # grammar by their number.
+    end = {"iterations": 200, "lstsq_b": 173.6, "w": None, "lstsq_w": None, "status": "max_iterations"}
+    raw = [
+        {**end, "method": "manual_gd", "b": 100.1487, "gap": 100.1487 - 173.6},
+        {**end, "method": "autograd", "b": 100.14871, "gap": 100.14871 - 173.6},
+        {**end, "method": "nn_linear", "b": 100.14869, "gap": 100.14869 - 173.6},
+        {**end, "method": "gd_auto", "b": 170.0, "gap": 170.0 - 173.6},
+    ]
+    words = Words()
+    assert grouped(words, FINDINGS, "raw", raw) == [
+        "Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.149, 73.4513 below "
+        "the least-squares intercept 173.6 (42.3 % of it) (max_iterations).",
+        "Raw gd_auto ended after 200 iterations at b = 170, 3.6 below the least-squares intercept 173.6 "
+        "(2.07 % of it) (max_iterations).",
+    ]
+    assert grouped(words, FINDINGS, "raw", raw[:2])[0].startswith("Raw manual_gd and autograd both ended after")
+    assert grouped(words, FINDINGS, "raw", raw[:1])[0].startswith("Raw manual_gd ended after")
 
 
 def _section_ids(page: PageParser) -> list[str]:

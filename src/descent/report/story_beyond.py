@@ -10,7 +10,7 @@ accuracy, more optimizers, your own data) register the same way, in a module imp
 from __future__ import annotations
 
 from descent.report import blocks
-from descent.report.findings import benchmark_findings
+from descent.report.findings import benchmark_facts
 from descent.report.sections import Section, Story, beyond_section
 from descent.report.storykit import LESSON_DATASETS, dataset_sections_blocks, figure_block
 from descent.report.tables import BENCHMARK_COLUMNS
@@ -38,20 +38,16 @@ def matmul_beyond(story: Story) -> Section | None:
     if "compute_dtype" in table.columns and "compute_dtype" not in columns:
         columns.insert(columns.index("dtype") + 1, "compute_dtype")
     sidecar = r.benchmark_sidecar or {}
+    words, sid = story.words, "beyond-matmul"
+    facts = benchmark_facts(table, sidecar)
     return Section(
-        "beyond-matmul",
+        sid,
         "Matrix products beyond the lesson's loop",
         [
-            blocks.paragraph(
-                "NumPy's BLAS, torch on the CPU and on a CUDA GPU, for every size and dtype configured, "
-                "with each backend's share of the machine's estimated peak."
-            ),
-            blocks.bullets(benchmark_findings(table, sidecar)),
+            blocks.paragraph(words.text(sid, "text", facts)),
+            blocks.bullets(words.items(sid, "findings", facts)),
             *figure_block(
-                story,
-                "matmul_gflops",
-                "matmul GFLOP/s by backend",
-                "GFLOP/s against n (log-log); extrapolated points hollow.",
+                story, "matmul_gflops", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
             ),
             blocks.table(
                 table.to_dict("records"),
@@ -66,7 +62,7 @@ def matmul_beyond(story: Story) -> Section | None:
                 },
             ),
             blocks.details(
-                "peak estimate and machine (results/benchmark/matmul.json)",
+                words.text(sid, "details", facts),
                 {"peak": sidecar.get("peak"), "machine": sidecar.get("machine")},
             ),
         ],

@@ -10,7 +10,6 @@ import numpy as np
 
 from descent.report import blocks
 from descent.report.findings import dataset_findings
-from descent.report.formatting import format_number as fmt
 from descent.report.pivot import prediction_pivot
 from descent.report.sections import Story
 from descent.report.tables import dataset_table, gradient_check_rows
@@ -30,7 +29,7 @@ def figure_block(story: Story, name: str, alt: str, caption: str = "") -> list[d
 
 def findings_block(story: Story, dataset: str) -> list[dict[str, Any]]:
     r = story.results
-    return [blocks.bullets(dataset_findings(r.summary, dataset, r.records, r.histories))]
+    return [blocks.bullets(dataset_findings(r.summary, dataset, r.records, r.histories, story.words))]
 
 
 def summary_block(story: Story, dataset: str) -> list[dict[str, Any]]:
@@ -193,59 +192,44 @@ def fits_table(
     ]
 
 
-def describe_dataset(meta: dict[str, Any]) -> str:
-    """One sentence on how a dataset was generated, from its sidecar."""
-    spec = meta.get("spec", {})
-    source = meta.get("source") or {}
-    parts = [
-        f"{meta.get('n')} rows",
-        f"features {', '.join(meta.get('features', []))}",
-        f"target {meta.get('target')}",
-        f"generator {meta.get('generator') or spec.get('kind')}",
-        f"from {source['path']}" if source.get("path") else "",
-        f"seed {meta.get('seed')}" if meta.get("seed") is not None else "",
-        f"{meta.get('dtype') or ''}",
-    ]
-    if meta.get("true_weights") is not None:
-        parts.append(
-            "true weights "
-            + ", ".join(fmt(float(w), 4) for w in meta["true_weights"])
-            + f", true bias {fmt(float(meta.get('true_bias', 0.0)), 4)}"
-        )
-    return "; ".join(str(p) for p in parts if p) + "."
+def dataset_facts(dataset: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """How a dataset was generated, from its sidecar (``results/datasets/{dataset}.json``)."""
+    spec, source = meta.get("spec", {}), meta.get("source") or {}
+    known = meta.get("true_weights") is not None
+    return {
+        "dataset": dataset,
+        "n": meta.get("n"),
+        "features": list(meta.get("features", [])),
+        "target": meta.get("target"),
+        "generator": meta.get("generator") or spec.get("kind"),
+        "path": source.get("path"),
+        "seed": meta.get("seed"),
+        "dtype": meta.get("dtype"),
+        "true_weights": [float(w) for w in meta["true_weights"]] if known else None,
+        "true_bias": float(meta.get("true_bias", 0.0)) if known else None,
+    }
 
 
 def dataset_sections_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
     """Everything about one dataset's fits: how it was made, the findings, the summary table,
-    the figures, the interactive surface, the gradient check and the predictions."""
+    the figures, the interactive surface, the gradient check and the predictions; words from
+    ``beyond-dataset.j2``."""
     meta = story.results.metas.get(dataset, {})
-    out = [blocks.paragraph(describe_dataset(meta))] if meta else []
+    words, step = story.words, "beyond-dataset"
+    facts = dataset_facts(dataset, meta)
+    out = [blocks.paragraph(words.text(step, "text", facts))] if meta else []
     out += findings_block(story, dataset) + summary_block(story, dataset)
-    out += figure_block(
-        story,
-        f"{dataset}_fits",
-        f"{dataset}: data and fitted lines",
-        "Data with every fit (original units); dashed: failed fits; dotted: the true relation.",
-    )
-    out += figure_block(
-        story,
-        f"{dataset}_loss",
-        f"{dataset}: loss against iteration",
-        "Loss of every iterative fit against iteration (log scale), in the space it was fitted in; "
-        "right: excess over the least-squares minimum of that space.",
-    )
-    out += figure_block(
-        story,
-        f"{dataset}_surface",
-        f"{dataset}: loss surface and descent paths",
-        "MSE over (w, b), raw and standardized, with every descent path (● start, ■ end, ★ least squares).",
-    )
+    for figure in ("fits", "loss", "surface"):
+        out += figure_block(
+            story,
+            f"{dataset}_{figure}",
+            words.text(step, f"{figure}_alt", facts),
+            words.text(step, f"{figure}_caption", facts),
+        )
     out += interactive_surface(story, dataset) + explorer_block(story, dataset)
     grad = gradient_block(story, dataset)
     if grad:
-        out += [
-            blocks.paragraph("Hand-derived against autograd gradients at the raw manual descent's start point.")
-        ] + grad
+        out += [blocks.paragraph(words.text(step, "gradient", facts))] + grad
     out += predictions_blocks(story, dataset)
     return out
 
