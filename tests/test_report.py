@@ -830,6 +830,7 @@ def test_claims_file_is_valid_and_every_check_is_used():
 def test_machine_verdicts_and_the_matmul_exponent():
     from descent.report.checkbase import machine_verdict
     from descent.report.checks_matmul import matmul_exponent
+    from descent.report.claims import load_claims, measured_text
     from descent.report.results import Results
 
     assert [machine_verdict(m, 10) for m in (0.9, 1.0, 9.9, 10.0)] == [
@@ -859,17 +860,23 @@ def test_machine_verdicts_and_the_matmul_exponent():
         )
 
     expected = {"backend": "numpy", "dtypes": ["float64"], "claimed": 2.807, "classical": 3, "min_rate_fraction": 0.5}
+    claim = {**next(c for c in load_claims() if c["check"] == "matmul_exponent"), "expected": expected}
     cubic = matmul_exponent(Results(config={}, summary=pd.DataFrame(), benchmark=table(3.0)), expected)
     assert cubic.verdict == "does not hold"
     assert cubic.values["by_dtype"]["float64"]["exponent"] == pytest.approx(3.0)
+    # The claim's sentence (claims.yaml) is filled from the check's values.
+    assert measured_text(claim, cubic) == (
+        "float64: time ∝ n^3 over n = 64, 128, 256, 512, 1024, 2048, 4096 (the sizes running at ≥ 50 % of the best "
+        "2 GFLOP/s), 2.99 to 3.01 within the timing spread — 2.807 excluded, the classical n^3"
+    )
     # Sub-cubic growth alone is not proof (a classical kernel still speeding up looks the same) ...
     sub = matmul_exponent(Results(config={}, summary=pd.DataFrame(), benchmark=table(2.807)), expected)
-    assert sub.verdict == "not checked" and "inconclusive" in sub.measured
+    assert sub.verdict == "not checked" and "inconclusive (still speeding up" in measured_text(claim, sub)
     # ... a classical-count rate above the machine's peak is.
     fast = matmul_exponent(Results(config={}, summary=pd.DataFrame(), benchmark=table(2.807, rate_peak=1.0)), expected)
-    assert fast.verdict == "holds"
+    assert fast.verdict == "holds" and "a rate above the machine's peak" in measured_text(claim, fast)
     noisy = matmul_exponent(Results(config={}, summary=pd.DataFrame(), benchmark=table(2.9, spread=0.5)), expected)
-    assert noisy.verdict == "not checked" and "admits both" in noisy.measured
+    assert noisy.verdict == "not checked" and "admits both 2.807 and 3" in measured_text(claim, noisy)
     # Several dtypes: a conclusive one decides when the others are inconclusive; disagreement is not checked.
     both = pd.concat([table(3.0).assign(dtype="float32"), table(2.9, spread=0.5)])
     two = {**expected, "dtypes": ["float64", "float32"]}

@@ -24,12 +24,13 @@ VERDICTS: tuple[str, ...] = (HOLDS, FAILS, SOME_MACHINES, UNCHECKED)
 
 @dataclass(frozen=True)
 class Outcome:
-    """A check's result: the ``verdict``, what was ``measured`` (a sentence with the numbers) and
-    the numbers themselves (``values``: name → float/int/str/bool/list, exact, for the page's
-    ``data-value`` and the CSV)."""
+    """A check's result: the ``verdict``, the numbers it measured (``values``: name →
+    float/int/str/bool/list/dict, exact), and ``measured``: empty when the check measured (the
+    claim's ``measured`` template in ``claims.yaml`` then says it in words, from ``values``), else
+    why it could not (the results are missing, the fit failed)."""
 
     verdict: str
-    measured: str
+    measured: str = ""
     values: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

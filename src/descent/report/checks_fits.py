@@ -14,7 +14,6 @@ import numpy as np
 
 from descent.report import analysis
 from descent.report.checkbase import FAILS, Outcome, check, holds, unchecked
-from descent.report.formatting import format_number as fmt
 from descent.report.status import CATEGORY_FAILED
 
 
@@ -53,12 +52,7 @@ def intercept_barely_moves(results: Any, exp: Mapping[str, Any]) -> Outcome:
         "w_lstsq": float(fit["lstsq_weights"][0]),
         "iterations": int(fit["iterations"]),
     }
-    text = (
-        f"in {int(fit['iterations'])} iterations b went from {fmt(b0)} to {fmt(b1)} "
-        f"({fmt(100 * fraction, 3)} % of the way to the least-squares {fmt(b_star)}), while w went from "
-        f"{fmt(w0)} to {fmt(w1)} (least squares {fmt(values['w_lstsq'])})"
-    )
-    return Outcome(holds(fraction <= float(exp["max_fraction"])), text, values)
+    return Outcome(holds(fraction <= float(exp["max_fraction"])), "", values)
 
 
 @check("descent_recovers_parameters")
@@ -81,29 +75,22 @@ def descent_recovers_parameters(results: Any, exp: Mapping[str, Any]) -> Outcome
     )
     rel = analysis.rel_diff(found, lstsq)
     values: dict[str, Any] = {
+        "fit": label,
         "weights": found[:-1].tolist(),
         "bias": float(found[-1]),
         "rel_dist_to_lstsq": rel,
         "true_weights": truth[:-1].tolist(),
         "true_bias": float(truth[-1]),
+        "truth_z": None,
     }
-    text = (
-        f"{label} ended at w = {', '.join(fmt(v) for v in found[:-1])}, b = {fmt(found[-1])}, "
-        f"{fmt(rel, 2)} (relative) from least squares"
-    )
     ok = rel <= float(exp["rtol"])
     data = results.data(exp["dataset"])
     if data is not None and np.all(np.isfinite(truth)):
         se = analysis.standard_errors(*data)
         z = np.abs(truth - lstsq) / se
-        values.update({"standard_errors": se.tolist(), "truth_z": z.tolist()})
-        text += (
-            f"; the truth ({', '.join(fmt(v) for v in truth)}) lies {', '.join(fmt(v, 2) for v in z)} "
-            f"standard errors from the least-squares estimate, as close as the noise of {len(data[1])} "
-            f"points allows"
-        )
+        values.update({"standard_errors": se.tolist(), "truth_z": z.tolist(), "n_points": len(data[1])})
         ok = ok and bool(np.all(z <= float(exp["z"])))
-    return Outcome(holds(ok), text, values)
+    return Outcome(holds(ok), "", values)
 
 
 @check("conditioning_improves")
@@ -124,13 +111,8 @@ def conditioning_improves(results: Any, exp: Mapping[str, Any]) -> Outcome:
         "max_stable_step_raw": raw["max_stable_step"],
         "max_stable_step_standardized": std["max_stable_step"],
     }
-    text = (
-        f"condition number of the loss's Hessian: raw {fmt(raw['condition_number'], 4)}, standardized "
-        f"{fmt(std['condition_number'], 4)}; largest stable step 2/L: raw {fmt(raw['max_stable_step'], 3)}, "
-        f"standardized {fmt(std['max_stable_step'], 3)}"
-    )
     ok = std["condition_number"] <= float(exp["max_condition"]) < raw["condition_number"]
-    return Outcome(holds(ok), text, values)
+    return Outcome(holds(ok), "", values)
 
 
 @check("standardized_slope_is_correlation")
@@ -144,8 +126,7 @@ def standardized_slope_is_correlation(results: Any, exp: Mapping[str, Any]) -> O
     slope = float(fit["fitted_space"]["weights"][0]) if fit.get("fitted_space") else float("nan")
     r = float(np.corrcoef(data[0][:, 0], data[1])[0, 1])
     values = {"standardized_slope": slope, "correlation": r}
-    text = f"standardized least-squares slope {fmt(slope, 8)}; correlation of the data {fmt(r, 8)}"
-    return Outcome(holds(abs(slope - r) <= float(exp["rtol"]) * abs(r)), text, values)
+    return Outcome(holds(abs(slope - r) <= float(exp["rtol"]) * abs(r)), "", values)
 
 
 @check("gradients_agree")
@@ -155,21 +136,17 @@ def gradients_agree(results: Any, exp: Mapping[str, Any]) -> Outcome:
     checked = results.checks.get(exp["dataset"])
     if not checked:
         return unchecked(f"no gradient check of {exp['dataset']} in this run")
-    parts, values, ok = [], {}, True
+    dtypes, ok = [], True
     for dtype in ("float64", "float32"):
         part = checked.get(dtype)
         if not part:
             continue
         bound = float(exp["factor"]) * (len(part["hand"]["weights"]) + 1) * float(part["eps"])
         ok = ok and float(part["max_rel_diff"]) <= bound
-        values[f"max_rel_diff_{dtype}"] = float(part["max_rel_diff"])
-        values[f"bound_{dtype}"] = bound
-        parts.append(f"{dtype}: {fmt(float(part['max_rel_diff']), 2)} relative (bound {fmt(bound, 2)})")
-    point = checked.get("point", {})
-    where = (
-        f" at w = {', '.join(fmt(v) for v in point.get('weights', []))}, b = {fmt(point.get('bias'))}" if point else ""
-    )
-    return Outcome(holds(ok and bool(parts)), f"largest difference{where}: " + "; ".join(parts), values)
+        dtypes.append({"dtype": dtype, "max_rel_diff": float(part["max_rel_diff"]), "bound": bound})
+    point = checked.get("point") or None
+    values = {"dtypes": dtypes, "point": point}
+    return Outcome(holds(ok and bool(dtypes)), "", values)
 
 
 @check("fits_agree")
@@ -186,21 +163,15 @@ def fits_agree(results: Any, exp: Mapping[str, Any]) -> Outcome:
     first, *others = exp["methods"]
     ref = analysis.theta(fits[first])
     diffs = {m: analysis.rel_diff(analysis.theta(fits[m]), ref) for m in others}
-    text = (
-        "; ".join(
-            f"{m}: w = {', '.join(fmt(v) for v in fits[m]['weights'])}, b = {fmt(fits[m]['bias'])}"
+    values = {
+        "reference": first,
+        "fits": [
+            {"method": m, "weights": [float(v) for v in fits[m]["weights"]], "bias": float(fits[m]["bias"])}
             for m in exp["methods"]
-        )
-        + "; relative difference to "
-        + first
-        + ": "
-        + ", ".join(f"{m} {fmt(d, 2)}" for m, d in diffs.items())
-    )
-    return Outcome(
-        holds(max(diffs.values(), default=0.0) <= float(exp["rtol"])),
-        text,
-        {f"rel_diff_{m}": d for m, d in diffs.items()},
-    )
+        ],
+        "rel_diffs": [{"method": m, "rel_diff": d} for m, d in diffs.items()],
+    }
+    return Outcome(holds(max(diffs.values(), default=0.0) <= float(exp["rtol"])), "", values)
 
 
 @check("closed_form_variant_matches")
@@ -222,18 +193,9 @@ def closed_form_variant_matches(results: Any, exp: Mapping[str, Any]) -> Outcome
         "reference_bias": float(ref["bias"]),
         "status": fit["status"],
         "error_bound": certificate.get("error_bound"),
+        "dtype": fit.get("dtype", "?"),
     }
-    text = (
-        f"{exp['method']} ({fit.get('dtype', '?')}): w = {fmt(fit['weights'][0], 9)}, b = {fmt(fit['bias'], 9)}; "
-        f"certified float64 {exp['reference']}: w = {fmt(ref['weights'][0], 9)}, b = {fmt(ref['bias'], 9)}; "
-        f"relative difference {fmt(rel, 2)}"
-        + (
-            f" (its certificate bounds the error by {fmt(certificate['error_bound'], 2)})"
-            if certificate.get("error_bound") is not None
-            else ""
-        )
-    )
-    return Outcome(holds(rel <= float(exp["rtol"]) and not _failed(fit)), text, values)
+    return Outcome(holds(rel <= float(exp["rtol"]) and not _failed(fit)), "", values)
 
 
 @check("data_centered")
@@ -247,15 +209,18 @@ def data_centered(results: Any, exp: Mapping[str, Any]) -> Outcome:
     mx, my = float(X[:, 0].mean()), float(y.mean())
     sx, sy = float(X[:, 0].std(ddof=1)), float(y.std(ddof=1))
     b_star = float(analysis.least_squares(X, y)[-1])
-    values = {"feature_mean": mx, "target_mean": my, "lstsq_intercept": b_star}
     meta = results.metas.get(exp["dataset"], {})
-    names = (meta.get("features", ["x"])[0], meta.get("target", "y"))
-    text = (
-        f"mean {names[0]} {fmt(mx, 4)} (std {fmt(sx, 3)}), mean {names[1]} {fmt(my, 4)} (std {fmt(sy, 3)}); "
-        f"least-squares intercept on these data {fmt(b_star, 4)}"
-    )
+    values = {
+        "feature": meta.get("features", ["x"])[0],
+        "target": meta.get("target", "y"),
+        "feature_mean": mx,
+        "feature_std": sx,
+        "target_mean": my,
+        "target_std": sy,
+        "lstsq_intercept": b_star,
+    }
     tol = float(exp["rtol"])
-    return Outcome(holds(abs(mx) <= tol * sx and abs(my) <= tol * sy), text, values)
+    return Outcome(holds(abs(mx) <= tol * sx and abs(my) <= tol * sy), "", values)
 
 
 def _history_theta(history: Any, row: int) -> np.ndarray:
@@ -285,9 +250,9 @@ def batch_is_stable(results: Any, exp: Mapping[str, Any]) -> Outcome:
     rises = {m: int((np.diff(h["loss"].to_numpy(dtype=np.float64)) > 0).sum()) for m, h in histories.items()}
     epochs = {m: len(h) - 1 for m, h in histories.items()}
     first, *others = list(histories)
-    text = "epochs whose loss rose: " + ", ".join(f"{m} {rises[m]} of {epochs[m]}" for m in histories)
     ok = rises[first] == 0 and all(rises[m] > 0 for m in others)
-    return Outcome(holds(ok), text, {f"rises_{m}": r for m, r in rises.items()})
+    values = {"fits": [{"method": m, "rises": rises[m], "epochs": epochs[m]} for m in histories]}
+    return Outcome(holds(ok), "", values)
 
 
 @check("stochastic_is_faster")
@@ -305,8 +270,6 @@ def stochastic_is_faster(results: Any, exp: Mapping[str, Any]) -> Outcome:
     epochs = min(len(h) - 1 for h in histories.values())
     dist = {m: analysis.rel_diff(_history_theta(h, epochs), lstsq) for m, h in histories.items()}
     first, *others = list(histories)
-    text = f"relative distance to least squares after {epochs} epochs: " + ", ".join(
-        f"{m} {fmt(dist[m], 2)}" for m in histories
-    )
     ok = all(dist[m] < dist[first] for m in others)
-    return Outcome(holds(ok), text, {"epochs": epochs, **{f"rel_dist_{m}": d for m, d in dist.items()}})
+    values = {"epochs": epochs, "fits": [{"method": m, "rel_dist": d} for m, d in dist.items()]}
+    return Outcome(holds(ok), "", values)

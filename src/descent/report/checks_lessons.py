@@ -15,8 +15,6 @@ import numpy as np
 
 from descent.report import analysis
 from descent.report.checkbase import Outcome, check, holds, unchecked
-from descent.report.formatting import format_number as fmt
-from descent.report.formatting import format_vector
 
 
 def _lesson(results: Any, key: str) -> dict[str, Any] | None:
@@ -40,13 +38,10 @@ def binomial_mode(results: Any, exp: Mapping[str, Any]) -> Outcome:
         "observed_frequency": float(top["observed_frequency"]),
         "exact_probability": float(exact["exact_probability"]),
         "exact_mode_fraction": float(exact["fraction_correct"]),
+        "mode_score": int(top["n_correct"]),
+        "n_questions": int(table["n_correct"].max()),
     }
-    text = (
-        f"most common score {int(top['n_correct'])} of {int(table['n_correct'].max())} "
-        f"({fmt(100 * float(top['fraction_correct']), 3)} %), in {fmt(100 * values['observed_frequency'], 4)} % "
-        f"of {total:,} tests (exact binomial probability {fmt(100 * values['exact_probability'], 4)} %)"
-    )
-    return Outcome(holds(values["mode_fraction"] == float(exp["fraction"])), text, values)
+    return Outcome(holds(values["mode_fraction"] == float(exp["fraction"])), "", values)
 
 
 @check("binomial_moments")
@@ -70,16 +65,12 @@ def binomial_moments(results: Any, exp: Mapping[str, Any]) -> Outcome:
         "expected_variance": n * p * (1 - p),
         "mean_tolerance": float(tol["mean_correct"]),
         "variance_tolerance": float(tol["variance_correct"]),
+        "n_tests": int(total),
     }
     ok = (abs(mean - n * p) <= values["mean_tolerance"]) and (
         abs(variance - n * p * (1 - p)) <= values["variance_tolerance"]
     )
-    text = (
-        f"mean {fmt(mean, 6)} (n·p = {fmt(n * p)}, tolerance ±{fmt(values['mean_tolerance'], 2)}), variance "
-        f"{fmt(variance, 6)} (n·p·(1−p) = {fmt(n * p * (1 - p))}, tolerance ±{fmt(values['variance_tolerance'], 2)}) "
-        f"over {int(total):,} tests"
-    )
-    return Outcome(holds(ok), text, values)
+    return Outcome(holds(ok), "", values)
 
 
 @check("long_test_size")
@@ -91,13 +82,13 @@ def long_test_size(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if not long_test:
         return unchecked("the long test is not in this run")
     size = int(long_test["n_questions"])
-    values = {"n_questions": size, "fraction_correct": float(long_test["fraction_correct"])}
     assert summary is not None  # it holds the long test
-    text = (
-        f"the long test has {size:,} questions and scored {fmt(values['fraction_correct'], 4)}; "
-        f"the histogram's tests have {int(summary['n_questions'])}"
-    )
-    return Outcome(holds(size == int(exp["questions"])), text, values)
+    values = {
+        "n_questions": size,
+        "fraction_correct": float(long_test["fraction_correct"]),
+        "test_questions": int(summary["n_questions"]),
+    }
+    return Outcome(holds(size == int(exp["questions"])), "", values)
 
 
 def _vectors(results: Any) -> dict[str, Any] | None:
@@ -113,14 +104,13 @@ def unit_vectors_coincide(results: Any, exp: Mapping[str, Any]) -> Outcome:
     vectors = [np.asarray(x, dtype=np.float64) for x in v["unit_vectors"]["vectors"]]
     units = [x / np.linalg.norm(x) for x in vectors]
     diff = max(float(np.max(np.abs(u - units[0]))) for u in units)
-    text = (
-        "; ".join(
-            f"{format_vector(x.tolist())} / {fmt(float(np.linalg.norm(x)), 6)} = {format_vector(u.tolist(), 6)}"
-            for x, u in zip(vectors, units)
-        )
-        + f"; largest difference {fmt(diff, 2)}"
-    )
-    return Outcome(holds(diff <= float(exp.get("atol", 1e-12))), text, {"max_abs_difference": diff})
+    values = {
+        "vectors": [
+            {"vector": x.tolist(), "norm": float(np.linalg.norm(x)), "unit": u.tolist()} for x, u in zip(vectors, units)
+        ],
+        "max_abs_difference": diff,
+    }
+    return Outcome(holds(diff <= float(exp.get("atol", 1e-12))), "", values)
 
 
 @check("dot_product_value")
@@ -131,12 +121,8 @@ def dot_product_value(results: Any, exp: Mapping[str, Any]) -> Outcome:
         return unchecked("the vectors example is not in this run")
     u, w = np.asarray(v["dot_product"]["u"]), np.asarray(v["dot_product"]["v"])
     dot = float(np.dot(u, w))
-    terms = " + ".join(f"{fmt(a)}·{fmt(b)}" for a, b in zip(u, w))
-    return Outcome(
-        holds(dot == float(exp["value"])),
-        f"{terms} = {fmt(dot)} (NumPy), by hand {fmt(v['dot_product']['dot_by_hand'])}",
-        {"dot": dot},
-    )
+    values = {"u": u.tolist(), "v": w.tolist(), "dot": dot, "dot_by_hand": v["dot_product"]["dot_by_hand"]}
+    return Outcome(holds(dot == float(exp["value"])), "", values)
 
 
 @check("cross_gives_scalar")
@@ -148,11 +134,8 @@ def cross_gives_scalar(results: Any, exp: Mapping[str, Any]) -> Outcome:
         return unchecked("the vectors example is not in this run")
     u, w = np.asarray(v["dot_product"]["u"]), np.asarray(v["dot_product"]["v"])
     cross, dot = np.cross(u, w), float(np.dot(u, w))
-    text = (
-        f"np.cross({format_vector(u.tolist())}, {format_vector(w.tolist())}) = {format_vector(cross.tolist())}, "
-        f"a vector of shape {cross.shape}; np.dot = {fmt(dot)}, a scalar"
-    )
-    return Outcome(holds(cross.ndim == 0 and float(cross) == dot), text, {"cross": cross.tolist(), "dot": dot})
+    values = {"u": u.tolist(), "v": w.tolist(), "cross": cross.tolist(), "cross_shape": list(cross.shape), "dot": dot}
+    return Outcome(holds(cross.ndim == 0 and float(cross) == dot), "", values)
 
 
 @check("bias_folding")
@@ -168,10 +151,9 @@ def bias_folding(results: Any, exp: Mapping[str, Any]) -> Outcome:
     folded = float(np.append(w, b) @ np.append(x, 1.0))
     lesson = float(np.append(w, 1.0) @ np.append(x, b))
     worst = max(abs(plain - folded), abs(plain - lesson))
-    text = f"w·x + b = {fmt(plain, 10)}; (w, b)·(x, 1) = {fmt(folded, 10)}; (w, 1)·(x, b) = {fmt(lesson, 10)}"
     return Outcome(
         holds(worst <= 1e-12 * max(1.0, abs(plain))),
-        text,
+        "",
         {"plain": plain, "folded": folded, "lesson_arrangement": lesson},
     )
 
@@ -191,10 +173,9 @@ def derivative_with_respect_to_input(results: Any, exp: Mapping[str, Any]) -> Ou
     e[0] = h
     dz_dx1 = float(((w @ (x + e) + b) - (w @ (x - e) + b)) / (2 * h))
     dz_dw1 = float((((w + e) @ x + b) - ((w - e) @ x + b)) / (2 * h))
-    text = f"∂z/∂x₁ = {fmt(dz_dx1, 6)} (= w₁ = {fmt(w[0], 6)}), ∂z/∂w₁ = {fmt(dz_dw1, 6)} (= x₁ = {fmt(x[0], 6)})"
     return Outcome(
         holds(abs(dz_dx1 - x[0]) <= 1e-6),
-        text,
+        "",
         {"dz_dx1": dz_dx1, "dz_dw1": dz_dw1, "w1": float(w[0]), "x1": float(x[0])},
     )
 
@@ -217,13 +198,14 @@ def x2_descent(results: Any, exp: Mapping[str, Any]) -> Outcome:
         recomputed.append(x)
     recorded = [float(v) for v in run["first_iterates"][1 : 1 + len(recomputed)]]
     ok = recomputed == [float(v) for v in exp["iterates"]] == recorded and run["status"] == exp["status"]
-    text = (
-        f"from x = {fmt(run['x0'])}: {', '.join(fmt(v) for v in recorded)}, …; {run['status']} after "
-        f"{run['iterations']} iterations ({run['reason']})"
-    )
-    return Outcome(
-        holds(ok), text, {"iterates": recorded, "status": run["status"], "iterations": int(run["iterations"])}
-    )
+    values = {
+        "x0": float(run["x0"]),
+        "iterates": recorded,
+        "status": run["status"],
+        "iterations": int(run["iterations"]),
+        "reason": run["reason"],
+    }
+    return Outcome(holds(ok), "", values)
 
 
 @check("signed_stop_test")
@@ -243,12 +225,16 @@ def signed_stop_test(results: Any, exp: Mapping[str, Any]) -> Outcome:
             break
         x = new
     x_end = new
-    values = {"start": start, "steps": steps, "x_end": x_end, "tolerance": tol}
-    text = (
-        f"from x = {fmt(start)} with step {fmt(step)} the signed test stops after {steps} step(s) at "
-        f"x = {fmt(x_end)} (y = {fmt(x_end**2)}), since x_new − x_old = {fmt(x_end - x)} < {fmt(tol)}"
-    )
-    return Outcome(holds(abs(x_end) <= 10 * tol), text, values)
+    values = {
+        "start": start,
+        "step": step,
+        "steps": steps,
+        "x_end": x_end,
+        "y_end": x_end**2,
+        "last_change": x_end - x,
+        "tolerance": tol,
+    }
+    return Outcome(holds(abs(x_end) <= 10 * tol), "", values)
 
 
 @check("maxima_stop_at_once")
@@ -259,12 +245,14 @@ def maxima_stop_at_once(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if not starts:
         return unchecked("no start at a local maximum in this run")
     moved = [float(s["distance_moved"]) for s in starts]
-    text = "; ".join(
-        f"from x = {fmt(s['x0'])}: moved {fmt(float(s['distance_moved']))} in {s['iterations']} "
-        f"iteration(s), reported {s['status']}"
-        for s in starts
-    )
-    return Outcome(holds(max(moved) == 0.0), text, {"distance_moved": moved})
+    values = {
+        "distance_moved": moved,
+        "starts": [
+            {"x0": s["x0"], "moved": float(s["distance_moved"]), "iterations": s["iterations"], "status": s["status"]}
+            for s in starts
+        ],
+    }
+    return Outcome(holds(max(moved) == 0.0), "", values)
 
 
 @check("restarts_find_global")
@@ -275,13 +263,13 @@ def restarts_find_global(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if not summary or "fraction_global" not in summary:
         return unchecked("the minima experiment is not in this run")
     fraction, best = float(summary["fraction_global"]), bool(summary["best_is_global"])
-    glob = summary.get("global_minimum", {})
-    text = (
-        f"{fmt(100 * fraction, 3)} % of {summary.get('n_starts')} random starts reached the global minimum at "
-        f"x = {format_vector(glob.get('x', []))}; the best end point of all of them "
-        f"{'is' if best else 'is not'} the global minimum"
-    )
-    return Outcome(holds(best and fraction < 1.0), text, {"fraction_global": fraction, "best_is_global": best})
+    values = {
+        "fraction_global": fraction,
+        "best_is_global": best,
+        "n_starts": summary.get("n_starts"),
+        "global_x": list(summary.get("global_minimum", {}).get("x", [])),
+    }
+    return Outcome(holds(best and fraction < 1.0), "", values)
 
 
 @check("gradient_with_weights")
@@ -298,31 +286,28 @@ def gradient_with_weights(results: Any, exp: Mapping[str, Any]) -> Outcome:
     W = np.asarray(fit["init"]["weights"], dtype=np.float64).reshape(-1, 1)
     b = float(fit["init"]["bias"])
     R = (y - (X @ W[:, 0] + b)).reshape(-1, 1)
+    wrong_shape, wrong_error = None, None
     try:
         wrong = -2 / len(X) * np.dot(W.T, R)
-        wrong_text = f"gives shape {wrong.shape}"
+        wrong_shape = list(wrong.shape)
         wrong_ok = wrong.shape == (X.shape[1], 1) and np.allclose(
             wrong[:, 0], analysis.gradient(X, y, list(W[:, 0]), b)[0]
         )
     except ValueError as error:
-        wrong_text, wrong_ok = f"fails: {error}", False
+        wrong_error, wrong_ok = str(error), False
     right = -2 / len(X) * (X.T @ R)
     recorded = results.checks.get(exp["dataset"], {}).get("float64", {}).get("hand", {}).get("weights")
-    text = (
-        f"X is {X.shape}, W {W.shape}, R {R.shape}: Wᵀ·R {wrong_text}; −2/n·Xᵀ·R has shape {right.shape} "
-        f"and equals {format_vector(right[:, 0].tolist(), 8)}"
-        + (f", the hand gradient the workflow recorded ({format_vector(recorded, 8)})" if recorded else "")
-    )
-    return Outcome(
-        holds(wrong_ok),
-        text,
-        {
-            "X_shape": list(X.shape),
-            "W_shape": list(W.shape),
-            "R_shape": list(R.shape),
-            "right_gradient": right[:, 0].tolist(),
-        },
-    )
+    values = {
+        "X_shape": list(X.shape),
+        "W_shape": list(W.shape),
+        "R_shape": list(R.shape),
+        "wrong_shape": wrong_shape,
+        "wrong_error": wrong_error,
+        "right_shape": list(right.shape),
+        "right_gradient": right[:, 0].tolist(),
+        "recorded_gradient": list(recorded) if recorded else None,
+    }
+    return Outcome(holds(wrong_ok), "", values)
 
 
 @check("shape_is_callable")
@@ -333,12 +318,13 @@ def shape_is_callable(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if data is None:
         return unchecked(f"the data of {exp['dataset']} are not in this run")
     X = data[0]
+    error = None
     try:
         X.shape()
-        outcome, ok = "returned", True
-    except TypeError as error:
-        outcome, ok = f"raises TypeError: {error}", False
-    return Outcome(holds(ok), f"X.shape() {outcome}; X.shape is {X.shape}", {"shape": list(X.shape)})
+        ok = True
+    except TypeError as raised:
+        error, ok = str(raised), False
+    return Outcome(holds(ok), "", {"shape": list(X.shape), "error": error})
 
 
 @check("transpose_makes_column")
@@ -347,12 +333,8 @@ def transpose_makes_column(results: Any, exp: Mapping[str, Any]) -> Outcome:
     a = np.array(exp["values"])
     transposed = a.T
     column = a.reshape(-1, 1)
-    text = (
-        f"np.array({list(exp['values'])}).T has shape {transposed.shape} (a 1-D array is its own transpose); "
-        f"reshape(-1, 1) gives {column.shape}"
-    )
     return Outcome(
         holds(transposed.shape == (a.size, 1)),
-        text,
-        {"shape_T": list(transposed.shape), "shape_column": list(column.shape)},
+        "",
+        {"values": list(exp["values"]), "shape_T": list(transposed.shape), "shape_column": list(column.shape)},
     )

@@ -16,7 +16,6 @@ import pandas as pd
 
 from descent.report import analysis
 from descent.report.checkbase import FAILS, HOLDS, UNCHECKED, Outcome, check, machine_verdict, unchecked
-from descent.report.formatting import format_number as fmt
 
 
 def _rows(table: pd.DataFrame, backend: str, dtype: str) -> pd.DataFrame:
@@ -46,25 +45,23 @@ def naive_loop_time(results: Any, exp: Mapping[str, Any]) -> Outcome:
     if not at_n.empty:
         row = at_n.iloc[0]
         seconds, extrapolated = float(row["seconds_median"]), bool(row["extrapolated"])
-        how = (
-            f"estimated: {row['status']}"
-            if extrapolated
-            else f"measured, {int(row['repeats'])} run(s), compute dtype {row.get('compute_dtype', exp['dtype'])}"
-        )
+        how = {
+            "row": "estimated" if extrapolated else "measured",
+            "status": row["status"],
+            "repeats": int(row["repeats"]),
+            "compute_dtype": row.get("compute_dtype", exp["dtype"]),
+        }
     else:
         measured = _measured(rows)
         if measured.empty:
             return unchecked(f"{exp['backend']} has no measured size in this run")
         base = measured.iloc[-1]
         seconds, extrapolated = float(base["seconds_median"]) * (n / float(base["n"])) ** 3, True
-        how = f"estimated: this run has no row at n = {n}; O(n³) from n = {int(base['n'])} measured in {fmt(float(base['seconds_median']), 3)} s"
+        how = {"row": "scaled", "from_n": int(base["n"]), "from_seconds": float(base["seconds_median"])}
     margin = limit / seconds
     verdict = machine_verdict(margin, float(exp["robust_margin"]))
-    text = (
-        f"{exp['backend']} at n = {n} ({exp['dtype']}): {fmt(seconds, 4)} s ({how}); limit {fmt(limit)} s, "
-        f"{fmt(margin, 3)}× {'under' if margin >= 1 else 'over'} it"
-    )
-    return Outcome(verdict, text, {"n": n, "seconds": seconds, "extrapolated": extrapolated, "margin": margin})
+    values = {"n": n, "seconds": seconds, "extrapolated": extrapolated, "margin": margin, "limit": limit, "how": how}
+    return Outcome(verdict, "", values)
 
 
 @check("numpy_speedup")
@@ -94,16 +91,9 @@ def numpy_speedup(results: Any, exp: Mapping[str, Any]) -> Outcome:
     fast_seconds = float(nearest["seconds_median"]) * (n / float(nearest["n"])) ** 3
     speedup = float(naive["seconds_median"]) / fast_seconds
     margin = speedup / float(exp["factor"])
-    text = (
-        f"at n = {n} ({exp['dtype']}): {exp['naive']} {fmt(float(naive['seconds_median']), 4)} s "
-        f"({'extrapolated' if bool(naive['extrapolated']) else 'measured'}), {exp['fast']} "
-        f"{fmt(fast_seconds, 3)} s"
-        + (f" (measured at n = {int(nearest['n'])}, scaled as n³)" if int(nearest["n"]) != n else "")
-        + f": {fmt(speedup, 4)}× faster, against the {fmt(float(exp['factor']))}× claimed"
-    )
     return Outcome(
         machine_verdict(margin, float(exp["robust_margin"])),
-        text,
+        "",
         {
             "n": n,
             "naive_seconds": float(naive["seconds_median"]),
@@ -182,33 +172,16 @@ def matmul_exponent(results: Any, exp: Mapping[str, Any]) -> Outcome:
         f"{b.get('internal_api', '?')} {b.get('version', '')}".strip()
         for b in ((results.benchmark_sidecar or {}).get("machine", {}).get("blas") or [])
     )
-    parts, verdicts, values = [], {}, {}
+    dtypes, verdicts, values = [], {}, {}
     for dtype in exp["dtypes"]:
         fit = exponent_fit(_rows(table, exp["backend"], dtype), float(exp["min_rate_fraction"]))
         if fit is None:
-            parts.append(f"{dtype}: fewer than two compute-bound sizes")
+            dtypes.append({"dtype": dtype, "fit": None})
             continue
         verdicts[dtype] = _exponent_verdict(fit, claimed, classical)
         values[dtype] = {k: v for k, v in fit.items() if k != "gflops"}
-        parts.append(
-            f"{dtype}: time ∝ n^{fmt(fit['exponent'], 3)} over n = {', '.join(map(str, fit['sizes']))} (the sizes "
-            f"running at ≥ {fmt(100 * float(exp['min_rate_fraction']), 2)} % of the best {fmt(fit['best_gflops'], 3)} "
-            f"GFLOP/s), {fmt(fit['low'], 3)} to {fmt(fit['high'], 3)} within the timing spread — "
-            + {
-                HOLDS: "a rate above the machine's peak: less work than n³",
-                FAILS: f"{fmt(claimed)} excluded, the classical n^{fmt(classical)}",
-                UNCHECKED: "inconclusive ("
-                + (
-                    f"the spread admits both {fmt(claimed)} and {fmt(classical)}"
-                    if fit["low"] <= claimed <= fit["high"] and fit["low"] <= classical <= fit["high"]
-                    else "still speeding up with n, which also looks sub-cubic"
-                )
-                + ")",
-            }[verdicts[dtype]]
-        )
+        both = fit["low"] <= claimed <= fit["high"] and fit["low"] <= classical <= fit["high"]
+        dtypes.append({"dtype": dtype, "fit": values[dtype], "verdict": verdicts[dtype], "admits_both": both})
     conclusive = {v for v in verdicts.values() if v != UNCHECKED}
     verdict = conclusive.pop() if len(conclusive) == 1 else UNCHECKED
-    text = "; ".join(parts) + (f"; BLAS: {blas}" if blas else "")
-    if not verdicts:
-        return unchecked(text)
-    return Outcome(verdict, text, {"by_dtype": values, "verdicts": verdicts})
+    return Outcome(verdict, "", {"by_dtype": values, "verdicts": verdicts, "dtypes": dtypes, "blas": blas})

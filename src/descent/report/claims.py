@@ -18,7 +18,7 @@ from descent.report.checkbase import CHECKS, UNCHECKED, Outcome
 #: Lessons a claim may belong to, with the titles the page gives them.
 LESSONS: dict[str, str] = {"paris": "Paris rent", "lesson0": "Lesson 0"}
 KINDS: tuple[str, ...] = ("claim", "slip")
-REQUIRED: tuple[str, ...] = ("id", "lesson", "where", "kind", "statement", "check", "expected")
+REQUIRED: tuple[str, ...] = ("id", "lesson", "where", "kind", "statement", "check", "expected", "measured")
 
 
 def _register_checks() -> None:
@@ -93,10 +93,23 @@ def expected_text(expected: Mapping[str, Any]) -> str:
     return "; ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in expected.items())
 
 
+def measured_text(claim: Mapping[str, Any], outcome: Outcome) -> str:
+    """What this run measured, in words: the check's reason when it could not measure (results
+    missing, the fit failed), else the claim's ``measured`` template filled with the check's
+    ``values`` (and the claim's ``expected`` as ``expected``), rendered strictly."""
+    if outcome.measured:
+        return outcome.measured
+    from descent.report.words import render_string
+
+    facts = {**outcome.values, "expected": claim["expected"]}
+    return render_string(str(claim["measured"]), facts, f"claims.yaml, claim {claim['id']}, measured")
+
+
 def evaluate_claims(results: Any, claims: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each claim with its check's outcome: the claim's fields plus ``verdict``, ``measured``,
-    ``values`` and ``expected_text``. A check that raises is reported as not checked, with the
-    error, rather than failing the page."""
+    """Each claim with its check's outcome: the claim's fields plus ``verdict``, ``measured`` (in
+    words, :func:`measured_text`), ``values`` and ``expected_text``. A check that raises is
+    reported as not checked, with the error, rather than failing the page; a ``measured``
+    template naming a value the check does not give fails the build."""
     _register_checks()
     rows = []
     for claim in claims:
@@ -108,7 +121,7 @@ def evaluate_claims(results: Any, claims: Sequence[Mapping[str, Any]]) -> list[d
             {
                 **claim,
                 "verdict": outcome.verdict,
-                "measured": outcome.measured,
+                "measured": measured_text(claim, outcome),
                 "values": outcome.values,
                 "expected_text": expected_text(claim["expected"]),
             }

@@ -19,7 +19,8 @@ search path: any ``{step}.j2`` found there replaces the built-in one.
 Filters for numbers: ``num`` (:func:`descent.report.formatting.format_number`, ``num(4)`` for 4
 significant digits), ``vector`` (:func:`descent.report.formatting.format_vector`), ``pct``
 (a fraction as a percentage: ``pct(4)`` for 4 significant digits, 3 by default), ``thousands`` (an integer with commas),
-``and_list`` (``a``, ``a and b``, ``a, b and c``).
+``and_list`` (``a``, ``a and b``, ``a, b and c``), ``shape`` (an array's shape as NumPy prints it).
+The same environment renders the claims' ``measured`` sentences (:mod:`descent.report.claims`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ def and_list(names: Iterable[Any]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def shape(dims: Iterable[Any]) -> str:
+    """An array's shape as NumPy prints it.
+
+    >>> shape([100, 1]), shape([3])
+    ('(100, 1)', '(3,)')
+    """
+    return str(tuple(int(d) for d in dims))
+
+
 def builtin_folder() -> Path:
     """The folder of the built-in step templates (what a teacher copies to start an override)."""
     return Path(__file__).resolve().parent / PACKAGE_FOLDER
@@ -93,7 +103,18 @@ def environment(override: str | None = None) -> jinja2.Environment:
     env.filters["pct"] = percent
     env.filters["thousands"] = lambda n: f"{int(n):,}"
     env.filters["and_list"] = and_list
+    env.filters["shape"] = shape
     return env
+
+
+def render_string(source: str, facts: Mapping[str, Any], where: str) -> str:
+    """A template given as text (a claim's ``measured`` sentence) rendered strictly with
+    ``facts``, whitespace collapsed; ``where`` names it in errors."""
+    try:
+        text = environment().from_string(source).render(dict(facts))
+    except jinja2.TemplateError as error:
+        raise type(error)(f"{where}: {error}") from error
+    return " ".join(text.split())
 
 
 class Words:
