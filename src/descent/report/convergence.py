@@ -1,6 +1,6 @@
 """Cost to accuracy in the report: the convergence figure (relative gap against iterations and
 seconds, observed solid, predicted dashed, closed forms as markers), the time-to-accuracy table
-with the fastest fit per target, and the "why" sentences generated from the conditioning.
+with the fastest fit per target, and the facts of the "why" sentences (``templates/steps/beyond-cost.j2``).
 
 Inputs are results files as read by the rule scripts: fit records (``results/fits/…json``),
 annotated histories (``iteration``, ``seconds``, ``relative_gap``, ``predicted_gap``, ``gap``),
@@ -9,7 +9,6 @@ annotated histories (``iteration``, ``seconds``, ``relative_gap``, ``predicted_g
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -229,30 +228,31 @@ def fastest_table(
     return list(rows.values())
 
 
-def _what(row: Mapping[str, Any]) -> str:
-    its = (
-        ""
-        if pd.isna(row.get("iterations")) or row.get("kind") != "iterative"
-        else f"{int(row['iterations'])} iterations, "
-    )
-    return f"{row['method']} ({row['scaling']}, {row['kind']}) in {its}{float(row['seconds']):.3g} s"
+def _reached_by(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The fit that reached a target: method, scaling, kind, iterations (``None`` unless
+    iterative) and seconds."""
+    iterative = row.get("kind") == "iterative" and not pd.isna(row.get("iterations"))
+    return {
+        "method": row["method"],
+        "scaling": row["scaling"],
+        "kind": row["kind"],
+        "iterations": int(row["iterations"]) if iterative else None,
+        "seconds": float(row["seconds"]),
+    }
 
 
-def fastest_sentences(accuracy: pd.DataFrame, dataset: str) -> list[str]:
-    """One sentence per ε: the fit that reached it first (and the first iterative fit)."""
+def fastest_facts(accuracy: pd.DataFrame, dataset: str) -> list[dict[str, Any]]:
+    """Per relative gap ε (largest first): the fit that reached it first (``best``, ``None`` when
+    none did) and the first iterative fit (``iterative``, ``None`` when none did)."""
     best, best_iterative = fastest(accuracy, dataset), fastest(accuracy, dataset, "iterative")
-    out = []
-    for epsilon in sorted({float(e) for e in main_rows(accuracy, dataset)["epsilon"]}, reverse=True):
-        if epsilon not in best:
-            out.append(f"Relative gap {epsilon:g}: no fit of {dataset} reached it.")
-            continue
-        text = f"Relative gap {epsilon:g}: reached first by {_what(best[epsilon])}"
-        if epsilon in best_iterative and best_iterative[epsilon]["method"] != best[epsilon]["method"]:
-            text += f"; first iterative fit: {_what(best_iterative[epsilon])}"
-        elif epsilon not in best_iterative:
-            text += "; no iterative fit reached it"
-        out.append(text + ".")
-    return out
+    return [
+        {
+            "epsilon": epsilon,
+            "best": _reached_by(best[epsilon]) if epsilon in best else None,
+            "iterative": _reached_by(best_iterative[epsilon]) if epsilon in best_iterative else None,
+        }
+        for epsilon in sorted({float(e) for e in main_rows(accuracy, dataset)["epsilon"]}, reverse=True)
+    ]
 
 
 def rate_rows(records: Mapping[FitKey, Mapping[str, Any]], dataset: str) -> list[dict[str, Any]]:
@@ -317,69 +317,46 @@ def inference_rows(records: Mapping[FitKey, Mapping[str, Any]], dataset: str) ->
     return rows
 
 
-def _rate(value: float) -> str:
-    """A contraction rate, with enough digits to tell it from 1."""
-    if value is None or not math.isfinite(value):
-        return "∞"
-    return f"{value:.7g}" if 0.99 < abs(value) < 1.01 else f"{value:.3g}"
-
-
-def _fmt(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "∞"
-    return f"{value:.3g}"
-
-
-def why_sentences(
+def why_facts(
     dataset: str,
     conditioning: pd.DataFrame,
     records: Mapping[FitKey, Mapping[str, Any]],
     target: float,
-) -> list[str]:
-    """Sentences explaining, from the numbers, why the fits of ``dataset`` behaved as they did:
-    κ raw against standardized, the largest stable step against the one each gradient-descent
-    fit used, and the iterations predicted to reach ``target`` against those run."""
-    sentences = []
+) -> dict[str, Any]:
+    """Why the fits of ``dataset`` behaved as they did, from the fit stage's records: κ raw
+    against standardized with the best contraction (κ−1)/(κ+1) of each (``kappa``, ``None``
+    without both), and per gradient-descent fit the step it used against the largest stable one
+    and the iterations predicted to reach ``target`` against those run (``fits``)."""
     cond = {r["scaling"]: r for _, r in conditioning[conditioning["dataset"] == dataset].iterrows()}
+    kappa = None
     if "raw" in cond and "standardized" in cond:
-        raw, std = cond["raw"], cond["standardized"]
-        sentences.append(
-            f"The Hessian's condition number κ is {_fmt(raw['kappa'])} on the raw data and "
-            f"{_fmt(std['kappa'])} standardized: plain gradient descent's error shrinks at best by "
-            f"(κ−1)/(κ+1) per step, {_fmt((raw['kappa'] - 1) / (raw['kappa'] + 1))} raw against "
-            f"{_fmt((std['kappa'] - 1) / (std['kappa'] + 1))} standardized."
-        )
+        raw, std = float(cond["raw"]["kappa"]), float(cond["standardized"]["kappa"])
+        kappa = {
+            "raw": raw,
+            "standardized": std,
+            "raw_rate": (raw - 1) / (raw + 1),
+            "standardized_rate": (std - 1) / (std + 1),
+        }
+    fits = []
     for key in sorted(k for k in records if k[0] == dataset and _fit_of(k[2]) == k[2]):
         record = records[key]
         predicted = record.get("predicted")
         if not predicted or key[1] not in cond or record.get("status") == "skipped":
             continue
-        stable = float(cond[key[1]]["max_stable_lr"])
-        alpha = float(predicted["alpha_mean_loss"])
-        needed = predicted.get("iterations_to", {}).get(f"{target:g}")
-        ran = int(record["iterations"])
-        what = f"{key[2]} ({key[1]}) used step {_fmt(alpha)} on the mean loss against the largest stable {_fmt(stable)}"
-        if predicted["diverges"]:
-            at = record.get("diverged_at")
-            sentences.append(
-                f"{what}: predicted to diverge, since {_fmt(alpha)} > 2/λ_max = {_fmt(stable)} "
-                f"(rate {_fmt(predicted['rate'])} > 1)"
-                + (f", and it diverged at iteration {at}." if at is not None else ".")
-            )
-        elif needed is None:
-            sentences.append(
-                f"{what}: predicted rate {_rate(predicted['rate'])} per step, too slow to reach "
-                f"{target:g} within any practical run; it ran {ran}."
-            )
-        else:
-            verdict = "enough" if needed <= ran else "not enough"
-            observed = record.get("observed_rate")
-            rate = f" (rate {_rate(predicted['rate'])} predicted" + (
-                f", {_rate(float(observed))} observed)" if observed is not None else ")"
-            )
-            if predicted.get("reference_only"):
-                rate += " as full-batch gradient descent would (a reference for this mini-batch fit)"
-            sentences.append(
-                f"{what}: predicted to need {needed} iterations to reach {target:g}{rate}; it ran {ran} ({verdict})."
-            )
-    return sentences
+        observed = record.get("observed_rate")
+        fits.append(
+            {
+                "method": key[2],
+                "scaling": key[1],
+                "alpha": float(predicted["alpha_mean_loss"]),
+                "stable": float(cond[key[1]]["max_stable_lr"]),
+                "diverges": bool(predicted["diverges"]),
+                "diverged_at": record.get("diverged_at"),
+                "rate": predicted["rate"],
+                "observed": float(observed) if observed is not None else None,
+                "reference_only": bool(predicted.get("reference_only")),
+                "needed": predicted.get("iterations_to", {}).get(f"{target:g}"),
+                "ran": int(record["iterations"]),
+            }
+        )
+    return {"target": target, "kappa": kappa, "fits": fits}

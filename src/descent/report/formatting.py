@@ -51,3 +51,31 @@ def format_vector(values: Sequence[Any], digits: int = 4) -> str:
     '[32.56, 1e-9]'
     """
     return "[" + ", ".join(format_number(v, digits) for v in values) + "]"
+
+
+def format_short(value: Any) -> str:
+    """Three significant digits (``'%.3g'``), ``'∞'`` for ``None`` and non-finite values.
+
+    >>> format_short(0.000331234), format_short(None)
+    ('0.000331', '∞')
+    """
+    if value is None or not math.isfinite(float(value)):
+        return "∞"
+    return f"{float(value):.3g}"
+
+
+def format_rate(value: Any) -> str:
+    """A contraction rate per step, with enough digits to tell it from 1 (seven near 1).
+
+    >>> format_rate(0.99999789), format_rate(0.5)
+    ('0.9999979', '0.5')
+    """
+    if value is None or not math.isfinite(float(value)):
+        return "∞"
+    value = float(value)
+    return f"{value:.7g}" if 0.99 < abs(value) < 1.01 else f"{value:.3g}"
+
+
+def format_general(value: Any) -> str:
+    """Python's shortest general format (``'%g'``), as the accuracy targets are written: ``1e-06``."""
+    return f"{float(value):g}"

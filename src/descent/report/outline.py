@@ -14,33 +14,20 @@ from descent.config.sections import ReportConfig
 from descent.report import story_beyond, story_cost, story_lesson0, story_paris  # noqa: F401  (registers BEYOND)
 from descent.report.sections import BEYOND, Builder, Part, Story, claims_section, run_builders
 
-#: (id, title, intro) of the parts, in page order; the provenance part is added by the page.
-PARTS: tuple[tuple[str, str, str], ...] = (
-    (
-        "paris",
-        "The Paris rent lesson",
-        "Linear regression by gradient descent on 50 synthetic Paris apartments, in the lesson's order: each step "
-        "with the numbers and figures this run computed.",
-    ),
-    (
-        "lesson0",
-        "Lesson 0: the foundations",
-        "Random guessing, vectors, gradient descent, minima, the matrix form, batch variants and the cost of a naive "
-        "matrix product, in the lesson's order.",
-    ),
-    (
-        "claims",
-        "The lessons' claims, checked",
-        "What the two lessons assert, and the slips a learner would trip over, beside what this run measured and a "
-        "verdict computed from the results files.",
-    ),
-    (
-        "beyond",
-        "Beyond the lessons",
-        "The datasets the lessons do not use, in the order the configuration lists them, and the matrix product "
-        "beyond the lesson's loop.",
-    ),
-)
+#: The parts' ids, in page order (their titles and intros: ``templates/steps/part-{id}.j2``); the
+#: provenance part is added by the page.
+PARTS: tuple[str, ...] = ("paris", "lesson0", "claims", "beyond")
+
+
+def part_facts(results: Any, part_id: str) -> dict[str, Any]:
+    """The facts a part's intro names: for the Paris lesson, the size of its data and whether
+    they were generated (with a known truth)."""
+    if part_id != "paris":
+        return {}
+    from descent.report.storykit import PARIS
+
+    meta = results.metas.get(PARIS, {})
+    return {"n": meta.get("n"), "synthetic": meta.get("true_weights") is not None}
 
 
 def build_parts(
@@ -61,10 +48,12 @@ def build_parts(
         "beyond": BEYOND,
     }
     parts = []
-    for part_id, title, intro in PARTS:
+    for part_id in PARTS:
         sections = run_builders(story, builders[part_id])
         if sections:
-            parts.append(Part(part_id, title, intro, sections))
+            step, facts = f"part-{part_id}", part_facts(results, part_id)
+            words = story.words
+            parts.append(Part(part_id, words.text(step, "title", facts), words.text(step, "intro", facts), sections))
     return parts
 
 

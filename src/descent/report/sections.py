@@ -113,16 +113,9 @@ def claims_section(story: Story) -> Section | None:
     rows = list(story.claims.values())
     if not rows:
         return None
-    counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in VERDICTS}
-    intro = (
-        f"{len(rows)} statements of the two lessons, each checked on this run's results by a named check "
-        f"function (descent.report.checks_*): "
-        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        + ". Slips are statements a learner would trip over, written as the lesson writes them, so that "
-        "their check shows they do not hold; the last column says what is right instead. Claims about "
-        "speed depend on the machine: they hold everywhere only with a wide margin, else they hold "
-        "only on some machines."
-    )
+    counts = [{"verdict": v, "n": n} for v in VERDICTS if (n := sum(1 for r in rows if r["verdict"] == v))]
+    facts = {"n_claims": len(rows), "counts": counts}
+    words, sid = story.words, "claims-table"
     table_rows = [
         {
             "id": r["id"],
@@ -147,10 +140,10 @@ def claims_section(story: Story) -> Section | None:
         for r in rows
     ]
     return Section(
-        "claims-table",
-        "Every claim and its verdict",
+        sid,
+        words.text(sid, "title", facts),
         [
-            blocks.paragraph(intro),
+            blocks.paragraph(words.text(sid, "text", facts)),
             {
                 **blocks.table(
                     table_rows,

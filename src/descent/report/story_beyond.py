@@ -21,7 +21,11 @@ def other_datasets(story: Story) -> list[Section]:
     """One section per dataset the lessons do not use, in the order the configuration lists them."""
     r = story.results
     return [
-        Section(f"beyond-dataset-{name}", f"Dataset {name}", dataset_sections_blocks(story, name))
+        Section(
+            f"beyond-dataset-{name}",
+            story.words.text("beyond-dataset", "title", {"dataset": name}),
+            dataset_sections_blocks(story, name),
+        )
         for name in r.dataset_order
         if name not in LESSON_DATASETS and r.has_fits(name)
     ]
@@ -42,7 +46,7 @@ def matmul_beyond(story: Story) -> Section | None:
     facts = benchmark_facts(table, sidecar)
     return Section(
         sid,
-        "Matrix products beyond the lesson's loop",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             blocks.bullets(words.items(sid, "findings", facts)),

@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from descent.report import blocks
-from descent.report.convergence import fastest_sentences, fastest_table, inference_rows, rate_rows, why_sentences
-from descent.report.formatting import format_number as fmt
+from descent.report.convergence import fastest_facts, fastest_table, inference_rows, rate_rows, why_facts
 from descent.report.sections import Section, Story, beyond_section
 from descent.report.storykit import figure_block
 
@@ -29,21 +28,23 @@ def cost_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
     if r.accuracy is None or not (r.accuracy["dataset"] == dataset).any():
         return []
     targets = _targets(story, dataset)
-    out = [
-        blocks.paragraph(
-            "How much each fit paid to reach a relative gap (loss − L*)/(initial loss − L*) in the space it was "
-            "fitted in, in iterations and in seconds of fit time (closed forms: one point, their time and their gap). "
-            "Fits run several times (random seeds) show median [min, max] over their runs."
-        )
-    ]
-    out.append(blocks.bullets(fastest_sentences(r.accuracy, dataset)))
+    words, step = story.words, "beyond-cost"
+    facts: dict[str, Any] = {
+        "dataset": dataset,
+        "targets": fastest_facts(r.accuracy, dataset),
+        "why": (
+            why_facts(dataset, r.conditioning, r.records, min(targets))
+            if r.conditioning is not None and targets
+            else None
+        ),
+    }
+    out = [blocks.paragraph(words.text(step, "text", facts))]
+    out.append(blocks.bullets(words.items(step, "fastest", facts)))
     out += figure_block(
         story,
         f"{dataset}_convergence",
-        f"{dataset}: relative gap against iterations and seconds",
-        "Best relative gap so far (log) against iteration and against seconds, raw and standardized: "
-        "observed solid, predicted from the Hessian dashed (faint: full-batch reference for "
-        "mini-batch fits), closed forms ◆, repeated fits as their median with a min–max band.",
+        words.text(step, "figure_alt", facts),
+        words.text(step, "figure_caption", facts),
     )
     rows = fastest_table(r.accuracy, dataset, r.repetitions)
     eps_columns = [f"ε = {e:g}" for e in sorted(targets, reverse=True)]
@@ -59,17 +60,14 @@ def cost_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
             rows,
             columns,
             f"time_to_accuracy_{dataset}",
-            caption="★ the fit that reached the target first; ☆ the first iterative fit when a closed "
-            "form was first; (predicted …): the iterations the Hessian predicts for "
-            "gradient descent with this step.",
+            caption=words.text(step, "table_caption", facts),
             row_attrs=attrs,
             table_class="time-to-accuracy",
         )
     )
-    if r.conditioning is not None and targets:
-        why = why_sentences(dataset, r.conditioning, r.records, min(targets))
-        if why:
-            out += [blocks.paragraph("Why, from the conditioning of the fitted objective:"), blocks.bullets(why)]
+    why = words.items(step, "why", facts) if facts["why"] is not None else []
+    if why:
+        out += [blocks.paragraph(words.text(step, "why_lead", facts)), blocks.bullets(why)]
     rates = rate_rows(r.records, dataset)
     if rates:
         out.append(
@@ -95,8 +93,7 @@ def cost_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
                     "relative_difference": "|observed − predicted|/predicted",
                     "reference_only": "full-batch reference only",
                 },
-                caption="Error contraction per iteration: predicted from the Hessian (GD: max|1 − αλᵢ|; "
-                "momentum and Nesterov with the optimal α, β: (√κ−1)/(√κ+1)) against observed.",
+                caption=words.text(step, "rates_caption", facts),
                 table_class="rates",
             )
         )
@@ -119,7 +116,11 @@ def cost_to_accuracy(story: Story) -> list[Section]:
     if r.accuracy is None:
         return []
     return [
-        Section(f"beyond-cost-{name}", f"Cost to accuracy: {name}", cost_blocks(story, name))
+        Section(
+            f"beyond-cost-{name}",
+            story.words.text("beyond-cost", "title", {"dataset": name}),
+            cost_blocks(story, name),
+        )
         for name in r.dataset_order
     ]
 
@@ -134,21 +135,15 @@ def inference_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
         columns += ["true_value", "covers_truth"]
     columns += ["r2", "adj_r2"]
     fits = {(row["scaling"], row["method"]): row for row in rows}
-    r2 = "; ".join(
-        f"{m} ({s}): R² {fmt(row['r2'], 6)}, adjusted R² {fmt(row['adj_r2'], 6)}" for (s, m), row in fits.items()
-    )
     covered = [row for row in rows if row.get("covers_truth") is not None]
-    text = (
-        f"{dataset}: "
-        + r2
-        + "."
-        + (
-            f" {sum(bool(row['covers_truth']) for row in covered)} of {len(covered)} 95 % intervals cover the true "
-            "value."
-            if covered
-            else " The true parameters are unknown: no coverage to check."
-        )
-    )
+    facts = {
+        "dataset": dataset,
+        "fits": [{"method": m, "scaling": s, "r2": row["r2"], "adj_r2": row["adj_r2"]} for (s, m), row in fits.items()],
+        "level": _level(story, dataset),
+        "covered": sum(bool(row["covers_truth"]) for row in covered),
+        "intervals": len(covered),
+    }
+    text = story.words.text("beyond-inference", "dataset", facts)
     attrs = [
         {
             "dataset": dataset,
@@ -189,15 +184,18 @@ def inference(story: Story) -> Section | None:
         out += inference_blocks(story, name)
     if not out:
         return None
-    return Section(
-        "beyond-inference",
-        "Inference for the closed forms",
-        [
-            blocks.paragraph(
-                "Standard errors, t statistics and 95 % confidence intervals of every certified closed-form "
-                "fit (classical OLS formulas in float64, original units, weights first and bias last), with "
-                "R² and adjusted R²; for synthetic data, whether each interval covers the true value."
-            ),
-            *out,
-        ],
-    )
+    words, sid = story.words, "beyond-inference"
+    levels = sorted({lv for name in r.dataset_order if (lv := _level(story, name)) is not None})
+    facts = {"levels": levels}
+    return Section(sid, words.text(sid, "title", facts), [blocks.paragraph(words.text(sid, "text", facts)), *out])
+
+
+def _level(story: Story, dataset: str) -> float | None:
+    """The confidence level of the intervals of ``dataset``'s closed forms, as the fit stage
+    recorded it (``inference.level``)."""
+    levels = [
+        rec["inference"]["level"]
+        for key, rec in story.results.records.items()
+        if key[0] == dataset and (rec.get("inference") or {}).get("level") is not None
+    ]
+    return float(levels[0]) if levels else None

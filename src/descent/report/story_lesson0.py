@@ -103,7 +103,7 @@ def guessing_step(story: Story) -> Section | None:
     out += figure_block(
         story, "lessons_binomial", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
     )
-    return Section("lesson0-guessing", "Guessing at random: the binomial distribution", out)
+    return Section(sid, words.text(sid, "title", facts), out)
 
 
 def vectors_step(story: Story) -> Section | None:
@@ -136,7 +136,7 @@ def vectors_step(story: Story) -> Section | None:
     term_rows.append({"term": words.text(sid, "dot_sum", facts), "product": float(np.dot(dot["u"], dot["v"]))})
     return Section(
         sid,
-        "Vectors, the dot product and the linear model",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "unit", facts)),
             blocks.table(
@@ -185,7 +185,7 @@ def x2_step(story: Story) -> Section | None:
     facts: Facts = {"x0": d["x0"], "tolerance": d["tolerance"], "divergence_bound": d["divergence_bound"]}
     return Section(
         sid,
-        "Gradient descent on y = x²",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             blocks.table(
@@ -241,7 +241,7 @@ def minima_step(story: Story) -> Section | None:
     }
     return Section(
         sid,
-        "Local and global minima, and restarts",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             blocks.table(
@@ -276,7 +276,7 @@ def matrix_form_step(story: Story) -> Section | None:
         story, f"{LESSON0}_surface", words.text(sid, "surface_alt", facts), words.text(sid, "surface_caption", facts)
     )
     out += interactive_surface(story, LESSON0) + explorer_block(story, LESSON0)
-    return Section(sid, "The matrix form, trained on the lesson's data", out)
+    return Section(sid, words.text(sid, "title", facts), out)
 
 
 def matrix_form_facts(story: Story, fit: dict[str, Any]) -> Facts:
@@ -357,7 +357,7 @@ def batches_step(story: Story) -> Section | None:
                 words.text(sid, "figure_caption", facts),
             )
         )
-    return Section(sid, "Batch, mini-batch and stochastic descent", out)
+    return Section(sid, words.text(sid, "title", facts), out)
 
 
 def matmul_step(story: Story) -> Section | None:
@@ -405,7 +405,7 @@ def matmul_step(story: Story) -> Section | None:
     out += figure_block(
         story, "matmul_gflops", words.text(sid, "gflops_alt", facts), words.text(sid, "gflops_caption", facts)
     )
-    return Section(sid, "The naive triple loop against NumPy", out)
+    return Section(sid, words.text(sid, "title", facts), out)
 
 
 #: Lesson 0's steps, in the lesson's order.

@@ -110,7 +110,7 @@ def data_step(story: Story) -> Section | None:
     explorer = explorer_block(story, PARIS)
     return Section(
         sid,
-        "The data",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             blocks.facts(words.facts(sid, "facts", facts)),
@@ -177,7 +177,7 @@ def surface_step(story: Story) -> Section | None:
     surface = story.results.surfaces[(PARIS, "raw")]
     return Section(
         sid,
-        "The loss surface",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             blocks.facts(words.facts(sid, "facts", facts)),
@@ -246,7 +246,7 @@ def raw_descent_step(story: Story) -> Section | None:
     paths = {m: hist for m in LOOPS if (hist := r.history(PARIS, "raw", m)) is not None}
     return Section(
         sid,
-        "Gradient descent on the raw data",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             blocks.paragraph(words.text(sid, "why", facts)),
@@ -304,7 +304,7 @@ def standardization_step(story: Story) -> Section | None:
     words, sid = story.words, "paris-standardization"
     return Section(
         sid,
-        "Standardization",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             blocks.facts(words.facts(sid, "facts", facts)),
@@ -357,7 +357,7 @@ def standardized_descent_step(story: Story) -> Section | None:
     words, sid = story.words, "paris-standardized-descent"
     return Section(
         sid,
-        "Gradient descent on standardized data",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             *fits_table(story, PARIS, [("standardized", m) for m in LOOPS[:1]], "paris_standardized_descent"),
@@ -382,7 +382,7 @@ def gradient_check_step(story: Story) -> Section | None:
     facts: Facts = {}
     return Section(
         sid,
-        "The hand gradient against autograd",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             *grad,
@@ -416,7 +416,7 @@ def loop_facts(story: Story, method: str) -> Facts | None:
     }
 
 
-def _loop_step(story: Story, facts: Facts | None, section_id: str, title: str) -> Section | None:
+def _loop_step(story: Story, facts: Facts | None, section_id: str) -> Section | None:
     if facts is None:
         return None
     r, words, method = story.results, story.words, facts["method"]
@@ -436,11 +436,11 @@ def _loop_step(story: Story, facts: Facts | None, section_id: str, title: str) -
                 words.text(section_id, "figure_caption", facts),
             )
         )
-    return Section(section_id, title, out)
+    return Section(section_id, words.text(section_id, "title", facts), out)
 
 
 def autograd_step(story: Story) -> Section | None:
-    return _loop_step(story, loop_facts(story, "autograd"), "paris-autograd", "The autograd loop")
+    return _loop_step(story, loop_facts(story, "autograd"), "paris-autograd")
 
 
 def nn_linear_facts(story: Story) -> Facts | None:
@@ -464,7 +464,7 @@ def nn_linear_facts(story: Story) -> Facts | None:
 
 
 def nn_linear_step(story: Story) -> Section | None:
-    return _loop_step(story, nn_linear_facts(story), "paris-nn-linear", "A torch.nn.Linear layer")
+    return _loop_step(story, nn_linear_facts(story), "paris-nn-linear")
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -494,7 +494,9 @@ def predictions_step(story: Story) -> Section | None:
                 words.text(sid, "figure_caption", facts),
             )
         ]
-    return Section(sid, "Predictions", [blocks.paragraph(words.text(sid, "text", facts)), *preds, *figure])
+    return Section(
+        sid, words.text(sid, "title", facts), [blocks.paragraph(words.text(sid, "text", facts)), *preds, *figure]
+    )
 
 
 # ----------------------------------------------------------------------------- the closed form
@@ -548,7 +550,7 @@ def closed_form_step(story: Story) -> Section | None:
     out += figure_block(
         story, f"{PARIS}_fits", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
     )
-    return Section(sid, "The closed form", out)
+    return Section(sid, words.text(sid, "title", facts), out)
 
 
 # ----------------------------------------------------------------------------- every fit
@@ -562,7 +564,7 @@ def all_fits_step(story: Story) -> Section | None:
     facts: Facts = {}
     return Section(
         sid,
-        "Every fit of the Paris data compared",
+        words.text(sid, "title", facts),
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             *findings_block(story, PARIS),

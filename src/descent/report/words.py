@@ -19,7 +19,9 @@ search path: any ``{step}.j2`` found there replaces the built-in one.
 Filters for numbers: ``num`` (:func:`descent.report.formatting.format_number`, ``num(4)`` for 4
 significant digits), ``vector`` (:func:`descent.report.formatting.format_vector`), ``pct``
 (a fraction as a percentage: ``pct(4)`` for 4 significant digits, 3 by default), ``thousands`` (an integer with commas),
-``and_list`` (``a``, ``a and b``, ``a, b and c``), ``shape`` (an array's shape as NumPy prints it).
+``and_list`` (``a``, ``a and b``, ``a, b and c``), ``short`` (3 significant digits, ``∞`` when
+not finite), ``rate`` (a contraction rate: 7 digits near 1), ``g`` (``'%g'``, as accuracy
+targets are written), ``shape`` (an array's shape as NumPy prints it).
 The same environment renders the claims' ``measured`` sentences (:mod:`descent.report.claims`).
 """
 
@@ -33,7 +35,7 @@ from typing import Any
 
 import jinja2
 
-from descent.report.formatting import format_number, format_vector
+from descent.report.formatting import format_general, format_number, format_rate, format_short, format_vector
 
 #: The built-in step templates, inside the package (``descent/report/templates/steps``).
 PACKAGE_FOLDER = "templates/steps"
@@ -104,6 +106,9 @@ def environment(override: str | None = None) -> jinja2.Environment:
     env.filters["thousands"] = lambda n: f"{int(n):,}"
     env.filters["and_list"] = and_list
     env.filters["shape"] = shape
+    env.filters["short"] = format_short
+    env.filters["rate"] = format_rate
+    env.filters["g"] = format_general
     return env
 
 
