@@ -887,16 +887,18 @@ def test_machine_verdicts_and_the_matmul_exponent():
 
 def test_agreeing_fits_are_grouped_into_one_sentence():
     from descent.report.findings import FINDINGS, grouped
-    from descent.report.pivot import agreeing_groups, agreement_sentence
+    from descent.report.pivot import DISPLAY_DIGITS, agreeing_groups
     from descent.report.words import Words
 
+    words = Words()
     groups = agreeing_groups(
         {"a (raw)": [1107.5118255, 1779.08], "b (raw)": [1107.5118301, 1779.08], "c (raw)": [1150.54, 1801.83]}
     )
     assert [g["fits"] for g in groups] == [["a (raw)", "b (raw)"]]
-    assert agreement_sentence(groups[0], ["s=30", "s=50"]) == (
+    facts = {"groups": groups, "fields": ["s=30", "s=50"], "digits": DISPLAY_DIGITS}
+    assert words.items("predictions", "agreement", facts) == [
         "a (raw) and b (raw) predict the same to 6 significant digits: 1107.51 at s=30, 1779.08 at s=50."
-    )
+    ]
     # Fits whose sentences read the same at display precision share one; the template picks the
     # grammar by their number.
     end = {"iterations": 200, "lstsq_b": 173.6, "w": None, "lstsq_w": None, "status": "max_iterations"}
@@ -906,7 +908,6 @@ def test_agreeing_fits_are_grouped_into_one_sentence():
         {**end, "method": "nn_linear", "b": 100.14869, "gap": 100.14869 - 173.6},
         {**end, "method": "gd_auto", "b": 170.0, "gap": 170.0 - 173.6},
     ]
-    words = Words()
     assert grouped(words, FINDINGS, "raw", raw) == [
         "Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.149, 73.4513 below "
         "the least-squares intercept 173.6 (42.3 % of it) (max_iterations).",

@@ -1,6 +1,6 @@
 """Readable predictions: one row per fit (method × scaling), one column per input, the true
 values as a reference row, failed fits left out with their reason, and fits that agree to
-display precision grouped into one sentence.
+display precision grouped (their sentence: ``templates/steps/predictions.j2``).
 
 ``predictions`` is ``results/fits/predictions.parquet`` (``dataset``, ``scaling``, ``method``,
 ``status``, ``inputs`` (k,), ``prediction``, ``true_value``); ``marked`` is
@@ -39,7 +39,8 @@ def prediction_pivot(
 
     Returns ``{"columns": [field, …], "headers": {field: header}, "rows": [row dicts], "row_attrs":
     [...], "inputs": [tuple, …], "withheld": [{"method", "scaling", "status", "reason"}],
-    "groups": [{"fits": [labels], "values": [float, …]}], "sentences": [str]}``. The first row is
+    "groups": [{"fits": [labels], "values": [float, …]}], "fields": [str]}`` (the groups' sentences
+    are ``templates/steps/predictions.j2``'s). The first row is
     the true values (``fit`` = ``true value``, ``data-reference``); then one row per fit in the
     summary's order (``data-pred-method``/``data-pred-scaling``); each input column's field is
     :func:`input_label`.
@@ -78,7 +79,7 @@ def prediction_pivot(
         "inputs": inputs,
         "withheld": withheld,
         "groups": groups,
-        "sentences": [agreement_sentence(g, fields) for g in groups],
+        "fields": fields,
     }
 
 
@@ -93,18 +94,3 @@ def agreeing_groups(values: dict[str, list[float | None]], digits: int = DISPLAY
     for label, vals in values.items():
         buckets.setdefault(tuple(format_number(v, digits) for v in vals), []).append(label)
     return [{"fits": labels, "values": values[labels[0]]} for labels in buckets.values() if len(labels) > 1]
-
-
-def join_words(items: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def agreement_sentence(group: dict[str, Any], fields: Sequence[str], digits: int = DISPLAY_DIGITS) -> str:
-    """One sentence for a group of fits that agree to display precision."""
-    return (
-        f"{join_words(group['fits'])} predict the same to {digits} significant digits: "
-        + ", ".join(f"{format_number(v, digits)} at {f}" for v, f in zip(group["values"], fields))
-        + "."
-    )

@@ -10,7 +10,7 @@ import numpy as np
 
 from descent.report import blocks
 from descent.report.findings import dataset_findings
-from descent.report.pivot import prediction_pivot
+from descent.report.pivot import DISPLAY_DIGITS, prediction_pivot
 from descent.report.sections import Story
 from descent.report.tables import dataset_table, gradient_check_rows
 
@@ -105,15 +105,12 @@ def predictions_blocks(story: Story, dataset: str, caption: str = "") -> list[di
             table_class="predictions",
         )
     ]
-    if pivot["sentences"]:
-        out.append(blocks.bullets(pivot["sentences"]))
+    if pivot["groups"]:
+        facts = {"groups": pivot["groups"], "fields": pivot["fields"], "digits": DISPLAY_DIGITS}
+        out.append(blocks.bullets(story.words.items("predictions", "agreement", facts)))
     if pivot["withheld"]:
         out.append(
-            {
-                "kind": "withheld",
-                "items": pivot["withheld"],
-                "text": "Left out: the predictions of failed fits are not numbers to use.",
-            }
+            {"kind": "withheld", "items": pivot["withheld"], "text": story.words.text("predictions", "withheld", {})}
         )
     return out
 
