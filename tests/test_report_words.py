@@ -5,6 +5,7 @@ words and nothing else, an undefined name fails the build."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jinja2
@@ -76,22 +77,18 @@ def test_every_builtin_template_parses_and_names_its_facts():
 # ------------------------------------------------------------------------------ on the session run
 
 
-def _results(run: Path):
+def _parts(run: Path, templates: Path | None = None):
+    """The page's parts built from the run's results with the default report options (a
+    teacher's folder when given), and the words used."""
+    from descent.report.claims import evaluate_claims, load_claims
+    from descent.report.outline import build_parts
     from descent.report.results import from_directory
 
     config = yaml.safe_load(Path((run / "config-path").read_text()).read_text())
     main = yaml.safe_load((ROOT / "config.yaml").read_text())
-    return from_directory(run / "results", {"datasets": {**main["datasets"], **config["datasets"]}})
-
-
-def _parts(results, templates: Path | None = None):
-    """The page's parts with the default report options (a teacher's folder when given), and the
-    words used."""
-    from descent.report.claims import evaluate_claims, load_claims
-    from descent.report.outline import build_parts
-
-    options = default_section(ROOT / "schemas", "report", templates=str(templates) if templates else None)
     words = Words(templates)
+    results = from_directory(run / "results", {"datasets": {**main["datasets"], **config["datasets"]}}, words=words)
+    options = default_section(ROOT / "schemas", "report", templates=str(templates) if templates else None)
     parts = build_parts(results, evaluate_claims(results, load_claims()), options, words=words)
     sections = {s.id: s for p in parts for s in p.sections}
     return sections, words
@@ -105,7 +102,7 @@ def _texts(section) -> list[str]:
 def test_every_step_template_renders_on_the_test_run(built_report):
     """Strict rendering of every block of every built-in template on the ``.test`` run's results
     (apart from :data:`UNREACHED_ON_TEST_RUN`): no undefined name, and no template left unused."""
-    sections, words = _parts(_results(built_report))
+    sections, words = _parts(built_report)
     env = words.env
     every = {(name, block) for name in template_names() for block in env.get_template(name).blocks}
     assert every - words.used == set(UNREACHED_ON_TEST_RUN), sorted(every - words.used)
@@ -115,8 +112,7 @@ def test_every_step_template_renders_on_the_test_run(built_report):
 
 @pytest.mark.workflow
 def test_a_teachers_folder_replaces_one_steps_words(built_report, tmp_path):
-    results = _results(built_report)
-    builtin, _ = _parts(results)
+    builtin, _ = _parts(built_report)
     original = (builtin_folder() / "paris-data.j2").read_text(encoding="utf-8")
     french = original.replace(
         "{{ n }} apartments, generated as the lesson does",
@@ -124,9 +120,10 @@ def test_a_teachers_folder_replaces_one_steps_words(built_report, tmp_path):
     )
     assert french != original
     folder = _folder(tmp_path, **{"paris-data": french})
-    overridden, words = _parts(results, folder)
+    overridden, words = _parts(built_report, folder)
     assert ("paris-data.j2", "text") in words.used
-    assert _texts(overridden["paris-data"])[0].startswith(f"{results.metas['paris_rent']['n']} appartements, tirés")
+    n = json.loads((built_report / "results/datasets/paris_rent.json").read_text())["n"]
+    assert _texts(overridden["paris-data"])[0].startswith(f"{n} appartements, tirés")
     assert _texts(overridden["paris-data"])[1:] == _texts(builtin["paris-data"])[1:]
     for sid in builtin.keys() - {"paris-data"}:  # every other step keeps the built-in words
         assert _texts(overridden[sid]) == _texts(builtin[sid]), sid
@@ -134,4 +131,4 @@ def test_a_teachers_folder_replaces_one_steps_words(built_report, tmp_path):
     # An override naming a fact the step does not have fails the build, naming its file.
     broken = _folder(tmp_path / "broken", **{"paris-data": original.replace("{{ seed }}", "{{ graine }}")})
     with pytest.raises(jinja2.UndefinedError, match=r"paris-data\.j2.*'graine' is undefined"):
-        _parts(results, broken)
+        _parts(built_report, broken)

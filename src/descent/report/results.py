@@ -162,6 +162,7 @@ def from_snakemake(inp: Any, par: Any) -> Results:
     from descent.config.sections import ReportConfig
     from descent.io import read_json
     from descent.report.tables import mark_fits
+    from descent.report.words import Words
 
     section = ReportConfig.coerce(par.section)
     summary = pd.read_parquet(inp.summary)
@@ -172,6 +173,7 @@ def from_snakemake(inp: Any, par: Any) -> Results:
         float(section.best_rtol),
         records,
         {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")},
+        Words(section.templates),  # a teacher's status.j2 too
     )
     histories = {tuple(key): pd.read_parquet(path) for key, path in zip(par.history_keys, inp.histories)}
     surfaces = {(Path(p).parts[-3], Path(p).parts[-2]): pd.read_parquet(p) for p in inp.surfaces}
@@ -226,9 +228,10 @@ def configured_datasets(config: Mapping[str, Any]) -> list[str]:
     return list((config.get("datasets") or {}).keys())
 
 
-def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float = 1e-9) -> Results:
+def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float = 1e-9, words: Any = None) -> Results:
     """:class:`Results` from a finished run's ``results/`` directory (for scripts and tests; the
-    workflow uses :func:`from_snakemake`). Reads whatever is there."""
+    workflow uses :func:`from_snakemake`). Reads whatever is there; ``words``: the
+    :class:`descent.report.words.Words` of the fits' status texts (default: the built-in ones)."""
     from descent.io import read_json
     from descent.report.tables import mark_fits
 
@@ -248,6 +251,7 @@ def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float
         best_rtol,
         records,
         {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")},
+        words,
     )
     figures = {p.stem: p for p in sorted((root / "report" / "figures").glob("*.png"))}
     results = Results(

@@ -27,8 +27,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from descent.report.formatting import format_number
-
 CONVERGED = "converged"
 STALLED = "stalled"
 MAX_ITERATIONS = "max_iterations"
@@ -120,95 +118,70 @@ def _certificate(row: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str,
     return certificate
 
 
-def status_reason(
+def _value(value: Any) -> Any:
+    """``value``, or ``None`` when absent (None/NA/NaN)."""
+    return value if _present(value) else None
+
+
+def status_facts(
     row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None
+) -> dict[str, Any]:
+    """What ``status.j2`` says of a fit's recorded status: the status, whether its numbers are
+    finite, and the fields its reason names (``row``: a summary row; ``record``: the fit's JSON
+    with its certificate, settings and rank, optional)."""
+    record = record or {}
+    settings = record.get("settings") or {}
+    reached = _value(row.get("precision_reached", record.get("precision_reached")))
+    dtype = fit_dtype(record, data_dtype)
+    cert = _certificate(row, record)
+    at: Any = row.get("diverged_at", record.get("diverged_at"))
+    iterations: Any = row.get("iterations")
+    rank = record.get("rank", row.get("rank"))
+    recorded = row.get("status_reason", record.get("status_reason"))
+    return {
+        "status": row.get("status"),
+        "finite": finite_parameters(row),
+        "diverged_at": int(at) if _present(at) else None,
+        "certificate": {
+            "reason": cert.get("reason") or None,
+            "normal_residual": float(cert["normal_residual"]) if _present(cert.get("normal_residual")) else None,
+            "tolerance": float(cert["tolerance"]) if _present(cert.get("tolerance")) else None,
+            "condition_number": float(cert["condition_number"]) if _present(cert.get("condition_number")) else None,
+            "ok": _true(cert.get("ok")),
+        },
+        "dtype": dtype,
+        "reached": float(reached) if reached is not None else None,
+        "at_precision": bool(dtype) and reached is not None and float(reached) <= precision_floor(str(dtype)),
+        "tolerance": float(settings["tolerance"]) if _present(settings.get("tolerance")) else None,
+        "iterations": int(iterations) if _present(iterations) else None,
+        "rank_deficient": _true(record.get("rank_deficient", row.get("rank_deficient"))),
+        "rank": int(rank) if _present(rank) else None,
+        "recorded": str(recorded).strip() if _present(recorded) else "",
+    }
+
+
+def status_reason(
+    row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None, words: Any = None
 ) -> str:
     """The recorded status in words, with its reason, e.g. ``'diverged at iteration 2'`` or
-    ``'stalled at 3e-6 relative gradient norm (float32 precision; tolerance 1e-8)'``.
-
-    ``row`` is a summary row; ``record`` the fit's JSON (certificate, settings, rank), optional.
-    A reason the fit recorded itself (``status_reason``, or the certificate's ``reason`` for an
-    inaccurate closed form) is used as it is, after the words computed here.
+    ``'stalled at 3e-6 relative gradient norm (float32 precision; tolerance 1e-8)'``: the
+    template ``status.j2`` on :func:`status_facts` (``words``: a
+    :class:`descent.report.words.Words`, default the built-in templates). A reason the fit
+    recorded itself (``status_reason``) follows the words, unless they already say it.
     """
-    text = _status_words(row, record or {}, data_dtype)
-    recorded = row.get("status_reason", (record or {}).get("status_reason"))
-    recorded = str(recorded).strip() if _present(recorded) else ""
-    if recorded and recorded not in text:
-        text += f" — {recorded}"
-    return text
+    if words is None:
+        from descent.report.words import Words
+
+        words = Words()
+    return str(words.text("status", "reason", status_facts(row, record, data_dtype)))
 
 
-def _status_words(row: Mapping[str, Any], record: Mapping[str, Any], data_dtype: str | None) -> str:
-    status = row.get("status")
-    settings = record.get("settings") or {}
-    reached = row.get("precision_reached", record.get("precision_reached"))
-    if status == SKIPPED:
-        return "skipped: could not run on this machine"
-    if not finite_parameters(row) and status not in FAILED_STATUSES:
-        return f"non-finite parameters or MSE (recorded status {status})"
-    if status == DIVERGED:
-        at = row.get("diverged_at", record.get("diverged_at"))
-        return "diverged" + (f" at iteration {int(at)}" if _present(at) else "")
-    if status == INACCURATE:
-        cert = _certificate(row, record)
-        if cert.get("reason"):
-            return f"inaccurate closed form: {cert['reason']}"
-        parts = []
-        if _present(cert.get("normal_residual")):
-            parts.append(
-                f"normal-equations residual {format_number(float(cert['normal_residual']), 3)}"
-                + (
-                    f" above its tolerance {format_number(float(cert['tolerance']), 3)}"
-                    if _present(cert.get("tolerance"))
-                    else ""
-                )
-            )
-        if _present(cert.get("condition_number")):
-            parts.append(f"condition number {format_number(float(cert['condition_number']), 3)}")
-        return "inaccurate closed form" + (f" ({', '.join(parts)})" if parts else " (failed its certificate)")
-    if status == STALLED:
-        dtype = fit_dtype(record, data_dtype)
-        text = "stalled"
-        notes = []
-        if _present(reached):
-            text += f" at {format_number(float(reached), 2)} relative gradient norm"
-        if dtype and _present(reached) and float(reached) <= precision_floor(dtype):
-            notes.append(f"{dtype} precision")
-        else:
-            notes.append("no progress over its stall window" + (f", {dtype}" if dtype else ""))
-        if _present(settings.get("tolerance")):
-            notes.append(f"tolerance {format_number(float(settings['tolerance']), 3)}")
-        return text + f" ({'; '.join(notes)})"
-    if status == MAX_ITERATIONS:
-        iterations: Any = row.get("iterations")
-        text = "stopped at its iteration cap" + (f" of {int(iterations)}" if _present(iterations) else "")
-        if _present(reached):
-            text += f" at {format_number(float(reached), 2)} relative gradient norm"
-        if _present(settings.get("tolerance")):
-            text += f", tolerance {format_number(float(settings['tolerance']), 3)} not reached"
-        return text
-    if status == CONVERGED:
-        return "converged"
-    if status == CLOSED_FORM:
-        text = "closed form"
-        cert = _certificate(row, record)
-        if _true(cert.get("ok")):
-            text += ", certified" + (
-                f" (condition number {format_number(float(cert['condition_number']), 3)})"
-                if _present(cert.get("condition_number"))
-                else ""
-            )
-        if _true(record.get("rank_deficient", row.get("rank_deficient"))):
-            rank = record.get("rank", row.get("rank"))
-            text += ", rank-deficient" + (f" (rank {int(rank)})" if _present(rank) else "")
-        return text
-    return f"unknown status {status!r}"
-
-
-def status_text(row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None) -> str:
+def status_text(
+    row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None, words: Any = None
+) -> str:
     """The status cell: category and reason, e.g. ``'failed: diverged at iteration 2'``,
     ``'not converged: stalled at …'``, ``'converged'``, ``'closed form, certified (…)'``."""
-    reason = status_reason(row, record, data_dtype)
+    reason = status_reason(row, record, data_dtype, words)
     category = status_category(row.get("status"), finite_parameters(row))
     return reason if category in (CATEGORY_OK, CATEGORY_SKIPPED) else f"{category}: {reason}"
 

@@ -34,6 +34,7 @@ def mark_fits(
     best_rtol: float = 1e-9,
     records: Mapping[FitKey, dict[str, Any]] | None = None,
     data_dtypes: Mapping[str, str] | None = None,
+    words: Any = None,
 ) -> pd.DataFrame:
     """``summary`` (n rows) plus, per fit, what the page shows about its recorded ``status``.
 
@@ -41,7 +42,8 @@ def mark_fits(
     column, else false), ``category`` (:func:`descent.report.status.status_category`:
     ``'failed'``, ``'not converged'`` or ``'ok'``), ``failed``, ``unconverged``, ``status_text``
     (the category and reason in words) and ``best``. ``data_dtypes`` maps dataset to its dtype
-    (for "stalled … (float32 precision)").
+    (for "stalled … (float32 precision)"); ``words`` the :class:`descent.report.words.Words` of
+    the status's reason (default: the built-in ``status.j2``).
 
     Within each dataset, ``best`` marks every non-failed fit whose ``mse`` is within ``best_rtol``
     (relative) of the lowest non-failed ``mse`` — several fits reaching the same minimum tie.
@@ -62,7 +64,9 @@ def mark_fits(
     frame["failed"] = frame["category"] == CATEGORY_FAILED
     frame["unconverged"] = frame["category"] == CATEGORY_UNCONVERGED
     frame["skipped"] = frame["category"] == CATEGORY_SKIPPED
-    frame["status_text"] = [status_text(row, records.get(key), data_dtypes.get(key[0])) for row, key in zip(rows, keys)]
+    frame["status_text"] = [
+        status_text(row, records.get(key), data_dtypes.get(key[0]), words) for row, key in zip(rows, keys)
+    ]
     frame["best"] = False
     for _, group in frame[~frame["failed"] & ~frame["skipped"]].groupby("dataset", sort=False):
         lowest = float(group["mse"].min())
