@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from descent.fitting.registry import ITERATIVE_METHODS
+from descent.fitting.registry import iterative_methods
 from descent.report.formatting import format_number, format_vector
 
 FitKey = tuple[str, str, str]
@@ -102,7 +102,7 @@ def dataset_findings(
     per_method: list[tuple[str, str]] = []  # (method, sentence with "{who}" for the method(s))
     for record in rows[
         (rows["scaling"] == "raw")
-        & rows["base_method"].isin(ITERATIVE_METHODS)
+        & rows["base_method"].isin(iterative_methods())
         & (rows["method"] == rows["base_method"])
     ].to_dict("records"):
         if record["failed"] or record.get("skipped"):
@@ -118,7 +118,7 @@ def dataset_findings(
             text += f", with w = {format_number(float(record['weights'][0]))} against {format_number(lstsq_w[0])}"
         text += f" ({record['category'] if record['unconverged'] else record['status']})."
         per_method.append((record["method"], text))
-    for record in rows[(rows["scaling"] == "standardized") & rows["base_method"].isin(ITERATIVE_METHODS)].to_dict(
+    for record in rows[(rows["scaling"] == "standardized") & rows["base_method"].isin(iterative_methods())].to_dict(
         "records"
     ):
         key = (dataset, "standardized", record["method"])
