@@ -404,14 +404,14 @@ def sweep_table(sweep: dict[str, Any]) -> str:
 
 MEMORY_FIT = """
 import numpy as np, resource, time
-from descent.config.fits import FitSettings
 from descent.fitting.iterative import fit_iterative
+from descent.fitting.registry import typed_settings
 X = np.load({x!r}); y = np.load({y!r})
 from descent.perf import vm_hwm_bytes
 after_load = vm_hwm_bytes(open("/proc/self/status").read())
 import torch
 torch.set_num_threads({threads})
-settings = FitSettings.from_dict({settings!r})
+settings = typed_settings({settings!r})
 out = fit_iterative(X, y, "manual_gd", settings, [0.0] * X.shape[1], 0.0)
 RESULT = dict(rss_after_load_bytes=after_load, iterations=out.iterations, x_bytes=X.nbytes, seconds=out.seconds)
 """
@@ -519,12 +519,13 @@ RESULT = dict(rows=rows, seconds=time.perf_counter() - start)
 
 OUT_OF_CORE_FIT = """
 import time, numpy as np
-from descent.config.fits import FitSettings
 from descent.fitting import stream
-settings = FitSettings.from_dict({settings!r})
+from descent.fitting.registry import typed_settings
+from descent.fitting.streamed import fit_streaming
+settings = typed_settings({settings!r})
 chunks = lambda: stream.parquet_chunks({path!r}, {features!r}, "y")
 start = time.perf_counter()
-outcome, w, b = stream.fit_streaming(chunks, {features!r}, np.dtype("float32"), {scaling!r}, settings, {init!r})
+outcome, w, b = fit_streaming(chunks, {features!r}, np.dtype("float32"), {scaling!r}, settings, {init!r})
 RESULT = dict(seconds=time.perf_counter() - start, status=outcome.status, iterations=outcome.iterations,
               weights=[float(v) for v in w], bias=float(b), passes=outcome.extra.get("passes"),
               certificate=outcome.extra.get("certificate"))

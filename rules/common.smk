@@ -16,12 +16,26 @@ os.environ.update(
     )
 )
 
-from descent.config import feature_names, spec_shape, validate_config
 from descent import resources as descent_resources
+from descent.dataspec import feature_names, spec_shape
+from descent.fitting.registry import (
+    PLUGINS_VARIABLE,
+    get_method,
+    plugin_files,
+    plugin_source,
+)
+from descent.validation import validate_config
 
 # Fails before any job runs, naming every bad field of every section at once (schema defaults
-# are filled in here). CONFIG is the same configuration typed once (descent.config.sections).
+# are filled in here, the user's method plugins loaded first). CONFIG is the same configuration
+# typed once (descent.config.sections).
 CONFIG = validate_config(config, os.path.join(workflow.basedir, "schemas"))
+
+# The user's method files, registered in every job's Python through the environment, as
+# PYTHONPATH is above; each is an input of its method's fits (fit_plugin).
+os.environ[PLUGINS_VARIABLE] = os.pathsep.join(
+    str(path) for path in plugin_files(CONFIG.fits.plugins)
+)
 
 DATASETS = sorted(config["datasets"])
 
@@ -199,20 +213,21 @@ def dataset_job_mem_mb(wildcards, attempt=1, rulename="dataset"):
 # ---- Fits (rules/fits.smk) -------------------------------------------------------------
 
 from descent.config.fits import (
-    CLOSED_FORM_METHODS,
-    ITERATIVE_METHODS,
     FitJob,
     fit_jobs,
     initial_parameters,
     resolve_settings,
 )
 
+
+def is_iterative(job):
+    """Whether a fit job's base method is iterative (it also writes a history)."""
+    return get_method(resolve_settings(config, job)["method"]).kind == "iterative"
+
+
 FIT_JOBS = fit_jobs(config)
 # Job names (methods, variants and their repetitions) by the kind of their base method.
-_FIT_KINDS = {
-    job.method: resolve_settings(config, job)["method"] in ITERATIVE_METHODS
-    for job in FIT_JOBS
-}
+_FIT_KINDS = {job.method: is_iterative(job) for job in FIT_JOBS}
 ITERATIVE_NAMES = sorted(name for name, iterative in _FIT_KINDS.items() if iterative)
 CLOSED_NAMES = sorted(name for name, iterative in _FIT_KINDS.items() if not iterative)
 SINGLE_FEATURE_DATASETS = [
@@ -230,6 +245,12 @@ def fit_settings(wildcards):
     return resolve_settings(
         config, FitJob(wildcards.dataset, wildcards.scaling, wildcards.method)
     )
+
+
+def fit_plugin(wildcards):
+    """The plugin file of a fit's method, when it is a user's (an input: editing it reruns the fit)."""
+    source = plugin_source(fit_settings(wildcards)["method"])
+    return [str(source)] if source is not None else []
 
 
 def fit_init(wildcards):
@@ -259,16 +280,12 @@ def surface_starts(wildcards):
         for job in FIT_JOBS
         if job.dataset == wildcards.dataset
         and job.scaling == wildcards.scaling
-        and resolve_settings(config, job)["method"] in ITERATIVE_METHODS
+        and is_iterative(job)
     ]
 
 
 # Fits whose resolved method is iterative (they also write a history).
-ITERATIVE_FIT_JOBS = [
-    job
-    for job in FIT_JOBS
-    if resolve_settings(config, job)["method"] in ITERATIVE_METHODS
-]
+ITERATIVE_FIT_JOBS = [job for job in FIT_JOBS if is_iterative(job)]
 
 
 # ---- Paths and targets -------------------------------------------------------------------

@@ -5,6 +5,7 @@ rule fit_iterative:
     input:
         parquet=rules.dataset.output.parquet,
         meta=rules.dataset.output.meta,
+        plugin=fit_plugin,
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
         history="results/fits/{dataset}/{scaling}/{method}.history.parquet",
@@ -34,6 +35,7 @@ rule fit_closed_form:
     input:
         parquet=rules.dataset.output.parquet,
         meta=rules.dataset.output.meta,
+        plugin=fit_plugin,
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
     log:

@@ -2,9 +2,9 @@
 to parquet plus its JSON sidecar. Both stream: generated rows are drawn chunk by chunk into row
 groups (descent.datasets.write_generated), a file is read chunk by chunk; neither holds the data."""
 
-from descent.config import spec_shape
 from descent.datafile import ROW_GROUP_BYTES
 from descent.datasets import from_file, write_generated
+from descent.dataspec import spec_shape
 from descent.io import write_json
 from descent.jobs import job_logging
 from descent.resources import check_need, describe, generate_mem_mb

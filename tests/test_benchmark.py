@@ -18,7 +18,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from conftest import ROOT, run_snakemake
-from descent.config import ConfigError, validate_config
+from descent.config import ConfigError
 from descent.config.sections import BenchmarkConfig
 from descent.matmul import backends, machine, measure, notes, plots, products, table
 from descent.matmul import config as mconfig
@@ -26,6 +26,7 @@ from descent.matmul.backends.naive import lesson_matmul, naive_matmul
 from descent.matmul.backends.torch_matmul import torch_runner
 from descent.matmul.job import run_matmul_job
 from descent.timing import time_callable
+from descent.validation import validate_config
 
 
 def _section(**overrides) -> BenchmarkConfig:

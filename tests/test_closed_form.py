@@ -9,20 +9,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from descent.config.fits import FitSettings, default_fit_settings
+from descent.config.fits import default_fit_settings
 from descent.datasets import generate
 from descent.fitting import closed_form as cf
 from descent.fitting.objective import least_squares_reference
 from descent.fitting.problems import equilibrated_error, random_regression
 from descent.fitting.records import fit
+from descent.fitting.registry import typed_settings
+from descent.fitting.settings import FitSettings
 from lesson_specs import PARIS
 
-BASE = default_fit_settings(ROOT / "schemas", "lstsq").as_dict()
+BASE = default_fit_settings(ROOT / "schemas", "sklearn").as_dict()  # no options: any method can take it
 
 
 def S(**changes) -> FitSettings:
     """The schema's default settings with ``changes``."""
-    return FitSettings.from_dict({**BASE, **changes})
+    return typed_settings({**BASE, **changes})
 
 
 #: Every closed-form path: the lstsq solvers and scikit-learn.
@@ -132,7 +134,9 @@ def test_a_truly_rank_deficient_design_is_flagged_in_both_dtypes():
         for method, solver in PATHS:
             if solver == "torch_lesson":
                 continue  # the lesson's call returns *a* solution; rank comes from our SVD anyway
-            outcome, _, _ = fit(X, X[:, 0] + 1.0, "raw", S(method=method, lstsq_solver=solver or "auto"))
+            outcome, _, _ = fit(
+                X, X[:, 0] + 1.0, "raw", S(method=method, **({"lstsq_solver": solver} if solver else {}))
+            )
             assert outcome.extra["rank_deficient"] and outcome.status == "inaccurate", (dtype, method, solver)
 
 

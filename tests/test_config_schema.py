@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, TEST_CONFIG
-from descent.config import ConfigError, check_config, validate_config
+from descent.config import ConfigError
+from descent.validation import check_config, validate_config
 
 SCHEMAS = ROOT / "schemas"
 
@@ -42,7 +43,7 @@ def test_defaults_are_those_snakemake_validate_fills_in(path):
     # (the reference) must fill in exactly the same values, section by section.
     from snakemake.utils import validate
 
-    from descent.config import SECTIONS
+    from descent.validation import SECTIONS
 
     config = yaml.safe_load(path.read_text()) if path else _minimal()
     ours, reference = copy.deepcopy(config), copy.deepcopy(config)

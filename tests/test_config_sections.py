@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, TEST_CONFIG
-from descent.config import ConfigError, validate_config
+from descent.config import ConfigError
 from descent.config.sections import (
     SECTION_TYPES,
     BenchmarkConfig,
@@ -23,6 +23,7 @@ from descent.config.sections import (
     SectionBase,
     default_section,
 )
+from descent.validation import validate_config
 
 SCHEMAS = ROOT / "schemas"
 CONFIGS = {"default": ROOT / "config.yaml", "test": TEST_CONFIG}

@@ -17,7 +17,7 @@ import yaml
 
 from conftest import ROOT, run_snakemake
 from descent import datafile, resources
-from descent.config import ConfigError, feature_names, validate_config
+from descent.config import ConfigError
 from descent.datasets import (
     diabetes_frame,
     export_diabetes,
@@ -27,8 +27,10 @@ from descent.datasets import (
     row_bounds,
     write_generated,
 )
+from descent.dataspec import feature_names
 from descent.io import DataError, load_dataset, write_parquet
 from descent.resources import MemoryLimitError, declared_mem_mb, machine_mem_mb
+from descent.validation import validate_config
 from lesson_specs import LESSON0, PARIS
 
 MULTI = {
@@ -602,3 +604,29 @@ def test_a_rule_needing_more_than_the_memory_limit_is_refused_before_it_starts(t
     assert proc.returncode != 0
     assert "rule dataset: needs about 600 MB" in out and "mem_mb=500" in out and "float32" in out, out
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("features", [None, ["a", "b"]], ids=["features-inferred", "features-listed"])
+def test_a_semicolon_csv_without_delimiter_names_the_delimiter_field(tmp_path, features):
+    (tmp_path / "semi.csv").write_text("a;b;y\n1;2;3\n2;3;5\n4;1;6\n")
+    spec = {"kind": "file", "path": str(tmp_path / "semi.csv"), "target": "y"}
+    if features:
+        spec["features"] = features
+    with pytest.raises(
+        ValueError, match=r"the header looks ';'-separated, not ',': set datasets.houses.delimiter: ';'"
+    ):
+        datafile.check_columns(spec, "houses")
+    assert datafile.check_columns({**spec, "delimiter": ";"}, "houses") == (["a", "b"], "y")
+
+
+def test_a_directory_as_path_says_it_is_a_directory_and_what_it_lacks(tmp_path):
+    (tmp_path / "tables").mkdir()
+    spec = {"kind": "file", "path": str(tmp_path / "tables"), "target": "y"}
+    with pytest.raises(
+        ValueError,
+        match=r"tables: a directory, not a table file \(datasets.houses.path must name one CSV or parquet file; it holds no .csv or parquet file\)",
+    ):
+        datafile.check_columns(spec, "houses")
+    (tmp_path / "tables/one.csv").write_text("x,y\n1,2\n")
+    with pytest.raises(ValueError, match=r"it holds 1 table file\(s\): one.csv"):
+        datafile.check_columns(spec, "houses")

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from descent.config import validate_config
 from descent.config.fits import FitJob, fit_jobs, fits_problems, resolve_settings
+from descent.validation import validate_config
 
 
 @pytest.fixture
@@ -72,30 +72,42 @@ def test_cross_field_problems_are_named(config, mutate, expected):
     assert any(expected in p for p in fits_problems(config)), fits_problems(config)
 
 
-def test_the_schema_and_the_method_registry_agree():
-    from descent.fitting.registry import CLOSED_FORM_METHODS, ITERATIVE_METHODS, METHODS
+def test_the_schema_follows_the_method_registry():
+    from descent.config.schema import with_methods
+    from descent.fitting.registry import closed_form_methods, iterative_methods, methods
 
-    schema = yaml.safe_load((ROOT / "schemas" / "fits.schema.yaml").read_text())
-    assert schema["$defs"]["method"]["enum"] == list(METHODS)
-    assert set(ITERATIVE_METHODS) | set(CLOSED_FORM_METHODS) == set(METHODS)
-    for name, method in METHODS.items():
+    registry = methods()
+    schema = with_methods(yaml.safe_load((ROOT / "schemas" / "fits.schema.yaml").read_text()), registry)
+    assert schema["$defs"]["method"]["enum"] == list(registry)
+    assert set(iterative_methods()) | set(closed_form_methods()) == set(registry)
+    properties = schema["$defs"]["settings_fields"]["properties"]
+    for name, method in registry.items():
         assert method.name == name and method.description and method.colour.startswith("#")
-        assert (method.engine is not None) == (name in ITERATIVE_METHODS)
+        assert (method.engine is not None) == (name in iterative_methods())
+        for option_name, option in method.options.items():  # each option is a typed schema entry
+            entry = properties[option_name]
+            assert option.choices is None or entry["enum"] == list(option.choices)
+            assert option.choices is not None or entry["type"] in (option.type, list(option.types))
 
 
 def test_typed_settings_cover_exactly_the_schema_fields(config):
     from dataclasses import fields
 
-    from descent.config.fits import FitSettings, fit_settings
+    from descent.config.fits import fit_settings
+    from descent.fitting.registry import get_method
+    from descent.fitting.settings import FitSettings
 
     schema = yaml.safe_load((ROOT / "schemas" / "fits.schema.yaml").read_text())
     schema_fields = set(schema["$defs"]["settings_fields"]["properties"])
-    assert {f.name for f in fields(FitSettings)} == schema_fields | {"method", "applied", "fit", "repetition"}
+    bookkeeping = {"method", "options", "applied", "fit", "repetition"}
+    assert {f.name for f in fields(FitSettings)} == schema_fields | bookkeeping
     for job in fit_jobs(config):
         settings = fit_settings(config, job)  # every resolved fit types cleanly, defaults from the schema
-        assert FitSettings.from_dict(settings.as_dict()) == settings
+        method = get_method(settings.method)
+        assert set(settings.options) == set(method.options)  # its own options, no other method's
+        assert method.settings(settings.as_dict()) == settings
     with pytest.raises(ValueError, match="missing.*tolerance"):
-        FitSettings.from_dict({k: v for k, v in settings.as_dict().items() if k != "tolerance"})
+        FitSettings.from_dict({k: v for k, v in settings.as_dict().items() if k != "tolerance"}, frozenset())
 
 
 def test_random_fits_are_repeated_over_seeds_one_job_each(config):

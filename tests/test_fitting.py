@@ -11,26 +11,28 @@ import torch
 import yaml
 
 from conftest import ROOT
-from descent.config import validate_config
-from descent.config.fits import FitJob, FitSettings, default_fit_settings, initial_parameters, resolve_settings
+from descent.config.fits import FitJob, default_fit_settings, initial_parameters, resolve_settings
 from descent.datasets import generate
 from descent.fitting.common import FitError
 from descent.fitting.gradient_check import gradient_check
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import least_squares_reference, lipschitz_step
 from descent.fitting.records import fit
+from descent.fitting.registry import typed_settings
 from descent.fitting.scaling import standardization_stats, standardize, to_original_units
+from descent.fitting.settings import FitSettings
 from descent.fitting.summary import summarize_fits
 from descent.fitting.surface import loss_surface
+from descent.validation import validate_config
 
 BASE = default_fit_settings(
-    ROOT / "schemas", "manual_gd", lr=0.1, iterations=3000, tolerance=1e-6, stop_early=False, lstsq_driver="gelsd"
+    ROOT / "schemas", "manual_gd", lr=0.1, iterations=3000, tolerance=1e-6, stop_early=False
 ).as_dict()
 
 
 def S(**changes) -> FitSettings:
     """Test settings: the schema's defaults with this module's BASE and ``changes``."""
-    return FitSettings.from_dict({**BASE, **changes})
+    return typed_settings({**BASE, **changes})
 
 
 W_TRUE, B_TRUE = np.array([1.5, -2.0, 0.5]), 0.75

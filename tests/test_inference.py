@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from conftest import ROOT, TEST_CONFIG
-from descent.config import validate_config
-from descent.config.fits import FitJob, FitSettings, resolve_settings
+from descent.config.fits import FitJob, resolve_settings
 from descent.datasets import diabetes_frame, generate
 from descent.fitting.inference import inference_from_data, ols_inference
 from descent.fitting.records import fit_record
+from descent.fitting.registry import typed_settings
 from descent.io import to_jsonable
+from descent.validation import validate_config
 from lesson_specs import LESSON0
 
 #: Largest relative differences against statsmodels accepted (float64 throughout on both sides;
@@ -51,7 +52,7 @@ def _problem(dtype=np.float64, n=200, seed=0):
 def _fit(X, y, scaling, method="lstsq", meta=None):
     k = X.shape[1]
     meta = meta or {"features": [f"x{j}" for j in range(k)], "target": "y", "true_weights": None, "true_bias": None}
-    settings = FitSettings.from_dict(_settings(method))
+    settings = typed_settings(_settings(method))
     init = None if method in ("lstsq", "sklearn") else ([0.0] * k, 0.0)
     record, _ = fit_record(X, y, meta, {"dataset": "d", "scaling": scaling, "method": method}, settings, init, [])
     return record

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, copy_run, run_snakemake
-from descent.config import ConfigError, validate_config
+from descent.config import ConfigError
 from descent.config.sections import LessonsConfig, default_section
 from descent.lessons import check_lessons_config, lessons_problems
 from descent.lessons.binomial import (
@@ -39,6 +39,7 @@ from descent.lessons.vectors import (
     vectors_experiment,
     vectors_table,
 )
+from descent.validation import validate_config
 
 DEFAULT_CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 #: The default ``lessons`` section, typed (descent.config.sections.LessonsConfig).

@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from descent.config.fits import FitSettings, default_fit_settings
+from descent.config.fits import default_fit_settings
 from descent.fitting import closed_form as cf
 from descent.fitting import theory
 from descent.fitting.records import fit
+from descent.fitting.registry import typed_settings
+from descent.fitting.settings import FitSettings
 
 BASE = default_fit_settings(ROOT / "schemas", "manual_gd", stall_window=0, tolerance=1e-10).as_dict()
 W_TRUE, B_TRUE = np.array([1.5, -2.0, 0.5]), 0.75
 
 
 def S(**changes) -> FitSettings:
-    return FitSettings.from_dict({**BASE, **changes})
+    return typed_settings({**BASE, **changes})
 
 
 @pytest.fixture(scope="module")

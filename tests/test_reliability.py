@@ -15,10 +15,11 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from conftest import ROOT, run_snakemake
-from descent.config import ConfigError, validate_config
+from descent.config import ConfigError
 from descent.config.fits import fits_problems
 from descent.fitting.registry import METHODS
 from descent.resources import InsufficientMemoryError, check_memory
+from descent.validation import validate_config
 
 # ---------------------------------------------------------------------------------------------
 # 1. Bad config: every field of the validated default config, given a value of the wrong type,
@@ -90,7 +91,10 @@ def _field_value(config, path):
         (lambda c: c["fits"].update(methods=["manual_gd", "newton"]), f"'newton' is not one of {list(METHODS)}"),
         (lambda c: c["fits"].update(scalings=["log"]), "'log' is not one of ['raw', 'standardized']"),
         (lambda c: c.update(datasets={}), "should be non-empty"),
-        (lambda c: c["fits"]["settings"].update(learning_rate=0.1), "'learning_rate' was unexpected"),
+        (
+            lambda c: c["fits"]["settings"].update(learning_rate=0.1),
+            "fits.settings.learning_rate: unknown setting for method(s)",
+        ),
         (
             lambda c: c["datasets"]["paris_rent"].update(kind="wavelet"),
             "'wavelet' is not one of ['torch_uniform', 'numpy_legacy_uniform', 'multiscale_gaussian', 'file']",

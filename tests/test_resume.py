@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, copy_run, run_snakemake, snakemake_command, snakemake_env
-from descent.config import validate_config
 from descent.config.fits import fit_jobs
+from descent.validation import validate_config
 
 # ---------------------------------------------------------------------------------------------
 # Interruption and reproducibility: a second run, from nothing, of the session run's config cut

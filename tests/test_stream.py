@@ -11,6 +11,7 @@ from descent.fitting import stream, stream_descent
 from descent.fitting.common import FitError
 from descent.fitting.records import fit
 from descent.fitting.scaling import standardization_stats
+from descent.fitting.streamed import fit_streaming
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_streaming_closed_form_matches_the_in_memory_one(on_disk, scaling, solve
     path, meta, X, y = on_disk
     settings = default_fit_settings(ROOT / "schemas", "lstsq", lstsq_solver=solver)
     memory, w1, b1 = fit(X, y, scaling, settings, features=meta["features"])
-    streamed, w2, b2 = stream.fit_streaming(_chunks(path, meta), meta["features"], X.dtype, scaling, settings, None)
+    streamed, w2, b2 = fit_streaming(_chunks(path, meta), meta["features"], X.dtype, scaling, settings, None)
     assert streamed.status == memory.status == "closed_form"
     np.testing.assert_allclose(np.append(w2, b2), np.append(w1, b1), rtol=1e-11)
 
@@ -55,7 +56,7 @@ def test_streaming_descent_matches_the_in_memory_one(on_disk, scaling):
     lr = 0.1 if scaling == "standardized" else 1e-3
     settings = default_fit_settings(ROOT / "schemas", "manual_gd", lr=lr, iterations=25, stall_window=0)
     memory, w1, b1 = fit(X, y, scaling, settings, ([0.0] * 3, 0.0))
-    streamed, w2, b2 = stream.fit_streaming(
+    streamed, w2, b2 = fit_streaming(
         _chunks(path, meta), meta["features"], X.dtype, scaling, settings, ([0.0] * 3, 0.0)
     )
     np.testing.assert_allclose(np.append(w2, b2), np.append(w1, b1), rtol=1e-10)
@@ -67,7 +68,7 @@ def test_a_method_that_cannot_stream_is_refused_with_the_way_out(on_disk):
     path, meta, X, _ = on_disk
     settings = default_fit_settings(ROOT / "schemas", "lbfgs")
     with pytest.raises(FitError, match="cannot stream.*memory_budget_mb"):
-        stream.fit_streaming(_chunks(path, meta), meta["features"], X.dtype, "raw", settings, ([0.0] * 3, 0.0))
+        fit_streaming(_chunks(path, meta), meta["features"], X.dtype, "raw", settings, ([0.0] * 3, 0.0))
 
 
 @pytest.mark.workflow
@@ -205,7 +206,7 @@ def test_streamed_minibatches_from_shuffled_row_groups_reach_least_squares(on_di
     )
     shuffled = stream.shuffled_row_groups(path, meta["features"], meta["target"])
     runs = [
-        stream.fit_streaming(
+        fit_streaming(
             _chunks(path, meta), meta["features"], X.dtype, "standardized", settings, ([0.0] * 3, 0.0), shuffled
         )
         for _ in range(2)
@@ -228,7 +229,7 @@ def test_streamed_steps_from_the_gram_equal_the_in_memory_ones(on_disk, lr):
     path, meta, X, y = on_disk
     settings = default_fit_settings(ROOT / "schemas", "manual_gd", lr=lr, iterations=5, stall_window=0)
     memory, w1, b1 = fit(X, y, "standardized", settings, ([0.0] * 3, 0.0))
-    streamed, w2, b2 = stream.fit_streaming(
+    streamed, w2, b2 = fit_streaming(
         _chunks(path, meta), meta["features"], X.dtype, "standardized", settings, ([0.0] * 3, 0.0)
     )
     assert streamed.extra["lr"] == pytest.approx(memory.extra["lr"], rel=1e-10)

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, run_snakemake
-from descent.config import ConfigError, validate_config
+from descent.config import ConfigError
 from descent.config.fits import fit_jobs
+from descent.validation import validate_config
 
 pytestmark = pytest.mark.workflow
 

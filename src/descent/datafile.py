@@ -67,6 +67,16 @@ def _csv_options(spec: dict[str, Any]) -> tuple[Any, Any]:
 
 def _require_file(spec: dict[str, Any], name: str | None) -> Path:
     path = source_path(spec)
+    if path.is_dir():
+        tables = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".csv", *PARQUET_SUFFIXES))
+        holds = (
+            f"it holds {len(tables)} table file(s): {', '.join(tables[:5])}"
+            if tables
+            else "it holds no .csv or parquet file"
+        )
+        raise DataError(
+            f"{path}: a directory, not a table file ({where(spec, name)}path must name one CSV or parquet file; {holds})"
+        )
     if not path.is_file():
         raise DataError(
             f"{path}: no such file ({where(spec, name)}path; relative paths are relative to the working "
@@ -103,17 +113,37 @@ def file_schema(spec: dict[str, Any], name: str | None = None) -> list[tuple[str
     return list(_SCHEMA_CACHE[key])
 
 
+#: Separators a CSV header may use instead of the declared one.
+OTHER_DELIMITERS: tuple[str, ...] = (";", "\t", "|")
+
+
+def delimiter_hint(spec: dict[str, Any], columns: list[str], name: str | None = None) -> str:
+    """When a CSV's columns as read hold another separator (a ``;``-separated file read with the
+    default ``,``: one column ``'a;b;y'``), a sentence naming it and the ``delimiter`` field."""
+    if file_format(spec) != "csv":
+        return ""
+    declared = str(spec.get("delimiter", ","))
+    for other in OTHER_DELIMITERS:
+        if other != declared and any(other in column for column in columns):
+            return (
+                f"; the header looks {other!r}-separated, not {declared!r}: set {where(spec, name)}delimiter: {other!r}"
+            )
+    return ""
+
+
 def file_features(spec: dict[str, Any], name: str | None = None) -> list[str]:
     """The feature columns of a ``kind: file`` spec: ``features`` when given, else every numeric
     column of the file except the target, in file order."""
     if spec.get("features"):
         return list(spec["features"])
     target = spec.get("target")
-    features = [column for column, kind in file_schema(spec, name) if column != target and _numeric(kind)]
+    schema = file_schema(spec, name)
+    features = [column for column, kind in schema if column != target and _numeric(kind)]
     if not features:
         raise DataError(
             f"{source_path(spec)}: no numeric column besides the target {target!r} "
             f"({where(spec, name)}features is not given, so every numeric column is a feature)"
+            + delimiter_hint(spec, [column for column, _ in schema], name)
         )
     return features
 
@@ -128,6 +158,7 @@ def check_columns(spec: dict[str, Any], name: str | None = None) -> tuple[list[s
         if column not in schema:
             raise DataError(
                 f"{path}: unknown column {column!r} ({where(spec, name)}{field}); the file has columns {list(schema)}"
+                + delimiter_hint(spec, list(schema), name)
             )
         kind = schema[column]
         if not (_numeric(kind) or str(kind) == "null"):

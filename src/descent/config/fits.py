@@ -8,115 +8,29 @@ method registered in :mod:`descent.fitting.registry` or a variant name from ``fi
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from descent.config import feature_names
-from descent.fitting.registry import CLOSED_FORM_METHODS, ITERATIVE_METHODS, METHODS
-
-#: Re-exported for the rules (rules/common.smk), which read the method kinds from here.
-__all__ = ["CLOSED_FORM_METHODS", "ITERATIVE_METHODS"]
-
-BASE_METHODS: tuple[str, ...] = tuple(METHODS)
+from descent.config.schema import fill_defaults
+from descent.dataspec import feature_names
+from descent.fitting.method import Method
+from descent.fitting.registry import get_method, methods
+from descent.fitting.settings import FitSettings, shared_setting_names
 
 
-@dataclass(frozen=True)
-class InitSpec:
-    """Starting point of an iterative fit: ``kind`` (values, zeros, numpy_legacy_after_data) and,
-    for ``values``, ``weights`` (one number for every feature, or one per feature) and ``bias``."""
-
-    kind: str
-    weights: float | tuple[float, ...] | None = None
-    bias: float | None = None
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """The resolved settings of one fit, typed (see ``schemas/fits.schema.yaml`` for each field's
-    meaning and default: defaults come only from the schema, never from here).
-
-    Built once per fit by :func:`fit_settings` (or :meth:`from_dict` from a resolved dict, as a
-    rule passes it); ``method`` is the base method, ``applied`` the variant/overrides that set it.
-    """
-
-    method: str
-    lr: float | str
-    iterations: int
-    batch_size: int | None
-    shuffle_seed: int
-    loss_reduction: str
-    init: InitSpec
-    tolerance: float
-    stop_criterion: str
-    divergence_factor: float
-    stop_early: bool
-    dtype: str
-    device: str
-    lstsq_solver: str
-    lstsq_driver: str
-    certificate_factor: float
-    certificate_max_error: float
-    stall_window: int
-    stall_tolerance: float | None
-    momentum: float
-    schedule: str
-    schedule_t0: float
-    schedule_power: float
-    step_every: int
-    step_factor: float
-    averaging: bool
-    lbfgs_history: int
-    sgd_learning_rate: str
-    sgd_power_t: float
-    sgd_average: bool | int
-    applied: tuple[str, ...] = ()
-    #: The configured fit this run repeats (method or variant name) and which repetition it is
-    #: (0: the fit itself; r > 0: shuffle_seed + r, a job of its own; see ``fits.repetitions``).
-    fit: str = ""
-    repetition: int = 0
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> FitSettings:
-        """From a resolved settings dict (every schema field present); names what is missing or unknown."""
-        names = {f.name for f in fields(cls)}
-        missing = sorted(names - set(values) - {"applied", "fit", "repetition"})
-        unknown = sorted(set(values) - names)
-        if missing or unknown:
-            raise ValueError(f"fit settings: missing {missing or 'nothing'}, unknown {unknown or 'nothing'}")
-        data = dict(values)
-        init = dict(data["init"])
-        if isinstance(init.get("weights"), list):
-            init["weights"] = tuple(float(w) for w in init["weights"])
-        data["init"] = InitSpec(**init)
-        data["applied"] = tuple(data.get("applied", ()))
-        return cls(**data)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the ``settings`` field of a fit JSON): ``init`` without unset fields."""
-        data = asdict(self)
-        data["init"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in data["init"].items() if v is not None}
-        data["applied"] = list(self.applied)
-        return data
-
-    @property
-    def random(self) -> bool:
-        """Whether the run depends on a seed: shuffled mini-batches, or scikit-learn's own shuffle."""
-        return self.batch_size is not None or self.method == "sgd_regressor"
-
-    def replace(self, **changes: Any) -> FitSettings:
-        """A copy with ``changes`` (dict form, e.g. ``init={"kind": "zeros"}``), re-typed."""
-        return FitSettings.from_dict({**self.as_dict(), **changes})
+def base_methods() -> tuple[str, ...]:
+    """Every registered method's name (built-in, then plugins)."""
+    return tuple(methods())
 
 
 def default_fit_settings(schema_dir: str | Path, method: str, **changes: Any) -> FitSettings:
-    """The schema's default settings for ``method`` with ``changes`` (for tests and benchmarks:
-    the defaults are read from ``schemas/fits.schema.yaml``, not restated)."""
-    from descent.config.schema import fill_defaults
-
+    """The schema's default settings for ``method`` with ``changes`` (shared settings or the
+    method's options; for tests and benchmarks: the defaults are read from
+    ``schemas/fits.schema.yaml`` and the method's declaration, not restated)."""
     section: dict[str, Any] = {}
     fill_defaults(section, Path(schema_dir) / "fits.schema.yaml")
-    return FitSettings.from_dict({**section["settings"], **changes, "method": method})
+    return get_method(method).settings({**section["settings"], **changes, "method": method})
 
 
 class FitJob(NamedTuple):
@@ -133,7 +47,7 @@ def base_method(fits: dict[str, Any], method: str) -> str:
     >>> base_method({"variants": {"sgd": {"method": "manual_gd"}}}, "sgd")
     'manual_gd'
     """
-    if method in BASE_METHODS:
+    if method in methods():
         return method
     return str(fits["variants"][method]["method"])
 
@@ -173,7 +87,7 @@ def repetition_name(fit: str, repetition: int) -> str:
 def repetitions(config: dict[str, Any], job: FitJob) -> int:
     """How many runs ``job`` gets: ``fits.repetitions`` when it depends on a seed (shuffled
     batches, scikit-learn's shuffle), else ``fits.timing_repetitions`` (to measure its time)."""
-    random = FitSettings.from_dict(_resolve(config, job)).random
+    random = depends_on_seed(fit_settings_of(_resolve(config, job)))
     return int(config["fits"]["repetitions"] if random else config["fits"]["timing_repetitions"])
 
 
@@ -228,12 +142,33 @@ def resolve_settings(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
     return settings
 
 
+def depends_on_seed(settings: FitSettings) -> bool:
+    """Whether a fit's result depends on a seed: shuffled mini-batches, or a method that shuffles
+    on its own (``Method.random``)."""
+    return settings.batch_size is not None or get_method(settings.method).random
+
+
+def fit_settings_of(values: Mapping[str, Any]) -> FitSettings:
+    """A resolved settings dict typed by its method."""
+    return get_method(str(values["method"])).settings(values)
+
+
+def own_settings(values: Mapping[str, Any], method: Method) -> dict[str, Any]:
+    """``values`` restricted to the settings every method shares and ``method``'s own options,
+    its options' declared defaults filled in: options of other methods, set for every method by
+    ``fits.settings`` or an override, do not apply to it."""
+    keep = shared_setting_names() | {"method", "applied", "fit", "repetition"} | set(method.options)
+    own = {name: option.default for name, option in method.options.items()}
+    own.update({name: value for name, value in values.items() if name in keep})
+    return own
+
+
 def _resolve(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
     """:func:`resolve_settings` of a configured fit (no repetition)."""
     fits = config["fits"]
     settings = copy.deepcopy(fits["settings"])
     applied: list[str] = []
-    if job.method not in BASE_METHODS:
+    if job.method not in methods():
         settings.update(copy.deepcopy(fits["variants"][job.method].get("settings", {})))
         applied.append(f"variants.{job.method}")
     for index, entry in enumerate(fits.get("overrides", [])):
@@ -242,12 +177,71 @@ def _resolve(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
             applied.append(f"overrides[{index}]" + (f": {entry['why']}" if entry.get("why") else ""))
     settings["method"] = base_method(fits, job.method)
     settings["applied"] = applied
-    return settings
+    return own_settings(settings, get_method(settings["method"]))
 
 
 def fit_settings(config: dict[str, Any], job: FitJob) -> FitSettings:
     """The typed settings of one fit (:func:`resolve_settings`, then :class:`FitSettings`)."""
-    return FitSettings.from_dict(resolve_settings(config, job))
+    return fit_settings_of(resolve_settings(config, job))
+
+
+def _options_listing(names: list[str]) -> str:
+    listed = [f"{name}: {', '.join(get_method(name).options) or 'none'}" for name in names]
+    return "; ".join(listed)
+
+
+def setting_name_problems(fits: Mapping[str, Any]) -> list[str]:
+    """Unknown setting names in ``fits.settings``, each variant's ``settings`` and each override's
+    ``set``: a name must be a setting every method shares or an option of a method the entry can
+    apply to (a variant's method; an override's methods, or any); each problem names the
+    field, the method(s) and the allowed options."""
+    if not isinstance(fits, Mapping):
+        return []
+    shared = shared_setting_names()
+    known = methods()
+    found_variants = fits.get("variants")
+    variants: Mapping[str, Any] = found_variants if isinstance(found_variants, Mapping) else {}
+
+    def base_of(name: str) -> str | None:
+        if name in known:
+            return name
+        variant = variants.get(name)
+        method = variant.get("method") if isinstance(variant, Mapping) else None
+        return method if isinstance(method, str) and method in known else None
+
+    def check(values: Any, where: str, candidates: list[str]) -> list[str]:
+        if not isinstance(values, Mapping):
+            return []
+        found = []
+        for key in values:
+            if key in shared or any(key in known[m].options for m in candidates):
+                continue
+            owners = [m for m in known if key in known[m].options]
+            whose = f"it is an option of {', '.join(owners)}; " if owners else ""
+            found.append(
+                f"{where}.{key}: unknown setting for method(s) {', '.join(candidates)} ({whose}their options: "
+                f"{_options_listing(candidates)}; settings every method has: {', '.join(sorted(shared))})"
+            )
+        return found
+
+    problems = check(fits.get("settings"), "fits.settings", list(known))
+    for name, variant in variants.items():
+        if isinstance(variant, Mapping) and isinstance(variant.get("method"), str) and variant["method"] in known:
+            problems += check(variant.get("settings"), f"fits.variants.{name}.settings", [str(variant["method"])])
+    overrides = fits.get("overrides")
+    for index, entry in enumerate(overrides if isinstance(overrides, list) else []):
+        if not isinstance(entry, Mapping):
+            continue
+        listed = _as_list(entry.get("method"))
+        bases = (
+            [b for b in (base_of(m) for m in listed or [] if isinstance(m, str)) if b is not None]
+            if listed
+            else list(known)
+        )
+        if listed and not bases:
+            continue  # unknown method names are reported by fits_problems
+        problems += check(entry.get("set"), f"fits.overrides[{index}].set", sorted(set(bases), key=list(known).index))
+    return problems
 
 
 def fits_problems(config: dict[str, Any]) -> list[str]:
@@ -256,14 +250,14 @@ def fits_problems(config: dict[str, Any]) -> list[str]:
     datasets = config["datasets"]
     problems: list[str] = []
     for name, variant in fits.get("variants", {}).items():
-        if name in BASE_METHODS:
+        if name in methods():
             problems.append(f"fits.variants.{name}: a variant cannot reuse a base method's name")
         for dataset in variant.get("datasets") or []:
             if dataset not in datasets:
                 problems.append(
                     f"fits.variants.{name}.datasets: unknown dataset {dataset!r}; known: {', '.join(sorted(datasets))}"
                 )
-    known_methods = set(BASE_METHODS) | set(fits.get("variants", {}))
+    known_methods = set(methods()) | set(fits.get("variants", {}))
     for index, entry in enumerate(fits.get("overrides", [])):
         for dataset in _as_list(entry.get("dataset")) or []:
             if dataset not in datasets:
@@ -292,7 +286,11 @@ def fits_problems(config: dict[str, Any]) -> list[str]:
         spec = datasets[job.dataset]
         n = int(spec["n"]) if "n" in spec else None  # a kind: file dataset's rows are known only once read
         k = len(feature_names(spec))
-        if settings["method"] in ITERATIVE_METHODS:
+        method = get_method(settings["method"])
+        problems.extend(method.option_problems({k: settings[k] for k in method.options}, where))
+        if settings["lr"] == "optimal" and method.kind == "iterative" and method.optimal_step is None:
+            problems.append(f"{where}.lr: 'optimal', but method {method.name} has no theory-optimal step")
+        if method.kind == "iterative":
             if settings.get("batch_size") is not None and n is not None and settings["batch_size"] > n:
                 problems.append(f"{where}.batch_size: {settings['batch_size']} is larger than the dataset's n={n}")
             init = settings["init"]
@@ -320,7 +318,7 @@ def initial_parameters(settings: dict[str, Any], dataset_spec: dict[str, Any]) -
         weights = [float(w) for w in weights] if isinstance(weights, list) else [float(weights)] * k
         return weights, float(init["bias"])
     # Lesson 0 draws W then b with np.random.randn right after its data.
-    from descent.datasets import legacy_numpy_state_after_data
+    from descent.datasets import legacy_numpy_state_after_data  # imports pandas: only for this kind, not at parse time
 
     rng = legacy_numpy_state_after_data(dataset_spec)
     weights_draw = rng.randn(k, 1)

@@ -18,7 +18,7 @@ generator, :mod:`descent.datasets`), and in ``fits`` the ``settings``, ``variant
 ``overrides`` and ``predict`` that :mod:`descent.config.fits` resolves into one typed
 :class:`~descent.config.fits.FitSettings` per fit.
 
-Light on purpose (standard library only): the rules import it while Snakemake parses.
+Light on purpose (no pandas, no torch): the rules import it while Snakemake parses.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self, Union
+
+from descent.config import ConfigError
+from descent.config.schema import fill_defaults
 
 __all__ = [
     "BenchmarkConfig",
@@ -114,8 +117,6 @@ class SectionBase:
     def from_dict(cls, values: Mapping[str, Any]) -> Self:
         """From a schema-filled dict (every field present, no other key); raises
         :class:`~descent.config.ConfigError` naming every unknown or missing field at once."""
-        from descent.config import ConfigError
-
         if not isinstance(values, Mapping):
             raise ConfigError(f"invalid configuration:\n  {cls.where or 'config'}: expected a mapping, got {values!r}")
         problems: list[str] = []
@@ -262,6 +263,7 @@ class FitsConfig(SectionBase):
     :class:`~descent.config.fits.FitSettings` per fit."""
 
     where: ClassVar[str] = "fits"
+    plugins: tuple[str, ...]
     methods: tuple[str, ...]
     scalings: tuple[str, ...]
     settings: Mapping[str, Any]
@@ -304,8 +306,6 @@ def default_section(schema_dir: str | Path, section: str, **changes: Any) -> Any
     """Section ``section`` (``lessons``, ``benchmark``, ``report``, ``fits``) with the defaults of
     ``schemas/<section>.schema.yaml`` (filled in by validation, never restated) and ``changes``
     applied before validation (nested sections as dicts, e.g. ``binomial={"n_tests": 100}``)."""
-    from descent.config.schema import fill_defaults
-
     values: dict[str, Any] = dict(changes)
     fill_defaults(values, Path(schema_dir) / f"{section}.schema.yaml")
     return SECTION_TYPES[section].from_dict(values)

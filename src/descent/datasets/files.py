@@ -7,7 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from descent.datafile import stream_to_parquet
 from descent.datasets.recipe import DIABETES_TARGET
+from descent.io import atomic_path
 
 
 def file_metadata(name: str, spec: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +37,6 @@ def from_file(name: str, spec: dict[str, Any], out_parquet: str, standardized: b
     the target; row groups); returns its sidecar (:func:`file_metadata`). ``standardized``: refuse
     a constant column (the standardized scaling is configured). Errors name the file and column
     (:class:`descent.io.DataError`)."""
-    from descent.datafile import stream_to_parquet
 
     return file_metadata(name, spec, stream_to_parquet(spec, out_parquet, name, standardized))
 
@@ -54,7 +55,6 @@ def diabetes_frame() -> pd.DataFrame:
 def export_diabetes(path: str) -> int:
     """Write :func:`diabetes_frame` to ``path`` as CSV (header, no index; atomically) and return
     its number of rows."""
-    from descent.io import atomic_path
 
     frame = diabetes_frame()
     with atomic_path(path) as tmp:

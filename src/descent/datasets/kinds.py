@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from descent.config import feature_names
 from descent.datasets.recipe import GENERATOR_KINDS, Recipe, RowChunks, row_bounds
+from descent.dataspec import feature_names
 
 
 def _torch_uniform(spec: dict[str, Any]) -> Recipe:

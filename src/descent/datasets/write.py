@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from descent.datafile import ROW_GROUP_BYTES
 from descent.datasets.kinds import recipe
 from descent.datasets.recipe import Dataset, Recipe, rows_frame
+from descent.io import atomic_path
 from descent.resources import generation_rows
 
 
@@ -18,7 +20,6 @@ def chunk_and_group_rows(made: Recipe, row_group_bytes: int | None = None) -> tu
     """Rows drawn at a time and rows per written row group of a recipe
     (:func:`descent.resources.generation_rows`, groups of about
     :data:`descent.datafile.ROW_GROUP_BYTES`)."""
-    from descent.datafile import ROW_GROUP_BYTES
 
     return generation_rows(
         len(made.features), made.dtype.itemsize, ROW_GROUP_BYTES if row_group_bytes is None else row_group_bytes
@@ -65,8 +66,6 @@ def write_generated(
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from descent.io import atomic_path
 
     made = recipe(spec)
     chunk_rows, group_rows = chunk_and_group_rows(made, row_group_bytes)

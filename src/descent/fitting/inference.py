@@ -32,9 +32,6 @@ from descent.fitting.closed_form import CHUNK_ROWS, column_norms, design_gram
 
 #: The confidence level of the intervals.
 LEVEL = 0.95
-#: The closed forms whose result is the ordinary least-squares solution, so that OLS inference
-#: applies (a penalized closed form such as ridge would need other formulas).
-OLS_METHODS: tuple[str, ...] = ("lstsq", "sklearn")
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from descent.config.fits import FitSettings
-
-from descent.fitting.common import FitOutcome, resolve_device, resolve_dtype, writable
+from descent.fitting.closed_form import design_gram
+from descent.fitting.common import FitError, FitOutcome, resolve_device, resolve_dtype, writable
+from descent.fitting.method import Method
 from descent.fitting.objective import hand_gradients, lipschitz_step
 from descent.fitting.registry import get_method
+from descent.fitting.settings import FitSettings
+from descent.fitting.theory import conditioning
 
 #: One history row: iteration, loss (mean, fitted space), gradient norm (of the mean loss), w (k,),
 #: b, and the seconds the fit had spent when it reached these parameters.
@@ -69,22 +71,59 @@ def stalled(losses: list[float], window: int, rtol: float) -> bool:
     return min(losses[-window:]) > before - rtol * abs(before)
 
 
-def step_and_momentum(X: np.ndarray, y: np.ndarray, method: str, settings: FitSettings) -> tuple[float, float | None]:
-    """The step size (of the loss as reduced) and, for momentum methods, β: as configured, or
-    ``lr: lipschitz`` (1/L), or ``lr: optimal`` (the theory-optimal step and β of the method for
-    the Hessian of ``X`` (n, k), ``y`` (n,), see :func:`descent.fitting.theory.optimal_step`)."""
-    from descent.fitting.closed_form import design_gram
-    from descent.fitting.theory import conditioning, optimal_step
-
-    uses_momentum = get_method(method).prediction in ("heavy_ball", "nesterov")
-    momentum = float(settings.momentum) if uses_momentum else None
-    scale = len(X) if settings.loss_reduction == "sum" else 1  # a summed loss's Hessian is n× larger
+def step_and_options(
+    X: np.ndarray, y: np.ndarray, method: Method, settings: FitSettings
+) -> tuple[float, dict[str, Any]]:
+    """The step size (of the loss as reduced) and the method's options as the run uses them:
+    as configured, or ``lr: lipschitz`` (1/L), or ``lr: optimal`` (the method's theory-optimal
+    step for the Hessian of ``X`` (n, k), ``y`` (n,), with the options it implies, e.g. momentum's β)."""
+    options = dict(settings.options)
     if settings.lr == "lipschitz":
-        return lipschitz_step(X, settings.loss_reduction), momentum
+        return lipschitz_step(X, settings.loss_reduction), options
     if settings.lr == "optimal":
-        alpha, beta = optimal_step(conditioning(design_gram(X, y), len(X)), method)
-        return alpha / scale, (beta if uses_momentum else None)
-    return float(settings.lr), momentum
+        return optimal_step_and_options(method, conditioning(design_gram(X, y), len(X)), settings, options)
+    return float(settings.lr), options
+
+
+def optimal_step_and_options(
+    method: Method, cond: Any, settings: FitSettings, options: dict[str, Any]
+) -> tuple[float, dict[str, Any]]:
+    """``lr: optimal``: the method's theory-optimal step on the loss as reduced (a summed loss's
+    Hessian is n× larger) and ``options`` updated with what it implies."""
+    if method.optimal_step is None:
+        raise FitError(f"lr: optimal: method {method.name} has no theory-optimal step (give a number or lipschitz)")
+    tuned = dict(method.optimal_step(cond))
+    scale = cond.n if settings.loss_reduction == "sum" else 1
+    return tuned.pop("lr") / scale, {**options, **tuned}
+
+
+def gradient_norm(gw: Any, gb: Any) -> float:
+    """``‖(gw (k,), gb)‖``, accumulated in the tensors' dtype as the lessons' loops do."""
+    return math.sqrt(float(gw @ gw) + float(gb * gb))
+
+
+def updater(engine: Any, method: Method) -> Callable[[Any, Any], tuple[float, float]]:
+    """``update(X, y) -> (loss, gradient norm)`` where the update started: one step of ``engine``
+    on these rows, driven as ``method.update`` says (gradient, then update; a closure the
+    optimizer evaluates; or the method's own pass)."""
+    if method.update == "epoch":
+        return engine.step
+
+    if method.update == "closure":
+
+        def closure_step(X: Any, y: Any) -> tuple[float, float]:
+            loss, gw, gb = engine.step(lambda: engine.gradient(X, y))
+            return float(loss), gradient_norm(gw, gb)
+
+        return closure_step
+
+    def gradient_step(X: Any, y: Any) -> tuple[float, float]:
+        loss, gw, gb = engine.gradient(X, y)
+        norm = gradient_norm(gw, gb)
+        engine.update(gw, gb)
+        return float(loss), norm
+
+    return gradient_step
 
 
 def scheduled_lr(lr: float, settings: FitSettings, update: int, epoch: int) -> float:
@@ -114,8 +153,8 @@ def fit_iterative(
     """
     import torch
 
-    engine_factory = get_method(method).engine
-    if engine_factory is None:
+    spec = get_method(method)
+    if spec.engine is None:
         raise ValueError(f"not an iterative method: {method}")
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, X.dtype)
@@ -124,22 +163,16 @@ def fit_iterative(
     Xt = torch.as_tensor(writable(np.ascontiguousarray(X, dtype=dtype)), device=device)
     yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
     reduction = settings.loss_reduction
-    lr, momentum = step_and_momentum(X, y, method, settings)
-    options = {
-        "momentum": momentum,
-        "lbfgs_history": settings.lbfgs_history,
-        "shuffle_seed": settings.shuffle_seed,
-        "sgd_learning_rate": settings.sgd_learning_rate,
-        "sgd_power_t": settings.sgd_power_t,
-        "sgd_average": settings.sgd_average,
-    }
-    engine = engine_factory(
+    lr, options = step_and_options(X, y, spec, settings)
+    engine = spec.engine(
         torch.tensor(w0, dtype=tdtype, device=device),
         torch.tensor(b0, dtype=tdtype, device=device),
         lr,
         reduction,
-        **options,
+        options,
+        settings.shuffle_seed,
     )
+    step = updater(engine, spec)
     averaging = settings.averaging
     average: tuple[Any, Any] | None = None  # Polyak–Ruppert mean of the iterates after each update
     update_count = 0
@@ -147,7 +180,7 @@ def fit_iterative(
     def apply_update(X_batch: Any, y_batch: Any, epoch: int) -> tuple[float, float]:
         nonlocal average, update_count
         engine.set_lr(scheduled_lr(lr, settings, update_count, epoch))
-        result = engine.step(X_batch, y_batch)
+        result = step(X_batch, y_batch)
         update_count += 1
         if averaging:
             w_new, b_new = engine.parameters()
@@ -169,15 +202,15 @@ def fit_iterative(
     mean_scale = 1.0 if reduction == "mean" else 1.0 / n  # report gradient norms of the mean loss
     divergence_factor = float(settings.divergence_factor)
     window = settings.stall_window
-    # Momentum's loss is not monotone: a transient rise that lasts ~√κ steps is not a stall.
-    stall_watch = get_method(method).prediction not in ("heavy_ball", "nesterov")
+    # A loss that may rise for a while (momentum's, for ~√κ steps) makes a window without progress no stall.
+    stall_watch = spec.monotone
     stall_rtol = stall_tolerance(settings, dtype)
     stop_early = settings.stop_early
 
     def full_state() -> tuple[float, float]:
         w, b = current()
         loss, gw, gb = hand_gradients(Xt, yt, w, b, "mean")
-        return float(loss), math.sqrt(float(gw @ gw) + float(gb * gb))
+        return float(loss), gradient_norm(gw, gb)
 
     def finite(*values: Any) -> bool:
         return all(np.isfinite(v).all() for v in values)
@@ -274,7 +307,7 @@ def fit_iterative(
         history=history_frame(rows, k),
         extra={
             "lr": lr,
-            **({"momentum": momentum} if momentum is not None else {}),
+            "options": options,
             "updates": update_count,
             **(engine.counters() if hasattr(engine, "counters") else {}),
             "final_loss": rows[-1][1] if rows else None,

@@ -5,11 +5,7 @@
   thread (:func:`prefetched`); :func:`parquet_row_groups`, whole row groups in a given order;
 * :func:`chunk_statistics` — the standardization statistics in one pass (Chan's pairwise merge of
   chunk means and sums of squares, float64);
-* :func:`fit_streaming` — the certified closed form (float64 Gram, QR when needed: one or two
-  passes) and gradient descent with the hand-derived gradients, full batch (one pass per
-  iteration, loss and gradient accumulated over chunks) or mini-batches drawn from shuffled row
-  groups (:mod:`descent.fitting.stream_descent`); any other method is refused with the reason
-  instead of swapping;
+* :func:`gradient_pass` — the loss and gradient accumulated over one pass of the chunks;
 * :func:`sample_rows` / :func:`load_sample` — an evenly spaced sample for the jobs that only
   check or draw a dataset too large for memory;
 * :func:`write_synthetic_parquet` — a synthetic regression written in row groups, per-group
@@ -24,15 +20,16 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from descent.fitting.closed_form import Chunks, blocks, float64_block
-from descent.fitting.common import FitError, FitOutcome
+from descent.fitting.common import FitError
 from descent.fitting.scaling import Standardization
+from descent.io import DataError, LoadedDataset, read_json
 
 T = TypeVar("T")
 
@@ -40,8 +37,6 @@ T = TypeVar("T")
 STREAM_ROWS = 1 << 18
 #: Chunks read ahead of the computation (each a few MiB).
 PREFETCH_DEPTH = 2
-#: Methods that can run without the data in memory.
-STREAMING_METHODS = ("lstsq", "manual_gd")
 
 
 def parquet_chunks(
@@ -140,7 +135,6 @@ def load_sample(parquet: str | Path, meta_path: str | Path, max_rows: int) -> An
     (:func:`sample_rows`) of a dataset too large for memory, for the jobs that only check or
     draw it (the gradient check, the data figure); ``meta`` is the sidecar with ``sampled_from``
     (the file's rows) added."""
-    from descent.io import DataError, LoadedDataset, read_json
 
     meta = read_json(meta_path)
     features, target = list(meta["features"]), str(meta["target"])
@@ -196,61 +190,6 @@ def gradient_pass(
         gb -= 2.0 * float(r.sum())
         n += len(r)
     return total / n, gw / n, gb / n, n
-
-
-def fit_streaming(
-    chunks: Callable[[], Chunks],
-    features: list[str],
-    data_dtype: np.dtype,
-    scaling: str,
-    settings: Any,
-    init: tuple[list[float], float] | None,
-    shuffled: Callable[[np.random.Generator], Chunks] | None = None,
-    accuracy_targets: Sequence[float] = (),
-) -> tuple[FitOutcome, np.ndarray, float]:
-    """Fit data read by ``chunks()`` (each call a fresh pass) with ``settings.method`` in
-    ``scaling``, in memory bounded by the chunk size (a row group for mini-batches, which draw
-    from ``shuffled(rng)``: the row groups in a random order, :func:`parquet_row_groups`).
-    Descent also takes one pass for the float64 Gram, which gives ``lr: lipschitz``/``optimal``
-    and the history's gap to least squares and exact prediction
-    (:func:`descent.fitting.records.annotate_from_gram`, asked about ``accuracy_targets``).
-    Returns what :func:`descent.fitting.records.fit` returns (outcome in the fitted space,
-    weights (k,) and bias in original units)."""
-    from descent.fitting.closed_form import gram_of_chunks
-    from descent.fitting.methods.lstsq import solve_chunks
-    from descent.fitting.records import annotate_from_gram
-    from descent.fitting.scaling import to_original_units
-    from descent.fitting.stream_descent import full_batch_descent, minibatch_descent, streamed_step
-
-    method = settings.method
-    if method not in STREAMING_METHODS:
-        raise FitError(
-            f"method {method!r} cannot stream data larger than memory_budget_mb (it needs the data in memory); "
-            f"streaming methods: {', '.join(STREAMING_METHODS)}; or raise memory_budget_mb, use float32, a bigger node"
-        )
-    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
-    k = len(features)
-    if method == "lstsq":
-        outcome = solve_chunks(chunks, k, data_dtype, settings, stats)
-    else:
-        if init is None:
-            raise ValueError("iterative fits need an initial point")
-        w0, b0 = np.asarray(init[0], dtype=np.float64), float(init[1])
-        gram = gram_of_chunks(chunks(), k, stats)
-        lr = streamed_step(gram, settings)
-        if settings.batch_size is None:
-            outcome = full_batch_descent(chunks, w0, b0, lr, settings, stats)
-        elif shuffled is None:
-            raise ValueError("mini-batch descent from disk needs the row groups (shuffled)")
-        else:
-            outcome = minibatch_descent(chunks, shuffled, w0, b0, lr, settings, stats)
-        outcome.extra["passes"] += 1  # the Gram's
-        eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
-        annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
-    if stats is None:
-        return outcome, outcome.weights, outcome.bias
-    w, b = to_original_units(outcome.weights, outcome.bias, stats)
-    return outcome, w, b
 
 
 def row_group_count(path: str | Path) -> int:

@@ -25,8 +25,12 @@ import numpy as np
 
 from descent.fitting.closed_form import Chunks, float64_block
 from descent.fitting.common import FitError, FitOutcome
+from descent.fitting.iterative import history_frame, optimal_step_and_options, scheduled_lr
+from descent.fitting.method import Method
 from descent.fitting.scaling import Standardization
+from descent.fitting.settings import FitSettings
 from descent.fitting.stream import gradient_pass
+from descent.fitting.theory import conditioning
 
 #: A source of row groups in a given random order: ``shuffled(rng)`` yields every row group once,
 #: in the order ``rng`` draws (:func:`descent.fitting.stream.parquet_row_groups`).
@@ -35,18 +39,18 @@ ShuffledGroups = Callable[[np.random.Generator], Chunks]
 HistoryRow = tuple[int, float, float, np.ndarray, float, float]
 
 
-def streamed_step(gram: np.ndarray, settings: Any) -> float:
+def streamed_step(gram: np.ndarray, method: Method, settings: FitSettings) -> float:
     """The numeric step for ``settings.lr``: itself, or for ``lipschitz`` 1/L and for ``optimal``
-    2/(μ + L) (gradient descent's optimal step) with μ, L the extreme eigenvalues of the mean-loss
-    Hessian from the streamed float64 Gram of ``[X, 1, y]`` ((k+2, k+2)); a summed loss's step is
-    n times smaller."""
+    the method's theory-optimal step, with μ, L the extreme eigenvalues of the mean-loss Hessian
+    from the streamed float64 Gram of ``[X, 1, y]`` ((k+2, k+2)); a summed loss's step is n times
+    smaller."""
     if settings.lr not in ("lipschitz", "optimal"):
         return float(settings.lr)
-    from descent.fitting.theory import conditioning, optimal_step
-
     n = int(round(gram[-2, -2]))  # the Gram's ones-column entry counts the rows
     cond = conditioning(gram, n)
-    step = 1.0 / cond.lambda_max if settings.lr == "lipschitz" else optimal_step(cond, "manual_gd")[0]
+    if settings.lr == "optimal":
+        return optimal_step_and_options(method, cond, settings, dict(settings.options))[0]
+    step = 1.0 / cond.lambda_max
     return step / n if settings.loss_reduction == "sum" else step
 
 
@@ -83,8 +87,6 @@ def shuffled_batches(
 def _outcome(
     rows: list[HistoryRow], converged: bool, diverged: bool, seconds: float, extra: dict[str, Any]
 ) -> FitOutcome:
-    from descent.fitting.iterative import history_frame
-
     if not rows:
         raise FitError("the loss or its gradient is not finite at the initial point (values too large?)")
     last = rows[-1]  # diverged: the last parameters before the loss exploded (never non-finite)
@@ -103,7 +105,12 @@ def _outcome(
 
 
 def full_batch_descent(
-    chunks: Callable[[], Chunks], w: np.ndarray, b: float, lr: float, settings: Any, stats: Standardization | None
+    chunks: Callable[[], Chunks],
+    w: np.ndarray,
+    b: float,
+    lr: float,
+    settings: FitSettings,
+    stats: Standardization | None,
 ) -> FitOutcome:
     """Full-batch gradient descent from ``(w, b)``, one pass over the chunks per iteration (mean
     loss; the gradient of a summed loss is n× larger)."""
@@ -124,7 +131,7 @@ def full_batch_descent(
         if iteration == settings.iterations or (converged and settings.stop_early):
             break
         w, b = w - lr * scale * gw, b - lr * scale * gb
-    extra = {"lr": lr, "passes": len(rows) + (1 if stats is not None else 0)}
+    extra = {"lr": lr, "options": dict(settings.options), "passes": len(rows) + (1 if stats is not None else 0)}
     return _outcome(rows, converged, diverged, time.perf_counter() - start, extra)
 
 
@@ -134,7 +141,7 @@ def minibatch_descent(
     w: np.ndarray,
     b: float,
     lr: float,
-    settings: Any,
+    settings: FitSettings,
     stats: Standardization | None,
 ) -> FitOutcome:
     """Mini-batch (or stochastic, ``batch_size: 1``) descent from ``(w, b)``: ``settings.iterations``
@@ -143,9 +150,9 @@ def minibatch_descent(
     (:func:`descent.fitting.iterative.scheduled_lr`). Before each epoch and after the last, one
     full pass records the loss and gradient norm of the reported parameters (the running average
     with ``averaging``), as the in-memory loop does."""
-    from descent.fitting.iterative import scheduled_lr
-
     rng = np.random.default_rng(settings.shuffle_seed)
+    if settings.batch_size is None:
+        raise ValueError("mini-batch descent needs a batch_size")
     batch_size = int(settings.batch_size)
     rows: list[HistoryRow] = []
     average: tuple[np.ndarray, float] | None = None
@@ -176,6 +183,7 @@ def minibatch_descent(
                     average = (average[0] + (w - average[0]) / updates, average[1] + (b - average[1]) / updates)
     extra = {
         "lr": lr,
+        "options": dict(settings.options),
         "updates": updates,
         "batch_size": batch_size,
         "passes": 2 * len(rows) - 1 + (1 if stats is not None else 0),

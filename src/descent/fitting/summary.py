@@ -14,6 +14,7 @@ import pandas as pd
 
 from descent.fitting.closed_form import EPS64, Chunks, gram_of_chunks, qr_of_chunks, solve_qr
 from descent.fitting.objective import least_squares_reference, mse
+from descent.fitting.stream import chunk_statistics, parquet_chunks
 from descent.fitting.theory import Conditioning, conditioning
 
 
@@ -44,7 +45,6 @@ def streamed_facts(
     column-equilibrated minimum-norm least-squares solution, as :func:`least_squares_reference`'s,
     from an SVD of the equilibrated ``R`` with NumPy's cutoff ``eps·max(n, k+1)``; it agrees with
     the in-memory one to rounding."""
-    from descent.fitting.stream import chunk_statistics
 
     k = len(features)
     gram = gram_of_chunks(chunks(), k)
@@ -65,7 +65,6 @@ def parquet_facts(
     path: str | Path, features: list[str], target: str, scalings: Iterable[str]
 ) -> tuple[Reference, dict[str, Conditioning]]:
     """:func:`streamed_facts` of a dataset's parquet (``descent.fitting.stream.parquet_chunks``)."""
-    from descent.fitting.stream import parquet_chunks
 
     return streamed_facts(lambda: parquet_chunks(path, features, target), features, scalings)
 

@@ -16,6 +16,7 @@ Everything here is float64 and needs only the (k+2, k+2) Gram matrix of ``[X, 1,
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,21 +150,44 @@ def predict(cond: Conditioning, theta0: np.ndarray, alpha: float) -> Prediction:
     return Prediction(float(alpha), 1.0 - alpha * cond.eigenvalues, weights)
 
 
-def optimal_step(cond: Conditioning, method: str) -> tuple[float, float]:
-    """The theory-optimal ``(step, momentum)`` on the mean loss for ``method`` given the Hessian's
-    extreme eigenvalues ``μ = λ_min``, ``L = λ_max`` (κ = L/μ):
-
-    * gradient descent: ``2/(μ + L)``, no momentum (rate (κ−1)/(κ+1));
-    * heavy-ball momentum: ``4/(√L + √μ)²`` and ``((√κ − 1)/(√κ + 1))²`` (rate (√κ−1)/(√κ+1));
-    * Nesterov: ``1/L`` and ``(√κ − 1)/(√κ + 1)`` (rate ≈ 1 − 1/√κ).
-    """
+def gd_optimal_step(cond: Conditioning) -> dict[str, float]:
+    """Gradient descent's theory-optimal step on the mean loss, ``2/(μ + L)`` with ``μ = λ_min``,
+    ``L = λ_max`` (rate (κ−1)/(κ+1))."""
     mu, big = max(cond.lambda_min, 0.0), cond.lambda_max
-    if method == "momentum_gd":
-        root = (math.sqrt(big) - math.sqrt(mu)) / (math.sqrt(big) + math.sqrt(mu))
-        return 4.0 / (math.sqrt(big) + math.sqrt(mu)) ** 2, root * root
-    if method == "nesterov_gd":
-        return 1.0 / big, (math.sqrt(big) - math.sqrt(mu)) / (math.sqrt(big) + math.sqrt(mu))
-    return 2.0 / (mu + big), 0.0
+    return {"lr": 2.0 / (mu + big)}
+
+
+def heavy_ball_optimal_step(cond: Conditioning) -> dict[str, float]:
+    """Heavy-ball momentum's optimal step ``4/(√L + √μ)²`` and ``momentum`` β = ``((√κ − 1)/(√κ + 1))²``
+    (rate (√κ−1)/(√κ+1))."""
+    mu, big = max(cond.lambda_min, 0.0), cond.lambda_max
+    root = (math.sqrt(big) - math.sqrt(mu)) / (math.sqrt(big) + math.sqrt(mu))
+    return {"lr": 4.0 / (math.sqrt(big) + math.sqrt(mu)) ** 2, "momentum": root * root}
+
+
+def nesterov_optimal_step(cond: Conditioning) -> dict[str, float]:
+    """Nesterov's step ``1/L`` and ``momentum`` β = ``(√κ − 1)/(√κ + 1)`` (rate ≈ 1 − 1/√κ)."""
+    mu, big = max(cond.lambda_min, 0.0), cond.lambda_max
+    return {"lr": 1.0 / big, "momentum": (math.sqrt(big) - math.sqrt(mu)) / (math.sqrt(big) + math.sqrt(mu))}
+
+
+def predict_gd(cond: Conditioning, theta0: np.ndarray, alpha: float, options: Mapping[str, Any]) -> Prediction:
+    """:func:`predict` as a method's predictor (plain descent has no options)."""
+    return predict(cond, theta0, alpha)
+
+
+def predict_heavy_ball(
+    cond: Conditioning, theta0: np.ndarray, alpha: float, options: Mapping[str, Any]
+) -> MomentumPrediction:
+    """:func:`predict_momentum` of the heavy ball, β from the ``momentum`` option."""
+    return predict_momentum(cond, theta0, alpha, float(options["momentum"]), nesterov=False)
+
+
+def predict_nesterov(
+    cond: Conditioning, theta0: np.ndarray, alpha: float, options: Mapping[str, Any]
+) -> MomentumPrediction:
+    """:func:`predict_momentum` of Nesterov's method, β from the ``momentum`` option."""
+    return predict_momentum(cond, theta0, alpha, float(options["momentum"]), nesterov=True)
 
 
 def momentum_matrices(eigenvalues: np.ndarray, alpha: float, beta: float, nesterov: bool) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from descent.lessons.minima import CriticalPointPolynomial
 from descent.plotting import pyplot as _pyplot
 
 Figure = Any  # matplotlib.figure.Figure, imported lazily
@@ -121,7 +122,6 @@ def minima_figure(starts: pd.DataFrame, summary: dict[str, Any]) -> Figure:
     """Top: the function, its minima (global one starred) and maxima, and each start coloured by
     the minimum it reached. Bottom: how many starts reached each minimum."""
     plt = _pyplot()
-    from descent.lessons.minima import CriticalPointPolynomial
 
     poly = CriticalPointPolynomial.from_critical_points(summary["critical_points"])
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7), layout="constrained", height_ratios=[3, 1.3])

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from descent.config.sections import BenchmarkConfig
-from descent.matmul import backends
+from descent.matmul import backends, machine
 from descent.matmul.backends import RunnerFactory
+from descent.matmul.machine import cpu_peak
 from descent.matmul.measure import SKIPPED_NO_CUDA, benchmark_backend, skipped_rows
 from descent.matmul.notes import performance_notes
 
@@ -24,7 +25,6 @@ def _load() -> list[float] | None:
 
 def cpu_peaks(cpu: dict[str, Any], threads: int, dtypes: Sequence[str], clock_override: float | None) -> dict[str, Any]:
     """Peak estimate per dtype for a job given ``threads`` (capped at the usable physical cores)."""
-    from descent.matmul.machine import cpu_peak
 
     cores = max(1, min(int(threads), int(cpu["physical_cores_usable"])))
     return {dtype: cpu_peak(cpu, cores, dtype, clock_override) for dtype in dtypes}
@@ -50,8 +50,6 @@ def run_matmul_job(
         For a backend that is not registered.
     """
     from threadpoolctl import threadpool_limits
-
-    from descent.matmul import machine
 
     section = BenchmarkConfig.coerce(section)
     spec = backends.get(backend)

@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from descent.matmul import backends
+from descent.plotting import pyplot, save_figure
 
 
 def _axes(dtypes: Sequence[str]) -> tuple[Any, Any, Any]:
-    from descent.plotting import pyplot
-
     plt = pyplot()
     fig, axes = plt.subplots(1, len(dtypes), figsize=(5.5 * len(dtypes), 4.3), squeeze=False, sharey=True)
     return plt, fig, axes[0]
@@ -86,7 +85,6 @@ def plot_gflops(table: Any, png: str, svg: str) -> None:
     axes[0].set_ylabel("GFLOP/s (2n³ / median time)")
     fig.suptitle("Matrix product throughput")
     fig.tight_layout()
-    from descent.plotting import save_figure
 
     save_figure(fig, png, svg)
 
@@ -140,6 +138,5 @@ def plot_speedup(table: Any, png: str, svg: str) -> None:
     lesson = baseline is not None and backends.get(baseline).lesson
     fig.suptitle("Speed-up over Lesson 0's own loop" if lesson else f"Speed-up over {base}")
     fig.tight_layout()
-    from descent.plotting import save_figure
 
     save_figure(fig, png, svg)

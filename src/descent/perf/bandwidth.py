@@ -8,6 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from descent.fitting import objective
+from descent.fitting.iterative import updater
+from descent.fitting.registry import get_method
 from descent.timing import time_callable
 
 #: Passes over ``X`` one full-batch iteration makes, by implementation (see :func:`iteration_passes`).
@@ -141,26 +144,25 @@ def gradient_iteration(
     """Seconds of one full-batch iteration (loss, gradients, update) of ``method``'s engine.
 
     ``X`` (n, k), ``y`` (n,) are shared with torch without copies; the engine (from
-    :data:`descent.fitting.registry.METHODS`) starts at ``w = 0, b = 0`` with step 0, so every timed call does the
+    :func:`descent.fitting.registry.get_method`) starts at ``w = 0, b = 0`` with step 0, so every timed call does the
     same work. Returns the implementation, passes, bytes and bandwidths
     (:func:`iteration_bandwidth`, from the median call) and the timings.
     """
     import torch
-
-    from descent.fitting import objective
-    from descent.fitting.registry import get_method
 
     before = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
         n, k = X.shape
         Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))
-        factory = get_method(method).engine
-        assert factory is not None, f"{method} is not an iterative method"
-        engine = factory(torch.zeros(k, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype), 0.0, "mean")
+        spec = get_method(method)
+        assert spec.engine is not None, f"{method} is not an iterative method"
+        defaults = {name: option.default for name, option in spec.options.items()}
+        engine = spec.engine(torch.zeros(k, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype), 0.0, "mean", defaults, 0)
         uses_blocks = method == "manual_gd" and n >= objective.BLOCK_MIN_ROWS
         implementation, passes = iteration_passes(method, n, uses_blocks)
-        timing = time_callable(lambda: engine.step(Xt, yt), warmup=warmup, repeats=repeats).summary()
+        step = updater(engine, spec)
+        timing = time_callable(lambda: step(Xt, yt), warmup=warmup, repeats=repeats).summary()
         return {
             "method": method,
             "n": int(n),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from descent.fitting.registry import ITERATIVE_METHODS, METHODS
+from descent.fitting import registry
 from descent.plotting import pyplot as _pyplot
 from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, status_category
 
@@ -44,17 +44,17 @@ _SPARE = [
 
 def method_colour(method: str, methods: Sequence[str]) -> str:
     """A stable hex colour for ``method`` among ``methods``: a registered method's own colour
-    (:data:`descent.fitting.registry.METHODS`); variants (and repetitions, as their fit) take the
+    (:func:`descent.fitting.registry.methods`); variants (and repetitions, as their fit) take the
     spare colours in sorted order, skipping any registered method's colour, so no two methods on
     a figure share one (hex, so matplotlib and Plotly both accept it)."""
     from descent.report.results import fit_name
 
     method = fit_name(method)
-    if method in METHODS:
-        return METHODS[method].colour
-    taken = {m.colour.lower() for m in METHODS.values()}
+    if method in (registered := registry.methods()):
+        return registered[method].colour
+    taken = {m.colour.lower() for m in registered.values()}
     spare = [c for c in _SPARE if c.lower() not in taken]
-    variants = sorted({fit_name(m) for m in methods if fit_name(m) not in METHODS})
+    variants = sorted({fit_name(m) for m in methods if fit_name(m) not in registered})
     return spare[variants.index(method) % len(spare)] if method in variants else spare[0]
 
 
@@ -397,4 +397,4 @@ def fitted_space_minimum(
 
 def iterative(records: Mapping[FitKey, dict[str, Any]]) -> list[FitKey]:
     """Keys of the iterative fits among ``records``."""
-    return [k for k, r in records.items() if r.get("base_method") in ITERATIVE_METHODS]
+    return [k for k, r in records.items() if r.get("base_method") in registry.iterative_methods()]

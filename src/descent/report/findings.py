@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from descent.fitting.registry import ITERATIVE_METHODS
+from descent.fitting.registry import iterative_methods
 from descent.report.words import Words
 
 FitKey = tuple[str, str, str]
@@ -81,7 +81,7 @@ def dataset_facts(
     }
     for record in rows[
         (rows["scaling"] == "raw")
-        & rows["base_method"].isin(ITERATIVE_METHODS)
+        & rows["base_method"].isin(iterative_methods())
         & (rows["method"] == rows["base_method"])
     ].to_dict("records"):
         if record["failed"] or record.get("skipped"):
@@ -98,7 +98,7 @@ def dataset_facts(
                 "status": record["category"] if record["unconverged"] else record["status"],
             }
         )
-    for record in rows[(rows["scaling"] == "standardized") & rows["base_method"].isin(ITERATIVE_METHODS)].to_dict(
+    for record in rows[(rows["scaling"] == "standardized") & rows["base_method"].isin(iterative_methods())].to_dict(
         "records"
     ):
         key = (dataset, "standardized", record["method"])

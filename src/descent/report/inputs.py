@@ -16,10 +16,11 @@ def jobs_of(jobs: Sequence[Any], dataset: str) -> list[Any]:
 
 def iterative_jobs(config: dict[str, Any], jobs: Sequence[Any]) -> list[Any]:
     """The jobs whose resolved method is iterative (they write a history)."""
+    # The fits' settings and the method registry (numpy) only here: the other helpers are paths.
     from descent.config.fits import resolve_settings
-    from descent.fitting.registry import ITERATIVE_METHODS
+    from descent.fitting.registry import get_method
 
-    return [job for job in jobs if resolve_settings(config, job)["method"] in ITERATIVE_METHODS]
+    return [job for job in jobs if get_method(resolve_settings(config, job)["method"]).kind == "iterative"]
 
 
 def fit_json_paths(jobs: Sequence[Any]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method
 from descent.fitting.methods.nn_linear import NNLinearEngine
 
 
@@ -12,14 +12,13 @@ class AdamEngine(NNLinearEngine):
     """An ``nn.Linear(k, 1)`` started at ``(w0, b0)``, stepped by ``torch.optim.Adam(lr=lr)``
     (the nn.Linear engine with another optimizer)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
+    def make_optimizer(self, lr: float) -> Any:
         import torch
 
-        super().__init__(w0, b0, lr, reduction, **options)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        return torch.optim.Adam(self.model.parameters(), lr=lr)
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="adam",
     kind="iterative",
     description="torch.optim.Adam (default betas and eps) on nn.Linear + MSELoss",

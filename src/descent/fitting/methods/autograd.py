@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any
 
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method
+from descent.fitting.theory import gd_optimal_step, predict_gd
 
 
 class AutogradEngine:
-    """Descent whose gradients come from ``loss.backward()``; they are zeroed after each step
-    (torch accumulates them)."""
+    """Descent whose gradients come from ``loss.backward()``; they are zeroed after each
+    evaluation (torch accumulates them)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
         import torch
 
         self.torch = torch
@@ -20,18 +21,19 @@ class AutogradEngine:
         self.b = b0.clone().requires_grad_(True)
         self.lr, self.reduction = lr, reduction
 
-    def step(self, X: Any, y: Any) -> tuple[float, float]:
+    def gradient(self, X: Any, y: Any) -> tuple[Any, Any, Any]:
         r = y - (X @ self.w + self.b)
         loss = (r**2).mean() if self.reduction == "mean" else (r**2).sum()
         loss.backward()
-        with self.torch.no_grad():
-            gw, gb = self.w.grad, self.b.grad
-            grad_norm = math.sqrt(float(gw @ gw) + float(gb * gb))
-            self.w -= self.lr * gw
-            self.b -= self.lr * gb
+        gw, gb = self.w.grad.clone(), self.b.grad.clone()
         self.w.grad.zero_()
         self.b.grad.zero_()
-        return float(loss.detach()), grad_norm
+        return loss.detach(), gw, gb
+
+    def update(self, gw: Any, gb: Any) -> None:
+        with self.torch.no_grad():
+            self.w -= self.lr * gw
+            self.b -= self.lr * gb
 
     def set_lr(self, lr: float) -> None:
         self.lr = lr
@@ -40,13 +42,14 @@ class AutogradEngine:
         return self.w.detach(), self.b.detach()
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="autograd",
     kind="iterative",
     description="the same loop with requires_grad tensors and loss.backward(), gradients zeroed each step",
     colour="#ff7f0e",
     needs_torch=True,
     devices=("cpu", "cuda"),
-    prediction="gd",
     engine=AutogradEngine,
+    optimal_step=gd_optimal_step,
+    predict=predict_gd,
 )

@@ -1,18 +1,19 @@
 """``lbfgs``: ``torch.optim.LBFGS`` with the strong-Wolfe line search; one optimizer iteration per
-step (``max_iter=1``: its curvature history persists between steps), function evaluations counted."""
+step (``max_iter=1``: its curvature history persists between steps), function evaluations counted.
+The line search evaluates the loss several times per step: the engine takes a closure."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method, Option
 
 
 class LBFGSEngine:
     """L-BFGS on ``(w, b)`` tensors; ``lr`` scales the initial step (1 is the usual choice)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
         import torch
 
         self.w = w0.clone().requires_grad_(True)
@@ -31,18 +32,23 @@ class LBFGSEngine:
         )
         self.function_evaluations = 0
 
-    def step(self, X: Any, y: Any) -> tuple[float, float]:
-        first: list[tuple[float, float]] = []
+    def gradient(self, X: Any, y: Any) -> tuple[Any, Any, Any]:
+        self.optimizer.zero_grad()
+        r = y - (X @ self.w + self.b)
+        loss = (r * r).mean() if self.reduction == "mean" else (r * r).sum()
+        loss.backward()
+        assert self.w.grad is not None and self.b.grad is not None  # set by backward()
+        return loss.detach(), self.w.grad.clone(), self.b.grad.clone()
+
+    def step(self, evaluate: Callable[[], tuple[Any, Any, Any]]) -> tuple[Any, Any, Any]:
+        first: list[tuple[Any, Any, Any]] = []
 
         def closure() -> Any:
-            self.optimizer.zero_grad()
-            r = y - (X @ self.w + self.b)
-            loss = (r * r).mean() if self.reduction == "mean" else (r * r).sum()
-            loss.backward()
+            loss, gw, gb = evaluate()
+            self.w.grad, self.b.grad = gw, gb
             self.function_evaluations += 1
             if not first:  # the loss and gradient at the parameters this step starts from
-                gw, gb = self.w.grad, self.b.grad
-                first.append((float(loss.detach()), math.sqrt(float(gw @ gw) + float(gb * gb))))
+                first.append((loss, gw.clone(), gb.clone()))
             return loss
 
         self.optimizer.step(closure)
@@ -59,12 +65,16 @@ class LBFGSEngine:
         return {"function_evaluations": self.function_evaluations}
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="lbfgs",
     kind="iterative",
     description='torch.optim.LBFGS with line_search_fn="strong_wolfe" (function evaluations counted)',
     colour="#bcbd22",
+    options={
+        "lbfgs_history": Option("integer", 10, "curvature pairs torch.optim.LBFGS keeps (its history_size)", minimum=1)
+    },
     needs_torch=True,
     devices=("cpu", "cuda"),
     engine=LBFGSEngine,
+    update="closure",
 )

@@ -21,18 +21,19 @@ one that fails is recorded with ``status: inaccurate`` and the reason, never as 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from descent.config.fits import FitSettings
-
 from descent.fitting import closed_form as cf
 from descent.fitting.common import FitError, FitOutcome, resolve_device, resolve_dtype
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method, Option
 from descent.fitting.scaling import Standardization, standardize
+from descent.fitting.settings import FitSettings
+
+#: The solvers that run torch.linalg.lstsq (the data in memory, torch imported).
+TORCH_SOLVERS = ("torch", "torch_lesson")
 
 
 def _torch_solve(
@@ -66,7 +67,7 @@ def _torch_solve(
             torch.use_deterministic_algorithms(previous)
         driver = "default (torch deterministic mode)"
     else:
-        driver = settings.lstsq_driver if device == "cpu" else "gels"
+        driver = settings.options["lstsq_driver"] if device == "cpu" else "gels"
         rcond = cf.rank_tolerance(k, X.dtype)
         solution = torch.linalg.lstsq(At, yt, driver=driver, rcond=None if driver == "gels" else rcond)
     if device == "cuda":
@@ -91,8 +92,8 @@ def warm_up_torch_lstsq() -> None:
 def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None) -> FitOutcome:
     """Fit ``[X, 1]`` (n, k+1) to ``y`` (n,) in the fitted space (standardized by ``stats`` when
     given) with ``settings.lstsq_solver`` and certify the result."""
-    solver = settings.lstsq_solver
-    if solver in ("torch", "torch_lesson"):
+    solver = settings.options["lstsq_solver"]
+    if solver in TORCH_SOLVERS:
         warm_up_torch_lstsq()
     return solve_chunks(lambda: cf.array_chunks(X, y), X.shape[1], X.dtype, settings, stats, arrays=(X, y))
 
@@ -108,8 +109,8 @@ def solve_chunks(
     """The certified closed form from row chunks of ``k`` features (``chunks()`` starts a fresh
     pass: one for the Gram, one more for the QR factor when needed), so data on disk is solved
     in bounded memory; the torch solvers need the data in memory (``arrays``: X (n, k), y (n,))."""
-    solver = settings.lstsq_solver
-    if solver in ("torch", "torch_lesson") and arrays is None:
+    solver = settings.options["lstsq_solver"]
+    if solver in TORCH_SOLVERS and arrays is None:
         raise FitError(f"lstsq_solver {solver!r} needs the data in memory; use auto, qr or normal_equations")
     start = time.perf_counter()
     gram = cf.gram_of_chunks(chunks(), k, stats)
@@ -125,7 +126,7 @@ def solve_chunks(
         qr = cf.qr_of_chunks(chunks(), k, stats)
         sigma = cf.singular_values(gram, qr)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
-    if solver in ("torch", "torch_lesson") and arrays is not None:
+    if solver in TORCH_SOLVERS and arrays is not None:
         theta, info = _torch_solve(*arrays, settings, stats, verbatim=solver == "torch_lesson")
         used = f"torch.linalg.lstsq{' (the lesson, verbatim)' if solver == 'torch_lesson' else ''}"
     elif qr is not None and solver != "normal_equations":
@@ -140,7 +141,12 @@ def solve_chunks(
     return cf.closed_form_outcome(theta, certificate, rank, seconds, {"solver": used, "rank_rcond": rcond, **info})
 
 
-METHOD = FitMethod(
+def uses_torch(options: Mapping[str, Any]) -> bool:
+    """Only the torch solvers import torch."""
+    return options["lstsq_solver"] in TORCH_SOLVERS
+
+
+METHOD = Method(
     name="lstsq",
     kind="closed_form",
     description=(
@@ -148,7 +154,27 @@ METHOD = FitMethod(
         "torch.linalg.lstsq and the lesson's verbatim call as solvers"
     ),
     colour="#000000",
-    needs_torch=False,
+    options={
+        "lstsq_solver": Option(
+            "string",
+            "auto",
+            "how lstsq solves: auto (float64 Gram, then equilibrated normal equations when the equilibrated "
+            "condition number is at most 1e4, else chunked QR), normal_equations, qr, torch "
+            "(torch.linalg.lstsq in the compute dtype on the configured device), torch_lesson (the Paris "
+            "lesson's call verbatim); every result is certified",
+            choices=("auto", "normal_equations", "qr", "torch", "torch_lesson"),
+        ),
+        "lstsq_driver": Option(
+            "string",
+            "gelsd",
+            "LAPACK driver of torch.linalg.lstsq on CPU (gelsd, SVD, by default: the rank-revealing gelsy "
+            "can misjudge the rank of tall, badly scaled float32 problems)",
+            choices=("gelsd", "gelsy", "gelss", "gels"),
+        ),
+    },
+    needs_torch=uses_torch,
     devices=("cpu", "cuda"),
     solve=solve,
+    solve_chunks=solve_chunks,
+    inference=True,
 )

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any
 
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method
 from descent.fitting.objective import hand_gradients
+from descent.fitting.theory import gd_optimal_step, predict_gd
 
 
 class ManualEngine:
     """Plain descent on torch tensors without autograd: ``θ ← θ − lr·∇L(θ)``."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
         self.w, self.b, self.lr, self.reduction = w0.clone(), b0.clone(), lr, reduction
 
-    def step(self, X: Any, y: Any) -> tuple[float, float]:
-        loss, gw, gb = hand_gradients(X, y, self.w, self.b, self.reduction)
-        grad_norm = math.sqrt(float(gw @ gw) + float(gb * gb))
+    def gradient(self, X: Any, y: Any) -> tuple[Any, Any, Any]:
+        return hand_gradients(X, y, self.w, self.b, self.reduction)
+
+    def update(self, gw: Any, gb: Any) -> None:
         self.w -= self.lr * gw
         self.b -= self.lr * gb
-        return float(loss), grad_norm
 
     def set_lr(self, lr: float) -> None:
         self.lr = lr
@@ -29,13 +30,15 @@ class ManualEngine:
         return self.w, self.b
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="manual_gd",
     kind="iterative",
     description="gradient descent with hand-derived gradients (torch tensors, no autograd)",
     colour="#1f77b4",
     needs_torch=True,
     devices=("cpu", "cuda"),
-    prediction="gd",
     engine=ManualEngine,
+    streamed_descent=True,
+    optimal_step=gd_optimal_step,
+    predict=predict_gd,
 )

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from descent.fitting.method import FitMethod
-from descent.fitting.methods.momentum_gd import MomentumEngine
+from descent.fitting.method import Method
+from descent.fitting.methods.momentum_gd import MOMENTUM, MomentumEngine
+from descent.fitting.theory import nesterov_optimal_step, predict_nesterov
 
 
 class NesterovEngine(MomentumEngine):
@@ -19,13 +20,16 @@ class NesterovEngine(MomentumEngine):
         self.b += self.beta * self.vb - self.lr * gb
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="nesterov_gd",
     kind="iterative",
     description="Nesterov's accelerated gradient with hand-derived gradients (momentum β; lr: optimal gives 1/L and (√κ−1)/(√κ+1))",
     colour="#8c564b",
+    options={"momentum": MOMENTUM},
     needs_torch=True,
     devices=("cpu", "cuda"),
-    prediction="nesterov",
     engine=NesterovEngine,
+    optimal_step=nesterov_optimal_step,
+    predict=predict_nesterov,
+    monotone=False,
 )

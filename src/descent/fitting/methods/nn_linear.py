@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any
 
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method
+from descent.fitting.theory import gd_optimal_step, predict_gd
 
 
 class NNLinearEngine:
-    """An ``nn.Linear(k, 1)`` started at ``(w0, b0)``, stepped by ``torch.optim.SGD``."""
+    """An ``nn.Linear(k, 1)`` started at ``(w0, b0)``, stepped by ``torch.optim.SGD``: the
+    gradient from ``MSELoss`` and ``backward()``, the update by the optimizer from the gradients
+    it is given (set as the parameters' ``.grad``)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
         import torch
 
         k = w0.shape[0]
@@ -20,18 +23,27 @@ class NNLinearEngine:
             self.model.weight.copy_(w0.reshape(1, k))
             self.model.bias.copy_(b0.reshape(1))
         self.loss_fn = torch.nn.MSELoss(reduction=reduction)
-        self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
+        self.optimizer: torch.optim.Optimizer = self.make_optimizer(lr)
 
-    def step(self, X: Any, y: Any) -> tuple[float, float]:
+    def make_optimizer(self, lr: float) -> Any:
+        """The optimizer stepping the model's parameters (subclasses change only this)."""
+        import torch
+
+        return torch.optim.SGD(self.model.parameters(), lr=lr)
+
+    def gradient(self, X: Any, y: Any) -> tuple[Any, Any, Any]:
         self.optimizer.zero_grad()
         # (m, 1) against (m, 1): a (m,) target would broadcast to (m, m) silently.
         loss = self.loss_fn(self.model(X), y.reshape(-1, 1))
         loss.backward()
         gw, gb = self.model.weight.grad, self.model.bias.grad
         assert gw is not None and gb is not None  # set by backward()
-        grad_norm = math.sqrt(float((gw * gw).sum()) + float((gb * gb).sum()))
+        return loss.detach(), gw.reshape(-1).clone(), gb.reshape(()).clone()
+
+    def update(self, gw: Any, gb: Any) -> None:
+        self.model.weight.grad = gw.reshape(self.model.weight.shape).clone()
+        self.model.bias.grad = gb.reshape(self.model.bias.shape).clone()
         self.optimizer.step()
-        return float(loss.detach()), grad_norm
 
     def set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
@@ -41,13 +53,14 @@ class NNLinearEngine:
         return self.model.weight.detach().reshape(-1), self.model.bias.detach().reshape(())
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="nn_linear",
     kind="iterative",
     description="torch.nn.Linear + torch.nn.MSELoss + torch.optim.SGD",
     colour="#2ca02c",
     needs_torch=True,
     devices=("cpu", "cuda"),
-    prediction="gd",
     engine=NNLinearEngine,
+    optimal_step=gd_optimal_step,
+    predict=predict_gd,
 )

@@ -1,23 +1,25 @@
 """``sgd_regressor``: scikit-learn's ``SGDRegressor`` as the external peer: plain squared loss, no
 penalty, its own learning-rate schedule and optional averaging. The first step is
 ``fit(X, y, coef_init, intercept_init)`` for one epoch (the public way to start from ``(w0, b0)``),
-every later step one ``partial_fit`` epoch, which carries the schedule's update count on."""
+every later step one ``partial_fit`` epoch, which carries the schedule's update count on. It runs
+its own pass over the rows (``update="epoch"``) and shuffles them with its own seed."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method, Option
 
 
 class SGDRegressorEngine:
     """``SGDRegressor(loss="squared_error", penalty=None, eta0=lr, learning_rate=…, power_t=…,
-    average=…, random_state=shuffle_seed)`` started at ``(w0, b0)``; each step is one epoch."""
+    average=…, random_state=seed)`` started at ``(w0, b0)``; each step is one epoch."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, **options: Any) -> None:
+    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
         from sklearn.linear_model import SGDRegressor
 
         if reduction != "mean":
@@ -30,7 +32,7 @@ class SGDRegressorEngine:
             power_t=float(options["sgd_power_t"]),
             average=options["sgd_average"],
             shuffle=True,
-            random_state=int(options["shuffle_seed"]),
+            random_state=int(seed),
             tol=None,
             max_iter=1,
         )
@@ -77,11 +79,27 @@ class SGDRegressorEngine:
         )
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="sgd_regressor",
     kind="iterative",
     description="sklearn.linear_model.SGDRegressor (no penalty; its own schedule and averaging), one epoch per step",
     colour="#17becf",
-    needs_torch=False,
+    options={
+        "sgd_learning_rate": Option(
+            "string",
+            "invscaling",
+            "SGDRegressor's own schedule (its learning_rate; lr is its eta0)",
+            choices=("constant", "optimal", "invscaling", "adaptive"),
+        ),
+        "sgd_power_t": Option("number", 0.25, "SGDRegressor's power_t (invscaling: eta = eta0 / t^power_t)"),
+        "sgd_average": Option(
+            ("boolean", "integer"),
+            False,
+            "SGDRegressor's average: false, true, or the update from which to average",
+            minimum=1,
+        ),
+    },
+    random=True,
     engine=SGDRegressorEngine,
+    update="epoch",
 )

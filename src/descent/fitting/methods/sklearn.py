@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from descent.config.fits import FitSettings
-
 from descent.fitting import closed_form as cf
 from descent.fitting.common import FitOutcome, resolve_dtype
-from descent.fitting.method import FitMethod
+from descent.fitting.method import Method
 from descent.fitting.scaling import Standardization, standardize
+from descent.fitting.settings import FitSettings
 
 
 def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None) -> FitOutcome:
@@ -46,11 +43,11 @@ def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardiz
     return cf.closed_form_outcome(theta, certificate, rank, seconds, extra)
 
 
-METHOD = FitMethod(
+METHOD = Method(
     name="sklearn",
     kind="closed_form",
     description="sklearn.linear_model.LinearRegression, an independent reference",
     colour="#7f7f7f",
-    needs_torch=False,
     solve=solve,
+    inference=True,
 )

@@ -1,0 +1,86 @@
+"""Theory beside practice, per fit: an iterative fit's history annotated with its gap to the
+least-squares loss, the method's exact prediction of that gap (when it has one) and the observed
+rate of contraction.
+
+Shapes: ``X`` (n, k), ``y`` (n,); the Gram of ``[X, 1, y]`` is (k+2, k+2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from descent.fitting.closed_form import design_gram
+from descent.fitting.common import FitOutcome, resolve_dtype
+from descent.fitting.registry import get_method
+from descent.fitting.settings import FitSettings
+from descent.fitting.theory import conditioning
+
+
+def annotate_convergence(
+    outcome: FitOutcome,
+    X: np.ndarray,
+    y: np.ndarray,
+    settings: FitSettings,
+    init: tuple[list[float], float],
+    accuracy_targets: Sequence[float],
+) -> None:
+    """Add to an iterative outcome's history ``gap`` (loss − L*, fitted space, L* from the float64
+    least-squares solution of the very data fitted: ``X`` (n, k), ``y`` (n,)) and
+    ``relative_gap`` (gap / initial gap); for gradient-descent methods also ``predicted_gap``,
+    and to its extras ``loss_star``, ``predicted`` (rate, divergence, iterations to each target;
+    ``reference_only`` for mini-batch runs, which follow the full-batch prediction only on
+    average) and ``observed_rate`` (the gap's per-iteration contraction over the run's second
+    half, square-rooted to compare with the rate). Heavy-ball and Nesterov methods get their own
+    exact linear prediction (:func:`~descent.fitting.theory.predict_momentum`)."""
+    eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
+    annotate_from_gram(outcome, design_gram(X, y), X.shape[0], eps, settings, init, accuracy_targets)
+
+
+def annotate_from_gram(
+    outcome: FitOutcome,
+    gram: np.ndarray,
+    n: int,
+    eps: float,
+    settings: FitSettings,
+    init: tuple[list[float], float],
+    accuracy_targets: Sequence[float],
+) -> None:
+    """:func:`annotate_convergence` from the float64 Gram of ``[X, 1, y]`` ((k+2, k+2)) of the
+    ``n`` rows fitted (in memory, or streamed from disk), ``eps`` the machine epsilon of the
+    fit's arithmetic (the floor of the observed rate)."""
+    history = outcome.history
+    assert history is not None  # an iterative outcome
+    cond = conditioning(gram, n)
+    gap = history["loss"].to_numpy() - cond.loss_star
+    history["gap"] = gap
+    history["relative_gap"] = gap / gap[0] if gap[0] > 0 else np.nan
+    outcome.extra["loss_star"] = cond.loss_star
+    predictor = get_method(settings.method).predict
+    if predictor is not None:
+        lr = float(outcome.extra["lr"])
+        alpha = lr * n if settings.loss_reduction == "sum" else lr  # the step on the mean loss
+        theta0 = np.append(np.asarray(init[0], dtype=np.float64), init[1])
+        prediction = predictor(cond, theta0, alpha, outcome.extra.get("options", settings.options))
+        history["predicted_gap"] = prediction.gap(history["iteration"].to_numpy())
+        # The prediction is exact for constant full-batch steps of the iterate itself.
+        exact = (settings.batch_size is None or settings.batch_size >= n) and settings.schedule == "constant"
+        outcome.extra["predicted"] = prediction.summary(
+            list(accuracy_targets), reference_only=not exact or settings.averaging
+        )
+    outcome.extra["observed_rate"] = observed_rate(history, floor=1e3 * eps * float(history["loss"].iloc[0]))
+
+
+def observed_rate(history: Any, floor: float) -> float | None:
+    """``(gap_b/gap_a)^(1/(2·(b − a)))`` over the second half of the rows whose gap is above
+    ``floor`` (the loss's rounding level): the observed per-iteration contraction of the error,
+    comparable with the predicted rate."""
+    rows = history[history["gap"] > floor]
+    if len(rows) < 3:
+        return None
+    half = rows.iloc[len(rows) // 2 :]
+    first, last = half.iloc[0], half.iloc[-1]
+    steps = float(last["iteration"] - first["iteration"])
+    return float((last["gap"] / first["gap"]) ** (1.0 / (2.0 * steps))) if steps > 0 else None

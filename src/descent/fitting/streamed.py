@@ -1,0 +1,75 @@
+"""Fits of data larger than memory, read from disk chunk by chunk (:mod:`descent.fitting.stream`):
+a closed form that solves from row chunks (``Method.solve_chunks``: the certified float64 Gram,
+QR when needed) or plain gradient descent (``Method.streamed_descent``: full batch, one pass per
+iteration, or mini-batches from shuffled row groups, :mod:`descent.fitting.stream_descent`); any
+other method is refused with the reason instead of swapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from descent.fitting.closed_form import Chunks, gram_of_chunks
+from descent.fitting.common import FitError, FitOutcome
+from descent.fitting.convergence import annotate_from_gram
+from descent.fitting.registry import get_method, methods
+from descent.fitting.scaling import to_original_units
+from descent.fitting.settings import FitSettings
+from descent.fitting.stream import chunk_statistics
+from descent.fitting.stream_descent import full_batch_descent, minibatch_descent, streamed_step
+
+
+def streaming_methods() -> list[str]:
+    """The registered methods that can fit from disk."""
+    return [name for name, m in methods().items() if m.solve_chunks is not None or m.streamed_descent]
+
+
+def fit_streaming(
+    chunks: Callable[[], Chunks],
+    features: list[str],
+    data_dtype: np.dtype,
+    scaling: str,
+    settings: FitSettings,
+    init: tuple[list[float], float] | None,
+    shuffled: Callable[[np.random.Generator], Chunks] | None = None,
+    accuracy_targets: Sequence[float] = (),
+) -> tuple[FitOutcome, np.ndarray, float]:
+    """Fit data read by ``chunks()`` (each call a fresh pass) with ``settings.method`` in
+    ``scaling``, in memory bounded by the chunk size (a row group for mini-batches, which draw
+    from ``shuffled(rng)``: the row groups in a random order, :func:`parquet_row_groups`).
+    Descent also takes one pass for the float64 Gram, which gives ``lr: lipschitz``/``optimal``
+    and the history's gap to least squares and exact prediction
+    (:func:`descent.fitting.convergence.annotate_from_gram`, asked about ``accuracy_targets``).
+    Returns what :func:`descent.fitting.records.fit` returns (outcome in the fitted space,
+    weights (k,) and bias in original units)."""
+    method = get_method(settings.method)
+    if method.solve_chunks is None and not method.streamed_descent:
+        raise FitError(
+            f"method {method.name!r} cannot stream data larger than memory_budget_mb (it needs the data in memory); "
+            f"streaming methods: {', '.join(streaming_methods())}; or raise memory_budget_mb, use float32, a bigger node"
+        )
+    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
+    k = len(features)
+    if method.solve_chunks is not None:
+        outcome = method.solve_chunks(chunks, k, data_dtype, settings, stats)
+    else:
+        if init is None:
+            raise ValueError("iterative fits need an initial point")
+        w0, b0 = np.asarray(init[0], dtype=np.float64), float(init[1])
+        gram = gram_of_chunks(chunks(), k, stats)
+        lr = streamed_step(gram, method, settings)
+        if settings.batch_size is None:
+            outcome = full_batch_descent(chunks, w0, b0, lr, settings, stats)
+        elif shuffled is None:
+            raise ValueError("mini-batch descent from disk needs the row groups (shuffled)")
+        else:
+            outcome = minibatch_descent(chunks, shuffled, w0, b0, lr, settings, stats)
+        outcome.extra["passes"] += 1  # the Gram's
+        eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
+        annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
+    if stats is None:
+        return outcome, outcome.weights, outcome.bias
+    w, b = to_original_units(outcome.weights, outcome.bias, stats)
+    return outcome, w, b
