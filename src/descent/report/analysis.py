@@ -15,6 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from descent.fitting.closed_form import design_gram
+from descent.fitting.inference import inference_from_data
+from descent.fitting.theory import conditioning
+
 
 def theta(fit: Mapping[str, Any]) -> np.ndarray:
     """``(w_1, …, w_k, b)`` of a fit row or record, float64, shape (k+1,)."""
@@ -46,8 +50,6 @@ def hessian_facts(X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     ``results/fits/conditioning.parquet``): its extreme eigenvalues (``L`` largest, ``mu``
     smallest), the condition number ``L/mu`` (``kappa``) and the largest stable step ``2/L`` of
     gradient descent."""
-    from descent.fitting.closed_form import design_gram
-    from descent.fitting.theory import conditioning
 
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     cond = conditioning(design_gram(X, np.asarray(y, dtype=np.float64)), len(X))
@@ -88,7 +90,6 @@ def standard_errors(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     ``σ̂² = RSS/(n − k − 1)`` — how far noise alone moves the estimate from the true parameters —
     as the closed-form fits record them (:func:`descent.fitting.inference.inference_from_data`);
     NaN where undefined (no degree of freedom left, a singular design)."""
-    from descent.fitting.inference import inference_from_data
 
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     sol = least_squares(X, y)

@@ -23,6 +23,7 @@ REQUIRED: tuple[str, ...] = ("id", "lesson", "where", "kind", "statement", "chec
 
 def _register_checks() -> None:
     """Import the check modules (they register themselves in :data:`CHECKS`)."""
+    # Not at the top: the rules read the claims while Snakemake parses; the checks import pandas.
     from descent.report import checks_fits, checks_lessons, checks_matmul  # noqa: F401
 
 
@@ -99,7 +100,7 @@ def measured_text(claim: Mapping[str, Any], outcome: Outcome) -> str:
     ``values`` (and the claim's ``expected`` as ``expected``), rendered strictly."""
     if outcome.measured:
         return outcome.measured
-    from descent.report.words import render_string
+    from descent.report.words import render_string  # Jinja2: not at parse time, where the claims are read
 
     facts = {**outcome.values, "expected": claim["expected"]}
     return render_string(str(claim["measured"]), facts, f"claims.yaml, claim {claim['id']}, measured")

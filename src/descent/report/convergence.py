@@ -17,6 +17,7 @@ import pandas as pd
 
 from descent.plotting import pyplot
 from descent.report.figures import method_colour
+from descent.report.results import fit_name
 
 FitKey = tuple[str, str, str]
 #: Relative gaps below this are drawn at it (float64 rounding; a log axis cannot show 0).
@@ -24,8 +25,6 @@ FLOOR = 1e-17
 
 
 def _fit_of(method: str) -> str:
-    from descent.report.results import fit_name
-
     return fit_name(method)
 
 

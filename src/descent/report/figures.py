@@ -16,7 +16,10 @@ import numpy as np
 import pandas as pd
 
 from descent.fitting import registry
+from descent.fitting.objective import least_squares_reference, mse
+from descent.fitting.scaling import standardization_stats, standardize
 from descent.plotting import pyplot as _pyplot
+from descent.report.results import fit_name
 from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, status_category
 
 FitKey = tuple[str, str, str]
@@ -47,7 +50,6 @@ def method_colour(method: str, methods: Sequence[str]) -> str:
     (:func:`descent.fitting.registry.methods`); variants (and repetitions, as their fit) take the
     spare colours in sorted order, skipping any registered method's colour, so no two methods on
     a figure share one (hex, so matplotlib and Plotly both accept it)."""
-    from descent.report.results import fit_name
 
     method = fit_name(method)
     if method in (registered := registry.methods()):
@@ -386,8 +388,6 @@ def fitted_space_minimum(
 ) -> tuple[np.ndarray, float, float]:
     """Least-squares ``(w, b, mse)`` in the fitted space of ``scaling`` (float64), for the
     reference lines and points of the figures."""
-    from descent.fitting.objective import least_squares_reference, mse
-    from descent.fitting.scaling import standardization_stats, standardize
 
     if scaling == "standardized":
         X, y = standardize(X, y, standardization_stats(X, y, features))

@@ -13,6 +13,7 @@ from typing import Any
 from descent.config.sections import ReportConfig
 from descent.report import story_beyond, story_cost, story_lesson0, story_paris  # noqa: F401  (registers BEYOND)
 from descent.report.sections import BEYOND, Builder, Part, Story, claims_section, run_builders
+from descent.report.storykit import PARIS
 
 #: The parts' ids, in page order (their titles and intros: ``templates/steps/part-{id}.j2``); the
 #: provenance part is added by the page.
@@ -24,7 +25,6 @@ def part_facts(results: Any, part_id: str) -> dict[str, Any]:
     they were generated (with a known truth)."""
     if part_id != "paris":
         return {}
-    from descent.report.storykit import PARIS
 
     meta = results.metas.get(PARIS, {})
     return {"n": meta.get("n"), "synthetic": meta.get("true_weights") is not None}

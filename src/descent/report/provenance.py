@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from descent import __version__
+from descent.matmul import machine
+
 #: Distributions whose versions the provenance section lists (missing ones are reported as None).
 PACKAGES: tuple[str, ...] = (
     "snakemake",
@@ -92,7 +95,6 @@ def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str | None
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    from descent import __version__
 
     versions["descent"] = __version__
     return versions
@@ -106,7 +108,6 @@ def run_time() -> dict[str, str]:
 
 def machine_facts(with_cuda: bool = True) -> dict[str, Any]:
     """The report job's machine: host, CPU summary and (when ``with_cuda``) torch's CUDA facts."""
-    from descent.matmul import machine
 
     cpu = machine.cpu_facts()
     facts: dict[str, Any] = {

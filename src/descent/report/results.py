@@ -22,6 +22,11 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from descent.config.sections import ReportConfig
+from descent.io import load_dataset, read_json
+from descent.report.tables import mark_fits
+from descent.report.words import Words
+
 FitKey = tuple[str, str, str]
 
 #: Lesson 0 experiments with a JSON summary (``results/lessons/{key}.json``) and with a figure.
@@ -78,7 +83,6 @@ class Results:
         if dataset not in self._data:
             if dataset not in self.data_paths:
                 return None
-            from descent.io import load_dataset
 
             loaded = load_dataset(*self.data_paths[dataset])
             self._data[dataset] = (np.asarray(loaded.X, dtype=np.float64), np.asarray(loaded.y, dtype=np.float64))
@@ -159,10 +163,6 @@ def _maybe(inp: Any, name: str) -> Any:
 def from_snakemake(inp: Any, par: Any) -> Results:
     """:class:`Results` from the ``report_html`` rule's inputs and params (``snakemake.input``,
     ``snakemake.params``; item and attribute access)."""
-    from descent.config.sections import ReportConfig
-    from descent.io import read_json
-    from descent.report.tables import mark_fits
-    from descent.report.words import Words
 
     section = ReportConfig.coerce(par.section)
     summary = pd.read_parquet(inp.summary)
@@ -232,8 +232,6 @@ def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float
     """:class:`Results` from a finished run's ``results/`` directory (for scripts and tests; the
     workflow uses :func:`from_snakemake`). Reads whatever is there; ``words``: the
     :class:`descent.report.words.Words` of the fits' status texts (default: the built-in ones)."""
-    from descent.io import read_json
-    from descent.report.tables import mark_fits
 
     root = Path(root)
     fits = root / "fits"

@@ -28,6 +28,7 @@ from typing import Any
 from descent.config.sections import ReportConfig
 from descent.report import blocks
 from descent.report.checkbase import VERDICTS
+from descent.report.words import Words
 
 
 @dataclass
@@ -65,8 +66,6 @@ class Story:
 
     def __post_init__(self) -> None:
         if self.words is None:  # the step templates, a teacher's folder first (descent.report.words)
-            from descent.report.words import Words
-
             self.words = Words(self.options.templates)
 
     @property

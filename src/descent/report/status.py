@@ -27,6 +27,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from descent.report.words import Words
+
 CONVERGED = "converged"
 STALLED = "stalled"
 MAX_ITERATIONS = "max_iterations"
@@ -170,8 +172,6 @@ def status_reason(
     recorded itself (``status_reason``) follows the words, unless they already say it.
     """
     if words is None:
-        from descent.report.words import Words
-
         words = Words()
     return str(words.text("status", "reason", status_facts(row, record, data_dtype)))
 

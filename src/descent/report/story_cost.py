@@ -15,6 +15,7 @@ from typing import Any
 from descent.report import blocks
 from descent.report.convergence import fastest_facts, fastest_table, inference_rows, rate_rows, why_facts
 from descent.report.sections import Section, Story, beyond_section
+from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, CATEGORY_UNCONVERGED, status_category
 from descent.report.storykit import figure_block
 
 
@@ -101,8 +102,6 @@ def cost_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
 
 
 def _status_class(status: str) -> str:
-    from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, CATEGORY_UNCONVERGED, status_category
-
     category = status_category(status)
     return {CATEGORY_FAILED: "failed", CATEGORY_UNCONVERGED: "unconverged", CATEGORY_SKIPPED: "skipped"}.get(
         category, ""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from descent.report import analysis, blocks, stepfigures
+from descent.report.figures import predictions_figure
 from descent.report.findings import iterations_to_tolerance
 from descent.report.sections import Section, Story
 from descent.report.storykit import (
@@ -485,8 +486,6 @@ def predictions_step(story: Story) -> Section | None:
     sub = predictions[predictions["dataset"] == PARIS]
     figure = []
     if not sub.empty:
-        from descent.report.figures import predictions_figure
-
         figure = [
             blocks.figure(
                 stepfigures.to_png(predictions_figure(sub), story.dpi),

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from descent.report import blocks
+from descent.report import analysis, blocks
 from descent.report.findings import dataset_findings
+from descent.report.interactive import explorer_payload, surface_3d_html
 from descent.report.pivot import DISPLAY_DIGITS, prediction_pivot
 from descent.report.sections import Story
 from descent.report.tables import dataset_table, gradient_check_rows
@@ -90,7 +91,7 @@ def predictions_blocks(story: Story, dataset: str, caption: str = "") -> list[di
     the fits that agree to display precision in one sentence each, and the withheld ones with
     their reason."""
     r = story.results
-    if r.predictions is None or not (r.predictions["dataset"] == dataset).any():
+    if r.predictions is None or "dataset" not in r.predictions or not (r.predictions["dataset"] == dataset).any():
         return []
     features = r.metas.get(dataset, {}).get("features")
     pivot = prediction_pivot(r.predictions, r.summary, dataset, features)
@@ -121,7 +122,6 @@ def interactive_surface(story: Story, dataset: str) -> list[dict[str, Any]]:
     surfaces = {s: f for (d, s), f in r.surfaces.items() if d == dataset}
     if not story.interactive or not surfaces:
         return []
-    from descent.report.interactive import surface_3d_html
 
     return [blocks.html(surface_3d_html(surfaces, r.histories, dataset, int(story.options.max_path_points)))]
 
@@ -133,8 +133,6 @@ def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
     data, surface = r.data(dataset), r.surfaces.get((dataset, "raw"))
     if not story.interactive or data is None or surface is None:
         return []
-    from descent.report import analysis
-    from descent.report.interactive import explorer_payload
 
     X, y = data
     w_star, b_star = (float(v) for v in analysis.least_squares(X, y))
