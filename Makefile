@@ -3,6 +3,7 @@
 #   make test     set up .venv, run the test suite
 #   make lint     set up .venv, run the static checks (snakemake --lint, snakefmt, ruff, mypy)
 #   make bench    set up .venv, run the speed and scale benchmark (results/perf/)
+#   make gpu-check  set up .venv, check every CUDA path against the CPU (says so and exits 0 without CUDA)
 # Setup is idempotent: the venv is rebuilt only when requirements.txt or pyproject.toml change.
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ SNAKEMAKE_ARGS ?=
 # Jobs run `python` from PATH; make it the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup report test lint bench clean
+.PHONY: setup report test lint bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -41,6 +42,10 @@ lint: $(STAMP)
 # Speed and scale benchmark (not part of the tests): prints a table, records results/perf/*.json.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Every CUDA path (matmul backend, CUDA fits) against the CPU in a few minutes: results/perf/gpu_check.json.
+gpu-check: $(STAMP)
+	$(BIN)/python bench/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf results .snakemake
