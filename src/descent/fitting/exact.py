@@ -59,6 +59,6 @@ def log_relative_error(estimate: float, exact: Fraction | float) -> float:
     return float(min(17.0, max(0.0, -value)))
 
 
-def digits(theta: Sequence[float], exact: Sequence[Fraction]) -> float:
+def digits(theta: Sequence[float] | np.ndarray, exact: Sequence[Fraction]) -> float:
     """The smallest LRE over the components of ``theta`` against ``exact``."""
     return min(log_relative_error(float(t), c) for t, c in zip(theta, exact))
