@@ -170,9 +170,13 @@ def test_error_free_transformations_are_exact():
     a, b = rng.normal(size=1000) * 10.0 ** rng.integers(-8, 8, 1000), rng.normal(size=1000)
     s, e = refine.two_sum(a, b)
     p, f = refine.two_product(a, b, refine.split(a), refine.split(b))
+    # float32 values need no split (they are their own 24-bit high half).
+    a32 = a.astype(np.float32).astype(np.float64)
+    q, h = refine.two_product(a32, b, (a32, None), refine.split(b))
     for i in range(0, 1000, 97):
         assert Fraction(s[i]) + Fraction(e[i]) == Fraction(a[i]) + Fraction(b[i])
         assert Fraction(p[i]) + Fraction(f[i]) == Fraction(a[i]) * Fraction(b[i])
+        assert Fraction(q[i]) + Fraction(h[i]) == Fraction(a32[i]) * Fraction(b[i])
 
 
 def test_the_residual_pass_is_accurate_far_below_its_terms():

@@ -1,30 +1,33 @@
 """Least squares to the limit of float64: iterative refinement with residuals accumulated in
-double-double, and a tight certificate from the same pass.
+extended precision, and a tight certificate from the same pass.
 
 The exact least-squares solution θ* of ``A = [X, 1]`` (n, k+1) and ``y`` (n,) *as stored* (float32
-or float64 values, exact) satisfies ``Aᵀ(y − Aθ*) = 0``. For a float64 θ, one pass over the data
-computes ``g = Aᵀ(y − Aθ)`` to about eps64² relative to ``|A|ᵀ(|y| + |A||θ|)``
-(:func:`residual_pass`: Dekker's FMA-free TwoProduct and Knuth's TwoSum vectorized over the rows of
-a block, row sums by a pairwise TwoSum tree), so ``g`` is known even when it is 10¹⁰ times smaller
-than its terms. Then ``θ − θ* = −(AᵀA)⁻¹g``, and the correction ``δ = P·g`` with a preconditioner
-``P ≈ (AᵀA)⁻¹`` from the float64 factor the closed form already has (the equilibrated Cholesky
-factor of the Gram, or the R of the chunked Householder QR, of the fitted-space design, mapped
-to original units through the standardization) removes all but ``F·e`` of the error,
-``F = I − P·AᵀA``, ``‖F‖ ≲ κ²·eps`` (Cholesky) or ``κ·eps`` (QR). Each step is one pass; refinement
-stops when what is left is below the rounding of θ itself.
+or float64 values, exact) satisfies ``Aᵀ(y − Aθ*) = 0``. One pass over the data
+(:func:`residual_pass`) computes ``g = Aᵀ(y − Aθ)`` with Dekker's FMA-free TwoProduct and Knuth's
+TwoSum vectorized over the rows of a block: the residual in triple precision (≈ eps³ of
+``|y| + |A||θ|``), ``g`` in double-double (row sums by a pairwise TwoSum tree), with a bound
+``g_error`` on what is left, so ``g`` is known even when it is 10¹⁰ times smaller than its terms.
+Then ``θ − θ* = −(AᵀA)⁻¹g``; the correction ``δ = P·g`` with ``P = L⁻¹L⁻ᵀ ≈ (AᵀA)⁻¹`` from the
+float64 factor the closed form already has (the equilibrated Cholesky factor of the Gram, or the R
+of the chunked Householder QR, of the fitted-space design; ``L = R·D_s·T⁻¹`` maps it to original
+units through the standardization) leaves ``F·e``, ``F = I − P·AᵀA``, which contracts by
+``‖L⁻ᵀAᵀAL⁻¹ − I‖ ≲ κ²·eps`` (Cholesky) or ``κ·eps`` (QR) in the energy norm ``‖L·e‖``. θ is kept
+in double-double between passes (so its own rounding does not limit the result), one pass a step,
+until what is unknown is far below an ulp of every component.
 
 This is the x-only form of the seminormal-equation refinement with exact residuals (Björck,
 "Stability analysis of the method of seminormal equations", 1987): its fixed point is
-``Aᵀr = 0`` exactly, so unlike a refinement whose corrections solve ``min‖r − A·d‖`` through
-the rounded Q it does not stall when the residual is not zero, and unlike the augmented system
-it keeps no n-vector of residuals between passes, so streamed data stay in bounded memory.
+``Aᵀr = 0`` exactly, so unlike a refinement whose corrections solve ``min‖r − A·d‖`` through the
+rounded Q it does not stall when the residual is not zero, and unlike the augmented system it
+keeps no n-vector of residuals between passes, so streamed data stay in bounded memory.
 
 Certificate (:class:`Refined`): with ``e = θ − θ*`` and ``γ`` the accumulation error of ``g``
-(``|γ| ≤ c·eps²·|A|ᵀ(|y| + |A||θ|)``, accumulated in the same pass), ``P·g = −(I − F)e + P·γ``,
-so ``‖De‖ ≤ (‖D·P·g‖ + ‖D·P·γ‖)/(1 − f)`` for ``f ≥ ‖F‖`` in the equilibrated norm (``D`` the
-column norms of ``A``). After the update ``θ' = θ + δ + ρ`` (``ρ`` the rounding of the sum,
-computed exactly by TwoSum) the error is ``F·e + P·γ + ρ``. ``f`` is the larger of an a-priori
-estimate from the condition number and ten times the contraction observed between passes.
+(``|γ| ≤ g_error``), ``P·g = −(I − F)e + P·γ``, so ``‖Le‖ ≤ (‖L·P·g‖ + ‖L·P·γ‖)/(1 − f)`` for
+``f ≥ ‖F‖`` in the energy norm; after the update the error is ``F·e + P·γ`` plus the (bounded)
+rounding of the double-double sum, and the float64 result differs from the double-double θ by its
+low part, exactly. Componentwise ``|e_i| ≤ ‖row_i(L⁻¹)‖·‖Le‖``. ``f`` is the larger of an a-priori
+estimate from the condition number and ten times the contraction observed between passes; above
+1/2 the refinement is not trusted and nothing is certified.
 """
 
 from __future__ import annotations
@@ -67,12 +70,14 @@ def split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def two_product(
-    a: np.ndarray, b: np.ndarray, a_split: tuple[np.ndarray, np.ndarray], b_split: tuple[Any, Any]
+    a: np.ndarray, b: np.ndarray, a_split: tuple[Any, Any], b_split: tuple[Any, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
     """``p + e = a·b`` exactly with ``p = fl(a·b)`` (Dekker's TwoProduct without FMA), the splits
     of ``a`` and ``b`` given (computed once per block)."""
     p = a * b
     (ah, al), (bh, bl) = a_split, b_split
+    if al is None:  # ``a`` has at most 26 significant bits (float32 data): it is its own high half
+        return p, (ah * bh - p) + ah * bl
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
@@ -133,14 +138,16 @@ def residual_pass(chunks: Chunks, theta: np.ndarray, theta_lo: np.ndarray | None
         A[:-1] = X.T
         A[-1] = 1.0
         yy = np.asarray(y, dtype=np.float64)
-        a_split = split(A)
+        # float32 (or narrower) values have ≤ 24 significant bits: no split needed (Dekker's
+        # TwoProduct holds with the value as its own high half), a third of the pass saved.
+        a_split: tuple[Any, Any] = (A, None) if np.dtype(X.dtype).itemsize <= 4 else split(A)
         # r = y − Aθ in triple precision: every product and every sum's rounding error kept
         # exactly (hi + lo), only the errors of the errors (lo2, ~eps² of the terms) rounded, so
         # r carries ~eps³ of |y| + |A||θ|: the cancellation y − Aθ loses nothing that matters
         # up to κ ≈ 10¹⁰ (double-double alone leaves eps²·κ² ≈ 10⁻¹¹ there).
         hi, lo, lo2 = yy.copy(), np.zeros(m), np.zeros(m)
         for j in range(k1):
-            column = (a_split[0][j], a_split[1][j])
+            column = (a_split[0][j], None if a_split[1] is None else a_split[1][j])
             p, e = two_product(A[j], theta[j], column, (t_split[0][j], t_split[1][j]))
             hi, s = two_sum(hi, -p)
             lo, t1 = two_sum(lo, s)
