@@ -12,21 +12,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from descent.config.fits import FitSettings, default_fit_settings
+from descent.config.fits import default_fit_settings
 from descent.fitting import closed_form as cf
 from descent.fitting import refine
 from descent.fitting.exact import digits, exact_least_squares, log_relative_error
 from descent.fitting.methods.lstsq import solve_chunks
 from descent.fitting.problems import random_regression
 from descent.fitting.records import fit
+from descent.fitting.settings import FitSettings
 
-BASE = default_fit_settings(ROOT / "schemas", "lstsq").as_dict()
 PATHS = [("lstsq", "auto"), ("lstsq", "normal_equations"), ("lstsq", "qr"), ("lstsq", "torch"), ("sklearn", None)]
 REFINED = [("lstsq", "auto"), ("lstsq", "normal_equations"), ("lstsq", "qr")]
 
 
 def S(method: str = "lstsq", solver: str | None = "auto") -> FitSettings:
-    return FitSettings.from_dict({**BASE, "method": method, **({"lstsq_solver": solver} if solver else {})})
+    """The schema's default settings of ``method`` (``lstsq_solver`` for lstsq)."""
+    return default_fit_settings(ROOT / "schemas", method, **({"lstsq_solver": solver} if solver else {}))
 
 
 def polynomial(x: np.ndarray, degree: int) -> np.ndarray:

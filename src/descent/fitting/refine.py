@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from descent.fitting.closed_form import BLOCK_ROWS, Chunks, blocks
-from descent.fitting.scaling import Standardization
+from descent.fitting.closed_form import BLOCK_ROWS, Certificate, Chunks, blocks, certify, column_norms
+from descent.fitting.scaling import Standardization, to_original_units
 
 EPS64 = float(np.finfo(np.float64).eps)
 #: Dekker's splitting constant for float64 (2^27 + 1): ``a = hi + lo`` with 26-bit halves.
@@ -267,8 +267,6 @@ def preconditioner(
 ) -> Preconditioner | None:
     """The :class:`Preconditioner` from the fitted-space Gram ((k+2, k+2)) or, when given, the
     QR factor ((k+2, k+2)); None when the factor is numerically singular."""
-    from descent.fitting.closed_form import column_norms
-
     d = column_norms(gram)
     k1 = len(d)
     if qr is not None:
@@ -438,8 +436,6 @@ def to_fitted(theta: np.ndarray, stats: Standardization | None) -> np.ndarray:
 
 def to_original(theta: np.ndarray, stats: Standardization | None) -> np.ndarray:
     """Fitted-space θ ((k+1,)) in original units (:func:`~descent.fitting.scaling.to_original_units`)."""
-    from descent.fitting.scaling import to_original_units
-
     if stats is None:
         return np.asarray(theta, dtype=np.float64).copy()
     w, b = to_original_units(theta[:-1], float(theta[-1]), stats)
@@ -464,8 +460,6 @@ def certified_solution(
     precision: mapping back through the standardization would cancel digits of the bias) and
     the :class:`~descent.fitting.closed_form.Certificate`. A rank-deficient or non-finite θ gets
     the float64 Gram's certificate (and fails it)."""
-    from descent.fitting.closed_form import Certificate, certify
-
     theta = np.asarray(theta, dtype=np.float64)
     k1 = len(theta)
     condition = float(sigma[0] / sigma[-1]) if sigma[-1] > 0 else math.inf

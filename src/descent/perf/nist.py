@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 
 from descent.datasets.nist import NIST_DATASETS, NistDataset, certified, nist_dataset
+from descent.fitting import closed_form as cf
 from descent.fitting.exact import digits, exact_least_squares
+from descent.fitting.records import fit
+from descent.fitting.refine import to_original
+from descent.fitting.scaling import standardization_stats
+from descent.perf.tables import format_table
 
 #: The project's closed-form paths: (column, method, lstsq_solver).
 PROJECT_PATHS: tuple[tuple[str, str, str | None], ...] = (
@@ -76,10 +81,6 @@ def unrefined_default(data: NistDataset, scaling: str) -> np.ndarray:
     """θ ((k+1,), original units) of the default solver's float64 solve without refinement:
     the equilibrated Cholesky below κ = 1e4, else the chunked QR (what ``lstsq auto`` returned
     before the refinement)."""
-    from descent.fitting import closed_form as cf
-    from descent.fitting.refine import to_original
-    from descent.fitting.scaling import standardization_stats
-
     X, y = data.X, data.y
     stats = standardization_stats(X, y) if scaling == "standardized" else None
     gram = cf.design_gram(X, y, stats)
@@ -98,7 +99,6 @@ def digits_row(data: NistDataset, scaling: str, settings: Callable[..., Any]) ->
     certificate's}, ``status`` {column}, ``bound_over_error`` {column: the certificate's
     equilibrated error bound over the actual equilibrated error}, ``seconds``.
     ``settings(method, **changes)`` gives a method's workflow settings."""
-    from descent.fitting.records import fit
 
     start = time.perf_counter()
     exact = exact_least_squares(data.X, data.y)
@@ -161,7 +161,6 @@ def format_digits(table: dict[str, Any]) -> str:
     """The table as text: one line per dataset × scaling, LRE per column (``-``: not applicable),
     ``*`` after a value whose fit was flagged ``inaccurate``, then the certified digits and the
     bound/error ratio of ``auto``."""
-    from descent.perf.tables import format_table
 
     columns = table["columns"]
     lines = []
