@@ -16,7 +16,10 @@ Measures, in one run (so the ratios hold on a noisy machine), and writes ``resul
    and the worst error of each against the float64 reference (``closed_form_sweep.json``);
 4. memory: peak RSS of a 10⁷ × 10 float32 ``manual_gd`` fit (fit alone, and the workflow's job path
    from parquet) against the size of X;
-5. matmul: a registered BLAS backend (default NumPy's GEMM; ``--matmul-backend``, from the registry
+5. NIST StRD digits (``nist.json``): every closed-form path against NumPy, scikit-learn and
+   statsmodels on the NIST linear-regression datasets the project ships, LRE against exact
+   rational arithmetic (:mod:`descent.perf.nist`);
+6. matmul: a registered BLAS backend (default NumPy's GEMM; ``--matmul-backend``, from the registry
    descent.matmul.backends) at n=4096 as a fraction of the estimated peak (descent.matmul.machine).
 
 Every timing goes through the project's one harness, descent.timing.time_callable.
@@ -63,6 +66,7 @@ PARTS = (
     "memory",
     "matmul",
     "out_of_core",
+    "nist",
 )
 #: Problems of the closed-form sweep (n up to 2e5) and tall ones (n 5e5..2e6); see perf.sweep_problems.
 SWEEP_PROBLEMS, SWEEP_LARGE = 600, 6
@@ -280,6 +284,14 @@ def bench_closed_form(rows: int, k: int, threads: int, repeats: int) -> dict[str
                 "seconds": timing["seconds_min"],
             }
     return out
+
+
+def bench_nist() -> dict[str, Any]:
+    """NIST StRD digits table (descent.perf.nist): every closed-form path and NumPy, scikit-learn,
+    statsmodels side by side, LRE against exact rational arithmetic (a few seconds)."""
+    from descent.perf.nist import nist_table
+
+    return nist_table(fit_settings)
 
 
 def bench_closed_form_sweep(seed: int, count: int, large: int, threads: int) -> dict[str, Any]:
@@ -714,6 +726,18 @@ def summarize(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[list[
         targets.append(
             perf.target("closed-form sweep: worst error of a certified result", worst, sweep["max_error"], "max")
         )
+    if "nist" in results and results["nist"]["rows"]:
+        nist = results["nist"]["rows"]
+        fewest = min(row["digits"]["auto"] for row in nist)
+        rows.append(
+            [
+                "NIST StRD",
+                "lstsq auto, fewest correct digits",
+                f"{fewest:.1f}",
+                f"over {len(nist)} dataset × scaling rows; certified ≥ {min(r['certified_digits']['auto'] for r in nist):.1f}",
+            ]
+        )
+        targets.append(perf.target("NIST StRD: fewest correct digits of lstsq auto", fewest, 13.0, "min"))
     if "memory" in results:
         mem = results["memory"]
         rows.append(
@@ -904,6 +928,8 @@ def main(argv: list[str] | None = None) -> int:
         results["matmul"] = bench_matmul(args.threads, args.matmul_n, 3, args.matmul_backend)
     if "out_of_core" in parts:
         results["out_of_core"] = bench_out_of_core(args.ooc_rows, args.features, args.ooc_iterations, args.ooc_dir)
+    if "nist" in parts:
+        results["nist"] = bench_nist()
     machine["load_average_end"] = load_average()
     targets, rows = summarize(results)
     for name, data in results.items():
@@ -928,6 +954,12 @@ def main(argv: list[str] | None = None) -> int:
             f"max_error {sweep['max_error']:g}"
         )
         print(sweep_table(sweep))
+    if "nist" in results:
+        from descent.perf.nist import format_digits
+
+        print("\nNIST StRD: correct digits (LRE) against exact rational arithmetic on the float64 data")
+        print("(stored: the float64 data's own distance from NIST's certified values; * flagged inaccurate)")
+        print(format_digits(results["nist"]))
     print()
     print(
         perf.format_table(

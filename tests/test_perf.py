@@ -15,6 +15,7 @@ import torch
 from descent import perf
 from descent.config.fits import default_fit_settings
 from descent.fitting import closed_form, objective
+from descent.fitting.exact import digits, exact_least_squares
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import least_squares_reference
 from descent.fitting.problems import random_regression
@@ -219,9 +220,10 @@ def test_normal_equations_match_lstsq_and_ill_conditioning_switches_auto_to_qr()
     assert outcome.extra["solver"] == "normal_equations" and outcome.status == "closed_form"
     assert outcome.extra["certificate"]["ok"] and outcome.extra["certificate"]["condition_number"] < 1e4
     assert perf.closed_form_errors(np.append(w, b), ref)["max_rel_error"] < 1e-9
-    # Nearly collinear columns (equilibrated κ ≈ 8e4): auto switches to the chunked QR, which the
-    # certificate still proves; at κ ≈ 8e9 every solver is flagged, with the reason.
-    for eps, certified in ((1e-4, True), (1e-9, False)):
+    # Nearly collinear columns (equilibrated κ ≈ 8e4): auto switches to the chunked QR, refined to
+    # the last digits and certified; so it is at κ ≈ 8e9 (flagged before the refinement, though
+    # right to ~7 digits); at κ ≈ 8e14 the refinement cannot contract: flagged, with the reason.
+    for eps, certified in ((1e-4, True), (1e-9, True), (1e-14, False)):
         nearly = np.column_stack([X[:, 0], X[:, 0] * (1 + eps * np.arange(len(X)) / len(X))])
         sigma = closed_form.singular_values(closed_form.design_gram(nearly, y))
         assert sigma[0] / sigma[-1] > closed_form.NORMAL_EQUATIONS_MAX_CONDITION
@@ -230,10 +232,10 @@ def test_normal_equations_match_lstsq_and_ill_conditioning_switches_auto_to_qr()
         assert auto.extra["solver"] == "qr" and certificate["condition_number"] > 1e4
         assert auto.status == ("closed_form" if certified else "inaccurate") and certificate["ok"] == certified
         if certified:
-            w_ref, b_ref, _ = least_squares_reference(nearly, y)
-            assert perf.closed_form_errors(np.append(w, b), np.append(w_ref, b_ref))["norm_rel_error"] < 1e-8
+            exact = exact_least_squares(nearly, y)
+            assert digits(np.append(w, b), exact) >= 15 and certificate["certified_digits"] >= 14
         else:
-            assert "condition number" in auto.extra["status_reason"] and certificate["error_bound"] > 1e-4
+            assert "condition number" in auto.extra["status_reason"] and not certificate["error_bound"] <= 1e-4
             forced, _, _ = fit(nearly, y, "raw", _settings("lstsq", lstsq_solver="normal_equations"))
             assert forced.extra["solver"] == "normal_equations" and forced.status == "inaccurate"
 

@@ -99,6 +99,7 @@ def test_a_fit_over_the_memory_budget_streams_in_the_workflow(tmp_path, test_con
     lstsq = json.loads((tmp_path / f"{base}/lstsq.json").read_text())
     descent = json.loads((tmp_path / f"{base}/manual_gd.json").read_text())
     assert lstsq["streamed"] and descent["streamed"] and lstsq["status"] == "closed_form"
+    assert lstsq["inference"] is not None  # from the streamed Gram (compared with memory below)
     assert history["relative_gap"].iloc[0] == 1.0 and descent["loss_star"] > 0
     from descent.io import load_dataset
 
@@ -108,6 +109,11 @@ def test_a_fit_over_the_memory_budget_streams_in_the_workflow(tmp_path, test_con
     settings = default_fit_settings(ROOT / "schemas", "lstsq")
     _, w, b = fit(data.X, data.y, "standardized", settings, features=list(data.meta["features"]))
     np.testing.assert_allclose(np.append(lstsq["weights"], lstsq["bias"]), np.append(w, b), rtol=1e-11)
+    from descent.fitting.inference import inference_from_data
+
+    memory = inference_from_data(data.X, data.y, np.asarray(lstsq["weights"]), lstsq["bias"])
+    streamed = {k: v for k, v in lstsq["inference"].items() if k != "covers_truth"}
+    _same_inference(streamed, {k: v for k, v in memory.as_dict().items() if k != "covers_truth"})
     refused = run_snakemake(tmp_path, f"{base}/nn_linear.json", configfile=config, check=False)
     assert refused.returncode != 0
     assert "cannot stream" in refused.stdout + refused.stderr
@@ -246,3 +252,27 @@ def test_the_figures_least_squares_floor_read_from_the_fits_equals_a_fresh_solve
     outcome, _, _ = fit(X, y, scaling, settings, ([0.0] * 3, 0.0), features=meta["features"])
     recorded = minimum_from_histories({("d", scaling, "manual_gd"): outcome.history})
     assert recorded[scaling] == pytest.approx(fitted_space_minimum(X, y, scaling, meta["features"])[2], rel=1e-9)
+
+
+def _same_inference(streamed: dict, memory: dict) -> None:
+    assert streamed.keys() == memory.keys()
+    for key, value in memory.items():
+        if isinstance(value, list) and value and isinstance(value[0], float):
+            np.testing.assert_allclose(streamed[key], value, rtol=1e-9, err_msg=key)
+        elif isinstance(value, float):
+            assert streamed[key] == pytest.approx(value, rel=1e-9), key
+        else:
+            assert streamed[key] == value, key
+
+
+def test_streamed_inference_equals_the_in_memory_one(on_disk):
+    from descent.fitting.inference import inference_from_chunks, inference_from_data
+
+    path, meta, X, y = on_disk
+    settings = default_fit_settings(ROOT / "schemas", "lstsq")
+    _, w, b = fit(X, y, "raw", settings)
+    truth = (meta["true_weights"], meta["true_bias"])
+    memory = inference_from_data(X, y, w, b, *truth).as_dict()
+    streamed = inference_from_chunks(_chunks(path, meta), X.shape[1], w, b, *truth).as_dict()
+    assert memory["standard_errors"][0] is not None
+    _same_inference(streamed, memory)

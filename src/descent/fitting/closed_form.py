@@ -197,7 +197,12 @@ class Certificate:
     ``tolerance`` (the largest η accepted), ``error_bound`` = κ²·(η·(1 + ‖r‖/(‖A_eq‖·‖Dθ‖)) +
     10·(k+1)·eps64), a first-order bound on the relative forward error ‖D(θ − θ*)‖/‖Dθ‖ (from
     ``θ − θ* = −G⁻¹Aᵀr``, plus the rounding of the float64 Gram it is computed from), ``max_error`` (the largest bound accepted), ``ok``, and ``reason``
-    (why not ok; empty when ok).
+    (why not ok; empty when ok). A full-rank result is certified by
+    :func:`descent.fitting.refine.certified_solution` instead: η from the double-double residual,
+    ``error_bound`` against the exact least-squares solution of the data as stored (original
+    units), ``certified_digits`` the smallest number of correct significant digits (LRE) of the
+    original-unit weights and bias the bound guarantees (0 when none), ``refinement_steps``
+    the refinement passes that changed θ.
     """
 
     normal_residual: float
@@ -207,10 +212,14 @@ class Certificate:
     max_error: float
     ok: bool
     reason: str = ""
+    certified_digits: float = 0.0
+    refinement_steps: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The ``certificate`` field of a fit JSON."""
         return {
+            "certified_digits": self.certified_digits,
+            "refinement_steps": self.refinement_steps,
             "normal_residual": self.normal_residual,
             "condition_number": self.condition_number,
             "tolerance": self.tolerance,
@@ -265,10 +274,16 @@ def certify(
 
 
 def closed_form_outcome(
-    theta: np.ndarray, certificate: Certificate, rank: int, seconds: float, extra: dict[str, Any]
+    theta: np.ndarray,
+    certificate: Certificate,
+    rank: int,
+    seconds: float,
+    extra: dict[str, Any],
+    original: np.ndarray | None = None,
 ) -> FitOutcome:
     """The outcome of a closed-form fit: ``closed_form`` when its certificate holds, else
-    ``inaccurate`` with the reason (non-finite values are never returned: zeros instead)."""
+    ``inaccurate`` with the reason (non-finite values are never returned: zeros instead);
+    ``original``: θ ((k+1,)) in original units when computed there at full precision."""
     k1 = len(theta)
     finite = bool(np.isfinite(theta).all())
     theta = theta if finite else np.zeros(k1)
@@ -282,6 +297,7 @@ def closed_form_outcome(
         status=status,
         seconds=seconds,
         device=str(extra.pop("device", "cpu")),
+        original=np.asarray(original, dtype=np.float64) if finite and original is not None else None,
         extra={
             "rank": rank,
             "rank_deficient": rank < k1,

@@ -50,6 +50,10 @@ class FitOutcome:
     device: str = "cpu"
     history: pd.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Weights then bias ((k+1,)) in original units when the fit computed them there at full
+    #: precision (the refined closed forms); mapping ``weights``/``bias`` back would cancel
+    #: digits of the bias on offset data.
+    original: np.ndarray | None = None
 
 
 def writable(array: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.fitting.closed_form import CHUNK_ROWS, column_norms, design_gram
+from descent.fitting.closed_form import CHUNK_ROWS, Chunks, array_chunks, column_norms, gram_of_chunks
 
 #: The confidence level of the intervals.
 LEVEL = 0.95
@@ -83,11 +83,16 @@ def residual_sums(
 ) -> tuple[float, float]:
     """``(RSS, TSS)`` in float64 over row chunks: ``Σ(y − X·w − b)²`` and ``Σ(y − y_mean)²`` for
     ``X`` (n, k), ``y`` (n,) of any float dtype (widened chunk by chunk)."""
+    return residual_sums_of_chunks(array_chunks(X, y, chunk_rows), w, b, y_mean)
+
+
+def residual_sums_of_chunks(chunks: Chunks, w: np.ndarray, b: float, y_mean: float) -> tuple[float, float]:
+    """:func:`residual_sums` over ``(X (m, k), y (m,))`` row chunks (in memory or from disk)."""
     w64 = np.asarray(w, dtype=np.float64)
     rss = tss = 0.0
-    for start in range(0, len(y), chunk_rows):
-        yc = np.asarray(y[start : start + chunk_rows], dtype=np.float64)
-        r = yc - (np.asarray(X[start : start + chunk_rows], dtype=np.float64) @ w64 + b)
+    for X, y in chunks:
+        yc = np.asarray(y, dtype=np.float64)
+        r = yc - (np.asarray(X, dtype=np.float64) @ w64 + b)
         rss += float(r @ r)
         d = yc - y_mean
         tss += float(d @ d)
@@ -173,10 +178,24 @@ def inference_from_data(
     (n,): the Gram in one chunked pass, the sums of squares in another (float64 throughout, no
     copy of ``X``). The truth, when both ``true_weights`` and ``true_bias`` are given, yields
     ``covers_truth``."""
-    gram = design_gram(X, y)
-    k = X.shape[1]
+    return inference_from_chunks(lambda: array_chunks(X, y), X.shape[1], w, b, true_weights, true_bias, level)
+
+
+def inference_from_chunks(
+    chunks: Any,
+    k: int,
+    w: np.ndarray,
+    b: float,
+    true_weights: Sequence[float] | None = None,
+    true_bias: float | None = None,
+    level: float = LEVEL,
+) -> Inference:
+    """:func:`inference_from_data` from row chunks of ``k`` features (``chunks()`` starts a fresh
+    pass: one for the Gram, one for the sums of squares), so a fit streamed from disk gets the
+    same inference as in memory."""
+    gram = gram_of_chunks(chunks(), k)
     y_mean = float(gram[k, k + 1] / gram[k, k])
-    rss, tss = residual_sums(X, y, w, b, y_mean)
+    rss, tss = residual_sums_of_chunks(chunks(), w, b, y_mean)
     theta = np.append(np.asarray(w, dtype=np.float64), float(b))
     truth = None
     if true_weights is not None and true_bias is not None:

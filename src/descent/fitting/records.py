@@ -13,7 +13,7 @@ import numpy as np
 
 from descent.fitting.common import FitError, FitOutcome, set_threads
 from descent.fitting.convergence import annotate_convergence
-from descent.fitting.inference import inference_from_data
+from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
 from descent.fitting.registry import get_method, typed_settings
@@ -53,6 +53,8 @@ def fit(
         Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
         outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
         annotate_convergence(outcome, Xf, yf, settings, init, accuracy_targets)
+    if outcome.original is not None:  # a refined closed form: original units at full precision
+        return outcome, outcome.original[:-1].copy(), float(outcome.original[-1])
     if stats is None:
         return outcome, outcome.weights, outcome.bias
     w, b = to_original_units(outcome.weights, outcome.bias, stats)
@@ -149,6 +151,12 @@ def streaming_record(
     outcome, w, b = fit_streaming(chunks, features, dtype, job["scaling"], settings, init, shuffled, accuracy_targets)
     outcome.extra["streamed"] = True
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
+    if get_method(settings.method).inference:  # as fit_record: from the streamed Gram, two more passes
+        record["inference"] = (
+            inference_from_chunks(chunks, len(features), w, b, meta["true_weights"], meta["true_bias"]).as_dict()
+            if outcome.status == "closed_form"
+            else None
+        )
     return record, outcome.history
 
 

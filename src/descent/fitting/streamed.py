@@ -69,6 +69,8 @@ def fit_streaming(
         outcome.extra["passes"] += 1  # the Gram's
         eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
         annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
+    if outcome.original is not None:  # a refined closed form: original units at full precision
+        return outcome, outcome.original[:-1].copy(), float(outcome.original[-1])
     if stats is None:
         return outcome, outcome.weights, outcome.bias
     w, b = to_original_units(outcome.weights, outcome.bias, stats)

@@ -142,6 +142,7 @@ def summarize_fits(
                 "condition_number": certificate.get("condition_number"),
                 "normal_residual": certificate.get("normal_residual"),
                 "error_bound": certificate.get("error_bound"),
+                "certified_digits": certificate.get("certified_digits"),
             }
         )
         for prediction in record.get("predictions", []):
@@ -159,7 +160,14 @@ def summarize_fits(
     summary = pd.DataFrame(rows)
     summary["diverged_at"] = summary["diverged_at"].astype("Int64")
     summary["certificate_ok"] = summary["certificate_ok"].astype("boolean")
-    for column in ("condition_number", "normal_residual", "error_bound", "precision_reached", "true_bias"):
+    for column in (
+        "condition_number",
+        "normal_residual",
+        "error_bound",
+        "certified_digits",
+        "precision_reached",
+        "true_bias",
+    ):
         summary[column] = summary[column].astype("float64")
     predictions = pd.DataFrame(
         prediction_rows, columns=["dataset", "scaling", "method", "status", "inputs", "prediction", "true_value"]

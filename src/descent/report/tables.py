@@ -88,6 +88,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("iterations", "iterations"),
     ("lr", "step"),
     ("status", "status"),
+    ("certified_digits", "certified digits"),
     ("seconds", "fit time (s)"),
 )
 

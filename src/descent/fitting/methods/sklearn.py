@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from descent.fitting import closed_form as cf
+from descent.fitting import refine
 from descent.fitting.common import FitOutcome, resolve_dtype
 from descent.fitting.method import Method
 from descent.fitting.scaling import Standardization, standardize
@@ -15,7 +16,7 @@ from descent.fitting.settings import FitSettings
 
 def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None) -> FitOutcome:
     """``LinearRegression().fit`` on ``X`` (n, k), ``y`` (n,) in the compute dtype (standardized
-    by ``stats`` when given), certified against the float64 Gram."""
+    by ``stats`` when given), certified against the data as stored (:func:`descent.fitting.refine.certified_solution`)."""
     from sklearn.linear_model import LinearRegression
 
     dtype = resolve_dtype(settings.dtype, X.dtype)
@@ -27,12 +28,26 @@ def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardiz
     theta = np.append(np.asarray(model.coef_, dtype=np.float64).reshape(-1), float(model.intercept_))
     gram = cf.design_gram(X, y, stats)
     sigma = cf.singular_values(gram)
-    if not cf.gram_resolves(sigma):
-        sigma = cf.singular_values(gram, cf.design_qr(X, y, stats))
+    qr = None
+    if not cf.gram_resolves(sigma) or sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]:
+        qr = cf.design_qr(X, y, stats)
+        sigma = cf.singular_values(gram, qr)
     rcond = cf.rank_tolerance(k, X.dtype)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
     tolerance = cf.certificate_tolerance(k, dtype, settings.certificate_factor)
-    certificate = cf.certify(theta, gram, sigma, tolerance, settings.certificate_max_error, rank)
+    # scikit-learn's answer as it is (never refined), certified by an extended-precision pass.
+    theta, original, certificate = refine.certified_solution(
+        lambda: cf.array_chunks(X, y),
+        theta,
+        gram,
+        qr,
+        sigma,
+        rank,
+        stats,
+        tolerance,
+        settings.certificate_max_error,
+        improve=False,
+    )
     extra = {
         "dtype": str(dtype),
         "device": "cpu",
@@ -40,7 +55,7 @@ def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardiz
         "sklearn_rank": int(model.rank_),
         "rank_rcond": rcond,
     }
-    return cf.closed_form_outcome(theta, certificate, rank, seconds, extra)
+    return cf.closed_form_outcome(theta, certificate, rank, seconds, extra, original=original)
 
 
 METHOD = Method(
