@@ -319,15 +319,15 @@ def test_stalled_fits_say_where_and_why():
         "tolerance 1e-5)"
     )
     assert status_category("stalled") == status_category("max_iterations") == CATEGORY_UNCONVERGED
-    assert set(STATUSES) == {
-        "converged",
-        "stalled",
-        "max_iterations",
-        "diverged",
-        "inaccurate",
-        "closed_form",
-        "skipped",
-    }
+    from descent.fitting.common import STATUSES as RECORDED
+
+    assert set(STATUSES) == set(RECORDED)  # the report knows every status a fit may record
+    off = {**row, "status": "false_convergence", "status_reason": "its stopping test was met 1.0e-03 from the answer"}
+    assert status_category("false_convergence") == CATEGORY_UNCONVERGED
+    assert status_text(off, {}) == (
+        "not converged: false convergence: stopping test met off the answer — its stopping test was met 1.0e-03 "
+        "from the answer"
+    )
     # A fit that could not run here (a CUDA fit without CUDA) is neither a fit nor a failure: skipped, with why.
     skipped = {
         "status": "skipped",

@@ -18,6 +18,7 @@ class FitError(ValueError):
 #: Every fit ends in exactly one of these (the ``status`` field of fit JSONs and the summary).
 STATUSES: tuple[str, ...] = (
     "converged",
+    "false_convergence",
     "stalled",
     "max_iterations",
     "diverged",
@@ -26,6 +27,8 @@ STATUSES: tuple[str, ...] = (
     "skipped",
 )
 #: ``skipped``: a fit that could not run on this machine (a CUDA fit without CUDA), with the reason.
+#: ``false_convergence``: an iterative fit whose stopping test was met while its loss gap to the
+#: certified least squares is far above its tolerance (:func:`descent.fitting.convergence.check_convergence`).
 #: Statuses of results that are not fits at all (shown red, never used as a fit).
 FAILED_STATUSES: tuple[str, ...] = ("diverged", "inaccurate")
 

@@ -7,13 +7,15 @@ Shapes: ``X`` (n, k), ``y`` (n,); the Gram of ``[X, 1, y]`` is (k+2, k+2).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from descent.fitting.closed_form import design_gram
+from descent.fitting.closed_form import array_chunks, design_gram
 from descent.fitting.common import FitOutcome, resolve_dtype
+from descent.fitting.refine import reference_solution
 from descent.fitting.registry import get_method
 from descent.fitting.settings import FitSettings
 from descent.fitting.theory import conditioning
@@ -84,3 +86,78 @@ def observed_rate(history: Any, floor: float) -> float | None:
     first, last = half.iloc[0], half.iloc[-1]
     steps = float(last["iteration"] - first["iteration"])
     return float((last["gap"] / first["gap"]) ** (1.0 / (2.0 * steps))) if steps > 0 else None
+
+
+#: How far above what its stopping test proves a converged fit's error may lie before the test is
+#: judged met off the answer (status ``false_convergence``).
+OFF_FACTOR = 10.0
+
+
+def allowed_error(settings: FitSettings, hessian_condition: float, design_condition: float, eps: float) -> float:
+    """The relative error (equilibrated, against the certified least squares) a converged fit may
+    have: ``OFF_FACTOR`` × the larger of its dtype's resolution (κ(A)·eps) and what its stopping
+    test proves — ``‖g‖ ≤ τ‖g₀‖`` bounds the error by κ(H)·τ, accepted up to √τ (half the digits τ
+    asks for); a loss-change test proves nothing, so √τ."""
+    tau = float(settings.tolerance)
+    proven = min(hessian_condition * tau, math.sqrt(tau)) if settings.stop_criterion == "grad_norm" else math.sqrt(tau)
+    return OFF_FACTOR * max(design_condition * eps, proven)
+
+
+def check_convergence(
+    outcome: FitOutcome, X: np.ndarray, y: np.ndarray, settings: FitSettings, init: tuple[list[float], float]
+) -> None:
+    """Hold a converged fit against the certified least-squares solution θ* of the very data it
+    fitted (``X`` (n, k), ``y`` (n,), fitted space; :func:`descent.fitting.refine.reference_solution`):
+    when its relative error ``‖D(θ − θ*)‖/‖Dθ*‖`` (D the column norms of ``[X, 1]``) is above
+    :func:`allowed_error`, its stopping test was met off the answer and it is recorded as
+    ``false_convergence``, with the measured digits and the reason in words. Adds
+    ``convergence_check`` to the extras (error, digits, relative loss gap, allowance)."""
+    if outcome.status != "converged":
+        return
+    n, k = X.shape
+    theta_star, certificate = reference_solution(lambda: array_chunks(X, y), k, X.dtype)
+    if not certificate.ok:
+        outcome.extra["convergence_check"] = {
+            "checked": False,
+            "reason": f"no certified reference: {certificate.reason}",
+        }
+        return
+    theta = np.append(np.asarray(outcome.weights, dtype=np.float64), outcome.bias)
+    theta0 = np.append(np.asarray(init[0], dtype=np.float64), init[1])
+    X64 = np.asarray(X, dtype=np.float64)
+
+    def gap(point: np.ndarray) -> float:  # L(θ) − L* = ‖A(θ − θ*)‖²/n exactly, the loss being quadratic
+        e = point - theta_star
+        return float(np.sum((X64 @ e[:-1] + e[-1]) ** 2)) / n
+
+    gap0 = gap(theta0)
+    d = np.append(np.linalg.norm(X64, axis=0), math.sqrt(n))
+    error = float(np.linalg.norm(d * (theta - theta_star)) / max(np.linalg.norm(d * theta_star), np.finfo(float).tiny))
+    digits = max(0.0, -math.log10(max(error, 1e-17)))
+    kappa = conditioning(design_gram(X, y), n).kappa
+    eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
+    allowed = allowed_error(settings, kappa, certificate.condition_number, eps)
+    outcome.extra["convergence_check"] = {
+        "checked": True,
+        "relative_error": error,
+        "correct_digits": digits,
+        "allowed_relative_error": allowed,
+        "relative_gap": gap(theta) / gap0 if gap0 > 0 else 0.0,
+        "hessian_condition": kappa,
+        "reference_certified_digits": certificate.certified_digits,
+    }
+    if error <= allowed:
+        return
+    tau = float(settings.tolerance)
+    why = (
+        f"the Hessian's condition number {kappa:.1e} lets a gradient {tau:g} of the initial one sit "
+        f"{kappa * tau:.1e} (relative) from the answer"
+        if settings.stop_criterion == "grad_norm"
+        else "a small change of the loss says nothing of the distance to the answer when progress is slow"
+    )
+    outcome.status = "false_convergence"
+    outcome.converged = False
+    outcome.extra["status_reason"] = (
+        f"its stopping test ({settings.stop_criterion}, tolerance {tau:g}) was met {error:.1e} (relative) from the "
+        f"certified least squares, {digits:.1f} correct digits: {why}"
+    )

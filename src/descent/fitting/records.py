@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from descent.fitting.common import FitError, FitOutcome, set_threads
-from descent.fitting.convergence import annotate_convergence
+from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
@@ -53,6 +53,7 @@ def fit(
         Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
         outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
         annotate_convergence(outcome, Xf, yf, settings, init, accuracy_targets)
+        check_convergence(outcome, Xf, yf, settings, init)
     if outcome.original is not None:  # a refined closed form: original units at full precision
         return outcome, outcome.original[:-1].copy(), float(outcome.original[-1])
     if stats is None:

@@ -40,7 +40,23 @@ from typing import Any
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from descent.fitting.closed_form import BLOCK_ROWS, Certificate, Chunks, blocks, certify, column_norms
+from descent.fitting.closed_form import (
+    BLOCK_ROWS,
+    NORMAL_EQUATIONS_MAX_CONDITION,
+    Certificate,
+    Chunks,
+    blocks,
+    certificate_tolerance,
+    certify,
+    column_norms,
+    gram_of_chunks,
+    gram_resolves,
+    qr_of_chunks,
+    rank_tolerance,
+    singular_values,
+    solve_normal_equations,
+    solve_qr,
+)
 from descent.fitting.scaling import Standardization, to_original_units
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -498,3 +514,24 @@ def certified_solution(
     )
     fitted = to_fitted(result.theta, stats) if result.steps > 0 else theta  # unchanged: bit for bit
     return fitted, result.theta, certificate
+
+
+def reference_solution(
+    chunks: Callable[[], Chunks], k: int, data_dtype: np.dtype, max_error: float = 1e-4
+) -> tuple[np.ndarray, Any]:
+    """The certified least-squares θ* ((k+1,), weights then bias) of the data ``chunks()`` reads,
+    as they are (no standardization), by the default path of ``lstsq``: the float64 Gram, a QR when
+    the equilibrated condition number is above 1e4, then refined and certified here. Returns θ*
+    and its :class:`~descent.fitting.closed_form.Certificate` (check ``ok`` before trusting θ*)."""
+    gram = gram_of_chunks(chunks(), k, None)
+    sigma = singular_values(gram)
+    qr = None
+    if not gram_resolves(sigma) or sigma[-1] * NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]:
+        qr = qr_of_chunks(chunks(), k, None)
+        sigma = singular_values(gram, qr)
+    rcond = rank_tolerance(k, data_dtype)
+    rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
+    theta = solve_qr(qr, gram, rcond)[0] if qr is not None else solve_normal_equations(gram)
+    tolerance = certificate_tolerance(k, np.dtype(np.float64), 100.0)
+    fitted, _, certificate = certified_solution(chunks, theta, gram, qr, sigma, rank, None, tolerance, max_error, True)
+    return fitted, certificate

@@ -7,8 +7,10 @@ only groups the statuses into what the page shows:
 ``failed`` (:data:`FAILED_STATUSES`: ``diverged``, ``inaccurate``)
     red; never shown as a fit: never ★ best, left out of the findings about fits, and its
     predictions are listed with the reason instead of as numbers;
-``not converged`` (:data:`UNCONVERGED_STATUSES`: ``stalled``, ``max_iterations``)
-    amber; a stalled fit says at which relative gradient norm it stalled, and whether that is the
+``not converged`` (:data:`UNCONVERGED_STATUSES`: ``stalled``, ``max_iterations``,
+    ``false_convergence``)
+    amber; a false convergence says how far from the certified least squares its stopping test was
+    met, and why (the recorded reason); a stalled fit says at which relative gradient norm it stalled, and whether that is the
     precision of its dtype (:func:`precision_floor`) or a lack of progress (e.g. mini-batch noise);
 ``skipped`` (``skipped``)
     grey; a fit that could not run on this machine (a ``device: cuda`` fit without CUDA): no
@@ -30,6 +32,7 @@ from typing import Any
 from descent.report.words import Words
 
 CONVERGED = "converged"
+FALSE_CONVERGENCE = "false_convergence"
 STALLED = "stalled"
 MAX_ITERATIONS = "max_iterations"
 DIVERGED = "diverged"
@@ -38,11 +41,21 @@ CLOSED_FORM = "closed_form"
 SKIPPED = "skipped"
 
 #: Every status a fit may record.
-STATUSES: tuple[str, ...] = (CONVERGED, STALLED, MAX_ITERATIONS, DIVERGED, INACCURATE, CLOSED_FORM, SKIPPED)
+STATUSES: tuple[str, ...] = (
+    CONVERGED,
+    FALSE_CONVERGENCE,
+    STALLED,
+    MAX_ITERATIONS,
+    DIVERGED,
+    INACCURATE,
+    CLOSED_FORM,
+    SKIPPED,
+)
 #: Failed fits: red, never shown as a fit.
 FAILED_STATUSES: frozenset[str] = frozenset({DIVERGED, INACCURATE})
-#: Iterative fits that stopped before meeting their convergence test: amber.
-UNCONVERGED_STATUSES: frozenset[str] = frozenset({STALLED, MAX_ITERATIONS})
+#: Iterative fits that did not reach the answer: stopped before meeting their convergence test,
+#: or met it off the certified least squares (false convergence): amber.
+UNCONVERGED_STATUSES: frozenset[str] = frozenset({STALLED, MAX_ITERATIONS, FALSE_CONVERGENCE})
 
 #: What the page groups the statuses into (the row's CSS class is ``failed``/``unconverged``).
 CATEGORY_FAILED = "failed"
