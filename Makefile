@@ -4,6 +4,7 @@
 #   make lint     set up .venv, run the static checks (snakemake --lint, snakefmt, ruff, mypy)
 #   make bench    set up .venv, run the speed and scale benchmark (results/perf/)
 #   make gpu-check  set up .venv, check every CUDA path against the CPU (says so and exits 0 without CUDA)
+#   make docs     regenerate docs/configuration.md from the schemas (a test fails when it is stale)
 # Setup is idempotent: the venv is rebuilt only when requirements.txt or pyproject.toml change.
 
 PYTHON ?= python3
@@ -15,7 +16,7 @@ SNAKEMAKE_ARGS ?=
 # Jobs run `python` from PATH; make it the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup report test lint bench gpu-check clean
+.PHONY: setup report test lint bench gpu-check docs clean
 
 setup: $(STAMP)
 
@@ -46,6 +47,10 @@ bench: $(STAMP)
 # Every CUDA path (matmul backend, CUDA fits) against the CPU in a few minutes: results/perf/gpu_check.json.
 gpu-check: $(STAMP)
 	$(BIN)/python bench/gpu_check.py $(GPU_CHECK_ARGS)
+
+# The configuration reference, generated from schemas/*.schema.yaml and the built-in methods' options.
+docs: $(STAMP)
+	$(BIN)/python -m descent.config.reference docs/configuration.md
 
 clean:
 	rm -rf results .snakemake

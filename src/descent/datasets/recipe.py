@@ -55,7 +55,7 @@ class Dataset:
         return len(self.frame)
 
     def metadata(self, name: str) -> dict[str, Any]:
-        """The JSON sidecar written beside the parquet file (a contract, see README)."""
+        """The JSON sidecar written beside the parquet file (a contract, see docs/results.md)."""
         return generated_metadata(name, self, self.n, str(self.frame[self.target].dtype))
 
 
@@ -95,7 +95,7 @@ class Recipe:
 
 def generated_metadata(name: str, facts: Dataset | Recipe, n: int, dtype: str) -> dict[str, Any]:
     """The JSON sidecar of a generated dataset (``results/datasets/{dataset}.json``, a contract:
-    see the README), from the facts a :class:`Dataset` and its :class:`Recipe` share, its ``n``
+    see docs/results.md), from the facts a :class:`Dataset` and its :class:`Recipe` share, its ``n``
     rows and the name of its ``dtype``."""
     return {
         "dataset": name,

@@ -115,7 +115,7 @@ def histogram_moments(histogram: np.ndarray) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class BinomialResult:
-    """The binomial experiment: histogram table and summary (the JSON contract, see README).
+    """The binomial experiment: histogram table and summary (the JSON contract, see docs/results.md).
 
     Attributes
     ----------
