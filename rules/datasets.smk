@@ -20,7 +20,7 @@ rule export_diabetes:
 
 rule dataset:
     input:
-        source=dataset_source,
+        source=lambda wildcards: PLAN.source(wildcards.dataset),
     output:
         parquet="results/datasets/{dataset}.parquet",
         meta="results/datasets/{dataset}.json",
@@ -30,7 +30,7 @@ rule dataset:
         "results/benchmarks/datasets/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=dataset_job_mem_mb,
+        mem_mb=mem_mb("dataset", "dataset"),
         runtime=10,
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],

@@ -5,7 +5,7 @@ rule fit_iterative:
     input:
         parquet=rules.dataset.output.parquet,
         meta=rules.dataset.output.meta,
-        plugin=fit_plugin,
+        plugin=lambda wildcards: PLAN.fit(wildcards).plugin,
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
         history="results/fits/{dataset}/{scaling}/{method}.history.parquet",
@@ -14,19 +14,19 @@ rule fit_iterative:
     benchmark:
         "results/benchmarks/fits/{dataset}/{scaling}/{method}.tsv"
     wildcard_constraints:
-        method=_alternation(ITERATIVE_NAMES),
+        method=_alternation(PLAN.names(iterative=True)),
         scaling="raw|standardized",
-    threads: fit_threads
+    threads: lambda wildcards: PLAN.fit_threads(wildcards.dataset, workflow.cores)
     resources:
-        mem_mb=fit_mem_mb,
+        mem_mb=mem_mb("fit", "fit_iterative"),
         runtime=30,
-        gpu=fit_gpu,
+        gpu=lambda wildcards: int(PLAN.fit(wildcards).settings.get("device") == "cuda"),
     params:
-        settings=fit_settings,
-        init=fit_init,
+        settings=lambda wildcards: PLAN.fit(wildcards).settings,
+        init=lambda wildcards: PLAN.init(wildcards),
         predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
         accuracy_targets=config["fits"]["accuracy_targets"],
-        stream=fit_streams,
+        stream=lambda wildcards: PLAN.streams(wildcards.dataset),
     script:
         "../scripts/fit.py"
 
@@ -35,7 +35,7 @@ rule fit_closed_form:
     input:
         parquet=rules.dataset.output.parquet,
         meta=rules.dataset.output.meta,
-        plugin=fit_plugin,
+        plugin=lambda wildcards: PLAN.fit(wildcards).plugin,
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
     log:
@@ -43,18 +43,18 @@ rule fit_closed_form:
     benchmark:
         "results/benchmarks/fits/{dataset}/{scaling}/{method}.tsv"
     wildcard_constraints:
-        method=_alternation(CLOSED_NAMES),
+        method=_alternation(PLAN.names(iterative=False)),
         scaling="raw|standardized",
-    threads: fit_threads
+    threads: lambda wildcards: PLAN.fit_threads(wildcards.dataset, workflow.cores)
     resources:
-        mem_mb=fit_mem_mb,
+        mem_mb=mem_mb("fit", "fit_closed_form"),
         runtime=30,
-        gpu=fit_gpu,
+        gpu=lambda wildcards: int(PLAN.fit(wildcards).settings.get("device") == "cuda"),
     params:
-        settings=fit_settings,
+        settings=lambda wildcards: PLAN.fit(wildcards).settings,
         init=None,
         predict=lambda wildcards: config["fits"]["predict"].get(wildcards.dataset, []),
-        stream=fit_streams,
+        stream=lambda wildcards: PLAN.streams(wildcards.dataset),
     script:
         "../scripts/fit.py"
 
@@ -71,16 +71,11 @@ rule gradient_check:
         "results/benchmarks/fits/gradient_check/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: sampled_mem_mb(
-            wildcards, attempt, "gradient_check"
-        ),
+        mem_mb=mem_mb("sampled", "gradient_check"),
         runtime=10,
     params:
-        sample_rows=sample_rows,
-        init=lambda wildcards: initial_parameters(
-            resolve_settings(config, FitJob(wildcards.dataset, "raw", "manual_gd")),
-            config["datasets"][wildcards.dataset],
-        ),
+        sample_rows=lambda wildcards: PLAN.sample_rows(wildcards.dataset),
+        init=lambda wildcards: PLAN.init(FitJob(wildcards.dataset, "raw", "manual_gd")),
     script:
         "../scripts/gradient_check.py"
 
@@ -100,10 +95,12 @@ rule loss_surface:
         scaling="raw|standardized",
     threads: 1
     resources:
-        mem_mb=dataset_mem_mb,
+        mem_mb=mem_mb("data", "loss_surface"),
         runtime=10,
     params:
-        starts=surface_starts,
+        starts=lambda wildcards: PLAN.surface_starts(
+            wildcards.dataset, wildcards.scaling
+        ),
         grid_size=config["fits"]["loss_surface"]["grid_size"],
         margin=config["fits"]["loss_surface"]["margin"],
     script:
@@ -128,7 +125,7 @@ rule fit_summary:
         "results/benchmarks/fits/summary.tsv"
     threads: 1
     resources:
-        mem_mb=summary_mem_mb,
+        mem_mb=mem_mb("summary", "fit_summary"),
         runtime=10,
     params:
         history_keys=[list(job) for job in ITERATIVE_FIT_JOBS],

@@ -56,12 +56,10 @@ rule report_fit_figures:
         "results/benchmarks/report/{dataset}_fit_figures.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: sampled_mem_mb(
-            wildcards, attempt, "report_fit_figures"
-        ),
+        mem_mb=mem_mb("sampled", "report_fit_figures"),
         runtime=10,
     params:
-        sample_rows=sample_rows,
+        sample_rows=lambda wildcards: PLAN.sample_rows(wildcards.dataset),
         fit_keys=lambda wildcards: fit_keys(jobs_of(FIT_JOBS, wildcards.dataset)),
         history_keys=lambda wildcards: fit_keys(
             jobs_of(ITERATIVE_FIT_JOBS, wildcards.dataset)
@@ -105,7 +103,7 @@ rule report_surface_figure:
         dataset=_alternation(SINGLE_FEATURE_DATASETS),
     threads: 1
     resources:
-        mem_mb=dataset_mem_mb,
+        mem_mb=mem_mb("data", "report_surface_figure"),
         runtime=10,
     params:
         scalings=REPORT_SCALINGS,

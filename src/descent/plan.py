@@ -1,0 +1,188 @@
+"""What the workflow runs, worked out once at parse time from the validated config.
+
+``rules/common.smk`` builds one :class:`Plan`: the datasets, every fit job with its settings
+resolved once (``descent.config.fits.resolve_settings``, then looked up by the rules' params,
+resources and inputs, which Snakemake evaluates several times per job), and what each kind of
+job needs in memory (:meth:`Plan.memory_need`), which the rules declare through one function.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from descent import resources
+from descent.config.fits import FitJob, fit_jobs, initial_parameters, resolve_settings
+from descent.datafile import ROW_GROUP_BYTES, known_shape, largest_chunk_rows
+from descent.dataspec import feature_names, spec_shape
+from descent.fitting.registry import get_method, plugin_source
+
+#: Rows read by a job that only checks or draws a dataset over the memory budget (the gradient
+#: check, the data figure): an evenly spaced sample (descent.fitting.stream.load_sample).
+SAMPLE_ROWS = 1 << 20
+
+#: Data at most this size is fitted on one thread (start-up dominates); larger, on every core.
+ONE_THREAD_BYTES = 64 * 2**20
+
+
+def _stream_rows() -> int:
+    # numpy and the parquet reader: imported only when a dataset streams, not at parse time
+    from descent.fitting.stream import STREAM_ROWS
+
+    return STREAM_ROWS
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One fit job as the rules see it: its resolved settings (recorded in its JSON), whether its
+    base method is iterative (it then writes a history), and its user's plugin file, if any."""
+
+    job: FitJob
+    settings: dict[str, Any]
+    iterative: bool
+    plugin: list[str]
+
+
+class Plan:
+    """The datasets and fit jobs of one validated ``config`` (a dict, defaults filled in).
+
+    ``memory_budget_mb``: above it, a fit streams its data from disk (config
+    ``memory_budget_mb``, default half the machine's memory); ``sidecar(name)``: the path of a
+    dataset's JSON sidecar (the dataset rule's output), from which a ``kind: file`` dataset's
+    exact shape is read once it exists.
+    """
+
+    def __init__(self, config: dict[str, Any], memory_budget_mb: int, sidecar: Callable[[str], str]):
+        self.config = config
+        self.memory_budget_mb = memory_budget_mb
+        self.sidecar = sidecar
+        self.datasets: list[str] = sorted(config["datasets"])
+        self.fits: dict[FitJob, Fit] = {}
+        for job in fit_jobs(config):
+            settings = resolve_settings(config, job)
+            source = plugin_source(settings["method"])
+            self.fits[job] = Fit(
+                job,
+                settings,
+                get_method(settings["method"]).kind == "iterative",
+                [str(source)] if source is not None else [],
+            )
+        self.single_feature: list[str] = [d for d in self.datasets if len(feature_names(self.spec(d))) == 1]
+
+    # ---- datasets ------------------------------------------------------------------------
+
+    def spec(self, dataset: str) -> dict[str, Any]:
+        """The dataset's config entry."""
+        spec: dict[str, Any] = self.config["datasets"][dataset]
+        return spec
+
+    def source(self, dataset: str) -> list[str]:
+        """The table of a ``kind: file`` dataset (an input of its job, so editing it reruns
+        everything that depends on it; a rule that writes it runs first); nothing otherwise."""
+        spec = self.spec(dataset)
+        return [spec["path"]] if spec["kind"] == "file" else []
+
+    def shape(self, dataset: str) -> tuple[int, int, int]:
+        """(rows, features, bytes per value); a ``kind: file`` dataset's from its sidecar once
+        written (exact), else from its file (Snakemake evaluates resources again once a job's
+        inputs exist, so this is not cached for them)."""
+        spec = self.spec(dataset)
+        if spec["kind"] == "file":
+            return known_shape(spec, self.sidecar(dataset), dataset)
+        return spec_shape(spec)
+
+    def streams(self, dataset: str) -> bool:
+        """Whether a fit of ``dataset`` runs from disk, chunk by chunk: in memory, it would exceed
+        the budget."""
+        return resources.job_mem_mb(*self.shape(dataset)) > self.memory_budget_mb
+
+    def sample_rows(self, dataset: str) -> int | None:
+        """None: a job loads the whole dataset; else the rows of the sample it reads instead."""
+        return SAMPLE_ROWS if self.streams(dataset) else None
+
+    def fit_threads(self, dataset: str, cores: int) -> int:
+        """One thread for small data (start-up dominates); all ``cores`` for large data."""
+        return 1 if resources.data_bytes(*self.shape(dataset)) < ONE_THREAD_BYTES else max(1, cores)
+
+    # ---- fits ----------------------------------------------------------------------------
+
+    def fit(self, wildcards: Any) -> Fit:
+        """The fit job of these wildcards (``dataset``, ``scaling``, ``method``)."""
+        return self.fits[FitJob(wildcards.dataset, wildcards.scaling, wildcards.method)]
+
+    def jobs(self, iterative: bool | None = None) -> list[FitJob]:
+        """Every fit job in a stable order (only the iterative, or closed-form, ones when asked)."""
+        return [job for job, fit in self.fits.items() if iterative is None or fit.iterative == iterative]
+
+    def names(self, iterative: bool) -> list[str]:
+        """The job names (methods, variants, repetitions) whose base method is (not) iterative."""
+        return sorted({job.method for job in self.jobs(iterative)})
+
+    def init(self, wildcards: Any) -> tuple[list[float], float]:
+        """Initial (weights, bias) of a fit (``dataset``, ``scaling``, ``method``), in the fitted
+        space; also of a fit the config does not run, such as the gradient check's raw manual_gd."""
+        return self._init(FitJob(wildcards.dataset, wildcards.scaling, wildcards.method))
+
+    @functools.cache  # noqa: B019 (one plan per Snakemake process, alive as long as it)
+    def _init(self, job: FitJob) -> tuple[list[float], float]:
+        fit = self.fits.get(job)
+        settings = fit.settings if fit is not None else resolve_settings(self.config, job)
+        return initial_parameters(settings, self.spec(job.dataset))
+
+    def surface_starts(self, dataset: str, scaling: str) -> list[tuple[list[float], float]]:
+        """Start points of every iterative fit of this dataset and scaling (the grid must show them)."""
+        return [
+            self._init(job) for job in self.jobs(iterative=True) if (job.dataset, job.scaling) == (dataset, scaling)
+        ]
+
+    # ---- memory --------------------------------------------------------------------------
+
+    def memory_need(self, kind: str, dataset: str | None = None) -> tuple[int, str]:
+        """What one job of ``kind`` needs in memory on its first attempt (MB) and what it holds
+        (for the message refusing it): ``"dataset"`` (drawing or reading a dataset into row
+        groups), ``"data"`` (a job holding one dataset), ``"fit"``, ``"sampled"`` (a job reading
+        the dataset, or over the budget a sample of it) or ``"summary"`` (one dataset at a time)."""
+        if kind == "summary":
+            return self._summary_need()
+        assert dataset is not None, f"a {kind} job's memory depends on its dataset"
+        n, k, itemsize = self.shape(dataset)
+        if kind == "dataset":
+            spec = self.spec(dataset)
+            if spec["kind"] != "file":
+                need = resources.generate_mem_mb(n, k, itemsize, ROW_GROUP_BYTES)
+                return need, f"dataset {dataset}: generates {resources.describe(n, k, itemsize)} in row groups"
+            chunk = largest_chunk_rows(spec)
+            return (
+                resources.stream_mem_mb(chunk, k, ROW_GROUP_BYTES),
+                f"dataset {dataset}: streams {spec['path']} in chunks of {chunk} rows x {k + 1} columns",
+            )
+        held = f"dataset {dataset}: {resources.describe(n, k, itemsize)}, about {resources.DATA_COPIES} copies held"
+        if kind == "fit" and self.streams(dataset):
+            # A chunk in flight and a row group (mini-batches shuffle one at a time).
+            return (
+                resources.stream_mem_mb(_stream_rows(), k, ROW_GROUP_BYTES),
+                f"dataset {dataset}: streamed, a chunk and a row group at a time",
+            )
+        if kind == "sampled" and self.streams(dataset):
+            need = resources.stream_mem_mb(_stream_rows(), k, 0) + resources.job_mem_mb(SAMPLE_ROWS, k, itemsize)
+            return need, f"dataset {dataset}: a sample of {SAMPLE_ROWS} of its {n} rows"
+        if kind in ("data", "fit", "sampled"):
+            return resources.job_mem_mb(n, k, itemsize), held
+        raise ValueError(f"unknown kind of job {kind!r}")
+
+    def _summary_need(self) -> tuple[int, str]:
+        """fit_summary holds one dataset at a time: the largest it loads (those whose in-memory
+        need is within the budget), or a chunk's for one it streams."""
+        held = []
+        for name in self.datasets:
+            shape = self.shape(name)
+            streamed = resources.BASE_MB + resources.summary_dataset_mb(*shape) > self.memory_budget_mb
+            held.append((*shape, streamed))
+        # STREAM_ROWS only matters for a streamed dataset: no import otherwise.
+        rows = _stream_rows() if any(s[3] for s in held) else 0
+        what = "one dataset at a time, the largest of: " + "; ".join(
+            f"{d} {resources.describe(*s[:3])}{' (streamed)' if s[3] else ''}" for d, s in zip(self.datasets, held)
+        )
+        return resources.summary_mem_mb(held, rows), what
