@@ -20,6 +20,9 @@ from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import least_squares_reference
 from descent.fitting.problems import random_regression
 from descent.fitting.records import fit
+from descent.perf import driver
+from descent.perf.child import CHILDREN, run_child
+from descent.perf.parts import discover
 from descent.timing import time_callable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -384,3 +387,75 @@ def test_format_table():
     text = perf.format_table([["a", 1.23456], ["bbb", math.nan]], ["name", "value"])
     lines = text.splitlines()
     assert lines[0].startswith("name") and "1.235" in lines[2] and "nan" in lines[3]
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmark's driver and its parts (make bench)
+# --------------------------------------------------------------------------------------------
+
+PART_NAMES = [
+    "startup",
+    "workflow",
+    "stream",
+    "throughput",
+    "closed_form",
+    "closed_form_sweep",
+    "memory",
+    "matmul",
+    "out_of_core",
+    "nist",
+]
+
+
+def test_the_driver_finds_every_part_in_its_package():
+    parts = discover()
+    assert [part.name for part in parts] == PART_NAMES
+    assert all(part.description.strip() and callable(part.run) for part in parts)
+
+
+def test_only_runs_the_parts_named_and_those_they_need():
+    parts = discover()
+    assert [p.name for p in driver.selected(parts, ["workflow"], quick=False)] == ["startup", "workflow"]
+    assert [p.name for p in driver.selected(parts, None, quick=True)] == [n for n in PART_NAMES if n != "workflow"]
+    assert [p.name for p in driver.selected(parts, ["nist", "stream"], quick=False)] == ["stream", "nist"]
+
+
+def test_every_option_of_the_benchmark_is_on_its_command_line():
+    args = driver.parser(discover()).parse_args(
+        "--quick --only closed_form_sweep nist --out o --rows 10 --features 2 --threads 1 --repeats 1 "
+        "--matmul-n 8 --matmul-backend numpy --stream-elements 100 --sweep-problems 1 --sweep-large 0 "
+        "--sweep-seed 3 --sweep-threads 1 --ooc-rows 10 --ooc-iterations 1 --ooc-dir d --keep-workdir "
+        "--no-job-memory".split()
+    )
+    assert args.only == ["closed_form_sweep", "nist"] and args.sweep_seed == 3 and args.ooc_dir == "d"
+    with pytest.raises(SystemExit):
+        driver.parser(discover()).parse_args(["--only", "nonexistent_part"])
+
+
+def test_a_part_run_through_the_driver_writes_its_file_and_prints_its_rows(tmp_path, capsys):
+    assert driver.main(["--only", "stream", "--stream-elements", "1000", "--threads", "1", "--out", str(tmp_path)]) == 0
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert written == ["stream.json"]  # --only: no summary.json, no machine.json
+    stream = json.loads((tmp_path / "stream.json").read_text())
+    out = capsys.readouterr().out
+    assert "copy / triad GB/s (float64)" in out and f"{stream['copy']['gbps']:.1f}" in out
+
+
+def test_a_child_measurement_runs_a_function_in_a_fresh_interpreter(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"x0": np.arange(1000.0), "y": np.ones(1000)}).to_parquet(tmp_path / "t.parquet")
+    result = run_child("read_parquet", {"path": str(tmp_path / "t.parquet")})
+    assert result["rows"] == 1000 and result["seconds"] >= 0 and result["peak_rss_bytes"] > 10 * 2**20
+    assert set(CHILDREN) == {"baseline_imports", "fit_arrays", "fit_job", "read_parquet", "fit_streamed"}
+    with pytest.raises(ValueError, match="unknown child measurement 'nope'"):
+        run_child("nope")
+
+
+def test_the_benchmark_holds_no_code_in_strings():
+    """Child processes run real functions (python -m descent.perf.child), not code in strings."""
+    for path in [ROOT / "bench" / "run.py", *(ROOT / "src" / "descent" / "perf").rglob("*.py")]:
+        text = path.read_text()
+        assert "peak_rss_child(" not in text or path.name == "tables.py", path
+        assert '"-c"' not in text or path.name in ("tables.py", "workflow.py"), path
+    assert len((ROOT / "bench" / "run.py").read_text().splitlines()) < 30

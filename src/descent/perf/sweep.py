@@ -8,9 +8,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
-def closed_form_errors(theta: Sequence[float], reference: Sequence[float]) -> dict[str, float]:
+def closed_form_errors(theta: npt.ArrayLike, reference: npt.ArrayLike) -> dict[str, float]:
     """Errors of parameters ``θ = (w, b)`` (k+1,) against a reference of the same shape.
 
     ``max_abs_error = max|θ − θ*|``; ``max_rel_error = max_j |θ_j − θ*_j| / |θ*_j|`` (per
