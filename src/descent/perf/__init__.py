@@ -24,8 +24,10 @@ Timings depend on the machine and its load; every function returns them in field
 ``seconds*``/``*_gbps``/``*_gflops`` (or under ``timings``), apart from the reproducible values.
 Heavy libraries (torch) are imported inside the functions that need them.
 
-The package: :mod:`~descent.perf.bandwidth`, :mod:`~descent.perf.sweep`, :mod:`~descent.perf.workflow`,
-:mod:`~descent.perf.tables`; every name is importable from ``descent.perf``.
+The helpers: :mod:`~descent.perf.bandwidth`, :mod:`~descent.perf.sweep`, :mod:`~descent.perf.workflow`,
+:mod:`~descent.perf.tables`; every name above is importable from ``descent.perf``. The benchmark
+itself: :mod:`~descent.perf.driver` runs the parts of :mod:`descent.perf.parts` (one module each,
+:class:`descent.perf.part.Part`); :mod:`~descent.perf.child` holds what runs in a fresh interpreter.
 """
 
 from descent.perf.bandwidth import (
