@@ -131,7 +131,7 @@ def updater(
     if method.update == "epoch":
         if reduce is not None:
             raise FitError(f"method {method.name} runs its own pass over the rows: it cannot be data-parallel")
-        return engine.step  # type: ignore[no-any-return]
+        return engine.step
 
     def evaluate(X: Any, y: Any) -> Gradient:
         found = engine.gradient(X, y)

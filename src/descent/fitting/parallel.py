@@ -74,8 +74,9 @@ def run_rank(folder: Path, timeout_s: float) -> None:
         raise SystemExit(1) from exc
     try:
         collective = Collective(rank, size, len(y))
+        w0, b0 = job["init"]
         outcome = fit_iterative(
-            np.array(X[start:stop]), np.array(y[start:stop]), settings.method, settings, *job["init"], collective
+            np.array(X[start:stop]), np.array(y[start:stop]), settings.method, settings, w0, b0, collective
         )
     except BaseException as exc:
         record(exc)
