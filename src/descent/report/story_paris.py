@@ -560,7 +560,7 @@ def all_fits_step(story: Story) -> Section | None:
     if not table:
         return None
     words, sid = story.words, "paris-all-fits"
-    facts: Facts = {}
+    facts = all_fits_facts(story.results.fits_of(PARIS))
     return Section(
         sid,
         words.text(sid, "title", facts),
@@ -573,6 +573,23 @@ def all_fits_step(story: Story) -> Section | None:
             ),
         ],
     )
+
+
+#: The methods the Paris lesson itself runs (its three loops and ``torch.linalg.lstsq``).
+PARIS_LESSON_METHODS: tuple[str, ...] = (*LOOPS, "lstsq_lesson")
+
+
+def all_fits_facts(fits: Any) -> Facts:
+    """Which fits of the Paris data this run has (``fits``: its marked summary rows): ``n_fits``,
+    ``scalings``, the lesson's own methods present (``lesson``) and the others (``beyond``), each
+    in the summary's order."""
+    methods = list(dict.fromkeys(str(m) for m in fits["method"]))
+    return {
+        "n_fits": int(len(fits)),
+        "scalings": list(dict.fromkeys(str(s) for s in fits["scaling"])),
+        "lesson": [m for m in methods if m in PARIS_LESSON_METHODS],
+        "beyond": [m for m in methods if m not in PARIS_LESSON_METHODS],
+    }
 
 
 #: The Paris lesson's steps, in the lesson's order.
