@@ -79,6 +79,8 @@ PROBE = r"""<script>
         var w = root.querySelector('.explorer-w'), b = root.querySelector('.explorer-b');
         return {dataset: root.getAttribute('data-dataset'), start_mse: start, best_mse: best,
                 w_index: Number(w.value), b_index: Number(b.value),
+                w: Number(root.getAttribute('data-w')), b: Number(root.getAttribute('data-b')),
+                y_range: document.getElementById('explorer-line-' + root.getAttribute('data-dataset')).layout.yaxis.range,
                 line_y: document.getElementById('explorer-line-' + root.getAttribute('data-dataset')).data[1].y};
       });
       var resources = performance.getEntriesByType('resource').map(function (r) { return r.name; })
@@ -386,20 +388,23 @@ def test_page_renders_in_headless_chromium(built_report, visit):
     assert verdict["gl_plots"] >= 1 and not verdict["webgl_message"], verdict
     assert verdict["network"] == [], verdict["network"]
 
-    # The explorer's MSE at the least-squares point equals the MSE computed here from the data.
+    # The explorer's "least squares" sets the least-squares point exactly (not the nearest slider
+    # position), and its MSE equals the MSE computed here from the data; the line is on the plot.
     (explorer,) = [e for e in verdict["explorers"] if e["dataset"] == "paris_rent"]
     data = pd.read_parquet(built_report / "results/datasets/paris_rent.parquet")
     x, y = data["surface"].to_numpy(np.float64), data["rent"].to_numpy(np.float64)
-    surface = pd.read_parquet(built_report / "results/fits/paris_rent/raw/loss_surface.parquet")
-    steps = 51
-    w_grid = np.linspace(surface["w"].min(), surface["w"].max(), steps)
-    b_grid = np.linspace(surface["b"].min(), surface["b"].max(), steps)
-    w, b = w_grid[explorer["w_index"]], b_grid[explorer["b_index"]]
+    lstsq_w, lstsq_b = np.polyfit(x, y, 1)
+    w, b = explorer["w"], explorer["b"]
+    assert (w, b) == (pytest.approx(lstsq_w, rel=1e-9), pytest.approx(lstsq_b, rel=1e-9))
     assert explorer["best_mse"] == pytest.approx(np.mean((y - (w * x + b)) ** 2), rel=1e-9)
     assert explorer["line_y"] == pytest.approx([w * x.min() + b, w * x.max() + b], rel=1e-9)
-    lstsq_w, lstsq_b = np.polyfit(x, y, 1)
-    assert abs(w - lstsq_w) <= (w_grid[1] - w_grid[0]) / 2 + 1e-9
-    assert abs(b - lstsq_b) <= (b_grid[1] - b_grid[0]) / 2 + 1e-9
+    low, high = explorer["y_range"]
+    assert low <= min(explorer["line_y"]) and max(explorer["line_y"]) <= high
+    # The sliders are the lesson's (w from -50 to 50, b from 0 to 500), at the nearest position.
+    steps = 51
+    w_grid, b_grid = np.linspace(-50, 50, steps), np.linspace(0, 500, steps)
+    assert abs(w_grid[explorer["w_index"]] - lstsq_w) <= (w_grid[1] - w_grid[0]) / 2 + 1e-9
+    assert abs(b_grid[explorer["b_index"]] - lstsq_b) <= (b_grid[1] - b_grid[0]) / 2 + 1e-9
     assert explorer["best_mse"] < explorer["start_mse"]  # from the lesson's start (25, 100) to the minimum
 
 

@@ -127,12 +127,33 @@ def data_step(story: Story) -> Section | None:
                 words.text(sid, "figure_alt", facts),
                 words.text(sid, "figure_caption", facts),
             ),
-            *([blocks.paragraph(words.text(sid, "explorer", facts)), *explorer] if explorer else []),
+            *(
+                [blocks.paragraph(words.text(sid, "explorer", {**facts, "explorer": explorer[0]["data"]})), *explorer]
+                if explorer
+                else []
+            ),
         ],
     )
 
 
 # ----------------------------------------------------------------------------- the loss surface
+
+
+def surface_grid(surface: Any) -> Facts:
+    """The extent of the workflow's loss-surface grid (``results/fits/{dataset}/{scaling}/
+    loss_surface.parquet``: columns ``w``, ``b``, ``mse``), which the contour figures draw:
+    ``w_low``, ``w_high``, ``b_low``, ``b_high``, points per axis ``n_w``, ``n_b``, and the MSE
+    range ``mse_low``, ``mse_high`` on it."""
+    return {
+        "w_low": float(surface["w"].min()),
+        "w_high": float(surface["w"].max()),
+        "b_low": float(surface["b"].min()),
+        "b_high": float(surface["b"].max()),
+        "n_w": int(surface["w"].nunique()),
+        "n_b": int(surface["b"].nunique()),
+        "mse_low": float(surface["mse"].min()),
+        "mse_high": float(surface["mse"].max()),
+    }
 
 
 def surface_facts(story: Story) -> Facts | None:
@@ -154,6 +175,7 @@ def surface_facts(story: Story) -> Facts | None:
         "grid_b": half_b,
         "grid_min": float(grid.min()),
         "grid_max": float(grid.max()),
+        "figure_grid": surface_grid(surface),
         "mse_true": analysis.mse_at(X, y, [tw], tb),
         "mse_lstsq": analysis.mse_at(X, y, [w_star], b_star),
         "lstsq_w": w_star,
@@ -211,13 +233,17 @@ def raw_descent_facts(story: Story) -> Facts | None:
     d = analysis.descent_by_direction(X, y, [w0], b0, lr, iters)
     (mu, L), vec = d["eigenvalues"], d["eigenvectors"]
     w_star, b_star = _lstsq(story)
+    x = X[:, 0]
+    b_end = float(fit["bias"])
     return {
         "lr": lr,
         "iterations": iters,
         "w0": w0,
         "b0": b0,
         "w_end": float(fit["weights"][0]),
-        "b_end": float(fit["bias"]),
+        "b_end": b_end,
+        # The slope that minimises the loss with the intercept held at b_end: Σx(y − b)/Σx².
+        "w_given_b": float(x @ (y - b_end) / (x @ x)),
         "lstsq_w": w_star,
         "lstsq_b": b_star,
         "grad_w": float(g_w[0]),
