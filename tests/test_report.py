@@ -1491,7 +1491,7 @@ def test_status_says_diverging_when_the_loss_grows_below_the_divergence_factor()
     text = status_text(row, record, path=path)
     assert text.startswith("failed: diverging: its loss grew from 262.9 to 1.7e10 (×6.5e7)"), text
     assert "below the divergence factor 1e10" in text and "recorded status max_iterations" in text
-    assert status_text(row, record) == "not converged: stopped at its iteration cap of 5000"  # no history: as recorded
+    assert status_text(row, record).startswith("not converged: stopped at its iteration cap of 5000")  # as recorded
     history = pd.DataFrame({"loss": [262.9, 1e3, 1.7182e10]})
     assert loss_path(history) == (262.9, 1.7182e10)
     rows = _summary_rows()
