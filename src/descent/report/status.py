@@ -188,6 +188,7 @@ def status_facts(
         "at_precision": bool(dtype) and reached is not None and float(reached) <= precision_floor(str(dtype)),
         "tolerance": float(settings["tolerance"]) if _present(settings.get("tolerance")) else None,
         "iterations": int(iterations) if _present(iterations) else None,
+        "cap": int(settings["iterations"]) if _present(settings.get("iterations")) else None,
         "rank_deficient": _true(record.get("rank_deficient", row.get("rank_deficient"))),
         "rank": int(rank) if _present(rank) else None,
         "recorded": str(recorded).strip() if _present(recorded) else "",
