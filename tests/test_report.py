@@ -1122,7 +1122,9 @@ class Recompute:
         out = {}
         for m in e["methods"]:
             folder = self.root / f"fits/{e['dataset']}/{e['scaling']}"
-            reps = sorted(folder.glob(f"{m}.rep*.history.parquet"), key=lambda p: int(p.name.split(".rep")[1].split(".")[0]))
+            reps = sorted(
+                folder.glob(f"{m}.rep*.history.parquet"), key=lambda p: int(p.name.split(".rep")[1].split(".")[0])
+            )
             paths = [folder / f"{m}.history.parquet", *reps]
             if paths[0].exists():
                 out[m] = [pd.read_parquet(path) for path in paths]

@@ -232,7 +232,9 @@ def _histories(results: Any, exp: Mapping[str, Any]) -> tuple[dict[str, list[Any
     """Every run's history (repetitions included) of each of ``exp['methods']`` that this run
     has (the first, full batch, is required, then at least one stochastic variant), and the
     missing ones that make the check impossible."""
-    runs = {m: [h for h in results.run_histories(exp["dataset"], exp["scaling"], m) if not h.empty] for m in exp["methods"]}
+    runs = {
+        m: [h for h in results.run_histories(exp["dataset"], exp["scaling"], m) if not h.empty] for m in exp["methods"]
+    }
     present = {m: hs for m, hs in runs.items() if hs}
     first = exp["methods"][0]
     if first not in present:
@@ -243,7 +245,12 @@ def _histories(results: Any, exp: Mapping[str, Any]) -> tuple[dict[str, list[Any
 def _spread(values: list[float]) -> dict[str, Any]:
     """``median``, ``low``, ``high`` and ``runs`` of one fit's values over its runs."""
     array = np.asarray(values, dtype=np.float64)
-    return {"median": float(np.median(array)), "low": float(array.min()), "high": float(array.max()), "runs": len(values)}
+    return {
+        "median": float(np.median(array)),
+        "low": float(array.min()),
+        "high": float(array.max()),
+        "runs": len(values),
+    }
 
 
 @check("batch_is_stable")
@@ -280,14 +287,17 @@ def stochastic_is_faster(results: Any, exp: Mapping[str, Any]) -> Outcome:
         )
     lstsq = np.append(np.asarray(list(fit["lstsq_weights"]), dtype=np.float64), float(fit["lstsq_bias"]))
     epochs = min(len(h) - 1 for hs in histories.values() for h in hs)
-    dist = {m: _spread([analysis.rel_diff(_history_theta(h, epochs), lstsq) for h in hs]) for m, hs in histories.items()}
+    dist = {
+        m: _spread([analysis.rel_diff(_history_theta(h, epochs), lstsq) for h in hs]) for m, hs in histories.items()
+    }
     seconds = {
         m: _spread([float(h["seconds"].iloc[epochs]) for h in hs]) if all("seconds" in h for h in hs) else None
         for m, hs in histories.items()
     }
     first, *others = list(histories)
     ok = all(dist[m]["median"] < dist[first]["median"] for m in others)
-    slower = [m for m in others if seconds[m] is not None and seconds[first] is not None and seconds[m]["median"] > seconds[first]["median"]]
+    base = seconds[first]
+    slower = [m for m in others if (t := seconds[m]) is not None and base is not None and t["median"] > base["median"]]
     values = {
         "epochs": epochs,
         "fits": [{"method": m, "rel_dist": dist[m], "seconds": seconds[m]} for m in histories],

@@ -278,10 +278,13 @@ def surface_figure(
             ax.plot(*minima[scaling], "*", color="white", markeredgecolor="black", markersize=13, label="least squares")
         ax.set_xlim(W.min(), W.max())
         ax.set_ylim(B.min(), B.max())
+        if scaling == "standardized":
+            ax.set_aspect("equal")  # the bowl's shape is the point: one unit of w as long as one of b
         ax.set_xlabel("w")
         ax.set_ylabel("b")
         ax.set_title(f"{dataset}, {scaling}: MSE over (w, b), paths from ● to ■")
-        ax.legend(fontsize=7, loc="upper right")
+        # Below the axes, never over the paths, the least-squares star or the minimum.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
         ax3.set_xlabel("w")
         ax3.set_ylabel("b")
         ax3.set_zlabel("log10 MSE")

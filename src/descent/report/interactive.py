@@ -147,7 +147,7 @@ def explorer_payload(
         b_range = [min(float(B.min()), start[1], lstsq[1]), max(float(B.max()), start[1], lstsq[1])]
     else:
         w_range, b_range = [float(v) for v in ranges[0]], [float(v) for v in ranges[1]]
-    ws, bs = np.linspace(*w_range, grid_points), np.linspace(*b_range, grid_points)
+    ws, bs = np.linspace(w_range[0], w_range[1], grid_points), np.linspace(b_range[0], b_range[1], grid_points)
     Z = analysis.mse_grid(xs, ys, ws, bs)
     return {
         "x": [float(v) for v in xs],

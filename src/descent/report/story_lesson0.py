@@ -383,7 +383,9 @@ def batches_facts(rows: list[dict[str, Any]]) -> Facts:
             "low": row["low"],
             "high": row["high"],
             "seconds": row["seconds_median"],
-            "seconds_per_epoch": row["seconds_median"] / row["epochs"] if row["seconds_median"] and row["epochs"] else None,
+            "seconds_per_epoch": row["seconds_median"] / row["epochs"]
+            if row["seconds_median"] and row["epochs"]
+            else None,
         }
         for row in rows
     ]
@@ -464,6 +466,8 @@ def batches_step(story: Story) -> Section | None:
                     "epoch",
                     float(r.fit(LESSON0, "raw", present[0])["lstsq_mse"]),
                     story.dpi,
+                    # the epochs the stochastic variants ran, not the full-batch loop's longer run
+                    xmax=max(row["epochs"] for row in rows[1:]) if len(rows) > 1 else None,
                 ),
                 words.text(sid, "figure_alt", facts),
                 words.text(sid, "figure_caption", facts),

@@ -270,7 +270,8 @@ def raw_descent_step(story: Story) -> Section | None:
     if facts is None:
         return None
     r, words, sid = story.results, story.words, "paris-raw-descent"
-    paths = {m: hist for m in LOOPS if (hist := r.history(PARIS, "raw", m)) is not None}
+    # The lesson's loop only: the other loops' paths coincide with it (the table shows them).
+    paths = {m: hist for m in LOOPS[:1] if (hist := r.history(PARIS, "raw", m)) is not None}
     return Section(
         sid,
         words.text(sid, "title", facts),
