@@ -51,6 +51,7 @@ def surface_3d_figure(
         subplot_titles=[f"{scaling}" for scaling in scalings],
         horizontal_spacing=0.02,
     )
+    shown: set[str] = set()
     for col, scaling in enumerate(scalings, start=1):
         W, B, Z = surface_grid(surfaces[scaling])
         fig.add_trace(
@@ -82,19 +83,21 @@ def surface_3d_figure(
                     mode="lines+markers",
                     marker={"size": 2},
                     line={"width": 5, "color": method_colour(method, methods)},
-                    name=f"{method} ({scaling})",
+                    name=method,
                     legendgroup=method,
+                    showlegend=method not in shown,  # one legend entry per method, both panels
                 ),
                 row=1,
                 col=col,
             )
+            shown.add(method)
     for col in range(1, len(scalings) + 1):
         scene = "scene" if col == 1 else f"scene{col}"
         fig.layout[scene].update(xaxis_title="w", yaxis_title="b", zaxis_title="log10 MSE")
     fig.update_layout(
         height=520,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        legend={"font": {"size": 10}},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"font": {"size": 10}, "orientation": "h", "y": -0.02},
         title={"text": f"{dataset}: loss surface (drag to rotate)", "font": {"size": 14}},
     )
     return fig

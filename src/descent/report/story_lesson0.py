@@ -518,9 +518,7 @@ def matmul_step(story: Story) -> Section | None:
     out += figure_block(
         story, "matmul_speedup", words.text(sid, "speedup_alt", facts), words.text(sid, "speedup_caption", facts)
     )
-    out += figure_block(
-        story, "matmul_gflops", words.text(sid, "gflops_alt", facts), words.text(sid, "gflops_caption", facts)
-    )
+    # GFLOP/s against n is under Beyond the lessons (beyond-matmul): drawn once on the page.
     return Section(sid, words.text(sid, "title", facts), out)
 
 

@@ -515,7 +515,10 @@ def predictions_step(story: Story) -> Section | None:
     if not sub.empty:
         figure = [
             blocks.figure(
-                stepfigures.to_png(predictions_figure(sub), story.dpi),
+                stepfigures.to_png(
+                    predictions_figure(sub, {PARIS: story.results.metas.get(PARIS, {}).get("features", [])}),
+                    story.dpi,
+                ),
                 words.text(sid, "figure_alt", facts),
                 words.text(sid, "figure_caption", facts),
             )
