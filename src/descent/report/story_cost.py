@@ -52,8 +52,16 @@ def cost_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
     columns = ["scaling", "method", "kind", "device", *eps_columns, "status"]
     if any("runs" in row for row in rows):
         columns.insert(4, "runs")
+    for row in rows:  # a fit the report found diverging (its loss grew tenfold) says so, in red
+        fit = r.fit(dataset, row["scaling"], row["method"])
+        if fit is not None and bool(fit.get("diverging")):
+            row["status"] = f"diverging (recorded {row['status']})"
     attrs = [
-        {"dataset": dataset, "fit": f"{row['scaling']}/{row['method']}", "class": _status_class(row["status"])}
+        {
+            "dataset": dataset,
+            "fit": f"{row['scaling']}/{row['method']}",
+            "class": "failed" if str(row["status"]).startswith("diverging") else _status_class(row["status"]),
+        }
         for row in rows
     ]
     out.append(
