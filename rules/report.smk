@@ -211,6 +211,7 @@ REPORT_LESSON_INPUTS = (
         "lessons_descent_x2_png": rules.lessons_descent_x2.output.png,
         "lessons_minima": rules.lessons_minima.output.summary,
         "lessons_minima_png": rules.lessons_minima.output.png,
+        "lessons_minima_table": rules.lessons_minima.output.starts,
     }
     if REPORT.lessons
     else {}

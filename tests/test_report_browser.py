@@ -79,6 +79,8 @@ PROBE = r"""<script>
         var w = root.querySelector('.explorer-w'), b = root.querySelector('.explorer-b');
         return {dataset: root.getAttribute('data-dataset'), start_mse: start, best_mse: best,
                 w_index: Number(w.value), b_index: Number(b.value),
+                w: Number(root.getAttribute('data-w')), b: Number(root.getAttribute('data-b')),
+                y_range: document.getElementById('explorer-line-' + root.getAttribute('data-dataset')).layout.yaxis.range,
                 line_y: document.getElementById('explorer-line-' + root.getAttribute('data-dataset')).data[1].y};
       });
       var resources = performance.getEntriesByType('resource').map(function (r) { return r.name; })
@@ -319,6 +321,36 @@ class Visit:
     probe_errors: list[str] | None  # everything the probe recorded, after the screenshots
     errors: list[str]  # DevTools' errors (exceptions, console errors, error log entries), at the end
     stderr: str  # Chromium's last lines on stderr
+    narrow: dict | None = None  # LAYOUT_JS at a phone's width (NARROW px)
+    printed: dict | None = None  # LAYOUT_JS in print media at a printed page's width (PRINT_WIDTH px)
+    pdf: Path | None = None  # the page printed to PDF (A4)
+
+
+#: A phone's viewport width, and an A4 page's printable width (210 mm less 2 × 12 mm margins) in
+#: CSS pixels (96 per inch).
+NARROW, PRINT_WIDTH = 390, 703
+
+#: What must fit the width: each element's right edge against the viewport's — every element but
+#: the tables' (whose wrapper scrolls on screen), then the facts lists' values, the explorers, every
+#: table (in print nothing scrolls) and every figure; and whether the colours that carry meaning print.
+LAYOUT_JS = r"""(function () {
+  var width = document.documentElement.clientWidth;
+  function over(selector) {
+    return Array.prototype.slice.call(document.querySelectorAll(selector)).filter(function (e) {
+      var r = e.getBoundingClientRect(); return r.width > 0 && r.right > width + 1;
+    }).length;
+  }
+  var values = Array.prototype.slice.call(document.querySelectorAll('dl.facts dd'));
+  var swatch = document.querySelector('.legend .sw');
+  var outside = Array.prototype.slice.call(document.querySelectorAll('body *')).filter(function (e) {
+    var r = e.getBoundingClientRect(); return r.width > 0 && r.right > width + 1 && !e.closest('.table-wrap');
+  }).length;
+  return {width: width, outside: outside,
+          facts: values.length,
+          hidden_values: values.filter(function (d) { var r = d.getBoundingClientRect(); return r.width < 1 || r.right > width + 1; }).length,
+          explorers: over('.explorer'), tables: over('table'), figures: over('figure img'),
+          colours_print: swatch ? getComputedStyle(swatch).printColorAdjust || getComputedStyle(swatch).webkitPrintColorAdjust : null};
+})()"""
 
 
 @pytest.fixture(scope="module")
@@ -352,6 +384,20 @@ def visit(built_report, tmp_path_factory) -> Visit:
             (shots / f"{s['id']}.png").write_bytes(tools.screenshot(clip))
         probe_errors = tools.evaluate("window.descentProbeErrors || null")
         errors = tools.errors()
+        # A phone's width, then print media at a printed page's width; then the PDF itself.
+        settle = "new Promise(r => setTimeout(r, 1000))"  # Plotly redraws its responsive figures
+        tools.resize(NARROW, HEIGHT)
+        tools.evaluate(settle)
+        narrow = tools.evaluate(LAYOUT_JS)
+        tools.call("Emulation.setEmulatedMedia", {"media": "print"})
+        tools.resize(PRINT_WIDTH, HEIGHT)
+        tools.evaluate(settle)
+        printed = tools.evaluate(LAYOUT_JS)
+        tools.call("Emulation.setEmulatedMedia", {"media": ""})
+        pdf = out / "report.pdf"
+        pdf.write_bytes(
+            base64.b64decode(tools.call("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69})["data"])
+        )
         crashed = tools.proc.poll() is not None
     finally:
         tools.close()
@@ -366,6 +412,9 @@ def visit(built_report, tmp_path_factory) -> Visit:
         probe_errors=probe_errors,
         errors=errors,
         stderr="".join(tools.stderr)[-3000:],
+        narrow=narrow,
+        printed=printed,
+        pdf=pdf,
     )
 
 
@@ -386,20 +435,23 @@ def test_page_renders_in_headless_chromium(built_report, visit):
     assert verdict["gl_plots"] >= 1 and not verdict["webgl_message"], verdict
     assert verdict["network"] == [], verdict["network"]
 
-    # The explorer's MSE at the least-squares point equals the MSE computed here from the data.
+    # The explorer's "least squares" sets the least-squares point exactly (not the nearest slider
+    # position), and its MSE equals the MSE computed here from the data; the line is on the plot.
     (explorer,) = [e for e in verdict["explorers"] if e["dataset"] == "paris_rent"]
     data = pd.read_parquet(built_report / "results/datasets/paris_rent.parquet")
     x, y = data["surface"].to_numpy(np.float64), data["rent"].to_numpy(np.float64)
-    surface = pd.read_parquet(built_report / "results/fits/paris_rent/raw/loss_surface.parquet")
-    steps = 51
-    w_grid = np.linspace(surface["w"].min(), surface["w"].max(), steps)
-    b_grid = np.linspace(surface["b"].min(), surface["b"].max(), steps)
-    w, b = w_grid[explorer["w_index"]], b_grid[explorer["b_index"]]
+    lstsq_w, lstsq_b = np.polyfit(x, y, 1)
+    w, b = explorer["w"], explorer["b"]
+    assert (w, b) == (pytest.approx(lstsq_w, rel=1e-9), pytest.approx(lstsq_b, rel=1e-9))
     assert explorer["best_mse"] == pytest.approx(np.mean((y - (w * x + b)) ** 2), rel=1e-9)
     assert explorer["line_y"] == pytest.approx([w * x.min() + b, w * x.max() + b], rel=1e-9)
-    lstsq_w, lstsq_b = np.polyfit(x, y, 1)
-    assert abs(w - lstsq_w) <= (w_grid[1] - w_grid[0]) / 2 + 1e-9
-    assert abs(b - lstsq_b) <= (b_grid[1] - b_grid[0]) / 2 + 1e-9
+    low, high = explorer["y_range"]
+    assert low <= min(explorer["line_y"]) and max(explorer["line_y"]) <= high
+    # The sliders are the lesson's (w from -50 to 50, b from 0 to 500), at the nearest position.
+    steps = 51
+    w_grid, b_grid = np.linspace(-50, 50, steps), np.linspace(0, 500, steps)
+    assert abs(w_grid[explorer["w_index"]] - lstsq_w) <= (w_grid[1] - w_grid[0]) / 2 + 1e-9
+    assert abs(b_grid[explorer["b_index"]] - lstsq_b) <= (b_grid[1] - b_grid[0]) / 2 + 1e-9
     assert explorer["best_mse"] < explorer["start_mse"]  # from the lesson's start (25, 100) to the minimum
 
 
@@ -437,3 +489,21 @@ def test_every_section_renders_and_is_screenshotted(visit):
         assert colours > 5, (s["id"], colours)
     figures = sum(s["figures"] for s in sections)
     assert figures >= 20, figures
+
+
+# ------------------------------------------------------------------------------ print and small screens
+
+
+def test_the_page_fits_a_phone_and_prints(visit):
+    """At 390 px every fact shows its value and no explorer, figure or page overflows (wide tables
+    scroll inside their wrapper); printed, no table or figure passes the page's right margin and
+    the colours that carry meaning print; the PDF has pages."""
+    narrow, printed = visit.narrow, visit.printed
+    assert narrow is not None and printed is not None, visit.stderr
+    assert narrow["width"] <= NARROW and narrow["outside"] == 0, narrow
+    assert narrow["facts"] > 0 and narrow["hidden_values"] == 0, narrow
+    assert narrow["explorers"] == 0 and narrow["figures"] == 0, narrow
+    assert printed["outside"] == 0 and printed["tables"] == 0 and printed["figures"] == 0, printed
+    assert printed["colours_print"] == "exact", printed
+    data = visit.pdf.read_bytes() if visit.pdf is not None else b""
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) > 10

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from descent.fitting.closed_form import design_gram
+from descent.fitting.collective import Collective
 from descent.fitting.common import FitError, FitOutcome, resolve_device, resolve_dtype, writable
 from descent.fitting.method import Method
 from descent.fitting.objective import hand_gradients, lipschitz_step
@@ -72,17 +73,23 @@ def stalled(losses: list[float], window: int, rtol: float) -> bool:
 
 
 def step_and_options(
-    X: np.ndarray, y: np.ndarray, method: Method, settings: FitSettings
+    X: np.ndarray, y: np.ndarray, method: Method, settings: FitSettings, collective: Collective | None = None
 ) -> tuple[float, dict[str, Any]]:
     """The step size (of the loss as reduced) and the method's options as the run uses them:
     as configured, or ``lr: lipschitz`` (1/L), or ``lr: optimal`` (the method's theory-optimal
-    step for the Hessian of ``X`` (n, k), ``y`` (n,), with the options it implies, e.g. momentum's β)."""
+    step for the Hessian of ``X`` (n, k), ``y`` (n,), with the options it implies, e.g. momentum's β).
+    With a ``collective`` the Hessian is the whole fit's (the shards' Grams summed)."""
     options = dict(settings.options)
-    if settings.lr == "lipschitz":
+    if settings.lr not in ("lipschitz", "optimal"):
+        return float(settings.lr), options
+    if collective is None and settings.lr == "lipschitz":
         return lipschitz_step(X, settings.loss_reduction), options
-    if settings.lr == "optimal":
-        return optimal_step_and_options(method, conditioning(design_gram(X, y), len(X)), settings, options)
-    return float(settings.lr), options
+    gram = design_gram(X, y)
+    n = len(X) if collective is None else collective.n_total
+    cond = conditioning(gram if collective is None else collective.sum_array(gram), n)
+    if settings.lr == "lipschitz":
+        return 1.0 / cond.lambda_max / (n if settings.loss_reduction == "sum" else 1), options
+    return optimal_step_and_options(method, cond, settings, options)
 
 
 def optimal_step_and_options(
@@ -102,23 +109,44 @@ def gradient_norm(gw: Any, gb: Any) -> float:
     return math.sqrt(float(gw @ gw) + float(gb * gb))
 
 
-def updater(engine: Any, method: Method) -> Callable[[Any, Any], tuple[float, float]]:
+Gradient = tuple[Any, Any, Any]
+
+
+def data_parallel_problem(method: Method, settings: FitSettings) -> None:
+    """Raise :class:`FitError` when this fit cannot run data-parallel: a method that runs its own
+    pass over the rows, or mini-batches (full batch only, for now)."""
+    if method.update == "epoch":
+        raise FitError(f"method {method.name} runs its own pass over the rows: it cannot be data-parallel")
+    if settings.batch_size is not None:
+        raise FitError("a data-parallel fit is full batch (batch_size: null)")
+
+
+def updater(
+    engine: Any, method: Method, reduce: Callable[[Gradient], Gradient] | None = None
+) -> Callable[[Any, Any], tuple[float, float]]:
     """``update(X, y) -> (loss, gradient norm)`` where the update started: one step of ``engine``
     on these rows, driven as ``method.update`` says (gradient, then update; a closure the
-    optimizer evaluates; or the method's own pass)."""
+    optimizer evaluates; or the method's own pass). ``reduce`` maps the loss and gradient on these
+    rows to the ones the update uses (a data-parallel fit sums them over processes)."""
     if method.update == "epoch":
+        if reduce is not None:
+            raise FitError(f"method {method.name} runs its own pass over the rows: it cannot be data-parallel")
         return engine.step
+
+    def evaluate(X: Any, y: Any) -> Gradient:
+        found = engine.gradient(X, y)
+        return reduce(found) if reduce is not None else found
 
     if method.update == "closure":
 
         def closure_step(X: Any, y: Any) -> tuple[float, float]:
-            loss, gw, gb = engine.step(lambda: engine.gradient(X, y))
+            loss, gw, gb = engine.step(lambda: evaluate(X, y))
             return float(loss), gradient_norm(gw, gb)
 
         return closure_step
 
     def gradient_step(X: Any, y: Any) -> tuple[float, float]:
-        loss, gw, gb = engine.gradient(X, y)
+        loss, gw, gb = evaluate(X, y)
         norm = gradient_norm(gw, gb)
         engine.update(gw, gb)
         return float(loss), norm
@@ -138,7 +166,13 @@ def scheduled_lr(lr: float, settings: FitSettings, update: int, epoch: int) -> f
 
 
 def fit_iterative(
-    X: np.ndarray, y: np.ndarray, method: str, settings: FitSettings, w0: list[float], b0: float
+    X: np.ndarray,
+    y: np.ndarray,
+    method: str,
+    settings: FitSettings,
+    w0: list[float],
+    b0: float,
+    collective: Collective | None = None,
 ) -> FitOutcome:
     """Descent with ``method``'s engine from ``(w0 (k,), b0)`` on ``X`` (n, k), ``y`` (n,).
 
@@ -150,6 +184,10 @@ def fit_iterative(
     parameters of the last iteration before it are returned with ``diverged=True``.
     ``iterations`` is the number of updates applied; the history's last row holds the returned
     parameters at that iteration.
+
+    With a ``collective`` this process holds one shard of the rows (``X``, ``y``) and every loss
+    and gradient is the sum over shards divided by the whole fit's ``n`` (full batch only): all
+    processes take the same steps, and follow the single-process trajectory to rounding.
     """
     import torch
 
@@ -163,16 +201,26 @@ def fit_iterative(
     Xt = torch.as_tensor(writable(np.ascontiguousarray(X, dtype=dtype)), device=device)
     yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
     reduction = settings.loss_reduction
-    lr, options = step_and_options(X, y, spec, settings)
+    lr, options = step_and_options(X, y, spec, settings, collective)
+    if collective is not None:
+        data_parallel_problem(spec, settings)
+    n_total = n if collective is None else collective.n_total
+
+    def summed(found: Gradient) -> Gradient:  # shard sums → the whole fit's loss and gradient, as reduced
+        assert collective is not None
+        loss, gw, gb = collective.sum(*found)
+        return (loss / n_total, gw / n_total, gb / n_total) if reduction == "mean" else (loss, gw, gb)
+
     engine = spec.engine(
         torch.tensor(w0, dtype=tdtype, device=device),
         torch.tensor(b0, dtype=tdtype, device=device),
         lr,
-        reduction,
+        # Each shard's sum; the mean is taken over the whole fit's rows.
+        reduction if collective is None else "sum",
         options,
         settings.shuffle_seed,
     )
-    step = updater(engine, spec)
+    step = updater(engine, spec, None if collective is None else summed)
     averaging = settings.averaging
     average: tuple[Any, Any] | None = None  # Polyak–Ruppert mean of the iterates after each update
     update_count = 0
@@ -199,7 +247,7 @@ def fit_iterative(
     full_batch = batch_size is None or batch_size >= n
     generator = torch.Generator().manual_seed(settings.shuffle_seed)
     tolerance, criterion = float(settings.tolerance), settings.stop_criterion
-    mean_scale = 1.0 if reduction == "mean" else 1.0 / n  # report gradient norms of the mean loss
+    mean_scale = 1.0 if reduction == "mean" else 1.0 / n_total  # report gradient norms of the mean loss
     divergence_factor = float(settings.divergence_factor)
     window = settings.stall_window
     # A loss that may rise for a while (momentum's, for ~√κ steps) makes a window without progress no stall.
@@ -209,7 +257,11 @@ def fit_iterative(
 
     def full_state() -> tuple[float, float]:
         w, b = current()
-        loss, gw, gb = hand_gradients(Xt, yt, w, b, "mean")
+        if collective is None:
+            loss, gw, gb = hand_gradients(Xt, yt, w, b, "mean")
+        else:
+            loss, gw, gb = collective.sum(*hand_gradients(Xt, yt, w, b, "sum"))
+            loss, gw, gb = loss / n_total, gw / n_total, gb / n_total
         return float(loss), gradient_norm(gw, gb)
 
     def finite(*values: Any) -> bool:

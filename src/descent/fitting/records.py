@@ -16,6 +16,7 @@ from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
+from descent.fitting.parallel import fit_data_parallel
 from descent.fitting.registry import get_method, typed_settings
 from descent.fitting.scaling import standardization_stats, standardize, to_original_units
 from descent.fitting.settings import FitSettings
@@ -51,7 +52,10 @@ def fit(
         if init is None:
             raise ValueError("iterative fits need an initial point")
         Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
-        outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
+        if settings.processes > 1:
+            outcome = fit_data_parallel(Xf, yf, settings, init, settings.processes)
+        else:
+            outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
         annotate_convergence(outcome, Xf, yf, settings, init, accuracy_targets)
         check_convergence(outcome, Xf, yf, settings, init)
     if outcome.original is not None:  # a refined closed form: original units at full precision

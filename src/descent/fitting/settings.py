@@ -56,6 +56,7 @@ class FitSettings:
     step_every: int
     step_factor: float
     averaging: bool
+    processes: int
     options: Mapping[str, Any] = field(default_factory=dict)
     applied: tuple[str, ...] = ()
     fit: str = ""

@@ -102,6 +102,7 @@ def _settings(method: str, device: str, **changes: Any) -> Any:
         "step_every": 10,
         "step_factor": 0.5,
         "averaging": False,
+        "processes": 1,
     }
     return get_method(method).settings({**base, **changes})
 

@@ -255,6 +255,70 @@ def maxima_stop_at_once(results: Any, exp: Mapping[str, Any]) -> Outcome:
     return Outcome(holds(max(moved) == 0.0), "", values)
 
 
+@check("two_iterations_catch_maximum")
+def two_iterations_catch_maximum(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """The lesson's remedy for a start on a maximum — insist on ``iterations`` (2) or more before
+    reporting a minimum — would move it off: it does not, since the gradient there is exactly 0
+    and every update leaves x where it is. Runs ``iterations`` updates of the recorded step from
+    each local maximum of the minima experiment on its own polynomial (coefficients as recorded).
+    ``expected``: ``iterations``."""
+    summary = _lesson(results, "minima")
+    if not summary or not summary.get("local_maxima") or not summary.get("coefficients"):
+        return unchecked("the minima experiment is not in this run")
+    poly = np.polynomial.Polynomial(np.asarray(summary["coefficients"], dtype=np.float64))
+    slope, step, n = poly.deriv(), float(summary["step_size"]), int(exp["iterations"])
+    starts = []
+    for maximum in summary["local_maxima"]:
+        x = x0 = float(maximum["x"])
+        for _ in range(n):
+            x = x - step * float(slope(x))
+        starts.append({"x0": x0, "x_end": x, "moved": abs(x - x0), "gradient": float(slope(x0))})
+    values = {"iterations": n, "starts": starts}
+    return Outcome(holds(all(s["moved"] > 0 for s in starts)), "", values)
+
+
+@check("zero_gradient_is_extremum")
+def zero_gradient_is_extremum(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """Where every partial derivative is 0 the function has an extremum (a minimum or a maximum):
+    checked on z = x² − y² (``expected``: ``coefficients`` (a, c) of z = a·x² + c·y²) at the
+    origin, whose gradient is 0 there; the Hessian's eigenvalues say which kind of point it is
+    (both positive: minimum, both negative: maximum, mixed signs: a saddle, no extremum)."""
+    a, c = (float(v) for v in exp["coefficients"])
+    hessian = np.array([[2 * a, 0.0], [0.0, 2 * c]])
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    gradient = [2 * a * 0.0 + 0.0, 2 * c * 0.0 + 0.0]  # + 0.0: no "-0"
+    extremum = bool(np.all(eigenvalues > 0) or np.all(eigenvalues < 0))
+    values = {
+        "a": a,
+        "c": c,
+        "gradient": gradient,
+        "eigenvalues": eigenvalues.tolist(),
+        "kind": "minimum" if np.all(eigenvalues > 0) else "maximum" if np.all(eigenvalues < 0) else "saddle",
+    }
+    return Outcome(holds(extremum), "", values)
+
+
+@check("histogram_shows_long_test_mean")
+def histogram_shows_long_test_mean(results: Any, exp: Mapping[str, Any]) -> Outcome:
+    """The histogram of the random tests shows the mean of ``questions`` (10,000) trials, n·p
+    correct: it would if its tests had that many questions. Compares the histogram's questions per
+    test and mean number right with ``questions`` and ``questions``·p. ``expected``: ``questions``."""
+    table, summary = results.lesson_tables.get("binomial"), _lesson(results, "binomial")
+    if table is None or summary is None:
+        return unchecked("the binomial results are not in this run")
+    n, p = int(summary["n_questions"]), float(summary["p"])
+    questions = int(exp["questions"])
+    values = {
+        "test_questions": n,
+        "mean_correct": float(summary["mean_correct"]),
+        "mean_fraction": float(summary["mean_correct"]) / n,
+        "claimed_questions": questions,
+        "claimed_mean": questions * p,
+        "p": p,
+    }
+    return Outcome(holds(n == questions), "", values)
+
+
 @check("restarts_find_global")
 def restarts_find_global(results: Any, exp: Mapping[str, Any]) -> Outcome:
     """Single starts can end in a local minimum, and the best of many random restarts is the

@@ -18,6 +18,7 @@ import pandas as pd
 from descent.plotting import pyplot
 from descent.report.figures import method_colour
 from descent.report.results import fit_name
+from descent.report.status import is_diverging, loss_path
 
 FitKey = tuple[str, str, str]
 #: Relative gaps below this are drawn at it (float64 rounding; a log axis cannot show 0).
@@ -321,11 +322,15 @@ def why_facts(
     conditioning: pd.DataFrame,
     records: Mapping[FitKey, Mapping[str, Any]],
     target: float,
+    histories: Mapping[FitKey, Any] | None = None,
 ) -> dict[str, Any]:
     """Why the fits of ``dataset`` behaved as they did, from the fit stage's records: κ raw
     against standardized with the best contraction (κ−1)/(κ+1) of each (``kappa``, ``None``
     without both), and per gradient-descent fit the step it used against the largest stable one
-    and the iterations predicted to reach ``target`` against those run (``fits``)."""
+    and the iterations predicted to reach ``target`` against those run (``fits``); ``diverging``
+    (``None``, or the loss's ``start`` and ``end``) when its history shows it diverging
+    (:func:`descent.report.status.is_diverging`) whatever the prediction said."""
+    histories = histories or {}
     cond = {r["scaling"]: r for _, r in conditioning[conditioning["dataset"] == dataset].iterrows()}
     kappa = None
     if "raw" in cond and "standardized" in cond:
@@ -343,6 +348,7 @@ def why_facts(
         if not predicted or key[1] not in cond or record.get("status") == "skipped":
             continue
         observed = record.get("observed_rate")
+        path = loss_path(histories.get(key))
         fits.append(
             {
                 "method": key[2],
@@ -356,6 +362,11 @@ def why_facts(
                 "reference_only": bool(predicted.get("reference_only")),
                 "needed": predicted.get("iterations_to", {}).get(f"{target:g}"),
                 "ran": int(record["iterations"]),
+                "diverging": (
+                    {"start": path[0], "end": path[1]}
+                    if path is not None and is_diverging(record.get("status"), path)
+                    else None
+                ),
             }
         )
     return {"target": target, "kappa": kappa, "fits": fits}

@@ -278,10 +278,13 @@ def surface_figure(
             ax.plot(*minima[scaling], "*", color="white", markeredgecolor="black", markersize=13, label="least squares")
         ax.set_xlim(W.min(), W.max())
         ax.set_ylim(B.min(), B.max())
+        if scaling == "standardized":
+            ax.set_aspect("equal")  # the bowl's shape is the point: one unit of w as long as one of b
         ax.set_xlabel("w")
         ax.set_ylabel("b")
         ax.set_title(f"{dataset}, {scaling}: MSE over (w, b), paths from ● to ■")
-        ax.legend(fontsize=7, loc="upper right")
+        # Below the axes, never over the paths, the least-squares star or the minimum.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
         ax3.set_xlabel("w")
         ax3.set_ylabel("b")
         ax3.set_zlabel("log10 MSE")
@@ -314,13 +317,14 @@ def gradient_check_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     return fig
 
 
-def predictions_figure(predictions: pd.DataFrame) -> Any:
+def predictions_figure(predictions: pd.DataFrame, features: Mapping[str, Sequence[str]] | None = None) -> Any:
     """Predictions for the configured new inputs: per dataset, each fit's prediction minus the
     true value, by input; a panel per dataset with predictions.
 
     ``predictions`` is ``results/fits/predictions.parquet`` (``dataset``, ``scaling``, ``method``,
     ``inputs`` (k,), ``prediction``, ``true_value``, ``status``). Failed fits (a failed ``status``
     or a non-finite prediction) are not drawn; each panel names them below its axis.
+    ``features`` maps a dataset to its feature names, the x-axis label (else "new input").
     """
     plt = _pyplot()
     predictions = predictions.copy()
@@ -344,34 +348,42 @@ def predictions_figure(predictions: pd.DataFrame) -> Any:
         labels = [", ".join(f"{v:g}" for v in t) for t in inputs]
         fits = sorted({(s, m) for s, m in zip(sub["scaling"], sub["method"])})
         methods = sorted({m for _, m in fits})
-        width = 0.8 / max(1, len(fits))
-        for j, (scaling, method) in enumerate(fits):
+        # Fits whose errors agree to 3 significant digits draw one bar (one legend entry naming
+        # them), so a group holds a bar per distinct answer, not one per fit.
+        groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        for scaling, method in fits:
             part = sub[(sub["scaling"] == scaling) & (sub["method"] == method)]
             by_input = {tuple(i): p - t for i, p, t in zip(part["inputs"], part["prediction"], part["true_value"])}
-            values = [by_input.get(t, np.nan) for t in inputs]
+            key = tuple(f"{by_input.get(t, np.nan):.3g}" for t in inputs)
+            groups.setdefault(key, []).append((scaling, method))
+        width = 0.8 / max(1, len(groups))
+        for j, (key, members) in enumerate(groups.items()):
+            scaling, method = members[0]
+            label = f"{method} ({scaling})" + (f" + {len(members) - 1} more agreeing" if len(members) > 1 else "")
             ax.bar(
                 np.arange(len(inputs)) - 0.4 + (j + 0.5) * width,
-                values,
+                [float(v) for v in key],
                 width,
                 color=method_colour(method, methods),
                 hatch="//" if scaling == "standardized" else None,
                 edgecolor="white",
-                label=f"{method} ({scaling})",
+                label=label,
             )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(np.arange(len(inputs)), labels)
-        ax.set_xlabel("input")
+        names_of = (features or {}).get(dataset)
+        ax.set_xlabel(", ".join(str(f) for f in names_of) if names_of else "new input")
         ax.set_ylabel("prediction − true value")
         ax.set_title(f"{dataset}: predictions for new inputs")
         ax.grid(True, axis="y", alpha=0.3)
         if fits:
-            ax.legend(fontsize=6, ncol=2)
+            ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
         gone = withheld[withheld["dataset"] == dataset]
         if not gone.empty:
             names = sorted({f"{m} ({s})" for s, m in zip(gone["scaling"], gone["method"])})
             ax.text(
                 0.0,
-                -0.2,
+                -0.55,
                 "not shown (failed fits): " + ", ".join(names),
                 transform=ax.transAxes,
                 fontsize=7,

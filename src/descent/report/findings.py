@@ -115,6 +115,8 @@ def dataset_facts(
                 "iterations": int(record["iterations"]),
                 "needed": iterations_to_tolerance(history, float(settings["tolerance"]), criterion),
                 "rel_dist": float(record["rel_dist_to_lstsq"]),
+                # its own stopping test met (status converged): else "needed" is only a first touch
+                "stopped": bool(record["status"] == "converged"),
             }
         )
     ok = rows[~rows["failed"] & ~rows.get("skipped", rows["failed"] & False) & rows["seconds"].notna()]

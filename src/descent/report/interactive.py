@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from descent.report import analysis
 from descent.report.figures import method_colour, subsample_index, surface_grid
 
 FitKey = tuple[str, str, str]
@@ -50,6 +51,7 @@ def surface_3d_figure(
         subplot_titles=[f"{scaling}" for scaling in scalings],
         horizontal_spacing=0.02,
     )
+    shown: set[str] = set()
     for col, scaling in enumerate(scalings, start=1):
         W, B, Z = surface_grid(surfaces[scaling])
         fig.add_trace(
@@ -81,19 +83,21 @@ def surface_3d_figure(
                     mode="lines+markers",
                     marker={"size": 2},
                     line={"width": 5, "color": method_colour(method, methods)},
-                    name=f"{method} ({scaling})",
+                    name=method,
                     legendgroup=method,
+                    showlegend=method not in shown,  # one legend entry per method, both panels
                 ),
                 row=1,
                 col=col,
             )
+            shown.add(method)
     for col in range(1, len(scalings) + 1):
         scene = "scene" if col == 1 else f"scene{col}"
         fig.layout[scene].update(xaxis_title="w", yaxis_title="b", zaxis_title="log10 MSE")
     fig.update_layout(
         height=520,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        legend={"font": {"size": 10}},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"font": {"size": 10}, "orientation": "h", "y": -0.02},
         title={"text": f"{dataset}: loss surface (drag to rotate)", "font": {"size": 14}},
     )
     return fig
@@ -123,27 +127,42 @@ def explorer_payload(
     labels: Sequence[str],
     steps: int = 201,
     max_points: int = 2000,
+    ranges: tuple[Sequence[float], Sequence[float]] | None = None,
+    grid_points: int = 61,
 ) -> dict[str, Any]:
     """What the slider explorer needs, as JSON-able data (raw units).
 
     ``x``/``y`` (n,) are subsampled to ``max_points`` for drawing; the MSE shown is computed by the
     page over the same points (all of them when n ≤ ``max_points``, as for the lessons' data).
-    Slider ranges are the loss surface grid's; ``start`` is where the sliders begin and
-    ``lstsq`` the least-squares point, marked on the contour. ``labels`` = (feature, target).
+    Slider ranges are ``ranges`` (``(w_low, w_high), (b_low, b_high)``: the lesson's own sliders
+    where it has them), else the loss surface grid's widened to hold ``start`` and ``lstsq``;
+    ``steps`` slider positions each. ``start`` is where the explorer opens and where its "start"
+    button returns (the descent's start), ``lstsq`` the least-squares point, which its button sets
+    exactly (not the nearest slider position) and the contour marks. The contour's MSE is
+    computed here over the slider ranges (``grid_points`` per axis), so the (w, b) point never
+    leaves it. ``labels`` = (feature, target).
     """
     idx = subsample_index(len(y), max_points)
-    W, B, Z = surface_grid(surface)
+    xs, ys = np.asarray(x, dtype=np.float64)[idx], np.asarray(y, dtype=np.float64)[idx]
+    if ranges is None:
+        W, B, _ = surface_grid(surface)
+        w_range = [min(float(W.min()), start[0], lstsq[0]), max(float(W.max()), start[0], lstsq[0])]
+        b_range = [min(float(B.min()), start[1], lstsq[1]), max(float(B.max()), start[1], lstsq[1])]
+    else:
+        w_range, b_range = [float(v) for v in ranges[0]], [float(v) for v in ranges[1]]
+    ws, bs = np.linspace(w_range[0], w_range[1], grid_points), np.linspace(b_range[0], b_range[1], grid_points)
+    Z = analysis.mse_grid(xs, ys, ws, bs)
     return {
-        "x": [float(v) for v in np.asarray(x, dtype=np.float64)[idx]],
-        "y": [float(v) for v in np.asarray(y, dtype=np.float64)[idx]],
-        "w_range": [float(W.min()), float(W.max())],
-        "b_range": [float(B.min()), float(B.max())],
+        "x": [float(v) for v in xs],
+        "y": [float(v) for v in ys],
+        "w_range": [float(v) for v in w_range],
+        "b_range": [float(v) for v in b_range],
         "steps": int(steps),
         "start": [float(start[0]), float(start[1])],
         "lstsq": [float(lstsq[0]), float(lstsq[1])],
         "grid": {
-            "w": [float(v) for v in W[0]],
-            "b": [float(v) for v in B[:, 0]],
+            "w": [float(v) for v in ws],
+            "b": [float(v) for v in bs],
             "log10_mse": np.round(np.log10(np.maximum(Z, 1e-300)), 6).tolist(),
         },
         "labels": list(labels),

@@ -108,6 +108,16 @@ class Results:
     def history(self, dataset: str, scaling: str, method: str) -> pd.DataFrame | None:
         return self.histories.get((dataset, scaling, method))
 
+    def run_histories(self, dataset: str, scaling: str, method: str) -> list[pd.DataFrame]:
+        """Every run's history of one fit: repetition 0 first, then ``{method}.rep{r}`` in order
+        of ``r`` (one entry for a fit that is not repeated; empty when it did not run)."""
+        runs = [
+            (0 if key[2] == method else int(key[2].rsplit(".rep", 1)[1]), history)
+            for key, history in (self.all_histories or self.histories).items()
+            if key[:2] == (dataset, scaling) and fit_name(key[2]) == method
+        ]
+        return [history for _, history in sorted(runs, key=lambda run: run[0])]
+
     def has_fits(self, dataset: str) -> bool:
         return bool((self.summary["dataset"] == dataset).any())
 
@@ -168,14 +178,15 @@ def from_snakemake(inp: Any, par: Any) -> Results:
     summary = pd.read_parquet(inp.summary)
     records = {tuple(key): read_json(path) for key, path in zip(par.fit_keys, inp.fits)}
     metas = {Path(path).stem: read_json(path) for path in inp.metas}
+    histories = {tuple(key): pd.read_parquet(path) for key, path in zip(par.history_keys, inp.histories)}
     marked = mark_fits(
         summary,
         float(section.best_rtol),
         records,
         {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")},
         Words(section.templates),  # a teacher's status.j2 too
+        histories,  # a fit whose loss grew tenfold is diverging
     )
-    histories = {tuple(key): pd.read_parquet(path) for key, path in zip(par.history_keys, inp.histories)}
     surfaces = {(Path(p).parts[-3], Path(p).parts[-2]): pd.read_parquet(p) for p in inp.surfaces}
     figures: dict[str, Path] = {
         "gradient_check": Path(inp.gradient_figure),
@@ -216,6 +227,7 @@ def from_snakemake(inp: Any, par: Any) -> Results:
             ("binomial", "lessons_binomial_table"),
             ("vectors", "lessons_vectors_table"),
             ("descent_x2", "lessons_descent_x2_table"),
+            ("minima", "lessons_minima_table"),
         ):
             path = _maybe(inp, name)
             if path:
@@ -250,6 +262,7 @@ def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float
         records,
         {name: str(meta.get("dtype")) for name, meta in metas.items() if meta.get("dtype")},
         words,
+        histories,
     )
     figures = {p.stem: p for p in sorted((root / "report" / "figures").glob("*.png"))}
     results = Results(

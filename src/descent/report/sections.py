@@ -125,7 +125,8 @@ def claims_section(story: Story) -> Section | None:
             "check": f"{r['check']}({r['expected_text']})",
             "measured": r["measured"],
             "verdict": r["verdict"],
-            "correction": r["correction"],
+            # A slip's correction always; a claim's only when it does not hold here.
+            "correction": r["correction"] if r["kind"] == "slip" or r["verdict"] == "does not hold" else "",
         }
         for r in rows
     ]
@@ -152,7 +153,7 @@ def claims_section(story: Story) -> Section | None:
                         "where": "lesson step",
                         "check": "check function (the lesson says / parameters)",
                         "measured": "this run measured",
-                        "correction": "what is right (slips)",
+                        "correction": "what is right",
                     },
                     row_attrs=attrs,
                 ),

@@ -12,6 +12,12 @@ only groups the statuses into what the page shows:
     amber; a false convergence says how far from the certified least squares its stopping test was
     met, and why (the recorded reason); a stalled fit says at which relative gradient norm it stalled, and whether that is the
     precision of its dtype (:func:`precision_floor`) or a lack of progress (e.g. mini-batch noise);
+``diverging`` (derived here, not recorded)
+    red like a failed fit: an iterative fit that stopped for another reason (its iteration cap,
+    a stall) while its loss grew to :data:`DIVERGING_GROWTH` times its first recorded loss or
+    more — diverging, even though it stayed below the fit stage's ``divergence_factor`` (which
+    stops a fit and records ``diverged``). The report derives it from the fit's history
+    (:func:`loss_path`), since the fit stage records no such status;
 ``skipped`` (``skipped``)
     grey; a fit that could not run on this machine (a ``device: cuda`` fit without CUDA): no
     numbers, its recorded reason instead, never best, no predictions;
@@ -57,6 +63,10 @@ FAILED_STATUSES: frozenset[str] = frozenset({DIVERGED, INACCURATE})
 #: or met it off the certified least squares (false convergence): amber.
 UNCONVERGED_STATUSES: frozenset[str] = frozenset({STALLED, MAX_ITERATIONS, FALSE_CONVERGENCE})
 
+#: A fit whose loss ends at this many times its first recorded loss or more is diverging (one
+#: order of magnitude: descent on a convex loss never raises it that far unless it diverges).
+DIVERGING_GROWTH = 10.0
+
 #: What the page groups the statuses into (the row's CSS class is ``failed``/``unconverged``).
 CATEGORY_FAILED = "failed"
 CATEGORY_UNCONVERGED = "not converged"
@@ -90,12 +100,30 @@ def finite_parameters(row: Mapping[str, Any]) -> bool:
         return False
 
 
-def status_category(status: Any, finite: bool = True) -> str:
+def loss_path(history: Any) -> tuple[float, float] | None:
+    """``(first, last)`` recorded loss of a fit's history (a frame with a ``loss`` column, in
+    the space the fit ran in), or ``None`` without one."""
+    if history is None or "loss" not in getattr(history, "columns", ()) or len(history) == 0:
+        return None
+    return float(history["loss"].iloc[0]), float(history["loss"].iloc[-1])
+
+
+def is_diverging(status: Any, path: tuple[float, float] | None) -> bool:
+    """Whether a fit that was not stopped as ``diverged`` nevertheless diverged: its loss ended
+    at :data:`DIVERGING_GROWTH` times its first recorded loss or more (``path``: :func:`loss_path`)."""
+    if path is None or status in (DIVERGED, SKIPPED, CLOSED_FORM):
+        return False
+    start, end = path
+    return math.isfinite(start) and start > 0 and (not math.isfinite(end) or end >= DIVERGING_GROWTH * start)
+
+
+def status_category(status: Any, finite: bool = True, diverging: bool = False) -> str:
     """:data:`CATEGORY_FAILED`, :data:`CATEGORY_UNCONVERGED`, :data:`CATEGORY_SKIPPED` or
-    :data:`CATEGORY_OK` for a recorded status (a skipped fit has no parameters to be finite)."""
+    :data:`CATEGORY_OK` for a recorded status (a skipped fit has no parameters to be finite); a
+    ``diverging`` fit (:func:`is_diverging`) is failed whatever it recorded."""
     if status == SKIPPED:
         return CATEGORY_SKIPPED
-    if not finite or status in FAILED_STATUSES or status not in STATUSES:
+    if not finite or diverging or status in FAILED_STATUSES or status not in STATUSES:
         return CATEGORY_FAILED
     if status in UNCONVERGED_STATUSES:
         return CATEGORY_UNCONVERGED
@@ -139,11 +167,15 @@ def _value(value: Any) -> Any:
 
 
 def status_facts(
-    row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None
+    row: Mapping[str, Any],
+    record: Mapping[str, Any] | None = None,
+    data_dtype: str | None = None,
+    path: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """What ``status.j2`` says of a fit's recorded status: the status, whether its numbers are
     finite, and the fields its reason names (``row``: a summary row; ``record``: the fit's JSON
-    with its certificate, settings and rank, optional)."""
+    with its certificate, settings and rank, optional; ``path``: its first and last recorded
+    loss, :func:`loss_path`, for ``diverging``)."""
     record = record or {}
     settings = record.get("settings") or {}
     reached = _value(row.get("precision_reached", record.get("precision_reached")))
@@ -169,14 +201,27 @@ def status_facts(
         "at_precision": bool(dtype) and reached is not None and float(reached) <= precision_floor(str(dtype)),
         "tolerance": float(settings["tolerance"]) if _present(settings.get("tolerance")) else None,
         "iterations": int(iterations) if _present(iterations) else None,
+        "cap": int(settings["iterations"]) if _present(settings.get("iterations")) else None,
         "rank_deficient": _true(record.get("rank_deficient", row.get("rank_deficient"))),
         "rank": int(rank) if _present(rank) else None,
         "recorded": str(recorded).strip() if _present(recorded) else "",
+        "diverging": (
+            {"start": path[0], "end": path[1], "growth": path[1] / path[0]}
+            if path is not None and is_diverging(row.get("status"), path)
+            else None
+        ),
+        "divergence_factor": (
+            float(settings["divergence_factor"]) if _present(settings.get("divergence_factor")) else None
+        ),
     }
 
 
 def status_reason(
-    row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None, words: Any = None
+    row: Mapping[str, Any],
+    record: Mapping[str, Any] | None = None,
+    data_dtype: str | None = None,
+    words: Any = None,
+    path: tuple[float, float] | None = None,
 ) -> str:
     """The recorded status in words, with its reason, e.g. ``'diverged at iteration 2'`` or
     ``'stalled at 3e-6 relative gradient norm (float32 precision; tolerance 1e-8)'``: the
@@ -186,16 +231,21 @@ def status_reason(
     """
     if words is None:
         words = Words()
-    return str(words.text("status", "reason", status_facts(row, record, data_dtype)))
+    return str(words.text("status", "reason", status_facts(row, record, data_dtype, path)))
 
 
 def status_text(
-    row: Mapping[str, Any], record: Mapping[str, Any] | None = None, data_dtype: str | None = None, words: Any = None
+    row: Mapping[str, Any],
+    record: Mapping[str, Any] | None = None,
+    data_dtype: str | None = None,
+    words: Any = None,
+    path: tuple[float, float] | None = None,
 ) -> str:
     """The status cell: category and reason, e.g. ``'failed: diverged at iteration 2'``,
-    ``'not converged: stalled at …'``, ``'converged'``, ``'closed form, certified (…)'``."""
-    reason = status_reason(row, record, data_dtype, words)
-    category = status_category(row.get("status"), finite_parameters(row))
+    ``'not converged: stalled at …'``, ``'converged'``, ``'closed form, certified (…)'``,
+    ``'failed: diverging — loss grew …'`` (``path``: :func:`loss_path` of its history)."""
+    reason = status_reason(row, record, data_dtype, words, path)
+    category = status_category(row.get("status"), finite_parameters(row), is_diverging(row.get("status"), path))
     return reason if category in (CATEGORY_OK, CATEGORY_SKIPPED) else f"{category}: {reason}"
 
 

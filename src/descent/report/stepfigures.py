@@ -25,6 +25,13 @@ def to_png(fig: object, dpi: int = 110) -> bytes:
     return buffer.getvalue()
 
 
+def outside_legend(ax: object, fontsize: int = 7, ncol: int = 3) -> None:
+    """The axes' legend below them, outside the data, so it never covers what it names."""
+    ax.legend(  # type: ignore[attr-defined]
+        fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False
+    )
+
+
 def data_figure(
     x: np.ndarray,
     y: np.ndarray,
@@ -49,7 +56,7 @@ def data_figure(
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    outside_legend(ax, 8)
     fig.tight_layout()
     return to_png(fig, dpi)
 
@@ -61,11 +68,13 @@ def contour_figure(
     title: str,
     dpi: int = 110,
     traces: bool = False,
+    equal: bool = False,
 ) -> bytes:
     """MSE contour (log levels) over one loss surface grid, descent paths ``(w0, b)`` from their
     histories (clipped to the grid), marked points. With ``traces``, a second panel shows w and b
     against iteration for each path, each relative to its start and to its least-squares value
-    (``points['least squares']``): the fraction of the way covered."""
+    (``points['least squares']``): the fraction of the way covered. ``equal``: one unit of w as
+    long as one of b, where the contour's shape is the point."""
     plt = _pyplot()
     from matplotlib.colors import LogNorm
 
@@ -100,8 +109,10 @@ def contour_figure(
     ax.set_ylim(B.min(), B.max())
     ax.set_xlabel("w")
     ax.set_ylabel("b")
+    if equal:
+        ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper right")
+    outside_legend(ax)
     if traces:
         ax2 = axes[0][1]
         target = points.get("least squares")
@@ -124,7 +135,7 @@ def contour_figure(
         ax2.set_ylabel("fraction of the way to least squares")
         ax2.set_title("w (solid) and b (dashed): how far each has moved", fontsize=10)
         ax2.grid(True, alpha=0.3)
-        ax2.legend(fontsize=7)
+        outside_legend(ax2)
     fig.tight_layout()
     return to_png(fig, dpi)
 
@@ -158,9 +169,11 @@ def loss_compare_figure(
     xlabel: str = "iteration",
     floor: float | None = None,
     dpi: int = 110,
+    xmax: float | None = None,
 ) -> bytes:
     """Loss against iteration (log scale) of a few fits; identical curves stay visible (the later
-    ones dashed over the first). ``floor``: the least-squares loss, drawn dotted."""
+    ones dashed over the first). ``floor``: the least-squares loss, drawn dotted; ``xmax``: the
+    last iteration shown (the runs compared, not a longer reference run)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.8, 3.9))
     names = list(histories)
@@ -178,11 +191,13 @@ def loss_compare_figure(
     if floor is not None and floor > 0:
         ax.axhline(floor, color="black", linestyle=":", linewidth=1, label="least-squares minimum")
     ax.set_yscale("log")
+    if xmax is not None:
+        ax.set_xlim(0, xmax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("MSE (fitted space)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    outside_legend(ax, 8)
     fig.tight_layout()
     return to_png(fig, dpi)
 

@@ -34,7 +34,7 @@ def cost_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
         "dataset": dataset,
         "targets": fastest_facts(r.accuracy, dataset),
         "why": (
-            why_facts(dataset, r.conditioning, r.records, min(targets))
+            why_facts(dataset, r.conditioning, r.records, min(targets), r.histories)
             if r.conditioning is not None and targets
             else None
         ),
@@ -52,8 +52,16 @@ def cost_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
     columns = ["scaling", "method", "kind", "device", *eps_columns, "status"]
     if any("runs" in row for row in rows):
         columns.insert(4, "runs")
+    for row in rows:  # a fit the report found diverging (its loss grew tenfold) says so, in red
+        fit = r.fit(dataset, row["scaling"], row["method"])
+        if fit is not None and bool(fit.get("diverging")):
+            row["status"] = f"diverging (recorded {row['status']})"
     attrs = [
-        {"dataset": dataset, "fit": f"{row['scaling']}/{row['method']}", "class": _status_class(row["status"])}
+        {
+            "dataset": dataset,
+            "fit": f"{row['scaling']}/{row['method']}",
+            "class": "failed" if str(row["status"]).startswith("diverging") else _status_class(row["status"]),
+        }
         for row in rows
     ]
     out.append(
@@ -134,13 +142,11 @@ def inference_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
         columns += ["true_value", "covers_truth"]
     columns += ["r2", "adj_r2"]
     fits = {(row["scaling"], row["method"]): row for row in rows}
-    covered = [row for row in rows if row.get("covers_truth") is not None]
     facts = {
         "dataset": dataset,
         "fits": [{"method": m, "scaling": s, "r2": row["r2"], "adj_r2": row["adj_r2"]} for (s, m), row in fits.items()],
         "level": _level(story, dataset),
-        "covered": sum(bool(row["covers_truth"]) for row in covered),
-        "intervals": len(covered),
+        **coverage_facts(rows),
     }
     text = story.words.text("beyond-inference", "dataset", facts)
     attrs = [
@@ -172,6 +178,32 @@ def inference_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
             table_class="inference",
         ),
     ]
+
+
+#: Two fits' intervals of a parameter are the same interval when their ends differ by at most
+#: this fraction of the interval's width (the closed forms agree far closer than that).
+SAME_INTERVAL_RTOL = 1e-3
+
+
+def coverage_facts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the intervals cover the truth, each distinct interval counted once: fits that
+    agree (the closed forms on both scalings, in original units) give the same interval of a
+    parameter, which must not count as several checks. ``rows``: :func:`inference_rows`.
+    Returns ``intervals`` (distinct (parameter, interval) pairs with a known truth),
+    ``covered`` (of those), ``rows_checked`` (table rows with a known truth) and ``parameters``."""
+    checked = [row for row in rows if row.get("covers_truth") is not None]
+    distinct: list[tuple[str, float, float, bool]] = []
+    for row in checked:
+        name, low, high = str(row["parameter"]), float(row["ci_low"]), float(row["ci_high"])
+        tol = SAME_INTERVAL_RTOL * abs(high - low)
+        if not any(n == name and abs(lo - low) <= tol and abs(hi - high) <= tol for n, lo, hi, _ in distinct):
+            distinct.append((name, low, high, bool(row["covers_truth"])))
+    return {
+        "intervals": len(distinct),
+        "covered": sum(d[3] for d in distinct),
+        "rows_checked": len(checked),
+        "parameters": len({d[0] for d in distinct}),
+    }
 
 
 @beyond_section

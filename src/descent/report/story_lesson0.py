@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from descent.report import analysis, blocks, stepfigures
-from descent.report.formatting import format_vector
+from descent.report.formatting import format_number, format_vector
+from descent.report.results import fit_name
 from descent.report.sections import Section, Story
 from descent.report.storykit import (
     LESSON0,
@@ -209,22 +210,34 @@ def x2_step(story: Story) -> Section | None:
     )
 
 
-def minima_step(story: Story) -> Section | None:
-    m = story.results.lessons.get("minima")
-    if not m:
-        return None
-    rows = [
+def minima_unmatched(table: Any) -> list[dict[str, Any]]:
+    """The starts that ended at no minimum (``table``: ``results/lessons/minima.parquet``, one
+    row per start): where each began and stopped, the critical point it stopped next to and its
+    kind, its status and iterations. Empty without the table."""
+    if table is None or "minimum" not in table:
+        return []
+    return [
         {
-            "x": f["x"],
-            "f": f["f"],
-            "minimum": "global" if f["is_global"] else "local",
-            "starts": f["starts"],
-            "fraction": f["fraction"],
+            "start": int(row["start"]),
+            "x_start": float(row["x_start"]),
+            "x_end": float(row["x_end"]),
+            "nearest": float(row["nearest_critical_point"]),
+            "kind": str(row["nearest_kind"]),
+            "status": str(row["status"]),
+            "iterations": int(row["iterations"]),
         }
-        for f in m.get("minima_found", [])
+        for row in table[table["minimum"].isna()].to_dict("records")
     ]
-    words, sid = story.words, "lesson0-minima"
-    facts: Facts = {
+
+
+def minima_facts(m: dict[str, Any], table: Any) -> Facts:
+    """The restarts experiment (``results/lessons/minima.json``) and the starts of its table that
+    reached no minimum (:func:`minima_unmatched`): ``counts`` of each minimum found plus those,
+    adding up to ``n_starts``."""
+    found = list(m.get("minima_found", []))
+    unmatched = minima_unmatched(table)
+    n_unmatched = len(unmatched) if table is not None else int(m.get("unmatched_starts", 0))
+    return {
         "function": m["function"],
         "derivative": m["derivative"],
         "minima": [x["x"] for x in m.get("local_minima", [])],
@@ -235,10 +248,42 @@ def minima_step(story: Story) -> Section | None:
         "start_low": m["start_range"][0],
         "start_high": m["start_range"][1],
         "step": m["step_size"],
+        "tolerance": m.get("tolerance"),
         "fraction_global": float(m["fraction_global"]),
         "best_is_global": bool(m["best_is_global"]),
         "stationary": list(m.get("stationary_starts", [])),
+        "counts": [int(f["starts"]) for f in found],
+        "n_unmatched": n_unmatched,
+        "unmatched": unmatched,
     }
+
+
+def minima_step(story: Story) -> Section | None:
+    m = story.results.lessons.get("minima")
+    if not m:
+        return None
+    words, sid = story.words, "lesson0-minima"
+    facts = minima_facts(m, story.results.lesson_tables.get("minima"))
+    rows: list[dict[str, Any]] = [
+        {
+            "x": f["x"],
+            "f": f["f"],
+            "minimum": "global" if f["is_global"] else "local",
+            "starts": f["starts"],
+            "fraction": f["fraction"],
+        }
+        for f in m.get("minima_found", [])
+    ]
+    if facts["n_unmatched"]:
+        rows.append(
+            {
+                "x": None,
+                "f": None,
+                "minimum": words.text(sid, "unmatched_row", facts),
+                "starts": facts["n_unmatched"],
+                "fraction": facts["n_unmatched"] / facts["n_starts"],
+            }
+        )
     return Section(
         sid,
         words.text(sid, "title", facts),
@@ -308,6 +353,51 @@ def matrix_form_facts(story: Story, fit: dict[str, Any]) -> Facts:
     return facts
 
 
+def run_records(results: Any, dataset: str, scaling: str, method: str) -> list[dict[str, Any]]:
+    """The record of every run of one fit (repetition 0 and each ``{method}.rep{r}``)."""
+    records = results.all_records or results.records
+    return [rec for key, rec in sorted(records.items()) if key[:2] == (dataset, scaling) and fit_name(key[2]) == method]
+
+
+def run_distances(results: Any, dataset: str, scaling: str, method: str, lstsq: np.ndarray) -> list[float]:
+    """Each run's relative distance ‖θ − θ_lstsq‖/‖θ_lstsq‖ (``lstsq``: weights then bias) to
+    least squares, from its record."""
+    return [
+        analysis.rel_diff(np.append(np.asarray(rec["weights"], dtype=np.float64), float(rec["bias"])), lstsq)
+        for rec in run_records(results, dataset, scaling, method)
+        if rec.get("weights") is not None and rec.get("bias") is not None
+    ]
+
+
+def batches_facts(rows: list[dict[str, Any]]) -> Facts:
+    """What the batches step says of its table's ``rows`` (one per method, full batch first):
+    ``fits`` (method, epochs, runs, median, low, high relative distance to least squares,
+    seconds median, seconds_per_epoch), the method closest to least squares by median
+    (``closest``) and the cheapest per epoch (``cheapest``, ``None`` without timings)."""
+    fits = [
+        {
+            "method": row["method"],
+            "epochs": row["epochs"],
+            "runs": row["runs"],
+            "median": row["rel_dist_median"],
+            "low": row["low"],
+            "high": row["high"],
+            "seconds": row["seconds_median"],
+            "seconds_per_epoch": row["seconds_median"] / row["epochs"]
+            if row["seconds_median"] and row["epochs"]
+            else None,
+        }
+        for row in rows
+    ]
+    timed = [f for f in fits if f["seconds_per_epoch"] is not None]
+    return {
+        "fits": fits,
+        "closest": min(fits, key=lambda f: f["median"])["method"],
+        "cheapest": min(timed, key=lambda f: f["seconds_per_epoch"])["method"] if len(timed) == len(fits) else None,
+        "same_epochs": len({f["epochs"] for f in fits}) == 1,
+    }
+
+
 def batches_step(story: Story) -> Section | None:
     r = story.results
     present = [m for m in BATCH_METHODS if r.fit(LESSON0, "raw", m) is not None]
@@ -319,28 +409,52 @@ def batches_step(story: Story) -> Section | None:
         fit = r.fit(LESSON0, "raw", m)
         batch = (fit.get("settings") or {}).get("batch_size") or n
         epochs = int(fit["iterations"])
+        lstsq = np.append(np.asarray(list(fit["lstsq_weights"]), dtype=np.float64), float(fit["lstsq_bias"]))
+        runs = run_distances(r, LESSON0, "raw", m, lstsq) or [float(fit["rel_dist_to_lstsq"])]
+        seconds = [float(rec["seconds"]) for rec in run_records(r, LESSON0, "raw", m) if rec.get("seconds") is not None]
         rows.append(
             {
                 "method": m,
                 "batch_size": batch,
                 "epochs": epochs,
                 "updates": epochs * -(-n // int(batch)),
-                "weights": fit["weights"],
-                "bias": fit["bias"],
-                "rel_dist_to_lstsq": fit["rel_dist_to_lstsq"],
-                "status": fit["status_text"],
+                "runs": len(runs),
+                "rel_dist_median": float(np.median(runs)),
+                "rel_dist_range": f"{format_number(min(runs), 2)} – {format_number(max(runs), 2)}"
+                if len(runs) > 1
+                else "–",
+                "low": min(runs),
+                "high": max(runs),
+                "seconds_median": float(np.median(seconds)) if seconds else None,
+                "status": fit["status_text"] + (f" (run 0 of {len(runs)})" if len(runs) > 1 else ""),
             }
         )
     histories = {m: h for m in present if (h := r.history(LESSON0, "raw", m)) is not None}
     words, sid = story.words, "lesson0-batches"
-    facts: Facts = {"dataset": LESSON0}
+    facts: Facts = {"dataset": LESSON0, **batches_facts(rows)}
     out = [
         blocks.paragraph(words.text(sid, "text", facts)),
+        blocks.paragraph(words.text(sid, "result", facts)),
         blocks.table(
             rows,
-            ["method", "batch_size", "epochs", "updates", "weights", "bias", "rel_dist_to_lstsq", "status"],
+            [
+                "method",
+                "batch_size",
+                "epochs",
+                "updates",
+                "runs",
+                "rel_dist_median",
+                "rel_dist_range",
+                "seconds_median",
+                "status",
+            ],
             "batches",
-            {"batch_size": "batch size", "rel_dist_to_lstsq": "relative distance to least squares"},
+            {
+                "batch_size": "batch size",
+                "rel_dist_median": "relative distance to least squares (median over runs)",
+                "rel_dist_range": "min – max over runs",
+                "seconds_median": "fit time (s, median)",
+            },
         ),
     ]
     if histories:
@@ -352,6 +466,8 @@ def batches_step(story: Story) -> Section | None:
                     "epoch",
                     float(r.fit(LESSON0, "raw", present[0])["lstsq_mse"]),
                     story.dpi,
+                    # the epochs the stochastic variants ran, not the full-batch loop's longer run
+                    xmax=max(row["epochs"] for row in rows[1:]) if len(rows) > 1 else None,
                 ),
                 words.text(sid, "figure_alt", facts),
                 words.text(sid, "figure_caption", facts),
@@ -402,9 +518,7 @@ def matmul_step(story: Story) -> Section | None:
     out += figure_block(
         story, "matmul_speedup", words.text(sid, "speedup_alt", facts), words.text(sid, "speedup_caption", facts)
     )
-    out += figure_block(
-        story, "matmul_gflops", words.text(sid, "gflops_alt", facts), words.text(sid, "gflops_caption", facts)
-    )
+    # GFLOP/s against n is under Beyond the lessons (beyond-matmul): drawn once on the page.
     return Section(sid, words.text(sid, "title", facts), out)
 
 

@@ -127,12 +127,33 @@ def data_step(story: Story) -> Section | None:
                 words.text(sid, "figure_alt", facts),
                 words.text(sid, "figure_caption", facts),
             ),
-            *([blocks.paragraph(words.text(sid, "explorer", facts)), *explorer] if explorer else []),
+            *(
+                [blocks.paragraph(words.text(sid, "explorer", {**facts, "explorer": explorer[0]["data"]})), *explorer]
+                if explorer
+                else []
+            ),
         ],
     )
 
 
 # ----------------------------------------------------------------------------- the loss surface
+
+
+def surface_grid(surface: Any) -> Facts:
+    """The extent of the workflow's loss-surface grid (``results/fits/{dataset}/{scaling}/
+    loss_surface.parquet``: columns ``w``, ``b``, ``mse``), which the contour figures draw:
+    ``w_low``, ``w_high``, ``b_low``, ``b_high``, points per axis ``n_w``, ``n_b``, and the MSE
+    range ``mse_low``, ``mse_high`` on it."""
+    return {
+        "w_low": float(surface["w"].min()),
+        "w_high": float(surface["w"].max()),
+        "b_low": float(surface["b"].min()),
+        "b_high": float(surface["b"].max()),
+        "n_w": int(surface["w"].nunique()),
+        "n_b": int(surface["b"].nunique()),
+        "mse_low": float(surface["mse"].min()),
+        "mse_high": float(surface["mse"].max()),
+    }
 
 
 def surface_facts(story: Story) -> Facts | None:
@@ -154,6 +175,7 @@ def surface_facts(story: Story) -> Facts | None:
         "grid_b": half_b,
         "grid_min": float(grid.min()),
         "grid_max": float(grid.max()),
+        "figure_grid": surface_grid(surface),
         "mse_true": analysis.mse_at(X, y, [tw], tb),
         "mse_lstsq": analysis.mse_at(X, y, [w_star], b_star),
         "lstsq_w": w_star,
@@ -211,13 +233,17 @@ def raw_descent_facts(story: Story) -> Facts | None:
     d = analysis.descent_by_direction(X, y, [w0], b0, lr, iters)
     (mu, L), vec = d["eigenvalues"], d["eigenvectors"]
     w_star, b_star = _lstsq(story)
+    x = X[:, 0]
+    b_end = float(fit["bias"])
     return {
         "lr": lr,
         "iterations": iters,
         "w0": w0,
         "b0": b0,
         "w_end": float(fit["weights"][0]),
-        "b_end": float(fit["bias"]),
+        "b_end": b_end,
+        # The slope that minimises the loss with the intercept held at b_end: Σx(y − b)/Σx².
+        "w_given_b": float(x @ (y - b_end) / (x @ x)),
         "lstsq_w": w_star,
         "lstsq_b": b_star,
         "grad_w": float(g_w[0]),
@@ -244,7 +270,8 @@ def raw_descent_step(story: Story) -> Section | None:
     if facts is None:
         return None
     r, words, sid = story.results, story.words, "paris-raw-descent"
-    paths = {m: hist for m in LOOPS if (hist := r.history(PARIS, "raw", m)) is not None}
+    # The lesson's loop only: the other loops' paths coincide with it (the table shows them).
+    paths = {m: hist for m in LOOPS[:1] if (hist := r.history(PARIS, "raw", m)) is not None}
     return Section(
         sid,
         words.text(sid, "title", facts),
@@ -488,7 +515,10 @@ def predictions_step(story: Story) -> Section | None:
     if not sub.empty:
         figure = [
             blocks.figure(
-                stepfigures.to_png(predictions_figure(sub), story.dpi),
+                stepfigures.to_png(
+                    predictions_figure(sub, {PARIS: story.results.metas.get(PARIS, {}).get("features", [])}),
+                    story.dpi,
+                ),
                 words.text(sid, "figure_alt", facts),
                 words.text(sid, "figure_caption", facts),
             )
@@ -560,7 +590,7 @@ def all_fits_step(story: Story) -> Section | None:
     if not table:
         return None
     words, sid = story.words, "paris-all-fits"
-    facts: Facts = {}
+    facts = all_fits_facts(story.results.fits_of(PARIS))
     return Section(
         sid,
         words.text(sid, "title", facts),
@@ -573,6 +603,23 @@ def all_fits_step(story: Story) -> Section | None:
             ),
         ],
     )
+
+
+#: The methods the Paris lesson itself runs (its three loops and ``torch.linalg.lstsq``).
+PARIS_LESSON_METHODS: tuple[str, ...] = (*LOOPS, "lstsq_lesson")
+
+
+def all_fits_facts(fits: Any) -> Facts:
+    """Which fits of the Paris data this run has (``fits``: its marked summary rows): ``n_fits``,
+    ``scalings``, the lesson's own methods present (``lesson``) and the others (``beyond``), each
+    in the summary's order."""
+    methods = list(dict.fromkeys(str(m) for m in fits["method"]))
+    return {
+        "n_fits": int(len(fits)),
+        "scalings": list(dict.fromkeys(str(s) for s in fits["scaling"])),
+        "lesson": [m for m in methods if m in PARIS_LESSON_METHODS],
+        "beyond": [m for m in methods if m not in PARIS_LESSON_METHODS],
+    }
 
 
 #: The Paris lesson's steps, in the lesson's order.

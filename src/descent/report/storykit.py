@@ -136,9 +136,10 @@ def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
 
     X, y = data
     w_star, b_star = (float(v) for v in analysis.least_squares(X, y))
+    # The descent's start: the lesson's loop (manual_gd) first, then the others in name order.
     starts = [
         rec["init"]
-        for key, rec in sorted(r.records.items())
+        for key, rec in sorted(r.records.items(), key=lambda item: (item[0][2] != "manual_gd", item[0]))
         if key[0] == dataset and key[1] == "raw" and rec.get("init")
     ]
     start = (starts[0]["weights"][0], starts[0]["bias"]) if starts else (w_star, b_star)
@@ -153,6 +154,7 @@ def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
         labels,
         int(story.options.slider_steps),
         int(story.options.max_points),
+        LESSON_SLIDERS.get(dataset),
     )
     return [blocks.explorer(dataset, payload)]
 
@@ -228,6 +230,12 @@ def dataset_sections_blocks(story: Story, dataset: str) -> list[dict[str, Any]]:
     out += predictions_blocks(story, dataset)
     return out
 
+
+#: The lesson's own slider ranges ((w_low, w_high), (b_low, b_high)) of a dataset that has them:
+#: the Paris lesson's ``FloatSlider``s, w from −50 to 50 and b from 0 to 500.
+LESSON_SLIDERS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    PARIS: ((-50.0, 50.0), (0.0, 500.0)),
+}
 
 #: The Paris lesson's three training loops, in its order.
 PARIS_LOOPS: tuple[str, ...] = ("manual_gd", "autograd", "nn_linear")

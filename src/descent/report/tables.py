@@ -21,6 +21,8 @@ from descent.report.status import (
     CATEGORY_SKIPPED,
     CATEGORY_UNCONVERGED,
     finite_parameters,
+    is_diverging,
+    loss_path,
     require_status,
     status_category,
     status_text,
@@ -35,6 +37,7 @@ def mark_fits(
     records: Mapping[FitKey, dict[str, Any]] | None = None,
     data_dtypes: Mapping[str, str] | None = None,
     words: Any = None,
+    histories: Mapping[FitKey, Any] | None = None,
 ) -> pd.DataFrame:
     """``summary`` (n rows) plus, per fit, what the page shows about its recorded ``status``.
 
@@ -43,7 +46,9 @@ def mark_fits(
     ``'failed'``, ``'not converged'`` or ``'ok'``), ``failed``, ``unconverged``, ``status_text``
     (the category and reason in words) and ``best``. ``data_dtypes`` maps dataset to its dtype
     (for "stalled … (float32 precision)"); ``words`` the :class:`descent.report.words.Words` of
-    the status's reason (default: the built-in ``status.j2``).
+    the status's reason (default: the built-in ``status.j2``); ``histories`` the fits' loss
+    histories, from which a fit whose loss grew tenfold is marked failed as diverging
+    (:func:`descent.report.status.is_diverging`).
 
     Within each dataset, ``best`` marks every non-failed fit whose ``mse`` is within ``best_rtol``
     (relative) of the lowest non-failed ``mse`` — several fits reaching the same minimum tie.
@@ -60,12 +65,19 @@ def mark_fits(
         for key, flag in zip(keys, summary_rank)
     ]
     rows = frame.to_dict("records")
-    frame["category"] = [status_category(row["status"], finite_parameters(row)) for row in rows]
+    histories = histories or {}
+    paths = [loss_path(histories.get(key)) for key in keys]
+    frame["diverging"] = [is_diverging(row["status"], path) for row, path in zip(rows, paths)]
+    frame["category"] = [
+        status_category(row["status"], finite_parameters(row), diverging)
+        for row, diverging in zip(rows, frame["diverging"])
+    ]
     frame["failed"] = frame["category"] == CATEGORY_FAILED
     frame["unconverged"] = frame["category"] == CATEGORY_UNCONVERGED
     frame["skipped"] = frame["category"] == CATEGORY_SKIPPED
     frame["status_text"] = [
-        status_text(row, records.get(key), data_dtypes.get(key[0]), words) for row, key in zip(rows, keys)
+        status_text(row, records.get(key), data_dtypes.get(key[0]), words, path)
+        for row, key, path in zip(rows, keys, paths)
     ]
     frame["best"] = False
     for _, group in frame[~frame["failed"] & ~frame["skipped"]].groupby("dataset", sort=False):

@@ -32,17 +32,24 @@
     ], {title: {text: 'MSE over (w, b)', font: {size: 13}}, height: 360, margin: {l: 55, r: 10, t: 40, b: 45},
         xaxis: {title: {text: 'w'}}, yaxis: {title: {text: 'b'}}, showlegend: false},
       {displaylogo: false, responsive: true});
-    function update() {
-      var w = val(d.w_range, +ws.value), b = val(d.b_range, +bs.value);
-      Plotly.restyle(lineDiv, {y: [[w * xmin + b, w * xmax + b]]}, [1]);
+    // (w, b) from the sliders, or exactly the point given (the start, least squares), whose
+    // sliders then sit at the nearest position.
+    function update(w, b) {
+      if (w === undefined) { w = val(d.w_range, +ws.value); b = val(d.b_range, +bs.value); }
+      var y0 = w * xmin + b, y1 = w * xmax + b;
+      Plotly.restyle(lineDiv, {y: [[y0, y1]]}, [1]);
+      // The y axis always holds the data and the line, so the line is never drawn off the plot.
+      Plotly.relayout(lineDiv, {'yaxis.range': [Math.min(ymin - pad, y0, y1), Math.max(ymax + pad, y0, y1)]});
       Plotly.restyle(contourDiv, {x: [[w]], y: [[b]]}, [2]);
       var m = mse(d.x, d.y, w, b);
       out.textContent = 'w = ' + fmt(w) + ', b = ' + fmt(b) + ', MSE = ' + fmt(m) +
         (d.x.length < d.n_total ? ' (over ' + d.x.length + ' of ' + d.n_total + ' points)' : '');
       root.setAttribute('data-mse', String(m));
+      root.setAttribute('data-w', String(w)); root.setAttribute('data-b', String(b));
     }
-    function go(p) { ws.value = idx(d.w_range, p[0]); bs.value = idx(d.b_range, p[1]); update(); }
-    ws.addEventListener('input', update); bs.addEventListener('input', update);
+    function go(p) { ws.value = idx(d.w_range, p[0]); bs.value = idx(d.b_range, p[1]); update(p[0], p[1]); }
+    function slide() { update(); }
+    ws.addEventListener('input', slide); bs.addEventListener('input', slide);
     root.querySelector('.explorer-reset').addEventListener('click', function () { go(d.start); });
     root.querySelector('.explorer-best').addEventListener('click', function () { go(d.lstsq); });
     go(d.start);

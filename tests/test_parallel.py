@@ -1,0 +1,108 @@
+"""Data-parallel descent (torch.distributed, gloo, local processes): summing the shards' gradients
+and dividing by the whole n is full-batch descent, so the trajectory is the single-process one to
+rounding; a failing rank is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from descent.config.fits import default_fit_settings
+from descent.fitting.collective import shard_bounds
+from descent.fitting.common import FitError
+from descent.fitting.iterative import fit_iterative
+from descent.fitting.parallel import fit_data_parallel
+from descent.fitting.registry import use_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["loss", "grad_norm", "w0", "w1", "w2", "b"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1001, 3)) * [1.0, 5.0, 0.2] + [1.0, -2.0, 3.0]  # 1001 rows: uneven shards
+    return X, X @ [1.0, 2.0, 3.0] + 4.0 + rng.normal(size=1001)
+
+
+def _columnwise(a, b):
+    return max(np.linalg.norm(a[:, i] - b[:, i]) / np.linalg.norm(a[:, i]) for i in range(a.shape[1]))
+
+
+@pytest.mark.parametrize(
+    ("method", "processes", "changes", "rtol"),
+    [
+        ("manual_gd", 2, {"lr": 0.01, "iterations": 150}, 1e-12),
+        ("momentum_gd", 3, {"lr": 0.005, "momentum": 0.8, "iterations": 150}, 1e-12),
+        ("nn_linear", 3, {"lr": 1e-5, "iterations": 100, "loss_reduction": "sum"}, 1e-12),
+        ("nesterov_gd", 2, {"lr": "optimal", "iterations": 150}, 1e-10),  # β, α from the summed Gram
+        ("lbfgs", 2, {"lr": 1.0, "iterations": 15}, 1e-10),  # a closure: the line search all-reduces too
+    ],
+)
+def test_the_trajectory_is_the_single_process_one(data, method, processes, changes, rtol):
+    X, y = data
+    settings = default_fit_settings(ROOT / "schemas", method, stall_window=0, **changes)
+    one = fit_iterative(X, y, method, settings, [0.0] * 3, 0.0)
+    many = fit_data_parallel(X, y, settings, ([0.0] * 3, 0.0), processes)
+    assert many.status == one.status and many.iterations == one.iterations
+    assert _columnwise(one.history[COLUMNS].to_numpy(), many.history[COLUMNS].to_numpy()) < rtol
+    assert many.extra["processes"] == processes and sum(many.extra["rows_per_process"]) == len(X)
+
+
+def test_shards_cover_the_rows_once_and_differ_by_at_most_one():
+    for n, size in [(10, 3), (1001, 2), (7, 7), (5, 1)]:
+        bounds = [shard_bounds(n, size, r) for r in range(size)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
+
+
+def test_a_method_with_its_own_pass_and_mini_batches_are_refused(data):
+    X, y = data
+    with pytest.raises(FitError, match="method sgd_regressor runs its own pass over the rows"):
+        fit_data_parallel(
+            X, y, default_fit_settings(ROOT / "schemas", "sgd_regressor", iterations=2), ([0.0] * 3, 0.0), 2
+        )
+    with pytest.raises(FitError, match="full batch"):
+        settings = default_fit_settings(ROOT / "schemas", "manual_gd", batch_size=10, iterations=2)
+        fit_data_parallel(X, y, settings, ([0.0] * 3, 0.0), 2)
+
+
+def test_a_failing_rank_is_named_with_its_reason(data, tmp_path):
+    plugin = tmp_path / "fragile.py"
+    plugin.write_text(
+        "import torch.distributed as dist\n"
+        "from descent.fitting.method import Method\n"
+        "from descent.fitting.methods.manual_gd import ManualEngine\n"
+        "class Fragile(ManualEngine):\n"
+        "    def gradient(self, X, y):\n"
+        "        if dist.get_rank() == 1:\n"
+        "            raise RuntimeError('rank one lost its disk')\n"
+        "        return super().gradient(X, y)\n"
+        "METHOD = Method(name='fragile', kind='iterative', description='d', colour='#123456', engine=Fragile)\n"
+    )
+    use_plugins([plugin])
+    try:
+        X, y = data
+        settings = default_fit_settings(ROOT / "schemas", "fragile", iterations=5)
+        with pytest.raises(FitError, match="rank 1 failed: RuntimeError: rank one lost its disk"):
+            fit_data_parallel(X, y, settings, ([0.0] * 3, 0.0), 2, timeout_s=60)
+    finally:
+        use_plugins([])
+
+
+def test_the_processes_setting_runs_a_fit_data_parallel_with_the_same_record(data):
+    from descent.fitting.records import fit
+
+    X, y = data
+    base = default_fit_settings(ROOT / "schemas", "manual_gd", lr="lipschitz", iterations=200, stall_window=0)
+    assert base.processes == 1  # the schema's default
+    one, w1, b1 = fit(X, y, "standardized", base, ([0.0] * 3, 0.0), accuracy_targets=[1e-4])
+    two, w2, b2 = fit(X, y, "standardized", base.replace(processes=2), ([0.0] * 3, 0.0), accuracy_targets=[1e-4])
+    np.testing.assert_allclose(np.append(w2, b2), np.append(w1, b1), rtol=1e-12)
+    assert two.extra["processes"] == 2 and two.status == one.status
+    # the exact prediction applies unchanged: the same predicted gap curve beside the observed one
+    np.testing.assert_allclose(two.history["predicted_gap"], one.history["predicted_gap"], rtol=1e-9)
+    assert two.extra["predicted"]["iterations_to"] == one.extra["predicted"]["iterations_to"]
