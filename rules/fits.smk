@@ -16,7 +16,7 @@ rule fit_iterative:
     wildcard_constraints:
         method=_alternation(PLAN.names(iterative=True)),
         scaling="raw|standardized",
-    threads: lambda wildcards: PLAN.fit_threads(wildcards.dataset, workflow.cores)
+    threads: lambda wildcards: PLAN.job_threads(wildcards, workflow.cores)
     resources:
         mem_mb=mem_mb("fit", "fit_iterative"),
         runtime=30,
@@ -45,7 +45,7 @@ rule fit_closed_form:
     wildcard_constraints:
         method=_alternation(PLAN.names(iterative=False)),
         scaling="raw|standardized",
-    threads: lambda wildcards: PLAN.fit_threads(wildcards.dataset, workflow.cores)
+    threads: lambda wildcards: PLAN.job_threads(wildcards, workflow.cores)
     resources:
         mem_mb=mem_mb("fit", "fit_closed_form"),
         runtime=30,

@@ -98,3 +98,13 @@ def test_over_the_budget_a_fit_streams_and_a_check_reads_a_sample(config):
 def test_a_file_dataset_is_an_input_of_its_job(config):
     plan = _plan(config)
     assert plan.source("diabetes") == ["results/external/diabetes.csv"] and plan.source("paris_rent") == []
+
+
+def test_a_data_parallel_fit_reserves_a_thread_per_process(test_config):
+    config = copy.deepcopy(test_config)
+    config["fits"]["overrides"].append({"dataset": "lesson_linear", "method": "manual_gd", "set": {"processes": 3}})
+    validate_config(config, ROOT / "schemas")
+    plan = _plan(config)
+    parallel = SimpleNamespace(dataset="lesson_linear", scaling="raw", method="manual_gd")
+    single = SimpleNamespace(dataset="lesson_linear", scaling="raw", method="autograd")
+    assert plan.job_threads(parallel, cores=2) == 3 and plan.job_threads(single, cores=2) == 1

@@ -106,6 +106,12 @@ class Plan:
         """One thread for small data (start-up dominates); all ``cores`` for large data."""
         return 1 if resources.data_bytes(*self.shape(dataset)) < ONE_THREAD_BYTES else max(1, cores)
 
+    def job_threads(self, wildcards: Any, cores: int) -> int:
+        """A fit job's threads: :meth:`fit_threads` of its data, and one at least per process of a
+        data-parallel fit (``processes``), so the scheduler does not run other jobs on its cores."""
+        processes = int(self.fit(wildcards).settings.get("processes", 1))
+        return max(self.fit_threads(wildcards.dataset, cores), processes)
+
     # ---- fits ----------------------------------------------------------------------------
 
     def fit(self, wildcards: Any) -> Fit:

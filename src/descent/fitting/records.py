@@ -76,7 +76,7 @@ def fit_record(
     predict_at: list[list[float]],
     accuracy_targets: Sequence[float] = (),
 ) -> tuple[dict[str, Any], Any]:
-    """Run one fit and build its result record (the fit JSON contract, see the README).
+    """Run one fit and build its result record (the fit JSON contract, see docs/results.md).
 
     ``job`` holds ``dataset``, ``scaling`` and ``method``. Returns the record and, for iterative
     methods, the history frame (else None).
