@@ -106,3 +106,13 @@ def test_the_processes_setting_runs_a_fit_data_parallel_with_the_same_record(dat
     # the exact prediction applies unchanged: the same predicted gap curve beside the observed one
     np.testing.assert_allclose(two.history["predicted_gap"], one.history["predicted_gap"], rtol=1e-9)
     assert two.extra["predicted"]["iterations_to"] == one.extra["predicted"]["iterations_to"]
+
+
+def test_a_streamed_fit_refuses_processes_instead_of_ignoring_them(data):
+    from descent.fitting.closed_form import array_chunks
+    from descent.fitting.streamed import fit_streaming
+
+    X, y = data
+    settings = default_fit_settings(ROOT / "schemas", "manual_gd", iterations=2, processes=2)
+    with pytest.raises(FitError, match="processes: 2 needs the data in memory"):
+        fit_streaming(lambda: array_chunks(X, y), ["a", "b", "c"], X.dtype, "raw", settings, ([0.0] * 3, 0.0))

@@ -18,7 +18,7 @@ from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
 from descent.fitting.parallel import fit_data_parallel
 from descent.fitting.registry import get_method, typed_settings
-from descent.fitting.scaling import standardization_stats, standardize, to_original_units
+from descent.fitting.scaling import outcome_in_original_units, standardization_stats, standardize
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import gradient_pass, parquet_chunks, shuffled_row_groups
 from descent.fitting.streamed import fit_streaming
@@ -58,11 +58,7 @@ def fit(
             outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
         annotate_convergence(outcome, Xf, yf, settings, init, accuracy_targets)
         check_convergence(outcome, Xf, yf, settings, init)
-    if outcome.original is not None:  # a refined closed form: original units at full precision
-        return outcome, outcome.original[:-1].copy(), float(outcome.original[-1])
-    if stats is None:
-        return outcome, outcome.weights, outcome.bias
-    w, b = to_original_units(outcome.weights, outcome.bias, stats)
+    w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from descent.fitting.common import FitError
+from descent.fitting.common import FitError, FitOutcome
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,14 @@ def to_original_units(w_s: np.ndarray, b_s: float, stats: Standardization) -> tu
     w = np.asarray(w_s, dtype=np.float64) * stats.y_std / stats.x_std
     b = float(b_s) * stats.y_std + stats.y_mean - float(w @ stats.x_mean)
     return w, b
+
+
+def outcome_in_original_units(outcome: FitOutcome, stats: Standardization | None) -> tuple[np.ndarray, float]:
+    """A fit's weights (k,) and bias in original units: the refined closed forms' own (computed
+    there at full precision: mapping back would cancel digits of the bias on offset data), else
+    its fitted-space parameters mapped back through ``stats`` (as they are when raw)."""
+    if outcome.original is not None:
+        return outcome.original[:-1].copy(), float(outcome.original[-1])
+    if stats is None:
+        return outcome.weights, outcome.bias
+    return to_original_units(outcome.weights, outcome.bias, stats)

@@ -15,7 +15,7 @@ from descent.fitting.closed_form import Chunks, gram_of_chunks
 from descent.fitting.common import FitError, FitOutcome
 from descent.fitting.convergence import annotate_from_gram
 from descent.fitting.registry import get_method, methods
-from descent.fitting.scaling import to_original_units
+from descent.fitting.scaling import outcome_in_original_units
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import chunk_statistics
 from descent.fitting.stream_descent import full_batch_descent, minibatch_descent, streamed_step
@@ -50,6 +50,11 @@ def fit_streaming(
             f"method {method.name!r} cannot stream data larger than memory_budget_mb (it needs the data in memory); "
             f"streaming methods: {', '.join(streaming_methods())}; or raise memory_budget_mb, use float32, a bigger node"
         )
+    if settings.processes > 1 and method.kind == "iterative":
+        raise FitError(
+            f"processes: {settings.processes} needs the data in memory for now (a streamed fit runs in one process); "
+            "set processes: 1 for this dataset, or raise memory_budget_mb"
+        )
     stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
     k = len(features)
     if method.solve_chunks is not None:
@@ -69,9 +74,5 @@ def fit_streaming(
         outcome.extra["passes"] += 1  # the Gram's
         eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
         annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
-    if outcome.original is not None:  # a refined closed form: original units at full precision
-        return outcome, outcome.original[:-1].copy(), float(outcome.original[-1])
-    if stats is None:
-        return outcome, outcome.weights, outcome.bias
-    w, b = to_original_units(outcome.weights, outcome.bias, stats)
+    w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
