@@ -147,3 +147,20 @@ def test_sgd_regressor_runs_on_float32_data(noiseless):
         ([0.0] * 3, 0.0),
     )
     assert outcome.status in ("max_iterations", "converged", "stalled") and np.isfinite(w).all()
+
+
+def test_a_fit_stopped_where_its_test_was_met_reports_those_parameters_not_a_cap():
+    """Adam on the standardized diabetes table meets its gradient test at iteration 2172 and its
+    next step leaves the tolerance again: the fit is converged, with the parameters that met it
+    (it was recorded as max_iterations after 2173 of its 3000 iterations)."""
+    from descent.datasets import diabetes_frame
+    from descent.fitting.records import fit
+
+    frame = diabetes_frame()
+    y, X = frame["progression"].to_numpy(float), frame.drop(columns=["progression"]).to_numpy(float)
+    settings = default_fit_settings(ROOT / "schemas", "adam", lr=0.01, iterations=3000, stop_early=True, tolerance=1e-8)
+    outcome, _, _ = fit(X, y, "standardized", settings, ([0.0] * X.shape[1], 0.0))
+    last = outcome.history.iloc[-1]
+    assert outcome.status == "converged" and outcome.iterations == last["iteration"] == outcome.extra["test_met_at"]
+    assert last["grad_norm"] <= 1e-8 * outcome.history["grad_norm"].iloc[0]
+    np.testing.assert_array_equal(outcome.weights, last[[f"w{j}" for j in range(X.shape[1])]].to_numpy(float))

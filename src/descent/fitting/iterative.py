@@ -273,6 +273,7 @@ def fit_iterative(
     converged = diverged = False
     stalled_at: int | None = None
     diverged_at: int | None = None
+    met_at: int | None = None  # the iteration whose parameters met the test, when it stopped the fit
     initial_grad = previous_loss = None
     updates = settings.iterations
     start = time.perf_counter()
@@ -317,6 +318,7 @@ def fit_iterative(
             stalled_at = iteration
         if stop_early and (converged or stalled_at is not None):
             updates = iteration + 1  # this iteration's update was applied
+            met_at = iteration if converged else None
             break
     if device == "cuda":
         torch.cuda.synchronize()
@@ -327,7 +329,17 @@ def fit_iterative(
         final_loss, final_grad = full_state()
         w, b = current()
         w_final, b_final = w.double().cpu().numpy(), float(b)
-        if finite(final_loss, final_grad, w_final, b_final):
+        moved_away = (
+            met_at is not None
+            and criterion == "grad_norm"
+            and initial_grad is not None
+            and not final_grad <= tolerance * initial_grad
+        )
+        if moved_away:
+            # The update after the test was met left the tolerance (Adam's steps need not descend):
+            # report the parameters where it was met, the history's last row, not a cap never reached.
+            last_finite = (rows[-1][3], rows[-1][4])
+        elif finite(final_loss, final_grad, w_final, b_final):
             rows.append((updates, final_loss, final_grad, w_final, b_final, seconds))
             if criterion == "grad_norm" and initial_grad is not None:
                 converged = final_grad <= tolerance * initial_grad
@@ -366,6 +378,7 @@ def fit_iterative(
             "final_grad_norm": rows[-1][2] if rows else None,
             "stalled": stalled_at is not None,
             "stalled_at": stalled_at,
+            "test_met_at": met_at,
             "precision_reached": reached,
             "stall_tolerance": stall_rtol,
         },
