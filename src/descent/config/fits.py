@@ -15,13 +15,8 @@ from typing import Any, NamedTuple
 from descent.config.schema import fill_defaults
 from descent.dataspec import feature_names
 from descent.fitting.method import Method
-from descent.fitting.registry import get_method, methods
+from descent.fitting.registry import get_method, methods, typed_settings
 from descent.fitting.settings import FitSettings, shared_setting_names
-
-
-def base_methods() -> tuple[str, ...]:
-    """Every registered method's name (built-in, then plugins)."""
-    return tuple(methods())
 
 
 def default_fit_settings(schema_dir: str | Path, method: str, **changes: Any) -> FitSettings:
@@ -87,7 +82,7 @@ def repetition_name(fit: str, repetition: int) -> str:
 def repetitions(config: dict[str, Any], job: FitJob) -> int:
     """How many runs ``job`` gets: ``fits.repetitions`` when it depends on a seed (shuffled
     batches, scikit-learn's shuffle), else ``fits.timing_repetitions`` (to measure its time)."""
-    random = depends_on_seed(fit_settings_of(_resolve(config, job)))
+    random = depends_on_seed(typed_settings(_resolve(config, job)))
     return int(config["fits"]["repetitions"] if random else config["fits"]["timing_repetitions"])
 
 
@@ -148,11 +143,6 @@ def depends_on_seed(settings: FitSettings) -> bool:
     return settings.batch_size is not None or get_method(settings.method).random
 
 
-def fit_settings_of(values: Mapping[str, Any]) -> FitSettings:
-    """A resolved settings dict typed by its method."""
-    return get_method(str(values["method"])).settings(values)
-
-
 def own_settings(values: Mapping[str, Any], method: Method) -> dict[str, Any]:
     """``values`` restricted to the settings every method shares and ``method``'s own options,
     its options' declared defaults filled in: options of other methods, set for every method by
@@ -182,7 +172,7 @@ def _resolve(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
 
 def fit_settings(config: dict[str, Any], job: FitJob) -> FitSettings:
     """The typed settings of one fit (:func:`resolve_settings`, then :class:`FitSettings`)."""
-    return fit_settings_of(resolve_settings(config, job))
+    return typed_settings(resolve_settings(config, job))
 
 
 def _options_listing(names: list[str]) -> str:
