@@ -21,7 +21,7 @@ os.environ.update(
 from descent import resources as descent_resources
 from descent.config.fits import FitJob
 from descent.fitting.registry import PLUGINS_VARIABLE, plugin_files
-from descent.plan import Plan
+from descent.plan import ONE_FILE_PARQUET, SHARD_PARQUET, Plan
 from descent.validation import validate_config
 
 # Fails before any job runs, naming every bad field of every section at once (schema defaults
@@ -39,6 +39,8 @@ PLAN = Plan(
     sidecar=lambda name: expand(rules.dataset.output.meta, dataset=name)[0],
 )
 DATASETS = PLAN.datasets
+SHARDED_DATASETS = [name for name in DATASETS if PLAN.sharded(name)]
+ONE_FILE_DATASETS = [name for name in DATASETS if name not in SHARDED_DATASETS]
 FIT_JOBS = PLAN.jobs()
 ITERATIVE_FIT_JOBS = PLAN.jobs(iterative=True)
 SINGLE_FEATURE_DATASETS = PLAN.single_feature
@@ -88,7 +90,8 @@ def get_final_output():
     `report.lessons`), so that switched off, those stages do not run at all."""
     scalings = config["fits"]["scalings"]
     targets = [
-        *expand(rules.dataset.output, dataset=DATASETS),
+        *expand(rules.dataset.output.meta, dataset=DATASETS),
+        *[path for name in DATASETS for path in PLAN.data_files(name)],
         *fit_paths(rules.fit_closed_form.output.json, FIT_JOBS),
         *fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
         *rules.fit_summary.output,

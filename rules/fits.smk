@@ -3,7 +3,7 @@
 
 rule fit_iterative:
     input:
-        parquet=rules.dataset.output.parquet,
+        parquet=lambda wildcards: PLAN.data_files(wildcards.dataset),
         meta=rules.dataset.output.meta,
         plugin=lambda wildcards: PLAN.fit(wildcards).plugin,
     output:
@@ -33,7 +33,7 @@ rule fit_iterative:
 
 rule fit_closed_form:
     input:
-        parquet=rules.dataset.output.parquet,
+        parquet=lambda wildcards: PLAN.data_files(wildcards.dataset),
         meta=rules.dataset.output.meta,
         plugin=lambda wildcards: PLAN.fit(wildcards).plugin,
     output:
@@ -61,7 +61,7 @@ rule fit_closed_form:
 
 rule gradient_check:
     input:
-        parquet=rules.dataset.output.parquet,
+        parquet=lambda wildcards: PLAN.data_files(wildcards.dataset),
         meta=rules.dataset.output.meta,
     output:
         check="results/fits/gradient_check/{dataset}.json",
@@ -82,7 +82,7 @@ rule gradient_check:
 
 rule loss_surface:
     input:
-        parquet=rules.dataset.output.parquet,
+        parquet=lambda wildcards: PLAN.data_files(wildcards.dataset),
         meta=rules.dataset.output.meta,
     output:
         surface="results/fits/{dataset}/{scaling}/loss_surface.parquet",
@@ -111,7 +111,7 @@ rule fit_summary:
     input:
         fits=fit_paths(rules.fit_closed_form.output.json, FIT_JOBS),
         histories=fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
-        parquets=expand(rules.dataset.output.parquet, dataset=DATASETS),
+        parquets=[path for name in DATASETS for path in PLAN.data_files(name)],
         metas=expand(rules.dataset.output.meta, dataset=DATASETS),
     output:
         summary="results/fits/summary.parquet",
@@ -129,6 +129,7 @@ rule fit_summary:
         runtime=10,
     params:
         history_keys=[list(job) for job in ITERATIVE_FIT_JOBS],
+        data_files={name: PLAN.data_files(name) for name in DATASETS},
         scalings=config["fits"]["scalings"],
         accuracy_targets=config["fits"]["accuracy_targets"],
     script:

@@ -24,7 +24,7 @@ REPORT_SCALINGS = list(CONFIG.fits.scalings)
 
 rule report_fit_figures:
     input:
-        parquet=rules.dataset.output.parquet,
+        parquet=lambda wildcards: PLAN.data_files(wildcards.dataset),
         meta=rules.dataset.output.meta,
         fits=lambda wildcards: fit_paths(
             rules.fit_closed_form.output.json, jobs_of(FIT_JOBS, wildcards.dataset)
@@ -72,7 +72,7 @@ rule report_fit_figures:
 
 rule report_surface_figure:
     input:
-        parquet=rules.dataset.output.parquet,
+        parquet=lambda wildcards: PLAN.data_files(wildcards.dataset),
         meta=rules.dataset.output.meta,
         surfaces=expand(
             rules.loss_surface.output.surface,
@@ -237,9 +237,9 @@ rule report_html:
         histories=fit_paths(rules.fit_iterative.output.history, ITERATIVE_FIT_JOBS),
         checks=expand(rules.gradient_check.output.check, dataset=DATASETS),
         metas=expand(rules.dataset.output.meta, dataset=DATASETS),
-        single_parquets=expand(
-            rules.dataset.output.parquet, dataset=SINGLE_FEATURE_DATASETS
-        ),
+        single_parquets=[
+            path for name in SINGLE_FEATURE_DATASETS for path in PLAN.data_files(name)
+        ],
         surfaces=expand(
             rules.loss_surface.output.surface,
             dataset=SINGLE_FEATURE_DATASETS,
@@ -280,6 +280,7 @@ rule report_html:
         config=config,
         datasets=DATASETS,
         single_feature=SINGLE_FEATURE_DATASETS,
+        data_files={name: PLAN.data_files(name) for name in SINGLE_FEATURE_DATASETS},
         scalings=REPORT_SCALINGS,
         fit_keys=fit_keys(FIT_JOBS),
         history_keys=fit_keys(ITERATIVE_FIT_JOBS),

@@ -20,9 +20,10 @@ with job_logging(snakemake.log[0], "fit_summary") as log:
     mem_mb = snakemake.resources.get("mem_mb")
     scalings = list(snakemake.params.scalings)
     references, conditionings = {}, {}
-    for parquet, meta_path in zip(snakemake.input.parquets, snakemake.input.metas):
+    for meta_path in snakemake.input.metas:
         meta = read_json(meta_path)
         name, features = meta["dataset"], list(meta["features"])
+        parquet = snakemake.params.data_files[name]  # its one file, or its shards in order
         shape = (int(meta["n"]), len(features), 4 if meta.get("dtype") == "float32" else 8)
         if mem_mb is not None and resources.BASE_MB + resources.summary_dataset_mb(*shape) > float(mem_mb):
             log.info("dataset %s (%s) is streamed from %s", name, resources.describe(*shape), parquet)

@@ -43,6 +43,8 @@ def file_format(spec: dict[str, Any]) -> str:
     chosen = spec.get("format", "auto")
     if chosen != "auto":
         return str(chosen)
+    if source_path(spec).is_dir():  # a folder of shards: parquet files only (folder_tables)
+        return "parquet"
     return "parquet" if source_path(spec).suffix.lower() in PARQUET_SUFFIXES else "csv"
 
 
@@ -65,8 +67,46 @@ def _csv_options(spec: dict[str, Any]) -> tuple[Any, Any]:
     return read, parse
 
 
+def folder_tables(spec: dict[str, Any], name: str | None = None) -> list[Path]:
+    """The parquet files of a ``kind: file`` spec whose ``path`` is a folder: its shards, in name
+    order (``.parquet``, ``.pq``, ``.parq``; other files are ignored). Raises ``DataError`` naming
+    the folder and the field when it holds none."""
+    path = source_path(spec)
+    tables = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES)
+    if not tables:
+        others = sorted(p.name for p in path.iterdir())[:5]
+        raise DataError(
+            f"{path}: a folder with no parquet file ({where(spec, name)}path: a folder is read as the shards of "
+            f"one dataset, its .parquet/.pq/.parq files in name order; it holds {others or 'nothing'})"
+        )
+    return tables
+
+
+def is_folder(spec: dict[str, Any]) -> bool:
+    """Whether a ``kind: file`` spec's ``path`` is a folder of parquet shards."""
+    return spec.get("kind", "file") == "file" and source_path(spec).is_dir()
+
+
+def shard_spec(spec: dict[str, Any], index: int, name: str | None = None) -> dict[str, Any]:
+    """The one-file spec of shard ``index`` of a folder spec (:func:`folder_tables`)."""
+    return {**spec, "path": str(folder_tables(spec, name)[index]), "format": "parquet"}
+
+
+def folder_float32(spec: dict[str, Any], name: str | None = None) -> bool:
+    """Whether every column used is float32 in every shard of a folder spec (the shards are then
+    stored as float32, else all as float64: one dtype for the whole dataset)."""
+    columns = [*file_features(spec, name), str(spec["target"])]
+    for index in range(len(folder_tables(spec, name))):
+        schema = dict(file_schema(shard_spec(spec, index, name), name))
+        if not all(str(schema.get(c)) == "float" for c in columns):
+            return False
+    return True
+
+
 def _require_file(spec: dict[str, Any], name: str | None) -> Path:
     path = source_path(spec)
+    if path.is_dir() and file_format(spec) == "parquet":  # a folder of parquet shards: read its first one
+        return folder_tables(spec, name)[0]
     if path.is_dir():
         tables = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".csv", *PARQUET_SUFFIXES))
         holds = (
@@ -177,6 +217,9 @@ def file_shape(spec: dict[str, Any], name: str | None = None) -> tuple[int, int,
     column used is float32 in a parquet file. A missing file gives ``(0, k, 8)`` (``k`` from
     ``features``, else 1): it is produced later, and the estimate is refined once it exists."""
     path = source_path(spec)
+    if path.is_dir():
+        rows = sum(file_shape(shard_spec(spec, i, name), name)[0] for i in range(len(folder_tables(spec, name))))
+        return rows, len(file_features(spec, name)), 4 if folder_float32(spec, name) else 8
     if not path.is_file():
         return 0, len(spec.get("features") or [None]), 8
     features = file_features(spec, name)
@@ -200,7 +243,8 @@ def known_shape(
 
     meta, source = Path(meta_path), source_path(spec)
     try:
-        if meta.stat().st_mtime_ns >= source.stat().st_mtime_ns:
+        sources = folder_tables(spec, name) if source.is_dir() else [source]
+        if meta.stat().st_mtime_ns >= max(s.stat().st_mtime_ns for s in [source, *sources]):
             facts = json.loads(meta.read_text())
             if facts.get("spec") == spec:
                 return int(facts["n"]), len(facts["features"]), 4 if facts.get("dtype") == "float32" else 8
@@ -288,7 +332,11 @@ def _row_text(spec: dict[str, Any], row: int) -> str:
 
 
 def stream_to_parquet(
-    spec: dict[str, Any], out: str | os.PathLike[str], name: str | None = None, standardized: bool = False
+    spec: dict[str, Any],
+    out: str | os.PathLike[str],
+    name: str | None = None,
+    standardized: bool = False,
+    float32: bool | None = None,
 ) -> dict[str, Any]:
     """Validate a ``kind: file`` source while copying its features and target, in that order, to
     parquet at ``out`` (atomically, in row groups of about :data:`ROW_GROUP_BYTES`), chunk by chunk.
@@ -296,7 +344,8 @@ def stream_to_parquet(
     ``standardized``: the standardized scaling is configured, so a constant column (which cannot
     be standardized) is refused here, naming the file and the column. Returns the facts of the
     dataset sidecar: ``features``, ``target``, ``n``, ``dtype`` and ``source`` (``path``,
-    ``format``, ``bytes``, ``sha256``, ``ignored_columns``).
+    ``format``, ``bytes``, ``sha256``, ``ignored_columns``). ``float32``: the stored dtype when
+    given (a shard of a folder takes the whole folder's, :func:`folder_float32`).
 
     Raises
     ------
@@ -314,7 +363,8 @@ def stream_to_parquet(
     columns = [*features, target]
     schema = dict(file_schema(spec, name))
     fmt = file_format(spec)
-    float32 = fmt == "parquet" and all(str(schema[c]) == "float" for c in columns)
+    if float32 is None:
+        float32 = fmt == "parquet" and all(str(schema[c]) == "float" for c in columns)
     dtype = np.float32 if float32 else np.float64
     itemsize = np.dtype(dtype).itemsize
     group_rows = max(1024, ROW_GROUP_BYTES // (len(columns) * itemsize))

@@ -59,6 +59,9 @@ def dataset_problems(name: str, spec: dict[str, Any]) -> list[str]:
         problems.append(f"{where}.target: {spec['target']!r} is also a feature name")
     if spec.get("kind") == "torch_uniform" and not float(spec.get("low", 0.0)) < float(spec.get("high", 1.0)):
         problems.append(f"{where}.high: must be greater than low ({spec.get('low')} >= {spec.get('high')})")
+    shards = int(spec.get("shards", 1))
+    if spec.get("kind") != "file" and shards > 1 and int(spec.get("n", 0)) < 2 * shards:
+        problems.append(f"{where}.shards: {shards} shards of {spec.get('n')} rows leave fewer than 2 rows in a shard")
     if spec.get("kind") == "multiscale_gaussian":
         lo, hi = spec.get("scale_range", [0.01, 1000.0])
         if lo > hi:

@@ -10,7 +10,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 
 class DataError(ValueError):
     """A dataset file is unreadable or its content is unfit for fitting; the message names the file."""
+
+
+#: A dataset's data: one parquet file, or the shard files of a sharded dataset in order (as a
+#: Snakemake rule's input gives them: a string for one file, a list for several).
+DataFiles = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+def data_files(parquet: DataFiles) -> list[Path]:
+    """The files of a dataset's data, in order: ``[parquet]`` for one file."""
+    if isinstance(parquet, (str, os.PathLike)):
+        return [Path(parquet)]
+    return [Path(p) for p in parquet]
 
 
 def _new_temp_file(final: Path) -> Path:
@@ -142,10 +154,10 @@ class LoadedDataset:
 _REQUIRED_META = ("features", "target", "true_weights", "true_bias", "n", "seed", "generator")
 
 
-def load_dataset(
-    parquet: str | os.PathLike[str], meta_path: str | os.PathLike[str], mem_mb: float | None = None
-) -> LoadedDataset:
-    """Load and validate a dataset for fitting.
+def load_dataset(parquet: DataFiles, meta_path: str | os.PathLike[str], mem_mb: float | None = None) -> LoadedDataset:
+    """Load and validate a dataset for fitting: one parquet file, or the shards of a sharded
+    dataset (:func:`data_files`, concatenated in order; each checked against the rows its
+    sidecar's ``shards`` records).
 
     With ``mem_mb`` (the rule's declared memory), first checks from the sidecar's ``n`` and
     features that the data fit in it (:func:`descent.resources.check_memory`), before reading.
@@ -165,9 +177,36 @@ def load_dataset(
     if not features:
         raise DataError(f"{meta_path}: field 'features' is empty")
     itemsize = 4 if meta.get("dtype") == "float32" else 8
-    check_memory(int(meta["n"]), len(features), itemsize, mem_mb, str(parquet))
+    paths = data_files(parquet)
+    check_memory(int(meta["n"]), len(features), itemsize, mem_mb, ", ".join(map(str, paths)))
+    import pyarrow as pa
+
+    tables = [_read_columns(path, features, target, meta_path) for path in paths]
+    _check_shard_rows(meta, meta_path, paths, [t.num_rows for t in tables])
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    del tables
+    return _to_arrays(table, paths[0] if len(paths) == 1 else Path(meta_path), features, target, meta)
+
+
+def _check_shard_rows(meta: dict[str, Any], meta_path: Any, paths: list[Path], rows: list[int]) -> None:
+    """A sharded dataset's files must be the shards its sidecar records, with their rows."""
+    shards = meta.get("shards")
+    if shards is None:
+        return
+    if len(shards) != len(paths):
+        raise DataError(f"{meta_path}: records {len(shards)} shard(s), {len(paths)} file(s) given")
+    for shard, path, count in zip(shards, paths, rows):
+        if int(shard["rows"]) != count:
+            raise DataError(
+                f"{path}: {count} row(s), but {meta_path} records {shard['rows']} for this shard "
+                "(the shard changed after its dataset was written: rerun the dataset's jobs)"
+            )
+
+
+def _read_columns(parquet: Path, features: list[str], target: str, meta_path: Any) -> Any:
+    """The ``features`` and ``target`` columns of one parquet file (a pyarrow table), every
+    failure naming the file."""
     import pyarrow.parquet as pq
-    import pyarrow.types as pat
 
     try:
         schema = pq.read_schema(parquet)
@@ -179,11 +218,20 @@ def load_dataset(
                 f"file has {list(schema.names)})"
             )
         # Only the needed columns, copied one by one into X: no DataFrame and no second copy.
-        table = pq.read_table(parquet, columns=[*features, target])
+        return pq.read_table(parquet, columns=[*features, target])
     except DataError:
         raise
+    except FileNotFoundError as exc:
+        raise DataError(f"{parquet}: no such file (listed by {meta_path}: rerun the dataset's jobs)") from exc
     except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files
         raise DataError(f"{parquet}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def _to_arrays(table: Any, parquet: Path, features: list[str], target: str, meta: dict[str, Any]) -> LoadedDataset:
+    """``X`` (n, k) and ``y`` (n,) from the columns of ``table``, refusing non-float columns, too
+    few rows and non-finite values (naming ``parquet``, the column and the first bad row)."""
+    import pyarrow.types as pat
+
     for column in [*features, target]:
         kind = table.schema.field(column).type
         if not (pat.is_floating(kind) or pat.is_integer(kind)):

@@ -23,6 +23,10 @@ from descent.fitting.registry import get_method, plugin_source
 #: check, the data figure): an evenly spaced sample (descent.fitting.stream.load_sample).
 SAMPLE_ROWS = 1 << 20
 
+#: Where a dataset's rows are written: one file, or one file per shard (rules/datasets.smk).
+ONE_FILE_PARQUET = "results/datasets/{dataset}.parquet"
+SHARD_PARQUET = "results/datasets/{dataset}/shard-{shard}.parquet"
+
 #: Data at most this size is fitted on one thread (start-up dominates); larger, on every core.
 ONE_THREAD_BYTES = 64 * 2**20
 
@@ -82,7 +86,34 @@ class Plan:
         """The table of a ``kind: file`` dataset (an input of its job, so editing it reruns
         everything that depends on it; a rule that writes it runs first); nothing otherwise."""
         spec = self.spec(dataset)
-        return [spec["path"]] if spec["kind"] == "file" else []
+        return [spec["path"]] if spec["kind"] == "file" and not self.sharded(dataset) else []
+
+    def sharded(self, dataset: str) -> bool:
+        """Whether ``dataset`` is stored as shards (:mod:`descent.datasets.shards`)."""
+        from descent.datasets.shards import is_sharded  # lists a kind: file folder; numpy only for generated kinds
+
+        return is_sharded(self.spec(dataset))
+
+    def shards(self, dataset: str) -> list[str]:
+        """The ``{shard}`` labels of a sharded dataset, in order (none for a one-file dataset)."""
+        from descent.datasets.shards import shard_count, shard_label  # as in sharded()
+
+        return [shard_label(i) for i in range(shard_count(self.spec(dataset)))] if self.sharded(dataset) else []
+
+    def data_files(self, dataset: str) -> list[str]:
+        """The parquet file(s) holding ``dataset``'s rows, in order: its shards, or its one file."""
+        if self.sharded(dataset):
+            return [SHARD_PARQUET.format(dataset=dataset, shard=shard) for shard in self.shards(dataset)]
+        return [ONE_FILE_PARQUET.format(dataset=dataset)]
+
+    def shard_source(self, dataset: str, shard: str) -> list[str]:
+        """The user's file a shard of a ``kind: file`` folder is made from (an input of its job)."""
+        spec = self.spec(dataset)
+        if spec["kind"] != "file":
+            return []
+        from descent.datafile import folder_tables  # lists the folder
+
+        return [str(folder_tables(spec, dataset)[int(shard)])]
 
     def shape(self, dataset: str) -> tuple[int, int, int]:
         """(rows, features, bytes per value); a ``kind: file`` dataset's from its sidecar once

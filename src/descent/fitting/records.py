@@ -22,7 +22,7 @@ from descent.fitting.scaling import outcome_in_original_units, standardization_s
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import gradient_pass, parquet_chunks, shuffled_row_groups
 from descent.fitting.streamed import fit_streaming
-from descent.io import load_dataset, read_json
+from descent.io import DataFiles, load_dataset, read_json
 
 
 def fit(
@@ -132,7 +132,7 @@ def build_record(
 
 
 def streaming_record(
-    parquet: str,
+    parquet: DataFiles,
     meta: dict[str, Any],
     job: dict[str, str],
     settings: FitSettings,
@@ -198,7 +198,7 @@ def skipped_record(meta: dict[str, Any], job: dict[str, str], settings: dict[str
 
 
 def fit_files(
-    parquet: str,
+    parquet: DataFiles,
     meta_path: str,
     job: dict[str, str],
     settings: dict[str, Any],

@@ -29,7 +29,8 @@ import numpy as np
 from descent.fitting.closed_form import Chunks, blocks, float64_block
 from descent.fitting.common import FitError
 from descent.fitting.scaling import Standardization
-from descent.io import DataError, LoadedDataset, read_json
+from descent.io import DataError, DataFiles, LoadedDataset, data_files, read_json
+from descent.moments import Moments, block_moments, merge_all
 
 T = TypeVar("T")
 
@@ -40,30 +41,45 @@ PREFETCH_DEPTH = 2
 
 
 def parquet_chunks(
-    path: str | Path, features: list[str], target: str, rows: int = STREAM_ROWS
+    path: DataFiles, features: list[str], target: str, rows: int = STREAM_ROWS
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(X (m, k), y (m,))`` chunks of ``features`` and ``target`` from ``path``, in file order
-    (``X`` column-major, in the file's dtype). The next chunk is read in a background thread
-    while the caller computes on this one (:func:`prefetched`)."""
-    return prefetched(_read_chunks(path, features, target, rows))
+    """``(X (m, k), y (m,))`` chunks of ``features`` and ``target`` from ``path`` (a parquet file,
+    or a sharded dataset's files, read one after the other), in file order (``X`` column-major,
+    in the file's dtype). The next chunk is read in a background thread while the caller
+    computes on this one (:func:`prefetched`)."""
+    return prefetched(_read_chunks(data_files(path), features, target, rows))
 
 
 def _read_chunks(
-    path: str | Path, features: list[str], target: str, rows: int
+    paths: list[Path], features: list[str], target: str, rows: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     import pyarrow.parquet as pq
 
     k = len(features)
-    # pre_buffer=False: pyarrow's default read-ahead keeps buffers alive as it goes, so a whole
-    # pass over a 28 GiB file was killed for memory (measured: peak 687 MB already at 2·10⁷ rows).
-    with pq.ParquetFile(path, pre_buffer=False) as handle:
-        for batch in handle.iter_batches(batch_size=rows, columns=[*features, target]):
-            columns = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(k + 1)]
-            # Column-major: parquet stores columns, so each copy is one contiguous run.
-            X = np.empty((batch.num_rows, k), dtype=np.result_type(*columns[:k]), order="F")
-            for j in range(k):
-                X[:, j] = columns[j]
-            yield X, columns[k]
+    for path in paths:
+        # pre_buffer=False: pyarrow's default read-ahead keeps buffers alive as it goes, so a whole
+        # pass over a 28 GiB file was killed for memory (measured: peak 687 MB already at 2·10⁷ rows).
+        with _open_parquet(path) as handle:
+            for batch in handle.iter_batches(batch_size=rows, columns=[*features, target]):
+                columns = [batch.column(i).to_numpy(zero_copy_only=False) for i in range(k + 1)]
+                # Column-major: parquet stores columns, so each copy is one contiguous run.
+                X = np.empty((batch.num_rows, k), dtype=np.result_type(*columns[:k]), order="F")
+                for j in range(k):
+                    X[:, j] = columns[j]
+                yield X, columns[k]
+
+
+def _open_parquet(path: Path) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of ``path`` without read-ahead; a missing or unreadable
+    file (a shard deleted or damaged after its dataset was written) raises ``DataError`` naming it."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path, pre_buffer=False)
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: no such file (a shard of this dataset is missing: rerun its dataset job)") from exc
+    except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files
+        raise DataError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
 
 
 def prefetched(items: Iterator[T], depth: int = PREFETCH_DEPTH) -> Iterator[T]:
@@ -130,7 +146,7 @@ def sample_rows(chunks: Chunks, n: int, max_rows: int) -> tuple[np.ndarray, np.n
     return np.concatenate(kept_X), np.concatenate(kept_y)
 
 
-def load_sample(parquet: str | Path, meta_path: str | Path, max_rows: int) -> Any:
+def load_sample(parquet: DataFiles, meta_path: str | Path, max_rows: int) -> Any:
     """A :class:`descent.io.LoadedDataset` of at most ``max_rows`` evenly spaced rows
     (:func:`sample_rows`) of a dataset too large for memory, for the jobs that only check or
     draw it (the gradient check, the data figure); ``meta`` is the sidecar with ``sampled_from``
@@ -145,34 +161,36 @@ def load_sample(parquet: str | Path, meta_path: str | Path, max_rows: int) -> An
     return LoadedDataset(X=X, y=y, meta={**meta, "sampled_from": int(meta["n"])})
 
 
+def chunk_moments(chunks: Chunks) -> Moments:
+    """Means and centred sums of squares of the features and the target over ``chunks`` in one
+    pass (float64, blocks merged left to right, :mod:`descent.moments`)."""
+    total = merge_all(block_moments(X, y) for X, y in blocks(chunks))
+    if total is None:
+        raise FitError("no rows")
+    return total
+
+
+def moments_standardization(moments: Moments, features: list[str]) -> Standardization:
+    """The standardization of data with these ``moments`` (features, then the target; sample
+    standard deviations, ddof = 1). Refuses fewer than 2 rows, and a constant column by name."""
+    if moments.count < 2:
+        raise FitError("fewer than 2 rows: cannot standardize")
+    std = moments.std()
+    constant = [name for name, s in zip([*features, "target"], std) if not s > 0]
+    if constant:
+        raise FitError(f"constant column(s) {', '.join(constant)}: cannot standardize (standard deviation 0)")
+    return Standardization(moments.mean[:-1], std[:-1], float(moments.mean[-1]), float(std[-1]))
+
+
 def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardization, int]:
     """Means and sample standard deviations (ddof=1) of the features and the target in one pass
     over ``chunks`` (float64, Chan et al.'s merge of chunk means and centred sums of squares),
     and the number of rows. Refuses a constant column by name."""
-    n = 0
-    mean: np.ndarray | None = None
-    m2 = np.zeros(0)
-    for X, y in blocks(chunks):
-        columns = np.empty((X.shape[1] + 1, len(X)))  # (k+1, m) float64: the features, then y; in cache
-        columns[:-1] = X.T
-        columns[-1] = y
-        count, block_mean = columns.shape[1], columns.mean(axis=1)
-        columns -= block_mean[:, None]
-        block_m2 = np.einsum("ij,ij->i", columns, columns)
-        if mean is None:
-            n, mean, m2 = count, block_mean, block_m2
-            continue
-        delta, total = block_mean - mean, n + count
-        mean = mean + delta * count / total
-        m2 = m2 + block_m2 + delta * delta * n * count / total
-        n = total
-    if mean is None or n < 2:  # (mean is None: no chunk at all)
-        raise FitError("fewer than 2 rows: cannot standardize")
-    std = np.sqrt(m2 / (n - 1))
-    constant = [name for name, s in zip([*features, "target"], std) if not s > 0]
-    if constant:
-        raise FitError(f"constant column(s) {', '.join(constant)}: cannot standardize (standard deviation 0)")
-    return Standardization(mean[:-1], std[:-1], float(mean[-1]), float(std[-1])), n
+    try:
+        moments = chunk_moments(chunks)
+    except FitError:
+        raise FitError("fewer than 2 rows: cannot standardize") from None
+    return moments_standardization(moments, features), moments.count
 
 
 def gradient_pass(
@@ -192,27 +210,38 @@ def gradient_pass(
     return total / n, gw / n, gb / n, n
 
 
-def row_group_count(path: str | Path) -> int:
-    """Number of row groups of the parquet file ``path`` (from its footer)."""
-    import pyarrow.parquet as pq
+def row_groups(path: DataFiles) -> list[tuple[Path, int]]:
+    """Every row group of ``path`` (a file, or a sharded dataset's files in order) as
+    ``(file, group number in that file)``, numbered across the files (from their footers)."""
+    groups = []
+    for file in data_files(path):
+        with _open_parquet(file) as handle:
+            groups += [(file, group) for group in range(handle.num_row_groups)]
+    return groups
 
-    with pq.ParquetFile(path) as handle:
-        return int(handle.num_row_groups)
+
+def row_group_count(path: DataFiles) -> int:
+    """Number of row groups of ``path`` (all its files')."""
+    return len(row_groups(path))
 
 
 def parquet_row_groups(
-    path: str | Path, features: list[str], target: str, order: list[int] | np.ndarray
+    path: DataFiles, features: list[str], target: str, order: list[int] | np.ndarray
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The row groups of ``path`` numbered by ``order``, as ``(X (m, k), y (m,))`` (X column-major),
-    one group read at a time, the next read ahead in a background thread (:func:`prefetched`)."""
+    """The row groups of ``path`` numbered by ``order`` (across its files, :func:`row_groups`), as
+    ``(X (m, k), y (m,))`` (X column-major), one group read at a time, the next read ahead in a
+    background thread (:func:`prefetched`)."""
+    numbered = row_groups(path)
 
     def read() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        import pyarrow.parquet as pq
-
         k = len(features)
-        with pq.ParquetFile(path, pre_buffer=False) as handle:
-            for group in order:
-                table = handle.read_row_group(int(group), columns=[*features, target])
+        handles: dict[Path, Any] = {}
+        try:
+            for index in order:
+                file, group = numbered[int(index)]
+                if file not in handles:
+                    handles[file] = _open_parquet(file)
+                table = handles[file].read_row_group(group, columns=[*features, target])
                 columns = [table.column(i).to_numpy() for i in range(k + 1)]
                 X = np.empty((table.num_rows, k), dtype=np.result_type(*columns[:k]), order="F")
                 for j in range(k):
@@ -220,11 +249,14 @@ def parquet_row_groups(
                 y = np.array(columns[k])
                 del table, columns  # not held while the group waits in the queue
                 yield X, y
+        finally:
+            for handle in handles.values():
+                handle.close()
 
     return prefetched(read(), depth=1)  # a row group is large: read one ahead, no more
 
 
-def shuffled_row_groups(path: str | Path, features: list[str], target: str) -> Callable[[np.random.Generator], Chunks]:
+def shuffled_row_groups(path: DataFiles, features: list[str], target: str) -> Callable[[np.random.Generator], Chunks]:
     """``shuffled(rng)`` for :func:`fit_streaming`: every row group of ``path`` once, in the order
     ``rng.permutation`` draws."""
     groups = row_group_count(path)

@@ -62,7 +62,7 @@ def streamed_facts(
 
 
 def parquet_facts(
-    path: str | Path, features: list[str], target: str, scalings: Iterable[str]
+    path: DataFiles, features: list[str], target: str, scalings: Iterable[str]
 ) -> tuple[Reference, dict[str, Conditioning]]:
     """:func:`streamed_facts` of a dataset's parquet (``descent.fitting.stream.parquet_chunks``)."""
 

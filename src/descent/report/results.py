@@ -41,7 +41,7 @@ class Results:
     ``figures`` maps a name to a PNG path: ``{dataset}_fits``, ``{dataset}_loss``,
     ``{dataset}_surface``, ``gradient_check``, ``predictions``, ``matmul_gflops``,
     ``matmul_speedup``, ``lessons_{key}``. ``data_paths`` maps a single-feature dataset to its
-    ``(parquet, sidecar)`` paths; :meth:`data` loads it on first use.
+    ``(parquet file or shard files, sidecar)``; :meth:`data` loads it on first use.
     """
 
     config: dict[str, Any]
@@ -57,7 +57,7 @@ class Results:
     benchmark_sidecar: dict[str, Any] | None = None
     lessons: dict[str, dict[str, Any]] = field(default_factory=dict)
     lesson_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    data_paths: dict[str, tuple[str, str]] = field(default_factory=dict)
+    data_paths: dict[str, tuple[Any, str]] = field(default_factory=dict)
     #: ``results/fits/conditioning.parquet``, ``time_to_accuracy.parquet``, ``repetitions.parquet``
     #: (issues #14, #15); ``None`` when this run has none.
     conditioning: pd.DataFrame | None = None
@@ -205,7 +205,7 @@ def from_snakemake(inp: Any, par: Any) -> Results:
         checks={Path(path).stem: read_json(path) for path in inp.checks},
         metas=metas,
         figures=figures,
-        data_paths={Path(p).stem: (p, meta_paths[Path(p).stem]) for p in inp.single_parquets},
+        data_paths={name: (files, meta_paths[name]) for name, files in par.data_files.items()},
     )
     _read_cost(results, _maybe(inp, "conditioning"), _maybe(inp, "time_to_accuracy"), _maybe(inp, "repetitions"))
     _first_repetitions(results)
@@ -279,7 +279,12 @@ def from_directory(root: str | Path, config: Mapping[str, Any], best_rtol: float
         metas=metas,
         figures=figures,
         data_paths={
-            name: (str(root / "datasets" / f"{name}.parquet"), str(root / "datasets" / f"{name}.json"))
+            name: (
+                [str(root / "datasets" / name / Path(s["path"]).name) for s in meta["shards"]]
+                if meta.get("shards")
+                else str(root / "datasets" / f"{name}.parquet"),
+                str(root / "datasets" / f"{name}.json"),
+            )
             for name, meta in metas.items()
             if len(meta.get("features", [])) == 1
         },
