@@ -21,7 +21,7 @@ os.environ.update(
 from descent import resources as descent_resources
 from descent.config.fits import FitJob
 from descent.fitting.registry import PLUGINS_VARIABLE, plugin_files
-from descent.plan import ONE_FILE_PARQUET, SHARD_PARQUET, Plan
+from descent.plan import ONE_FILE_PARQUET, SHARD_PARQUET, SHARD_PARTIALS, Plan
 from descent.validation import validate_config
 
 # Fails before any job runs, naming every bad field of every section at once (schema defaults

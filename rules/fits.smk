@@ -1,4 +1,5 @@
-"""Stage 2: fit every dataset with every method, raw and standardized (one job per fit)."""
+"""Stage 2: fit every dataset with every method, raw and standardized (one job per fit); the
+certified closed form of a sharded dataset reduces one `shard_partials` job per shard."""
 
 
 rule fit_iterative:
@@ -31,11 +32,34 @@ rule fit_iterative:
         "../scripts/fit.py"
 
 
+rule shard_partials:
+    input:
+        parquet=SHARD_PARQUET,
+        meta=rules.dataset.output.meta,
+    output:
+        partials=SHARD_PARTIALS,
+    log:
+        "results/logs/partials/{dataset}/{scaling}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/partials/{dataset}/{scaling}/shard-{shard}.tsv"
+    wildcard_constraints:
+        dataset=_alternation(SHARDED_DATASETS),
+        scaling="raw|standardized",
+        shard=r"\d{5}",
+    threads: 1
+    resources:
+        mem_mb=mem_mb("fit", "shard_partials"),
+        runtime=30,
+    script:
+        "../scripts/shard_partials.py"
+
+
 rule fit_closed_form:
     input:
         parquet=lambda wildcards: PLAN.data_files(wildcards.dataset),
         meta=rules.dataset.output.meta,
         plugin=lambda wildcards: PLAN.fit(wildcards).plugin,
+        partials=lambda wildcards: PLAN.partial_files(wildcards),
     output:
         json="results/fits/{dataset}/{scaling}/{method}.json",
     log:

@@ -18,6 +18,7 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
         snakemake.threads,
         accuracy_targets=snakemake.params.get("accuracy_targets", []),
         stream=snakemake.params.stream,
+        partials=list(snakemake.input.get("partials", [])),
     )
     record["threads"] = snakemake.threads
     if "history" in snakemake.output.keys():  # a skipped fit leaves an empty history with the columns

@@ -26,6 +26,8 @@ SAMPLE_ROWS = 1 << 20
 #: Where a dataset's rows are written: one file, or one file per shard (rules/datasets.smk).
 ONE_FILE_PARQUET = "results/datasets/{dataset}.parquet"
 SHARD_PARQUET = "results/datasets/{dataset}/shard-{shard}.parquet"
+#: One shard's partial statistics in one scaling (rules/fits.smk, rule shard_partials).
+SHARD_PARTIALS = "results/partials/{dataset}/{scaling}/shard-{shard}.json"
 
 #: Data at most this size is fitted on one thread (start-up dominates); larger, on every core.
 ONE_THREAD_BYTES = 64 * 2**20
@@ -114,6 +116,21 @@ class Plan:
         from descent.datafile import folder_tables  # lists the folder
 
         return [str(folder_tables(spec, dataset)[int(shard)])]
+
+    def partial_files(self, wildcards: Any) -> list[str]:
+        """The per-shard statistics a closed-form fit of a sharded dataset reduces (map-reduce,
+        :mod:`descent.fitting.partials`), one per shard in order; none for a one-file dataset or
+        a method (or solver) that does not reduce them."""
+        fit = self.fit(wildcards)
+        if fit.iterative or not self.sharded(wildcards.dataset):
+            return []
+        method = get_method(fit.settings["method"])
+        if not method.uses_partials(fit.settings):
+            return []
+        return [
+            SHARD_PARTIALS.format(dataset=wildcards.dataset, scaling=wildcards.scaling, shard=shard)
+            for shard in self.shards(wildcards.dataset)
+        ]
 
     def shape(self, dataset: str) -> tuple[int, int, int]:
         """(rows, features, bytes per value); a ``kind: file`` dataset's from its sidecar once

@@ -154,11 +154,3 @@ def manifest(name: str, spec: dict[str, Any], shards: list[dict[str, Any]], path
         meta["dtype"] = first["dtype"]
     return {**meta, "shards": entries}
 
-
-def shard_moments(meta: dict[str, Any]) -> Moments | None:
-    """The moments of a sharded dataset's columns, its shards' merged in shard order (the same
-    bits wherever computed); None for a one-file dataset."""
-    shards = meta.get("shards")
-    if not shards:
-        return None
-    return merge_all(Moments.from_dict(shard["moments"]) for shard in shards)

@@ -161,7 +161,9 @@ class Method:
     the streamed loop (:mod:`descent.fitting.stream_descent`) can run it from disk. ``monotone``:
     its full-batch loss should not rise (momentum's may for ~√κ steps), so a window without
     progress means a stall. ``inference``: its solution is the ordinary least-squares one, so
-    classical OLS inference applies.
+    classical OLS inference applies. ``reduces_partials`` (or a function of the options saying
+    so): its ``solve_chunks`` takes ``partials=`` (:class:`descent.fitting.partials.Partials`,
+    reduced from one job per shard of a sharded dataset) in place of its own Gram and QR passes.
     """
 
     name: str
@@ -181,6 +183,7 @@ class Method:
     predict: Predictor | None = None
     monotone: bool = True
     inference: bool = False
+    reduces_partials: bool | Callable[[Mapping[str, Any]], bool] = False
 
     def __post_init__(self) -> None:
         where = f"method {self.name!r}"
@@ -204,6 +207,10 @@ class Method:
         clashes = sorted(set(self.options) & shared_setting_names())
         if clashes:
             raise TypeError(f"{where}: option(s) {clashes} clash with settings every method has")
+
+    def uses_partials(self, options: Mapping[str, Any]) -> bool:
+        """Whether a fit with these options of a sharded dataset reduces per-shard statistics."""
+        return bool(self.reduces_partials(options) if callable(self.reduces_partials) else self.reduces_partials)
 
     def uses_torch(self, options: Mapping[str, Any]) -> bool:
         """Whether a run with these options imports torch."""

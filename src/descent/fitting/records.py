@@ -11,14 +11,17 @@ from typing import Any
 
 import numpy as np
 
+from descent.fitting.closed_form import array_chunks
 from descent.fitting.common import FitError, FitOutcome, set_threads
 from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
 from descent.fitting.parallel import fit_data_parallel
+from descent.fitting.partials import Partials, reduce_partials
+from descent.fitting.method import Method
 from descent.fitting.registry import get_method, typed_settings
-from descent.fitting.scaling import outcome_in_original_units, standardization_stats, standardize
+from descent.fitting.scaling import Standardization, outcome_in_original_units, standardization_stats, standardize
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import gradient_pass, parquet_chunks, shuffled_row_groups
 from descent.fitting.streamed import fit_streaming
@@ -33,8 +36,11 @@ def fit(
     init: tuple[list[float], float] | None = None,
     features: list[str] | None = None,
     accuracy_targets: Sequence[float] = (),
+    partials: Partials | None = None,
 ) -> tuple[FitOutcome, np.ndarray, float]:
-    """Fit ``X`` (n, k), ``y`` (n,) in ``scaling`` with the registered ``settings.method``.
+    """Fit ``X`` (n, k), ``y`` (n,) in ``scaling`` with the registered ``settings.method``
+    (a closed form that reduces them: from a sharded dataset's ``partials``, which carry their
+    standardization).
 
     Iterative methods run on the data standardized in its own dtype (as the lessons do), and
     their history is annotated with the gap to the least-squares loss and, for gradient-descent
@@ -45,8 +51,12 @@ def fit(
     """
     settings = typed_settings(settings)
     method = get_method(settings.method)
-    stats = standardization_stats(X, y, features) if scaling == "standardized" else None
-    if method.solve is not None:
+    stats = standardization_stats(X, y, features) if scaling == "standardized" and partials is None else None
+    if partials is not None:
+        stats = partials_stats(partials, scaling)
+        k = X.shape[1]
+        outcome = _solve_chunks(method)(lambda: array_chunks(X, y), k, X.dtype, settings, stats, partials=partials)
+    elif method.solve is not None:
         outcome = method.solve(X, y, settings, stats)
     else:
         if init is None:
@@ -62,6 +72,33 @@ def fit(
     return outcome, w, b
 
 
+def partials_stats(partials: Partials, scaling: str) -> Standardization | None:
+    """The standardization ``partials`` were computed with, checked against the fit's ``scaling``."""
+    if (partials.stats is not None) != (scaling == "standardized"):
+        raise FitError(f"partial statistics of another scaling than {scaling}")
+    return partials.stats
+
+
+def _solve_chunks(method: Method) -> Any:
+    if method.solve_chunks is None:
+        raise FitError(f"method {method.name!r} cannot solve from partial statistics")
+    return method.solve_chunks
+
+
+def read_partials(paths: Sequence[str]) -> Partials | None:
+    """The partial statistics of a sharded dataset's shards (``results/partials/...``, one JSON per
+    shard, in shard order) reduced (:func:`descent.fitting.partials.reduce_partials`); None for none."""
+    if not paths:
+        return None
+    parts = []
+    for path in paths:
+        try:
+            parts.append(Partials.from_dict(read_json(path)))
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise FitError(f"{path}: not a shard's partial statistics ({type(exc).__name__}: {exc})") from exc
+    return reduce_partials(parts)
+
+
 def fit_record(
     X: np.ndarray,
     y: np.ndarray,
@@ -71,6 +108,7 @@ def fit_record(
     init: tuple[list[float], float] | None,
     predict_at: list[list[float]],
     accuracy_targets: Sequence[float] = (),
+    partials: Partials | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Run one fit and build its result record (the fit JSON contract, see docs/results.md).
 
@@ -78,7 +116,7 @@ def fit_record(
     methods, the history frame (else None).
     """
     settings = typed_settings(settings)
-    outcome, w, b = fit(X, y, job["scaling"], settings, init, list(meta["features"]), accuracy_targets)
+    outcome, w, b = fit(X, y, job["scaling"], settings, init, list(meta["features"]), accuracy_targets, partials)
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, mse(X, y, w, b))
     if get_method(settings.method).inference:  # classical OLS inference, original units; only for a certified fit
         record["inference"] = (
@@ -139,6 +177,7 @@ def streaming_record(
     init: tuple[list[float], float] | None,
     predict_at: list[list[float]],
     accuracy_targets: Sequence[float] = (),
+    partials: Partials | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """:func:`fit_record` for data over the memory budget, read from ``parquet`` chunk by chunk
     (:mod:`descent.fitting.stream`; methods that cannot stream are refused with the reason)."""
@@ -149,7 +188,9 @@ def streaming_record(
         return parquet_chunks(parquet, features, target)
 
     shuffled = shuffled_row_groups(parquet, features, target) if settings.batch_size is not None else None
-    outcome, w, b = fit_streaming(chunks, features, dtype, job["scaling"], settings, init, shuffled, accuracy_targets)
+    outcome, w, b = fit_streaming(
+        chunks, features, dtype, job["scaling"], settings, init, shuffled, accuracy_targets, partials
+    )
     outcome.extra["streamed"] = True
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
     if get_method(settings.method).inference:  # as fit_record: from the streamed Gram, two more passes
@@ -208,21 +249,30 @@ def fit_files(
     threads: int | None = None,
     accuracy_targets: Sequence[float] = (),
     stream: bool = False,
+    partials: Sequence[str] = (),
 ) -> tuple[dict[str, Any], Any]:
     """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads — or,
     with ``stream`` (the data exceed ``memory_budget_mb``), fit it from disk chunk by chunk;
-    errors name the file. Returns what :func:`fit_record` returns."""
+    errors name the file. ``partials``: a sharded dataset's per-shard statistics (a closed form
+    that reduces them, ``Method.reduces_partials``). Returns what :func:`fit_record` returns."""
     if settings["device"] == "cuda" and not cuda_available():
         return skipped_record(read_json(meta_path), job, settings, "CUDA not available on this machine"), None
     if threads is not None:
         typed = typed_settings(settings)
         set_threads(threads, uses_torch=get_method(typed.method).uses_torch(typed.options))
     try:
+        reduced = read_partials(partials)
         if stream:
-            return streaming_record(
-                parquet, read_json(meta_path), job, typed_settings(settings), init, predict_at, accuracy_targets
+            record, history = streaming_record(
+                parquet, read_json(meta_path), job, typed_settings(settings), init, predict_at, accuracy_targets, reduced
             )
-        data = load_dataset(parquet, meta_path, mem_mb)
-        return fit_record(data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets)
+        else:
+            data = load_dataset(parquet, meta_path, mem_mb)
+            record, history = fit_record(
+                data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets, reduced
+            )
+        if partials:
+            record["map_reduce"] = {"shards": len(partials), "rows": reduced.rows if reduced is not None else None}
+        return record, history
     except FitError as exc:
         raise FitError(f"{parquet}: {exc}") from exc

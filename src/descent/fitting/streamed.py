@@ -14,6 +14,7 @@ import numpy as np
 from descent.fitting.closed_form import Chunks, gram_of_chunks
 from descent.fitting.common import FitError, FitOutcome
 from descent.fitting.convergence import annotate_from_gram
+from descent.fitting.partials import Partials
 from descent.fitting.registry import get_method, methods
 from descent.fitting.scaling import outcome_in_original_units
 from descent.fitting.settings import FitSettings
@@ -35,6 +36,7 @@ def fit_streaming(
     init: tuple[list[float], float] | None,
     shuffled: Callable[[np.random.Generator], Chunks] | None = None,
     accuracy_targets: Sequence[float] = (),
+    partials: Partials | None = None,
 ) -> tuple[FitOutcome, np.ndarray, float]:
     """Fit data read by ``chunks()`` (each call a fresh pass) with ``settings.method`` in
     ``scaling``, in memory bounded by the chunk size (a row group for mini-batches, which draw
@@ -42,6 +44,8 @@ def fit_streaming(
     Descent also takes one pass for the float64 Gram, which gives ``lr: lipschitz``/``optimal``
     and the history's gap to least squares and exact prediction
     (:func:`descent.fitting.convergence.annotate_from_gram`, asked about ``accuracy_targets``).
+    ``partials``: a sharded dataset's reduced per-shard statistics, for a closed form that takes
+    them (:mod:`descent.fitting.partials`) in place of its own Gram and QR passes.
     Returns what :func:`descent.fitting.records.fit` returns (outcome in the fitted space,
     weights (k,) and bias in original units)."""
     method = get_method(settings.method)
@@ -55,8 +59,15 @@ def fit_streaming(
             f"processes: {settings.processes} needs the data in memory for now (a streamed fit runs in one process); "
             "set processes: 1 for this dataset, or raise memory_budget_mb"
         )
-    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
     k = len(features)
+    if partials is not None and method.solve_chunks is not None:
+        stats = partials.stats  # what the shards' jobs standardized with
+        if (stats is not None) != (scaling == "standardized"):
+            raise FitError(f"partial statistics of another scaling than {scaling}")
+        outcome = method.solve_chunks(chunks, k, data_dtype, settings, stats, partials=partials)
+        w, b = outcome_in_original_units(outcome, stats)
+        return outcome, w, b
+    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
     if method.solve_chunks is not None:
         outcome = method.solve_chunks(chunks, k, data_dtype, settings, stats)
     else:

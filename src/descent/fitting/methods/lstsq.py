@@ -34,6 +34,7 @@ from descent.fitting import closed_form as cf
 from descent.fitting import refine
 from descent.fitting.common import FitError, FitOutcome, resolve_device, resolve_dtype
 from descent.fitting.method import Method, Option
+from descent.fitting.partials import Partials
 from descent.fitting.scaling import Standardization, standardize
 from descent.fitting.settings import FitSettings
 
@@ -110,15 +111,21 @@ def solve_chunks(
     settings: FitSettings,
     stats: Standardization | None,
     arrays: tuple[np.ndarray, np.ndarray] | None = None,
+    partials: Partials | None = None,
 ) -> FitOutcome:
     """The certified closed form from row chunks of ``k`` features (``chunks()`` starts a fresh
     pass: one for the Gram, one more for the QR factor when needed), so data on disk is solved
-    in bounded memory; the torch solvers need the data in memory (``arrays``: X (n, k), y (n,))."""
+    in bounded memory; the torch solvers need the data in memory (``arrays``: X (n, k), y (n,)).
+    With ``partials`` (a sharded dataset's, reduced from one job per shard, standardized by
+    ``stats``), their Gram and R factor replace those two passes; refinement and certificate
+    still read the data."""
     solver = settings.options["lstsq_solver"]
     if solver in TORCH_SOLVERS and arrays is None:
         raise FitError(f"lstsq_solver {solver!r} needs the data in memory; use auto, qr or normal_equations")
+    if partials is not None and solver in TORCH_SOLVERS:
+        raise FitError(f"lstsq_solver {solver!r} solves the data itself: it takes no partial statistics")
     start = time.perf_counter()
-    gram = cf.gram_of_chunks(chunks(), k, stats)
+    gram = partials.gram if partials is not None else cf.gram_of_chunks(chunks(), k, stats)
     sigma = cf.singular_values(gram)
     info: dict[str, Any] = {"dtype": "float64", "device": "cpu"}
     rcond = cf.rank_tolerance(k, data_dtype)
@@ -128,7 +135,7 @@ def solve_chunks(
         or solver == "qr"
         or (solver == "auto" and sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0])
     ):
-        qr = cf.qr_of_chunks(chunks(), k, stats)
+        qr = partials.r if partials is not None else cf.qr_of_chunks(chunks(), k, stats)
         sigma = cf.singular_values(gram, qr)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
     torch_solver = solver in TORCH_SOLVERS
@@ -191,4 +198,5 @@ METHOD = Method(
     solve=solve,
     solve_chunks=solve_chunks,
     inference=True,
+    reduces_partials=lambda options: options["lstsq_solver"] not in TORCH_SOLVERS,
 )
