@@ -22,6 +22,14 @@ rule fit_iterative:
         mem_mb=mem_mb("fit", "fit_iterative"),
         runtime=30,
         gpu=lambda wildcards: int(PLAN.fit(wildcards).settings.get("device") == "cuda"),
+        # A data-parallel fit (processes > 1): under SLURM, one task per process on as many nodes
+        # as the cluster gives (`nodes` in the profile's set-resources), started by `srun`; unset
+        # (None) for every other fit.
+        tasks=lambda wildcards: PLAN.data_parallel(wildcards, PLAN.processes(wildcards)),
+        cpus_per_task=lambda wildcards: PLAN.data_parallel(
+            wildcards, PLAN.fit_threads(wildcards.dataset, workflow.cores)
+        ),
+        mpi=lambda wildcards: PLAN.data_parallel(wildcards, "srun"),
     params:
         settings=lambda wildcards: PLAN.fit(wildcards).settings,
         init=lambda wildcards: PLAN.init(wildcards),

@@ -19,6 +19,7 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
         accuracy_targets=snakemake.params.get("accuracy_targets", []),
         stream=snakemake.params.stream,
         partials=list(snakemake.input.get("partials", [])),
+        mpi=snakemake.resources.get("mpi"),
     )
     record["threads"] = snakemake.threads
     if "history" in snakemake.output.keys():  # a skipped fit leaves an empty history with the columns

@@ -33,6 +33,14 @@ class DataError(ValueError):
 DataFiles = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
+def describe_files(parquet: DataFiles) -> str:
+    """A dataset's data for a message: its file, or its shards' folder and count."""
+    files = data_files(parquet)
+    if len(files) == 1:
+        return str(files[0])
+    return f"{files[0].parent}/ ({len(files)} shards, {files[0].name} to {files[-1].name})"
+
+
 def data_files(parquet: DataFiles) -> list[Path]:
     """The files of a dataset's data, in order: ``[parquet]`` for one file."""
     if isinstance(parquet, (str, os.PathLike)):

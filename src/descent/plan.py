@@ -154,6 +154,14 @@ class Plan:
         """One thread for small data (start-up dominates); all ``cores`` for large data."""
         return 1 if resources.data_bytes(*self.shape(dataset)) < ONE_THREAD_BYTES else max(1, cores)
 
+    def processes(self, wildcards: Any) -> int:
+        """The processes of a fit (``processes``: > 1 for a data-parallel fit)."""
+        return int(self.fit(wildcards).settings.get("processes", 1))
+
+    def data_parallel(self, wildcards: Any, value: Any) -> Any:
+        """``value`` for a data-parallel fit, None (a resource left unset) for any other."""
+        return value if self.processes(wildcards) > 1 else None
+
     def job_threads(self, wildcards: Any, cores: int) -> int:
         """A fit job's threads: :meth:`fit_threads` of its data, and one at least per process of a
         data-parallel fit (``processes``), so the scheduler does not run other jobs on its cores."""
@@ -193,10 +201,11 @@ class Plan:
 
     # ---- memory --------------------------------------------------------------------------
 
-    def memory_need(self, kind: str, dataset: str | None = None) -> tuple[int, str]:
+    def memory_need(self, kind: str, dataset: str | None = None, processes: int = 1) -> tuple[int, str]:
         """What one job of ``kind`` needs in memory on its first attempt (MB) and what it holds
         (for the message refusing it): ``"dataset"`` (drawing or reading a dataset into row
-        groups), ``"data"`` (a job holding one dataset), ``"fit"``, ``"sampled"`` (a job reading
+        groups), ``"data"`` (a job holding one dataset), ``"fit"`` (of ``processes`` processes),
+        ``"sampled"`` (a job reading
         the dataset, or over the budget a sample of it) or ``"summary"`` (one dataset at a time)."""
         if kind == "summary":
             return self._summary_need()
@@ -213,6 +222,13 @@ class Plan:
                 f"dataset {dataset}: streams {spec['path']} in chunks of {chunk} rows x {k + 1} columns",
             )
         held = f"dataset {dataset}: {resources.describe(n, k, itemsize)}, about {resources.DATA_COPIES} copies held"
+        if kind == "fit" and self.streams(dataset) and processes > 1:
+            # A data-parallel fit of data over the budget: each process holds its share of the rows.
+            share = -(-n // processes)
+            return (
+                processes * resources.job_mem_mb(share, k, itemsize),
+                f"dataset {dataset}: {processes} processes, each holding {resources.describe(share, k, itemsize)}",
+            )
         if kind == "fit" and self.streams(dataset):
             # A chunk in flight and a row group (mini-batches shuffle one at a time).
             return (

@@ -17,7 +17,13 @@ from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.objective import mse
-from descent.fitting.parallel import fit_data_parallel
+from descent.fitting.parallel import (
+    RankLaunch,
+    RankSource,
+    fit_data_parallel,
+    fit_data_parallel_files,
+    launcher_command,
+)
 from descent.fitting.partials import Partials, reduce_partials
 from descent.fitting.method import Method
 from descent.fitting.registry import get_method, typed_settings
@@ -25,7 +31,7 @@ from descent.fitting.scaling import Standardization, outcome_in_original_units, 
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import gradient_pass, parquet_chunks, shuffled_row_groups
 from descent.fitting.streamed import fit_streaming
-from descent.io import DataFiles, load_dataset, read_json
+from descent.io import DataFiles, data_files, describe_files, load_dataset, read_json
 
 
 def fit(
@@ -37,10 +43,12 @@ def fit(
     features: list[str] | None = None,
     accuracy_targets: Sequence[float] = (),
     partials: Partials | None = None,
+    ranks: RankLaunch | None = None,
 ) -> tuple[FitOutcome, np.ndarray, float]:
     """Fit ``X`` (n, k), ``y`` (n,) in ``scaling`` with the registered ``settings.method``
     (a closed form that reduces them: from a sharded dataset's ``partials``, which carry their
-    standardization).
+    standardization). A data-parallel fit (``processes`` > 1) reads its rows from ``ranks``'
+    files when given (each rank only its own; started by its launcher), else from ``X``, ``y``.
 
     Iterative methods run on the data standardized in its own dtype (as the lessons do), and
     their history is annotated with the gap to the least-squares loss and, for gradient-descent
@@ -62,7 +70,10 @@ def fit(
         if init is None:
             raise ValueError("iterative fits need an initial point")
         Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
-        if settings.processes > 1:
+        if settings.processes > 1 and ranks is not None:
+            source = RankSource(ranks.files, list(features or []), ranks.target, len(y), stats)
+            outcome = fit_data_parallel_files(source, settings, init, settings.processes, ranks.launcher)[0]
+        elif settings.processes > 1:
             outcome = fit_data_parallel(Xf, yf, settings, init, settings.processes)
         else:
             outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
@@ -109,6 +120,7 @@ def fit_record(
     predict_at: list[list[float]],
     accuracy_targets: Sequence[float] = (),
     partials: Partials | None = None,
+    ranks: RankLaunch | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Run one fit and build its result record (the fit JSON contract, see docs/results.md).
 
@@ -116,7 +128,8 @@ def fit_record(
     methods, the history frame (else None).
     """
     settings = typed_settings(settings)
-    outcome, w, b = fit(X, y, job["scaling"], settings, init, list(meta["features"]), accuracy_targets, partials)
+    features = list(meta["features"])
+    outcome, w, b = fit(X, y, job["scaling"], settings, init, features, accuracy_targets, partials, ranks)
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, mse(X, y, w, b))
     if get_method(settings.method).inference:  # classical OLS inference, original units; only for a certified fit
         record["inference"] = (
@@ -178,6 +191,7 @@ def streaming_record(
     predict_at: list[list[float]],
     accuracy_targets: Sequence[float] = (),
     partials: Partials | None = None,
+    launcher: list[str] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """:func:`fit_record` for data over the memory budget, read from ``parquet`` chunk by chunk
     (:mod:`descent.fitting.stream`; methods that cannot stream are refused with the reason)."""
@@ -188,8 +202,9 @@ def streaming_record(
         return parquet_chunks(parquet, features, target)
 
     shuffled = shuffled_row_groups(parquet, features, target) if settings.batch_size is not None else None
+    ranks = RankLaunch([str(f) for f in data_files(parquet)], target, launcher)
     outcome, w, b = fit_streaming(
-        chunks, features, dtype, job["scaling"], settings, init, shuffled, accuracy_targets, partials
+        chunks, features, dtype, job["scaling"], settings, init, shuffled, accuracy_targets, partials, ranks
     )
     outcome.extra["streamed"] = True
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
@@ -250,11 +265,14 @@ def fit_files(
     accuracy_targets: Sequence[float] = (),
     stream: bool = False,
     partials: Sequence[str] = (),
+    mpi: str | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads — or,
     with ``stream`` (the data exceed ``memory_budget_mb``), fit it from disk chunk by chunk;
     errors name the file. ``partials``: a sharded dataset's per-shard statistics (a closed form
-    that reduces them, ``Method.reduces_partials``). Returns what :func:`fit_record` returns."""
+    that reduces them, ``Method.reduces_partials``). ``mpi``: the fit rule's launcher of a
+    data-parallel fit's ranks (``srun``, used inside a SLURM allocation; else local processes),
+    which read their rows from ``parquet`` themselves. Returns what :func:`fit_record` returns."""
     if settings["device"] == "cuda" and not cuda_available():
         return skipped_record(read_json(meta_path), job, settings, "CUDA not available on this machine"), None
     if threads is not None:
@@ -262,17 +280,21 @@ def fit_files(
         set_threads(threads, uses_torch=get_method(typed.method).uses_torch(typed.options))
     try:
         reduced = read_partials(partials)
+        launcher = launcher_command(mpi)
         if stream:
+            typed = typed_settings(settings)
+            meta = read_json(meta_path)
             record, history = streaming_record(
-                parquet, read_json(meta_path), job, typed_settings(settings), init, predict_at, accuracy_targets, reduced
+                parquet, meta, job, typed, init, predict_at, accuracy_targets, reduced, launcher
             )
         else:
             data = load_dataset(parquet, meta_path, mem_mb)
+            ranks = RankLaunch([str(f) for f in data_files(parquet)], str(data.meta["target"]), launcher)
             record, history = fit_record(
-                data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets, reduced
+                data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets, reduced, ranks
             )
         if partials:
             record["map_reduce"] = {"shards": len(partials), "rows": reduced.rows if reduced is not None else None}
         return record, history
     except FitError as exc:
-        raise FitError(f"{parquet}: {exc}") from exc
+        raise FitError(f"{describe_files(parquet)}: {exc}") from exc

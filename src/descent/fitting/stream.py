@@ -210,6 +210,46 @@ def gradient_pass(
     return total / n, gw / n, gb / n, n
 
 
+def parquet_rows(path: DataFiles, features: list[str], target: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``[start, stop)`` of ``path`` (a file, or a sharded dataset's files in order, rows
+    numbered across them) as ``X`` (m, k) and ``y`` (m,), in the dtypes :func:`descent.io.load_dataset`
+    gives, reading only the row groups that hold them: a data-parallel rank's share."""
+    import pyarrow as pa
+
+    pieces = []
+    offset = 0
+    for file in data_files(path):
+        with _open_parquet(file) as handle:
+            meta = handle.metadata
+            for group in range(meta.num_row_groups):
+                rows = meta.row_group(group).num_rows
+                lo, hi = max(start, offset), min(stop, offset + rows)
+                if lo < hi:
+                    table = handle.read_row_group(group, columns=[*features, target])
+                    pieces.append(table.slice(lo - offset, hi - lo))
+                offset += rows
+        if offset >= stop:
+            break
+    if not pieces or sum(p.num_rows for p in pieces) != stop - start:
+        raise DataError(f"{data_files(path)[0]}: rows {start}-{stop} asked, the data hold {offset}")
+    table = pa.concat_tables(pieces, promote_options="permissive")
+    columns = [table.column(c).to_numpy() for c in [*features, target]]
+    dtype = np.result_type(*columns[:-1])
+    X = np.empty((stop - start, len(features)), dtype=dtype if np.issubdtype(dtype, np.floating) else np.float64)
+    for j in range(len(features)):
+        X[:, j] = columns[j]
+    return X, np.array(columns[-1], dtype=np.result_type(columns[-1].dtype, np.float32))
+
+
+def parquet_row_count(path: DataFiles) -> int:
+    """Rows of ``path`` (all its files'), from their footers."""
+    total = 0
+    for file in data_files(path):
+        with _open_parquet(file) as handle:
+            total += int(handle.metadata.num_rows)
+    return total
+
+
 def row_groups(path: DataFiles) -> list[tuple[Path, int]]:
     """Every row group of ``path`` (a file, or a sharded dataset's files in order) as
     ``(file, group number in that file)``, numbered across the files (from their footers)."""

@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from descent.fitting.closed_form import Chunks, gram_of_chunks
-from descent.fitting.common import FitError, FitOutcome
+from descent.fitting.common import FitError, FitOutcome, resolve_dtype
 from descent.fitting.convergence import annotate_from_gram
+from descent.fitting.parallel import RankLaunch, RankSource, fit_data_parallel_files
 from descent.fitting.partials import Partials
 from descent.fitting.registry import get_method, methods
 from descent.fitting.scaling import outcome_in_original_units
 from descent.fitting.settings import FitSettings
-from descent.fitting.stream import chunk_statistics
+from descent.fitting.stream import chunk_statistics, parquet_row_count
 from descent.fitting.stream_descent import full_batch_descent, minibatch_descent, streamed_step
 
 
@@ -37,6 +38,7 @@ def fit_streaming(
     shuffled: Callable[[np.random.Generator], Chunks] | None = None,
     accuracy_targets: Sequence[float] = (),
     partials: Partials | None = None,
+    ranks: RankLaunch | None = None,
 ) -> tuple[FitOutcome, np.ndarray, float]:
     """Fit data read by ``chunks()`` (each call a fresh pass) with ``settings.method`` in
     ``scaling``, in memory bounded by the chunk size (a row group for mini-batches, which draw
@@ -49,15 +51,15 @@ def fit_streaming(
     Returns what :func:`descent.fitting.records.fit` returns (outcome in the fitted space,
     weights (k,) and bias in original units)."""
     method = get_method(settings.method)
+    if settings.processes > 1 and method.kind == "iterative":  # each rank holds its rows: any gradient method
+        if ranks is None:
+            raise FitError(f"processes: {settings.processes}: a data-parallel fit from disk needs its files")
+        return _data_parallel(chunks, features, data_dtype, scaling, settings, init, accuracy_targets, ranks)
     if method.solve_chunks is None and not method.streamed_descent:
         raise FitError(
             f"method {method.name!r} cannot stream data larger than memory_budget_mb (it needs the data in memory); "
-            f"streaming methods: {', '.join(streaming_methods())}; or raise memory_budget_mb, use float32, a bigger node"
-        )
-    if settings.processes > 1 and method.kind == "iterative":
-        raise FitError(
-            f"processes: {settings.processes} needs the data in memory for now (a streamed fit runs in one process); "
-            "set processes: 1 for this dataset, or raise memory_budget_mb"
+            f"streaming methods: {', '.join(streaming_methods())}; or set processes: P (a data-parallel fit, "
+            "each process holding 1/P of the rows), raise memory_budget_mb, use float32, a bigger node"
         )
     k = len(features)
     if partials is not None and method.solve_chunks is not None:
@@ -85,5 +87,30 @@ def fit_streaming(
         outcome.extra["passes"] += 1  # the Gram's
         eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
         annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
+    w, b = outcome_in_original_units(outcome, stats)
+    return outcome, w, b
+
+
+def _data_parallel(
+    chunks: Callable[[], Chunks],
+    features: list[str],
+    data_dtype: np.dtype,
+    scaling: str,
+    settings: FitSettings,
+    init: tuple[list[float], float] | None,
+    accuracy_targets: Sequence[float],
+    ranks: RankLaunch,
+) -> tuple[FitOutcome, np.ndarray, float]:
+    """A data-parallel descent of data no process holds whole: the standardization from one pass
+    here, each rank reading and holding only its rows (``ranks``), the history annotated from the Gram the ranks
+    sum (:func:`descent.fitting.convergence.annotate_from_gram`)."""
+    if init is None:
+        raise ValueError("iterative fits need an initial point")
+    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
+    n = parquet_row_count(ranks.files)
+    source = RankSource(ranks.files, features, ranks.target, n, stats)
+    outcome, gram = fit_data_parallel_files(source, settings, init, settings.processes, ranks.launcher, gram=True)
+    eps = float(np.finfo(resolve_dtype(settings.dtype, data_dtype)).eps)
+    annotate_from_gram(outcome, gram, n, eps, settings, init, accuracy_targets)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
