@@ -108,11 +108,60 @@ def test_the_processes_setting_runs_a_fit_data_parallel_with_the_same_record(dat
     assert two.extra["predicted"]["iterations_to"] == one.extra["predicted"]["iterations_to"]
 
 
-def test_a_streamed_fit_refuses_processes_instead_of_ignoring_them(data):
+def test_a_streamed_fit_runs_data_parallel_from_the_files_with_the_same_trajectory(data, tmp_path):
+    """Data over the memory budget: each rank reads and holds only its rows of the parquet file;
+    the history (annotated from the Gram the ranks sum) is the in-memory one to rounding."""
+    import pandas as pd
+
     from descent.fitting.closed_form import array_chunks
+    from descent.fitting.parallel import RankLaunch
+    from descent.fitting.records import fit
+    from descent.fitting.stream import parquet_chunks
     from descent.fitting.streamed import fit_streaming
 
     X, y = data
-    settings = default_fit_settings(ROOT / "schemas", "manual_gd", iterations=2, processes=2)
-    with pytest.raises(FitError, match="processes: 2 needs the data in memory"):
-        fit_streaming(lambda: array_chunks(X, y), ["a", "b", "c"], X.dtype, "raw", settings, ([0.0] * 3, 0.0))
+    path = tmp_path / "d.parquet"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y}).to_parquet(path, row_group_size=300)
+    features = ["a", "b", "c"]
+    settings = default_fit_settings(ROOT / "schemas", "nesterov_gd", lr="optimal", iterations=150, stall_window=0)
+    one, w1, b1 = fit(X, y, "standardized", settings, ([0.0] * 3, 0.0), features, accuracy_targets=[1e-4])
+    ranks = RankLaunch([str(path)], "y")
+    two, w2, b2 = fit_streaming(
+        lambda: parquet_chunks(path, features, "y"),
+        features,
+        X.dtype,
+        "standardized",
+        settings.replace(processes=3),
+        ([0.0] * 3, 0.0),
+        accuracy_targets=[1e-4],
+        ranks=ranks,
+    )
+    np.testing.assert_allclose(np.append(w2, b2), np.append(w1, b1), rtol=1e-12)
+    # (the standardized bias and the final gradient norm are rounding noise, ~1e-16: compared absolutely)
+    signal = ["loss", "w0", "w1", "w2"]
+    assert _columnwise(one.history[signal].to_numpy(), two.history[signal].to_numpy()) < 1e-10
+    np.testing.assert_allclose(two.history[["b", "grad_norm"]], one.history[["b", "grad_norm"]], atol=1e-12)
+    np.testing.assert_allclose(two.history["predicted_gap"], one.history["predicted_gap"], rtol=1e-8)
+    assert two.extra["rows_per_process"] == [334, 334, 333]
+    with pytest.raises(FitError, match="needs its files"):  # arrays alone cannot be handed to ranks elsewhere
+        fit_streaming(lambda: array_chunks(X, y), features, X.dtype, "raw", settings.replace(processes=2), ([0.0] * 3, 0.0))
+
+
+def test_a_rank_that_cannot_read_its_rows_is_named(data, tmp_path):
+    from descent.fitting.parallel import RankSource, fit_data_parallel_files
+
+    X, y = data
+    missing = RankSource([str(tmp_path / "gone.parquet")], ["a", "b", "c"], "y", len(y), None)
+    settings = default_fit_settings(ROOT / "schemas", "manual_gd", iterations=3)
+    with pytest.raises(FitError, match=r"rank \d failed: DataError: .*gone.parquet: no such file"):
+        fit_data_parallel_files(missing, settings, ([0.0] * 3, 0.0), 2, timeout_s=60)
+
+
+def test_srun_starts_the_ranks_only_inside_a_slurm_allocation(monkeypatch):
+    from descent.fitting.parallel import launcher_command
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert launcher_command("srun") is None  # a local run: local processes
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    assert launcher_command("srun --mpi=none") == ["srun", "--mpi=none"]
+    assert launcher_command(None) is None
