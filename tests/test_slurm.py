@@ -317,3 +317,91 @@ def test_results_equal_a_local_run(slurm_run, workflow_run):
         assert name.endswith(".json"), f"{name} differs between the SLURM and the local run"
         a, b = json.loads(path.read_text()), json.loads(remote[name].read_text())
         assert without_timings(a) == without_timings(b), f"{name} differs beyond timing fields"
+
+
+# ---- beyond one machine: a sharded dataset and a data-parallel fit through SLURM -------------
+
+SHARDED_CONFIG = {
+    "datasets": {
+        "sharded": {
+            "kind": "multiscale_gaussian",
+            "n": 3000,
+            "n_features": 3,
+            "seed": 5,
+            "scale_range": [0.1, 10.0],
+            "true_bias": 2.0,
+            "shards": 2,
+        }
+    },
+    "fits": {
+        "methods": ["lstsq"],
+        "scalings": ["raw", "standardized"],
+        "variants": {
+            "manual_gd_dp": {"method": "manual_gd", "settings": {"processes": 2, "lr": "optimal", "iterations": 200}}
+        },
+    },
+    "report": {"benchmark": False, "lessons": False},
+}
+SHARDED_TARGETS = [
+    f"results/fits/sharded/{scaling}/{method}.json"
+    for scaling in ("raw", "standardized")
+    for method in ("lstsq", "manual_gd_dp")
+]
+
+
+@pytest.fixture(scope="module")
+def sharded_slurm_run(slurm_cluster, tmp_path_factory):
+    """The sharded dataset's closed form (one map job per shard) and a data-parallel fit over 2
+    tasks, through profiles/slurm; and the same targets run locally, to compare with."""
+    config = tmp_path_factory.mktemp("sharded-config") / "config.yaml"
+    config.write_text(yaml.safe_dump(SHARDED_CONFIG))
+    local = tmp_path_factory.mktemp("sharded-local")
+    run_snakemake(local, *SHARDED_TARGETS, configfile=config)
+    workdir = tmp_path_factory.mktemp("sharded-slurm")
+    profile = user_profile(slurm_cluster, tmp_path_factory.mktemp("sharded-profile") / "slurm")
+    cmd = [
+        str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        f"--configfile={config}",
+        "--workflow-profile",
+        str(profile),
+        *SHARDED_TARGETS,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=snakemake_env(), timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log
+    submitted = {int(j): s for j, s in SUBMITTED.findall(log)}
+    return local, SlurmRun(
+        workdir=workdir,
+        targets=SHARDED_TARGETS,
+        log=log,
+        submitted=submitted,
+        jobs=scheduled_jobs(log),
+        slurm={s: slurm_job(s) for s in submitted.values()},
+        rules_in_workflow=set(),
+    )
+
+
+def test_a_sharded_closed_form_and_a_data_parallel_fit_run_through_slurm_as_locally(sharded_slurm_run):
+    local, run = sharded_slurm_run
+    by_rule: dict[str, list[dict[str, str]]] = {}
+    for job_id, slurm_id in run.submitted.items():
+        by_rule.setdefault(run.jobs[job_id][0], []).append(run.slurm[slurm_id])
+    # one job per shard writes the data, one per shard and scaling computes its partial statistics
+    assert len(by_rule["dataset_shard"]) == 2 and len(by_rule["shard_partials"]) == 4, sorted(by_rule)
+    # the data-parallel fits asked SLURM for 2 tasks, and srun started one rank in each
+    parallel = [info for info in by_rule["fit_iterative"]]
+    assert parallel and all(info["NumTasks"] == "2" for info in parallel), parallel
+    for target in SHARDED_TARGETS:
+        remote = json.loads((run.workdir / target).read_text())
+        here = json.loads((local / target).read_text())
+        if "manual_gd_dp" in target:
+            assert remote["launcher"] == "srun" and "launcher" not in here
+            assert remote["processes"] == 2 and remote["rows_per_process"] == [1500, 1500]
+            remote.pop("launcher")
+        else:
+            assert remote["map_reduce"] == {"shards": 2, "rows": 3000}
+        assert without_timings(remote) == without_timings(here), target
