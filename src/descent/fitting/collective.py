@@ -9,7 +9,8 @@ the single-process trajectory to rounding, and the exact prediction of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,14 @@ class Collective:
     rank: int
     size: int
     n_total: int
+    #: Seconds this process has spent in all-reduces (waiting for its peers included): the
+    #: communication share of a data-parallel fit's time.
+    waited: list[float] = field(default_factory=lambda: [0.0], compare=False)
+
+    @property
+    def communication_seconds(self) -> float:
+        """Seconds spent in all-reduces so far."""
+        return self.waited[0]
 
     def sum(self, loss: Any, gw: Any, gb: Any) -> tuple[Any, Any, Any]:
         """``(loss, gw (k,), gb ())`` summed over every process (one all-reduce, in float64),
@@ -32,7 +41,9 @@ class Collective:
 
         k = gw.shape[0]
         flat = torch.cat([loss.reshape(1), gw.reshape(-1), gb.reshape(1)]).to(torch.float64).cpu()
+        start = time.perf_counter()
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        self.waited[0] += time.perf_counter() - start
         flat = flat.to(dtype=gw.dtype, device=gw.device)
         return flat[0], flat[1 : k + 1], flat[k + 1]
 

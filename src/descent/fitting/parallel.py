@@ -151,6 +151,7 @@ def run_rank(folder: Path, timeout_s: float) -> None:
         collective = Collective(rank, size, n)
         w0, b0 = job["init"]
         outcome = fit_iterative(Xr, yr, settings.method, settings, w0, b0, collective)
+        outcome.extra["communication_seconds"] = collective.communication_seconds  # rank 0's, in its loop
         gram = collective.sum_array(gram_of_chunks(array_chunks(Xr, yr), Xr.shape[1])) if job["gram"] else None
     except BaseException as exc:
         record(exc)
@@ -193,19 +194,21 @@ def fit_data_parallel_files(
     launcher: list[str] | None = None,
     gram: bool = False,
     timeout_s: float = 600.0,
+    threads: int | None = None,
 ) -> tuple[FitOutcome, np.ndarray | None]:
     """:func:`fit_data_parallel` with each rank reading only its rows from ``source`` (nothing is
     loaded here), started as local processes, or by ``launcher`` (``["srun"]`` inside a SLURM
     allocation: :func:`launcher_command`), whose ranks may run on other nodes. ``gram``: also
     return the float64 Gram of ``[X, 1, y]`` ((k+2, k+2), fitted space) summed over the ranks, for
-    the convergence annotation of data no single process holds. Returns rank 0's outcome and
-    that Gram (or None)."""
+    the convergence annotation of data no single process holds. ``threads``: each rank's (default:
+    this process's CPUs shared out among local ranks, one each for ``srun``'s). Returns rank 0's
+    outcome and that Gram (or None)."""
     check_processes(source.n, processes, settings)
     base = None if launcher is None else Path(os.environ.get(FOLDER_VARIABLE, Path.cwd() / ".descent-parallel"))
     if base is not None:
         base.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="descent-dp-", dir=base) as tmp:
-        outcome, summed = _launch(Path(tmp), settings, init, processes, source, launcher, gram, timeout_s)
+        outcome, summed = _launch(Path(tmp), settings, init, processes, source, launcher, gram, timeout_s, threads)
     _rows_extra(outcome, source.n, processes)
     if launcher is not None:
         outcome.extra["launcher"] = " ".join(launcher)
@@ -247,10 +250,12 @@ def _launch(
     launcher: list[str] | None,
     gram: bool,
     timeout_s: float,
+    threads: int | None = None,
 ) -> tuple[FitOutcome, np.ndarray | None]:
     """Write the job to ``folder``, start the ranks, wait for them; rank 0's outcome and Gram."""
     plugins = [str(file) for name in methods() if (file := plugin_source(name)) is not None]
-    threads = max(1, torch_threads() // processes) if launcher is None else 1
+    if threads is None:
+        threads = max(1, torch_threads() // processes) if launcher is None else 1
     job = {
         "settings": settings.as_dict(),
         "init": [list(init[0]), float(init[1])],
