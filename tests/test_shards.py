@@ -218,7 +218,7 @@ def sharded_run(tmp_path_factory):
         "report": {"benchmark": False, "lessons": False},
     }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    run_snakemake(work, "results/fits/summary.parquet", configfile=work / "config.yaml")
+    run_snakemake(work, "results/report/index.html", configfile=work / "config.yaml")
     return work
 
 
@@ -265,3 +265,28 @@ def test_a_lost_shard_is_rebuilt_alone_and_gives_the_same_bits(sharded_run):
     rebuilt = re.findall(r"rule dataset_shard:\n(?:    .*\n)*?    wildcards: dataset=(\w+), shard=(\d+)", proc.stderr)
     assert rebuilt == [("generated", "00001")], proc.stderr  # only the lost shard's job ran again
     assert _fit(sharded_run, "generated", "raw", "lstsq")["weights"] == fit_before["weights"]
+
+
+@pytest.mark.workflow
+def test_the_report_shows_what_ran_beyond_one_machine(sharded_run):
+    import html as html_lib
+
+    page = (sharded_run / "results" / "report" / "index.html").read_text()
+    start = page.index('id="beyond-scale"')
+    text = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", page[start : page.index("</section>", start)])).split())
+    assert "generated: 1,001 rows in 3 parquet shards of 333 to 334 rows, each drawn from its own seed" in text
+    assert "folder: 900 rows in 3 parquet shards of 50 to 650 rows, one per file of its folder" in text
+    table = re.search(r"data_parallel\.csv[^>]*>", page[start:])
+    assert table is not None
+    for method in ("manual_gd_dp", "nesterov_dp"):
+        assert text.count(method) == 6  # 3 datasets x 2 scalings
+    # the largest difference from the one-process twin quoted is the table's own largest
+    quoted = float(re.search(r"differ by at most ([0-9.e+-]+)", text).group(1))
+    fits = [_fit(sharded_run, d, s, m) for d in ("generated", "folder", "whole") for s in ("raw", "standardized") for m in ("manual_gd_dp", "nesterov_dp")]
+    twins = [_fit(sharded_run, f["dataset"], f["scaling"], f["base_method"]) for f in fits]
+    largest = max(
+        np.linalg.norm(np.append(f["weights"], f["bias"]) - np.append(t["weights"], t["bias"]))
+        / np.linalg.norm(np.append(t["weights"], t["bias"]))
+        for f, t in zip(fits, twins)
+    )
+    assert quoted == pytest.approx(largest, rel=0.05) and largest < 1e-12

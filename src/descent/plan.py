@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from descent import resources
-from descent.config.fits import FitJob, fit_jobs, initial_parameters, resolve_settings
+from descent.config.fits import FitJob, fit_jobs, initial_parameters, resolve_any, resolve_settings
 from descent.datafile import ROW_GROUP_BYTES, known_shape, largest_chunk_rows
 from descent.dataspec import feature_names, spec_shape
 from descent.fitting.registry import get_method, plugin_source
@@ -190,7 +190,7 @@ class Plan:
     @functools.cache  # noqa: B019 (one plan per Snakemake process, alive as long as it)
     def _init(self, job: FitJob) -> tuple[list[float], float]:
         fit = self.fits.get(job)
-        settings = fit.settings if fit is not None else resolve_settings(self.config, job)
+        settings = fit.settings if fit is not None else resolve_any(self.config, job)
         return initial_parameters(settings, self.spec(job.dataset))
 
     def surface_starts(self, dataset: str, scaling: str) -> list[tuple[list[float], float]]:

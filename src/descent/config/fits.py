@@ -137,6 +137,20 @@ def resolve_settings(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
     return settings
 
 
+def resolve_any(config: dict[str, Any], job: FitJob) -> dict[str, Any]:
+    """:func:`resolve_settings`, also for a fit of a built-in method the config does not run (the
+    gradient check's raw ``manual_gd`` when only the standardized scaling is fitted, or no
+    ``manual_gd``): its defaults and the overrides that match it."""
+    try:
+        return resolve_settings(config, job)
+    except ValueError:
+        if job.method not in methods():
+            raise
+    settings = _resolve(config, job)
+    settings["fit"], settings["repetition"] = job.method, 0
+    return settings
+
+
 def depends_on_seed(settings: FitSettings) -> bool:
     """Whether a fit's result depends on a seed: shuffled mini-batches, or a method that shuffles
     on its own (``Method.random``)."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from descent.config.sections import ReportConfig
-from descent.report import story_beyond, story_cost, story_lesson0, story_paris  # noqa: F401  (registers BEYOND)
+from descent.report import story_beyond, story_cost, story_lesson0, story_paris, story_scale  # noqa: F401  (registers BEYOND)
 from descent.report.sections import BEYOND, Builder, Part, Story, claims_section, run_builders
 from descent.report.storykit import PARIS
 
