@@ -59,15 +59,30 @@ def test_shards_cover_the_rows_once_and_differ_by_at_most_one():
         assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
 
 
-def test_a_method_with_its_own_pass_and_mini_batches_are_refused(data):
+def test_a_method_with_its_own_pass_is_refused(data):
     X, y = data
     with pytest.raises(FitError, match="method sgd_regressor runs its own pass over the rows"):
         fit_data_parallel(
             X, y, default_fit_settings(ROOT / "schemas", "sgd_regressor", iterations=2), ([0.0] * 3, 0.0), 2
         )
-    with pytest.raises(FitError, match="full batch"):
-        settings = default_fit_settings(ROOT / "schemas", "manual_gd", batch_size=10, iterations=2)
-        fit_data_parallel(X, y, settings, ([0.0] * 3, 0.0), 2)
+
+
+@pytest.mark.parametrize(
+    ("method", "processes", "changes"),
+    [
+        ("manual_gd", 3, {"lr": 0.01, "batch_size": 64, "iterations": 8}),  # 1001 rows: a last batch of 41
+        ("adam", 2, {"lr": 0.01, "batch_size": 100, "iterations": 5, "loss_reduction": "sum"}),
+    ],
+)
+def test_mini_batches_draw_the_same_rows_as_one_process(data, method, processes, changes):
+    """A seeded, epoch-wise permutation of the whole fit's rows, the same in every process: each
+    sums over the batch rows it holds, the all-reduce gives the one-process batch's gradient."""
+    X, y = data
+    settings = default_fit_settings(ROOT / "schemas", method, stall_window=0, **changes)
+    one = fit_iterative(X, y, method, settings, [0.0] * 3, 0.0)
+    many = fit_data_parallel(X, y, settings, ([0.0] * 3, 0.0), processes)
+    assert many.iterations == one.iterations
+    assert _columnwise(one.history[COLUMNS].to_numpy(), many.history[COLUMNS].to_numpy()) < 1e-12
 
 
 def test_a_failing_rank_is_named_with_its_reason(data, tmp_path):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from descent.fitting.closed_form import design_gram
-from descent.fitting.collective import Collective
+from descent.fitting.collective import Collective, shard_bounds
 from descent.fitting.common import FitError, FitOutcome, resolve_device, resolve_dtype, writable
 from descent.fitting.method import Method
 from descent.fitting.objective import hand_gradients, lipschitz_step
@@ -114,11 +114,9 @@ Gradient = tuple[Any, Any, Any]
 
 def data_parallel_problem(method: Method, settings: FitSettings) -> None:
     """Raise :class:`FitError` when this fit cannot run data-parallel: a method that runs its own
-    pass over the rows, or mini-batches (full batch only, for now)."""
+    pass over the rows."""
     if method.update == "epoch":
         raise FitError(f"method {method.name} runs its own pass over the rows: it cannot be data-parallel")
-    if settings.batch_size is not None:
-        raise FitError("a data-parallel fit is full batch (batch_size: null)")
 
 
 def updater(
@@ -185,9 +183,12 @@ def fit_iterative(
     ``iterations`` is the number of updates applied; the history's last row holds the returned
     parameters at that iteration.
 
-    With a ``collective`` this process holds one shard of the rows (``X``, ``y``) and every loss
-    and gradient is the sum over shards divided by the whole fit's ``n`` (full batch only): all
-    processes take the same steps, and follow the single-process trajectory to rounding.
+    With a ``collective`` this process holds one shard of the rows (``X``, ``y``: rows
+    :func:`~descent.fitting.collective.shard_bounds` of the whole fit's) and every loss and
+    gradient is the sum over shards divided by the whole fit's ``n``; a mini-batch is drawn from
+    the same seeded permutation of the whole fit's rows by every process, each summing over the
+    rows of it that it holds, divided by the batch's size: all processes take the same steps, and
+    follow the single-process trajectory to rounding.
     """
     import torch
 
@@ -205,11 +206,16 @@ def fit_iterative(
     if collective is not None:
         data_parallel_problem(spec, settings)
     n_total = n if collective is None else collective.n_total
+    # This process's first row in the whole fit's numbering, and the rows the current update
+    # averages over (the whole fit's, or the mini-batch's across every process).
+    offset = 0 if collective is None else shard_bounds(n_total, collective.size, collective.rank)[0]
+    divisor = [float(n_total)]
 
     def summed(found: Gradient) -> Gradient:  # shard sums → the whole fit's loss and gradient, as reduced
         assert collective is not None
         loss, gw, gb = collective.sum(*found)
-        return (loss / n_total, gw / n_total, gb / n_total) if reduction == "mean" else (loss, gw, gb)
+        d = divisor[0]
+        return (loss / d, gw / d, gb / d) if reduction == "mean" else (loss, gw, gb)
 
     engine = spec.engine(
         torch.tensor(w0, dtype=tdtype, device=device),
@@ -244,7 +250,7 @@ def fit_iterative(
         return average if average is not None else engine.parameters()
 
     batch_size = settings.batch_size
-    full_batch = batch_size is None or batch_size >= n
+    full_batch = batch_size is None or batch_size >= n_total
     generator = torch.Generator().manual_seed(settings.shuffle_seed)
     tolerance, criterion = float(settings.tolerance), settings.stop_criterion
     mean_scale = 1.0 if reduction == "mean" else 1.0 / n_total  # report gradient norms of the mean loss
@@ -292,10 +298,15 @@ def fit_iterative(
             apply_update(Xt, yt, iteration)
         else:
             loss_mean, grad_norm = full_state()
-            order = torch.randperm(n, generator=generator).to(device)
+            # Every process draws the same permutation of the whole fit's rows and takes, from each
+            # mini-batch, the rows it holds: the summed gradients are the one-process batch's.
+            order = torch.randperm(n_total, generator=generator).to(device)
             assert batch_size is not None  # not full batch
-            for begin in range(0, n, batch_size):
+            for begin in range(0, n_total, batch_size):
                 index = order[begin : begin + batch_size]
+                if collective is not None:
+                    divisor[0] = float(len(index))
+                    index = index[(index >= offset) & (index < offset + n)] - offset
                 apply_update(Xt[index], yt[index], iteration)
         ok = finite(loss_mean, grad_norm, w_now, b_now)
         exploded = ok and rows and loss_mean > divergence_factor * max(rows[0][1], np.finfo(np.float64).tiny)
