@@ -64,7 +64,9 @@ def mem_mb(kind, rule):
     def declared(wildcards, attempt):
         method = getattr(wildcards, "method", None)
         processes = PLAN.processes(wildcards) if kind == "fit" and method else 1
-        need, what = PLAN.memory_need(kind, getattr(wildcards, "dataset", None), processes)
+        need, what = PLAN.memory_need(
+            kind, getattr(wildcards, "dataset", None), processes
+        )
         limit = workflow.global_resources.get("mem_mb")
         limit = getattr(limit, "value", limit)
         limit = int(limit) if isinstance(limit, (int, float)) else None

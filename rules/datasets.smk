@@ -30,12 +30,12 @@ rule dataset:
         "results/logs/datasets/{dataset}.log",
     benchmark:
         "results/benchmarks/datasets/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternation(ONE_FILE_DATASETS),
     threads: 1
     resources:
         mem_mb=mem_mb("dataset", "dataset"),
         runtime=10,
-    wildcard_constraints:
-        dataset=_alternation(ONE_FILE_DATASETS),
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
         # A constant column cannot be standardized: a `kind: file` dataset refuses it up front.
@@ -54,13 +54,13 @@ rule dataset_shard:
         "results/logs/datasets/{dataset}/shard-{shard}.log",
     benchmark:
         "results/benchmarks/datasets/{dataset}/shard-{shard}.tsv"
+    wildcard_constraints:
+        dataset=_alternation(SHARDED_DATASETS),
+        shard=r"\d{5}",
     threads: 1
     resources:
         mem_mb=mem_mb("dataset", "dataset_shard"),
         runtime=10,
-    wildcard_constraints:
-        dataset=_alternation(SHARDED_DATASETS),
-        shard=r"\d{5}",
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
         standardized="standardized" in config["fits"]["scalings"],
@@ -72,7 +72,8 @@ rule dataset_manifest:
     input:
         parquets=lambda wildcards: PLAN.data_files(wildcards.dataset),
         metas=lambda wildcards: [
-            p.removesuffix(".parquet") + ".json" for p in PLAN.data_files(wildcards.dataset)
+            p.removesuffix(".parquet") + ".json"
+            for p in PLAN.data_files(wildcards.dataset)
         ],
     output:
         meta="results/datasets/{dataset}.json",
@@ -80,12 +81,12 @@ rule dataset_manifest:
         "results/logs/datasets/{dataset}.log",
     benchmark:
         "results/benchmarks/datasets/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternation(SHARDED_DATASETS),
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    wildcard_constraints:
-        dataset=_alternation(SHARDED_DATASETS),
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
     script:

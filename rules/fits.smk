@@ -1,5 +1,6 @@
 """Stage 2: fit every dataset with every method, raw and standardized (one job per fit); the
-certified closed form of a sharded dataset reduces one `shard_partials` job per shard."""
+certified closed form of a sharded dataset reduces one `shard_partials` job per shard.
+"""
 
 
 rule fit_iterative:

@@ -619,14 +619,15 @@ def test_a_semicolon_csv_without_delimiter_names_the_delimiter_field(tmp_path, f
     assert datafile.check_columns({**spec, "delimiter": ";"}, "houses") == (["a", "b"], "y")
 
 
-def test_a_directory_as_path_says_it_is_a_directory_and_what_it_lacks(tmp_path):
+def test_a_folder_as_path_without_parquet_shards_says_what_it_holds(tmp_path):
     (tmp_path / "tables").mkdir()
     spec = {"kind": "file", "path": str(tmp_path / "tables"), "target": "y"}
     with pytest.raises(
         ValueError,
-        match=r"tables: a directory, not a table file \(datasets.houses.path must name one CSV or parquet file; it holds no .csv or parquet file\)",
+        match=r"tables: a folder with no parquet file \(datasets.houses.path: a folder is read as the shards of one "
+        r"dataset, its .parquet/.pq/.parq files in name order; it is empty\)",
     ):
         datafile.check_columns(spec, "houses")
     (tmp_path / "tables/one.csv").write_text("x,y\n1,2\n")
-    with pytest.raises(ValueError, match=r"it holds 1 table file\(s\): one.csv"):
+    with pytest.raises(ValueError, match=r"it holds one.csv\); CSV files are not read as shards"):
         datafile.check_columns(spec, "houses")

@@ -159,7 +159,9 @@ def test_a_streamed_fit_runs_data_parallel_from_the_files_with_the_same_trajecto
     np.testing.assert_allclose(two.history["predicted_gap"], one.history["predicted_gap"], rtol=1e-8)
     assert two.extra["rows_per_process"] == [334, 334, 333]
     with pytest.raises(FitError, match="needs its files"):  # arrays alone cannot be handed to ranks elsewhere
-        fit_streaming(lambda: array_chunks(X, y), features, X.dtype, "raw", settings.replace(processes=2), ([0.0] * 3, 0.0))
+        fit_streaming(
+            lambda: array_chunks(X, y), features, X.dtype, "raw", settings.replace(processes=2), ([0.0] * 3, 0.0)
+        )
 
 
 def test_a_rank_that_cannot_read_its_rows_is_named(data, tmp_path):

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import run_snakemake
-from descent.config.fits import default_fit_settings
 from descent.datafile import sha256
 from descent.datasets.shards import generated_shard_spec, manifest, shard_seed, write_shard
 from descent.fitting.closed_form import array_chunks, design_gram
@@ -282,7 +282,12 @@ def test_the_report_shows_what_ran_beyond_one_machine(sharded_run):
         assert text.count(method) == 6  # 3 datasets x 2 scalings
     # the largest difference from the one-process twin quoted is the table's own largest
     quoted = float(re.search(r"differ by at most ([0-9.e+-]+)", text).group(1))
-    fits = [_fit(sharded_run, d, s, m) for d in ("generated", "folder", "whole") for s in ("raw", "standardized") for m in ("manual_gd_dp", "nesterov_dp")]
+    fits = [
+        _fit(sharded_run, d, s, m)
+        for d in ("generated", "folder", "whole")
+        for s in ("raw", "standardized")
+        for m in ("manual_gd_dp", "nesterov_dp")
+    ]
     twins = [_fit(sharded_run, f["dataset"], f["scaling"], f["base_method"]) for f in fits]
     largest = max(
         np.linalg.norm(np.append(f["weights"], f["bias"]) - np.append(t["weights"], t["bias"]))

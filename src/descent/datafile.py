@@ -74,10 +74,13 @@ def folder_tables(spec: dict[str, Any], name: str | None = None) -> list[Path]:
     path = source_path(spec)
     tables = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES)
     if not tables:
-        others = sorted(p.name for p in path.iterdir())[:5]
+        others = sorted(p.name for p in path.iterdir())
+        csv = [other for other in others if other.lower().endswith(".csv")]
+        holds = f"it holds {', '.join(others[:5])}" if others else "it is empty"
         raise DataError(
             f"{path}: a folder with no parquet file ({where(spec, name)}path: a folder is read as the shards of "
-            f"one dataset, its .parquet/.pq/.parq files in name order; it holds {others or 'nothing'})"
+            f"one dataset, its .parquet/.pq/.parq files in name order; {holds})"
+            + ("; CSV files are not read as shards: name one file as path, or convert them to parquet" if csv else "")
         )
     return tables
 

@@ -45,7 +45,9 @@ class Moments:
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Moments:
         """The inverse of :meth:`as_dict`."""
-        return Moments(int(data["count"]), np.asarray(data["mean"], dtype=np.float64), np.asarray(data["m2"], dtype=np.float64))
+        return Moments(
+            int(data["count"]), np.asarray(data["mean"], dtype=np.float64), np.asarray(data["m2"], dtype=np.float64)
+        )
 
 
 def block_moments(X: np.ndarray, y: np.ndarray) -> Moments:

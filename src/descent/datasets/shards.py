@@ -132,20 +132,31 @@ def manifest(name: str, spec: dict[str, Any], shards: list[dict[str, Any]], path
     (``n`` the total rows) and ``shards``, one entry per shard: ``path``, ``rows``, ``sha256``,
     ``moments`` (and ``seed`` or ``source``). Refuses shards that disagree (columns, dtype, count)."""
     if [s["shard"] for s in shards] != list(range(len(shards))) or any(s["shards"] != len(shards) for s in shards):
-        raise DataError(f"datasets.{name}: shard sidecars out of order or of another layout: {[s['shard'] for s in shards]}")
+        raise DataError(
+            f"datasets.{name}: shard sidecars out of order or of another layout: {[s['shard'] for s in shards]}"
+        )
     first = shards[0]
     for shard, path in zip(shards, paths):
         for field in ("features", "target", "dtype"):
             if shard[field] != first[field]:
                 raise DataError(f"{path}: {field} {shard[field]!r}, but shard 0 has {first[field]!r}")
     entries = [
-        {"path": str(path), **{key: shard[key] for key in ("rows", "sha256", "moments", "seed", "source") if key in shard}}
+        {
+            "path": str(path),
+            **{key: shard[key] for key in ("rows", "sha256", "moments", "seed", "source") if key in shard},
+        }
         for shard, path in zip(shards, paths)
     ]
     n = sum(int(shard["rows"]) for shard in shards)
     if spec["kind"] == "file":
         source = {"path": str(spec["path"]), "format": "parquet", "files": [s["source"]["path"] for s in shards]}
-        facts = {"features": first["features"], "target": first["target"], "n": n, "dtype": first["dtype"], "source": source}
+        facts = {
+            "features": first["features"],
+            "target": first["target"],
+            "n": n,
+            "dtype": first["dtype"],
+            "source": source,
+        }
         meta = file_metadata(name, spec, facts)
     else:
         meta = recipe(spec).metadata(name)
@@ -153,4 +164,3 @@ def manifest(name: str, spec: dict[str, Any], shards: list[dict[str, Any]], path
             raise DataError(f"datasets.{name}: the shards hold {n} rows, the spec {meta['n']}")
         meta["dtype"] = first["dtype"]
     return {**meta, "shards": entries}
-

@@ -91,7 +91,9 @@ def _same_stats(a: Standardization | None, b: Standardization | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return bool(
-        np.array_equal(a.x_mean, b.x_mean) and np.array_equal(a.x_std, b.x_std) and (a.y_mean, a.y_std) == (b.y_mean, b.y_std)
+        np.array_equal(a.x_mean, b.x_mean)
+        and np.array_equal(a.x_std, b.x_std)
+        and (a.y_mean, a.y_std) == (b.y_mean, b.y_std)
     )
 
 

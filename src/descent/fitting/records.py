@@ -16,6 +16,7 @@ from descent.fitting.common import FitError, FitOutcome, set_threads
 from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
+from descent.fitting.method import Method
 from descent.fitting.objective import mse
 from descent.fitting.parallel import (
     RankLaunch,
@@ -25,7 +26,6 @@ from descent.fitting.parallel import (
     launcher_command,
 )
 from descent.fitting.partials import Partials, reduce_partials
-from descent.fitting.method import Method
 from descent.fitting.registry import get_method, typed_settings
 from descent.fitting.scaling import Standardization, outcome_in_original_units, standardization_stats, standardize
 from descent.fitting.settings import FitSettings

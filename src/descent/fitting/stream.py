@@ -53,7 +53,6 @@ def parquet_chunks(
 def _read_chunks(
     paths: list[Path], features: list[str], target: str, rows: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    import pyarrow.parquet as pq
 
     k = len(features)
     for path in paths:
@@ -210,7 +209,9 @@ def gradient_pass(
     return total / n, gw / n, gb / n, n
 
 
-def parquet_rows(path: DataFiles, features: list[str], target: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+def parquet_rows(
+    path: DataFiles, features: list[str], target: str, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``[start, stop)`` of ``path`` (a file, or a sharded dataset's files in order, rows
     numbered across them) as ``X`` (m, k) and ``y`` (m,), in the dtypes :func:`descent.io.load_dataset`
     gives, reading only the row groups that hold them: a data-parallel rank's share."""

@@ -110,6 +110,7 @@ def _data_parallel(
     n = parquet_row_count(ranks.files)
     source = RankSource(ranks.files, features, ranks.target, n, stats)
     outcome, gram = fit_data_parallel_files(source, settings, init, settings.processes, ranks.launcher, gram=True)
+    assert gram is not None  # asked for
     eps = float(np.finfo(resolve_dtype(settings.dtype, data_dtype)).eps)
     annotate_from_gram(outcome, gram, n, eps, settings, init, accuracy_targets)
     w, b = outcome_in_original_units(outcome, stats)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,7 @@ from descent.fitting.closed_form import EPS64, Chunks, gram_of_chunks, qr_of_chu
 from descent.fitting.objective import least_squares_reference, mse
 from descent.fitting.stream import chunk_statistics, parquet_chunks
 from descent.fitting.theory import Conditioning, conditioning
+from descent.io import DataFiles
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,9 @@ def scale_facts(story: Story) -> dict[str, Any]:
                 }
             )
     parallel, reduced = parallel_rows(story), reduced_rows(story)
-    differences = [row["difference_from_one_process"] for row in parallel if not math.isnan(row["difference_from_one_process"])]
+    differences = [
+        row["difference_from_one_process"] for row in parallel if not math.isnan(row["difference_from_one_process"])
+    ]
     return {
         "sharded": sharded,
         "parallel": parallel,
@@ -188,9 +190,7 @@ def beyond_one_machine(story: Story) -> Section | None:
         content.append(blocks.bullets(words.items(sid, "sharded", facts)))
     if facts["parallel"]:
         content.append(blocks.paragraph(words.text(sid, "parallel", facts)))
-        content.append(
-            blocks.table(facts["parallel"], list(PARALLEL_HEADERS), "data_parallel", PARALLEL_HEADERS)
-        )
+        content.append(blocks.table(facts["parallel"], list(PARALLEL_HEADERS), "data_parallel", PARALLEL_HEADERS))
     if facts["reduced"]:
         content.append(blocks.paragraph(words.text(sid, "reduced", facts)))
         content.append(blocks.table(facts["reduced"], list(REDUCED_HEADERS), "map_reduce", REDUCED_HEADERS))

@@ -13,6 +13,7 @@ import tempfile
 import time
 from argparse import Namespace
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from descent.fitting import stream
 from descent.fitting.closed_form import gram_of_chunks, qr_of_chunks
+from descent.fitting.collective import shard_bounds
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.parallel import RankSource, fit_data_parallel_files
 from descent.fitting.partials import reduce_partials, shard_partials
@@ -45,8 +47,6 @@ def process_counts(cores: int) -> list[int]:
 def _write_shards(path: Path, features: list[str], count: int, rows: int, folder: Path) -> list[str]:
     """The rows of ``path`` cut into ``count`` shard files (contiguous, sizes differing by one)."""
     import pandas as pd
-
-    from descent.fitting.collective import shard_bounds
 
     files = []
     for shard in range(count):
@@ -135,7 +135,7 @@ def _map_reduce(path: Path, features: list[str], rows: int, shards: int, tmp: Pa
     maps, parts = [], []
     for file in files:
         start = time.perf_counter()
-        parts.append(shard_partials(lambda file=file: stream.parquet_chunks(file, features, "y"), k, None))
+        parts.append(shard_partials(partial(stream.parquet_chunks, file, features, "y"), k, None))
         maps.append(time.perf_counter() - start)
     start = time.perf_counter()
     reduced = reduce_partials(parts)
@@ -193,6 +193,9 @@ PART = Part(
     rows=rows,
     flags=(
         Flag("--scaling-rows", {"type": int, "default": 2_000_000, "help": "rows of the scaling part (default 2e6)"}),
-        Flag("--scaling-iterations", {"type": int, "default": 30, "help": "iterations per data-parallel fit (default 30)"}),
+        Flag(
+            "--scaling-iterations",
+            {"type": int, "default": 30, "help": "iterations per data-parallel fit (default 30)"},
+        ),
     ),
 )
