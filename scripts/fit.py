@@ -20,6 +20,7 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
         stream=snakemake.params.stream,
         partials=list(snakemake.input.get("partials", [])),
         mpi=snakemake.resources.get("mpi"),
+        cpus_per_task=snakemake.resources.get("cpus_per_task"),
     )
     record["threads"] = snakemake.threads
     if "history" in snakemake.output.keys():  # a skipped fit leaves an empty history with the columns

@@ -181,4 +181,5 @@ def test_srun_starts_the_ranks_only_inside_a_slurm_allocation(monkeypatch):
     assert launcher_command("srun") is None  # a local run: local processes
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     assert launcher_command("srun --mpi=none") == ["srun", "--mpi=none"]
+    assert launcher_command("srun", 4) == ["srun", "--cpus-per-task=4"]
     assert launcher_command(None) is None

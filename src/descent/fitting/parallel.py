@@ -135,7 +135,11 @@ def run_rank(folder: Path, timeout_s: float) -> None:
         if job["plugins"]:
             use_plugins(job["plugins"])
         settings = typed_settings(job["settings"])
-        torch.set_num_threads(int(job["threads"]))
+        # A rank started by srun uses the CPUs srun gave it; a local one its share of this machine's.
+        started_by_srun = "RANK" not in os.environ
+        torch.set_num_threads(
+            int(os.environ.get("SLURM_CPUS_PER_TASK", job["threads"]) if started_by_srun else job["threads"])
+        )
         Xr, yr, n = _rank_rows(folder, job, rank, size)
         dist.init_process_group(
             "gloo",
@@ -220,12 +224,13 @@ def fit_data_parallel_files(
 FOLDER_VARIABLE = "DESCENT_PARALLEL_DIR"
 
 
-def launcher_command(mpi: str | None) -> list[str] | None:
+def launcher_command(mpi: str | None, cpus_per_task: int | None = None) -> list[str] | None:
     """The command that starts the ranks: the rule's ``mpi`` resource (``srun``) inside a SLURM
-    allocation (``SLURM_JOB_ID`` set), else None (local processes)."""
+    allocation (``SLURM_JOB_ID`` set), with each rank's CPUs (the rule's ``cpus_per_task``), else
+    None (local processes)."""
     if not mpi or "SLURM_JOB_ID" not in os.environ:
         return None
-    return shlex.split(mpi)
+    return [*shlex.split(mpi), *([f"--cpus-per-task={int(cpus_per_task)}"] if cpus_per_task else [])]
 
 
 def check_processes(n: int, processes: int, settings: FitSettings) -> None:

@@ -266,13 +266,14 @@ def fit_files(
     stream: bool = False,
     partials: Sequence[str] = (),
     mpi: str | None = None,
+    cpus_per_task: int | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads — or,
     with ``stream`` (the data exceed ``memory_budget_mb``), fit it from disk chunk by chunk;
     errors name the file. ``partials``: a sharded dataset's per-shard statistics (a closed form
     that reduces them, ``Method.reduces_partials``). ``mpi``: the fit rule's launcher of a
-    data-parallel fit's ranks (``srun``, used inside a SLURM allocation; else local processes),
-    which read their rows from ``parquet`` themselves. Returns what :func:`fit_record` returns."""
+    data-parallel fit's ranks (``srun``, used inside a SLURM allocation, giving each rank
+    ``cpus_per_task`` CPUs; else local processes), which read their rows from ``parquet`` themselves. Returns what :func:`fit_record` returns."""
     if settings["device"] == "cuda" and not cuda_available():
         return skipped_record(read_json(meta_path), job, settings, "CUDA not available on this machine"), None
     if threads is not None:
@@ -280,7 +281,7 @@ def fit_files(
         set_threads(threads, uses_torch=get_method(typed.method).uses_torch(typed.options))
     try:
         reduced = read_partials(partials)
-        launcher = launcher_command(mpi)
+        launcher = launcher_command(mpi, cpus_per_task)
         if stream:
             typed = typed_settings(settings)
             meta = read_json(meta_path)
