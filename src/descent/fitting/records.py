@@ -45,7 +45,8 @@ def fit(
     """
     settings = typed_settings(settings)
     method = get_method(settings.method)
-    stats = standardization_stats(X, y, features) if scaling == "standardized" else None
+    # Without an intercept the scaling does not centre (scaling.scaling_stats).
+    stats = standardization_stats(X, y, features, settings.fit_intercept) if scaling == "standardized" else None
     if method.solve is not None:
         outcome = method.solve(X, y, settings, stats)
     else:
@@ -82,7 +83,9 @@ def fit_record(
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, mse(X, y, w, b))
     if get_method(settings.method).inference:  # classical OLS inference, original units; only for a certified fit
         record["inference"] = (
-            inference_from_data(X, y, w, b, meta["true_weights"], meta["true_bias"]).as_dict()
+            inference_from_data(
+                X, y, w, b, meta["true_weights"], meta["true_bias"], intercept=settings.fit_intercept
+            ).as_dict()
             if outcome.status == "closed_form"
             else None
         )
@@ -154,7 +157,9 @@ def streaming_record(
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
     if get_method(settings.method).inference:  # as fit_record: from the streamed Gram, two more passes
         record["inference"] = (
-            inference_from_chunks(chunks, len(features), w, b, meta["true_weights"], meta["true_bias"]).as_dict()
+            inference_from_chunks(
+                chunks, len(features), w, b, meta["true_weights"], meta["true_bias"], intercept=settings.fit_intercept
+            ).as_dict()
             if outcome.status == "closed_form"
             else None
         )

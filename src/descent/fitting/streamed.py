@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from descent.fitting.closed_form import Chunks, gram_of_chunks
+from descent.fitting.closed_form import Chunks, gram_of_chunks, without_intercept
 from descent.fitting.common import FitError, FitOutcome
 from descent.fitting.convergence import annotate_from_gram
 from descent.fitting.registry import get_method, methods
@@ -55,7 +55,9 @@ def fit_streaming(
             f"processes: {settings.processes} needs the data in memory for now (a streamed fit runs in one process); "
             "set processes: 1 for this dataset, or raise memory_budget_mb"
         )
-    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
+    intercept = settings.fit_intercept
+    # Without an intercept the scaling does not centre (descent.fitting.scaling.scaling_stats).
+    stats = chunk_statistics(chunks(), features, intercept)[0] if scaling == "standardized" else None
     k = len(features)
     if method.solve_chunks is not None:
         outcome = method.solve_chunks(chunks, k, data_dtype, settings, stats)
@@ -63,8 +65,12 @@ def fit_streaming(
         if init is None:
             raise ValueError("iterative fits need an initial point")
         w0, b0 = np.asarray(init[0], dtype=np.float64), float(init[1])
-        gram = gram_of_chunks(chunks(), k, stats)
-        lr = streamed_step(gram, method, settings)
+        if not intercept and b0 != 0.0:
+            raise FitError(f"fit_intercept: false fixes the bias at 0; the initial bias is {b0}")
+        full = gram_of_chunks(chunks(), k, stats)
+        n = int(round(full[k, k]))  # the ones column's sum of squares counts the rows
+        gram = full if intercept else without_intercept(full)
+        lr = streamed_step(gram, method, settings, n)
         if settings.batch_size is None:
             outcome = full_batch_descent(chunks, w0, b0, lr, settings, stats)
         elif shuffled is None:
@@ -73,6 +79,6 @@ def fit_streaming(
             outcome = minibatch_descent(chunks, shuffled, w0, b0, lr, settings, stats)
         outcome.extra["passes"] += 1  # the Gram's
         eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
-        annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
+        annotate_from_gram(outcome, gram, n, eps64, settings, init, accuracy_targets)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
