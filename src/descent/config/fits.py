@@ -244,10 +244,11 @@ def with_fit_context(fits: Any, problems: list[str]) -> list[str]:
     described = []
     for problem in problems:
         context = ""
-        match = re.match(r"fits\.overrides\[(\d+)\]", problem)
+        match = re.match(r"fits\.overrides(?:\.(\d+)\b|\[(\d+)\])", problem)  # schema: .4, cross-field: [4]
         overrides = fits.get("overrides")
-        if match and isinstance(overrides, list) and int(match.group(1)) < len(overrides):
-            entry = overrides[int(match.group(1))]
+        index = int(match.group(1) or match.group(2)) if match else -1
+        if match and isinstance(overrides, list) and index < len(overrides):
+            entry = overrides[index]
             if isinstance(entry, dict):
                 parts = [f"{key} {entry[key]}" for key in ("dataset", "scaling", "method") if key in entry]
                 context = f" (the override of {', '.join(parts) or 'every fit'})"

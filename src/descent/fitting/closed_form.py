@@ -13,6 +13,10 @@ in one chunked pass, three solvers, and a certificate every closed-form result m
   (independent of how θ was solved), the equilibrated condition number, and a first-order bound
   on the forward error.
 
+Without an intercept (``fit_intercept: false``) the design is ``X`` alone: the same chunked pass,
+then the ones column dropped from the Gram (:func:`without_intercept`) or the QR factor
+(:func:`qr_without_intercept`), and every solver and the certificate work on ``[X, y]`` unchanged.
+
 The rank tolerance comes from the data's own precision (``(k+1)·eps`` of its stored dtype,
 relative to the largest equilibrated singular value), never from ``n``: LAPACK's default
 ``eps·max(m, n)`` throws away every singular value below ~12 % of the largest for a float32

@@ -17,6 +17,10 @@ With ``p = k + 1`` parameters and ``dof = n − p``: ``σ² = RSS/dof``, ``SE_j 
 ``R² = 1 − RSS/TSS`` and ``adjusted R² = 1 − (1 − R²)(n − 1)/dof``. Undefined values are None
 (never NaN or inf in a JSON): standard errors, t values and intervals when ``dof ≤ 0`` or the
 design is singular; R² when the target is constant; adjusted R² when ``dof ≤ 0``.
+
+Without an intercept (``fit_intercept: false``, the model ``y ≈ X·w``): ``p = k``, the Gram of
+``[X, y]``, ``R² = 1 − RSS/Σy²`` (uncentred) and ``adjusted R² = 1 − (1 − R²)·n/dof``, as
+statsmodels reports a model without a constant; the bias has no standard error (None).
 """
 
 from __future__ import annotations
