@@ -146,7 +146,7 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
     if rows.empty:
         raise KeyError(f"no fits for dataset {dataset!r}")
     first = rows.iloc[0]
-    references = (
+    references: list[dict[str, Any]] = (
         [
             {
                 "label": "true parameters",
