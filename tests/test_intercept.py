@@ -19,14 +19,18 @@ from hypothesis.extra.numpy import arrays
 from conftest import ROOT, run_snakemake
 from descent.config import ConfigError
 from descent.config.fits import default_fit_settings, initial_parameters
+from descent.datasets.nist import nist_dataset
 from descent.fitting import closed_form as cf
 from descent.fitting.common import FitError
 from descent.fitting.exact import digits, exact_least_squares
 from descent.fitting.inference import inference_from_chunks, inference_from_data
+from descent.fitting.iterative import make_engine
 from descent.fitting.method import Method
+from descent.fitting.methods.lstsq import solve_chunks
 from descent.fitting.methods.manual_gd import ManualEngine
 from descent.fitting.records import fit
 from descent.fitting.refine import to_fitted, to_original
+from descent.fitting.registry import use_plugins
 from descent.fitting.scaling import scaling_stats, standardization_stats, standardize, to_original_units
 from descent.fitting.stream import chunk_statistics
 from descent.fitting.stream_descent import full_batch_descent
@@ -112,8 +116,6 @@ def test_the_gram_and_qr_without_the_ones_column_are_those_of_x_and_y():
 
 
 def test_the_streamed_closed_form_equals_the_in_memory_one_through_the_origin():
-    from descent.fitting.methods.lstsq import solve_chunks
-
     X, y = DESIGNS["ill"]
     for scaling in ("raw", "standardized"):
         settings = _settings("lstsq")
@@ -203,18 +205,35 @@ def test_streamed_descent_through_the_origin_keeps_the_bias_at_zero():
 
 
 def test_an_engine_that_cannot_drop_the_bias_is_refused_by_name():
-    from descent.fitting.iterative import make_engine
-
     class SixArguments(ManualEngine):
         def __init__(self, w0, b0, lr, reduction, options, seed=0):
             super().__init__(w0, b0, lr, reduction, options, seed)
 
-    import torch
+    import torch  # only here: the other tests need no torch tensors of their own
 
     method = Method(name="six", kind="iterative", description="x", colour="#000000", engine=SixArguments)
     with pytest.raises(FitError, match="six's engine does not take fit_intercept"):
         make_engine(method, torch.zeros(2), torch.zeros(()), 0.1, "mean", {}, 0, intercept=False)
     assert make_engine(method, torch.zeros(2), torch.zeros(()), 0.1, "mean", {}, 0, intercept=True) is not None
+
+
+def test_a_closed_form_plugin_that_ignores_the_setting_is_refused_by_name(tmp_path):
+    # A solver that does not read settings.fit_intercept (as the README's ridge) returns a bias:
+    # the fit is refused rather than recorded as a model through the origin.
+    (tmp_path / "ignoring.py").write_text(
+        "from descent.fitting.method import Method\n"
+        "from descent.fitting.methods import lstsq\n"
+        "_solve = lstsq.solve\n"
+        "METHOD = Method(name='ignoring', kind='closed_form', description='x', colour='#000000',\n"
+        "    solve=lambda X, y, s, stats: _solve(X, y, s.replace(fit_intercept=True), stats), options=lstsq.METHOD.options)\n"
+    )
+    X, y = DESIGNS["well"]
+    use_plugins(["ignoring.py"], tmp_path)
+    try:
+        with pytest.raises(FitError, match="method ignoring returned bias"):
+            fit(X, y + 5.0, "raw", _settings("ignoring"))
+    finally:
+        use_plugins([])
 
 
 def test_a_start_with_a_bias_is_refused():
@@ -295,8 +314,6 @@ def test_inference_through_the_origin_equals_statsmodels_without_a_constant(desi
 
 
 def test_noint1_inference_gives_nists_residual_standard_deviation():
-    from descent.datasets.nist import nist_dataset
-
     data = nist_dataset("noint1")
     outcome, w, b = fit(data.X, data.y, "raw", _settings("lstsq"))
     found = inference_from_data(data.X, data.y, w, b, intercept=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.fitting.common import FitError, FitOutcome, set_threads
+from descent.fitting.common import FitError, FitOutcome, require_no_bias, set_threads
 from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
@@ -59,6 +59,7 @@ def fit(
             outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
         annotate_convergence(outcome, Xf, yf, settings, init, accuracy_targets)
         check_convergence(outcome, Xf, yf, settings, init)
+    require_no_bias(outcome, settings.fit_intercept, method.name)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from descent.fitting.closed_form import Chunks, gram_of_chunks, without_intercept
-from descent.fitting.common import FitError, FitOutcome
+from descent.fitting.common import FitError, FitOutcome, require_no_bias
 from descent.fitting.convergence import annotate_from_gram
 from descent.fitting.registry import get_method, methods
 from descent.fitting.scaling import outcome_in_original_units
@@ -80,5 +80,6 @@ def fit_streaming(
         outcome.extra["passes"] += 1  # the Gram's
         eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
         annotate_from_gram(outcome, gram, n, eps64, settings, init, accuracy_targets)
+    require_no_bias(outcome, intercept, method.name)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
