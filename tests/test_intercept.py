@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import statsmodels.api as sm
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from descent.config import ConfigError
 from descent.config.fits import default_fit_settings, initial_parameters
 from descent.datasets.nist import nist_dataset
 from descent.fitting import closed_form as cf
+from descent.fitting.accuracy import fitted_conditioning
 from descent.fitting.common import FitError
 from descent.fitting.exact import digits, exact_least_squares
 from descent.fitting.inference import inference_from_chunks, inference_from_data
@@ -28,13 +30,14 @@ from descent.fitting.iterative import make_engine
 from descent.fitting.method import Method
 from descent.fitting.methods.lstsq import solve_chunks
 from descent.fitting.methods.manual_gd import ManualEngine
-from descent.fitting.records import fit
+from descent.fitting.records import fit, streaming_record
 from descent.fitting.refine import to_fitted, to_original
 from descent.fitting.registry import use_plugins
 from descent.fitting.scaling import scaling_stats, standardization_stats, standardize, to_original_units
-from descent.fitting.stream import chunk_statistics
+from descent.fitting.stream import chunk_statistics, parquet_chunks, write_synthetic_parquet
 from descent.fitting.stream_descent import full_batch_descent
-from descent.fitting.summary import reference, summarize_fits
+from descent.fitting.streamed import fit_streaming
+from descent.fitting.summary import parquet_facts, reference, summarize_fits
 from descent.fitting.theory import conditioning
 from descent.validation import validate_config
 
@@ -242,6 +245,65 @@ def test_a_start_with_a_bias_is_refused():
         fit(X, y, "raw", _settings("manual_gd", iterations=2), ([0.0] * 3, 1.0))
 
 
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory):
+    path = tmp_path_factory.mktemp("origin") / "data.parquet"
+    meta = write_synthetic_parquet(path, 6_000, 3, seed=11, dtype="float64", rows_per_group=1_500)
+    table = pq.read_table(path)
+    X = np.column_stack([table[name].to_numpy() for name in meta["features"]])
+    return path, meta, X, table["y"].to_numpy()
+
+
+@pytest.mark.parametrize("scaling", ["raw", "standardized"])
+def test_a_fit_streamed_from_disk_through_the_origin_equals_the_in_memory_one(on_disk, scaling):
+    path, meta, X, y = on_disk
+
+    def chunks():
+        return parquet_chunks(path, meta["features"], meta["target"], rows=1_000)
+
+    exact = np.array([float(v) for v in exact_least_squares(X, y, intercept=False)])
+    for method, changes in (("lstsq", {}), ("manual_gd", {"lr": "optimal", "iterations": 400, "tolerance": 1e-10})):
+        settings = _settings(method, stop_early=True, **changes)
+        streamed, w_s, b_s = fit_streaming(chunks, meta["features"], X.dtype, scaling, settings, ([0.0] * 3, 0.0))
+        memory, w_m, b_m = fit(X, y, scaling, settings, ([0.0] * 3, 0.0))
+        assert b_s == b_m == 0.0 and streamed.bias == 0.0, method
+        if method == "lstsq":
+            np.testing.assert_allclose(w_s, exact, rtol=1e-13)
+            np.testing.assert_allclose(w_m, exact, rtol=1e-13)
+        else:  # the same float64 descent from disk and in memory (not converged raw: the same path)
+            steps = min(len(streamed.history), len(memory.history)) - 1  # (the in-memory one adds a final row)
+            np.testing.assert_allclose(streamed.history["loss"][:steps], memory.history["loss"][:steps], rtol=1e-9)
+            np.testing.assert_allclose(w_s, w_m, rtol=1e-6)
+            assert (streamed.history["b"] == 0.0).all()
+    record, _ = streaming_record(
+        str(path),
+        {**meta, "dtype": "float64"},
+        {"dataset": "d", "scaling": scaling, "method": "lstsq"},
+        _settings("lstsq"),
+        None,
+        [[1.0, 2.0, 3.0]],
+    )
+    assert record["bias"] == 0.0 and record["inference"]["dof"] == len(X) - 3
+    memory = inference_from_data(X, y, np.asarray(record["weights"]), 0.0, intercept=False)
+    np.testing.assert_allclose(record["inference"]["standard_errors"][:-1], memory.standard_errors[:-1], rtol=1e-10)
+    assert record["predictions"][0]["prediction"] == pytest.approx(float(np.dot([1.0, 2.0, 3.0], record["weights"])))
+
+
+def test_the_summarys_streamed_facts_through_the_origin_equal_the_in_memory_ones(on_disk):
+    path, meta, X, y = on_disk
+    streamed, facts = parquet_facts(path, meta["features"], meta["target"], ["raw", "standardized"], origin=True)
+    memory = reference(X, y, origin=True)
+    assert streamed.origin is not None and memory.origin is not None
+    np.testing.assert_allclose(streamed.origin.theta, memory.origin.theta, rtol=1e-10)
+    assert streamed.origin.mse == pytest.approx(memory.origin.mse, rel=1e-12)
+    np.testing.assert_allclose(streamed.theta, memory.theta, rtol=1e-10)  # the intercept's, as before
+    for scaling in ("raw", "standardized"):
+        own = fitted_conditioning(X, y, scaling, meta["features"], intercept=False)
+        assert len(facts[f"{scaling} origin"].eigenvalues) == 3
+        np.testing.assert_allclose(facts[f"{scaling} origin"].eigenvalues, own.eigenvalues, rtol=1e-10)
+    assert "raw origin" not in parquet_facts(path, meta["features"], meta["target"], ["raw"])[1]
+
+
 # --- the scaling without centring -----------------------------------------------------------------
 
 
@@ -433,5 +495,8 @@ def test_a_dataset_fitted_through_the_origin_in_the_workflow_records_bias_zero_a
     assert not summary["fit_intercept"].any() and (summary["bias"] == 0.0).all()
     closed = summary[summary["base_method"] != "manual_gd"]
     assert (closed["rel_dist_to_lstsq"] < 1e-9).all()  # against the least squares through the origin
+    # Every closed form reaches every accuracy target against its own model's Hessian.
+    accuracy = pd.read_parquet(tmp_path / "results/fits/time_to_accuracy.parquet")
+    assert accuracy[accuracy["kind"] == "closed_form"]["reached"].all()
     page = (tmp_path / "results/report/index.html").read_text()
     assert "0 (no intercept)" in page and "least squares through the origin" in page
