@@ -109,8 +109,9 @@ def make_engine(
 ) -> Any:
     """``method``'s engine from ``(w0 (k,), b0)``. Without an ``intercept`` it is asked for
     ``fit_intercept=False`` (a keyword every built-in engine takes: its bias is 0 and never
-    updated; ``nn.Linear(bias=False)``, ``SGDRegressor(fit_intercept=False)``); an engine of
-    the six-argument form is only ever called with it that way."""
+    updated; ``nn.Linear(bias=False)``, ``SGDRegressor(fit_intercept=False)``). An engine whose
+    constructor lacks the keyword (a plugin written before it) still runs every fit with an
+    intercept, and is refused by name (:class:`FitError`) for one without."""
     assert method.engine is not None
     if intercept:
         return method.engine(w0, b0, lr, reduction, options, seed)
