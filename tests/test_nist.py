@@ -3,18 +3,27 @@ the digits table the benchmark prints."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from conftest import ROOT
 from descent.config.fits import default_fit_settings
-from descent.datasets.nist import NIST_DATASETS, certified, nist_dataset
+from descent.datasets.nist import NIST_DATASETS, certified, certified_residual_sd, nist_dataset
 from descent.fitting.exact import digits, exact_least_squares, log_relative_error
 from descent.perf.nist import PROJECT_PATHS, digits_row, format_digits, nist_table
 
 
 def test_the_datasets_have_nists_shapes_and_known_solutions():
-    shapes = {"norris": (36, 1), "longley": (16, 6), "wampler1": (21, 5), "wampler2": (21, 5)}
+    shapes = {
+        "norris": (36, 1),
+        "noint1": (11, 1),
+        "noint2": (3, 1),
+        "longley": (16, 6),
+        "wampler1": (21, 5),
+        "wampler2": (21, 5),
+    }
     for name in NIST_DATASETS:
         data = nist_dataset(name)
         assert data.X.shape == shapes[name] and data.y.shape == (shapes[name][0],)
@@ -57,3 +66,40 @@ def test_the_table_lists_what_is_not_shipped():
     table = nist_table(lambda method, **c: default_fit_settings(ROOT / "schemas", method, **c), ["norris"])
     assert len(table["rows"]) == 2 and "filip" in table["not_shipped"]
     assert "norris" in format_digits(table)
+
+
+def test_noint_certified_values_follow_from_exact_arithmetic():
+    # Through the origin B1 = Σxy/Σx² exactly; NIST's published B1 and residual SD (15 digits)
+    # are checked against it, not trusted.
+    for name, published_b1, published_sd in (
+        ("noint1", 2.07438016528926, 3.56753034006338),
+        ("noint2", 0.727272727272727, 0.369274472937998),
+    ):
+        data = nist_dataset(name)
+        assert not data.fit_intercept and data.published == (published_b1, 0.0)
+        x = [Fraction(int(v)) for v in data.X[:, 0]]
+        y = [Fraction(int(v)) for v in data.y]
+        b1 = sum(a * b for a, b in zip(x, y)) / sum(a * a for a in x)
+        assert certified(data) == [b1, Fraction(0)]
+        assert log_relative_error(published_b1, b1) >= 14
+        assert log_relative_error(published_sd, Fraction(certified_residual_sd(data))) >= 14
+        assert data.residual_sd == published_sd
+    assert certified(nist_dataset("noint1"))[0] == Fraction(251, 121)  # Σxy/Σx² = 118990/57365
+    assert certified(nist_dataset("noint2"))[0] == Fraction(8, 11)
+
+
+@pytest.mark.parametrize("name", ["noint1", "noint2"])
+@pytest.mark.parametrize("scaling", ["raw", "standardized"])
+def test_every_closed_form_path_reaches_13_digits_through_the_origin(name, scaling):
+    data = nist_dataset(name)
+    row = digits_row(data, scaling, lambda method, **c: default_fit_settings(ROOT / "schemas", method, **c))
+    assert row["fit_intercept"] is False
+    for column, _, _ in PROJECT_PATHS:
+        assert row["status"][column] == "closed_form", column
+        assert row["digits"][column] >= 13, (column, row["digits"][column])
+        assert row["certified_digits"][column] <= row["digits"][column] + 1e-9
+    assert row["digits"]["before"] >= 13
+    if scaling == "raw":  # the libraries fit the model without a constant too
+        assert row["digits"]["numpy.polyfit"] is None  # polyfit always fits c_0
+        for column in ("numpy.linalg.lstsq", "scikit-learn", "statsmodels"):
+            assert row["digits"][column] >= 13, column

@@ -125,7 +125,9 @@ class Plan:
         if fit.iterative or not self.sharded(wildcards.dataset):
             return []
         method = get_method(fit.settings["method"])
-        if not method.uses_partials(fit.settings):
+        # The partial statistics are of the design with an intercept (a fit through the origin
+        # solves from the data: its scaling does not centre).
+        if not method.uses_partials(fit.settings) or not fit.settings.get("fit_intercept", True):
             return []
         return [
             SHARD_PARTIALS.format(dataset=wildcards.dataset, scaling=wildcards.scaling, shard=shard)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from descent.config import ConfigError
-from descent.config.fits import fits_problems, setting_name_problems
+from descent.config.fits import fits_problems, setting_name_problems, with_fit_context
 from descent.config.schema import fill_defaults, schema_problems
 from descent.config.sections import BenchmarkConfig, Config, LessonsConfig
 from descent.dataspec import dataset_problems
@@ -65,7 +65,7 @@ def validate_config(config: dict[str, Any], schema_dir: str | Path) -> Config:
         registry = methods() if section == "fits" else None  # the method choices and options
         found = schema_problems(data, schema_dir / f"{section}.schema.yaml", section, registry)
         if section == "fits" and isinstance(data, dict):
-            found.extend(setting_name_problems(data))
+            found = with_fit_context(data, found + setting_name_problems(data))
         if not found and isinstance(data, dict):
             fill_defaults(data, schema_dir / f"{section}.schema.yaml", registry)
             valid_sections.add(section)

@@ -8,6 +8,7 @@ method registered in :mod:`descent.fitting.registry` or a variant name from ``fi
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -248,6 +249,32 @@ def setting_name_problems(fits: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def with_fit_context(fits: Any, problems: list[str]) -> list[str]:
+    """``problems`` of the ``fits`` section with, after each about an override's or a variant's
+    settings, the fits it sets in words (``fits.overrides[0].set.fit_intercept: … (the override of
+    dataset noint, method lstsq)``), so a wrong value names the dataset and method, not only an index."""
+    if not isinstance(fits, dict):
+        return problems
+    described = []
+    for problem in problems:
+        context = ""
+        match = re.match(r"fits\.overrides(?:\.(\d+)\b|\[(\d+)\])", problem)  # schema: .4, cross-field: [4]
+        overrides = fits.get("overrides")
+        index = int(match.group(1) or match.group(2)) if match else -1
+        if match and isinstance(overrides, list) and index < len(overrides):
+            entry = overrides[index]
+            if isinstance(entry, dict):
+                parts = [f"{key} {entry[key]}" for key in ("dataset", "scaling", "method") if key in entry]
+                context = f" (the override of {', '.join(parts) or 'every fit'})"
+        match = re.match(r"fits\.variants\.([A-Za-z_][A-Za-z0-9_]*)\.", problem)
+        variants = fits.get("variants")
+        if match and isinstance(variants, dict) and isinstance(variants.get(match.group(1)), dict):
+            variant = variants[match.group(1)]
+            context = f" (variant {match.group(1)} of method {variant.get('method')}, datasets {variant.get('datasets', 'all')})"
+        described.append(problem + context)
+    return described
+
+
 def fits_problems(config: dict[str, Any]) -> list[str]:
     """Cross-field problems of the ``fits`` section, each naming the field by its dotted path."""
     fits = config["fits"]
@@ -308,23 +335,30 @@ def fits_problems(config: dict[str, Any]) -> list[str]:
                     problems.append(f"{where}.init: kind 'values' needs both 'weights' and 'bias'")
                 elif isinstance(init["weights"], list) and len(init["weights"]) != k:
                     problems.append(f"{where}.init.weights: {len(init['weights'])} value(s) for {k} feature(s)")
+                elif settings.get("fit_intercept") is False and init["bias"] != 0:
+                    problems.append(
+                        f"{where}.init.bias: {init['bias']} with fit_intercept: false (the bias is fixed at 0; "
+                        "set init.bias to 0 or fit_intercept to true)"
+                    )
     return problems
 
 
 def initial_parameters(settings: dict[str, Any], dataset_spec: dict[str, Any]) -> tuple[list[float], float]:
-    """Initial ``(weights, bias)`` of an iterative fit, in the space being optimised."""
+    """Initial ``(weights, bias)`` of an iterative fit, in the space being optimised; the bias is
+    0 with ``fit_intercept: false`` (it is fixed there; the weights are drawn as with one)."""
     init = settings["init"]
     k = len(feature_names(dataset_spec))
+    intercept = bool(settings.get("fit_intercept", True))
     if init["kind"] == "zeros":
         return [0.0] * k, 0.0
     if init["kind"] == "values":
         weights = init["weights"]
         weights = [float(w) for w in weights] if isinstance(weights, list) else [float(weights)] * k
-        return weights, float(init["bias"])
+        return weights, float(init["bias"]) if intercept else 0.0
     # Lesson 0 draws W then b with np.random.randn right after its data.
     from descent.datasets import legacy_numpy_state_after_data  # imports pandas: only for this kind, not at parse time
 
     rng = legacy_numpy_state_after_data(dataset_spec)
     weights_draw = rng.randn(k, 1)
     bias_draw = rng.randn(1)
-    return [float(w) for w in weights_draw[:, 0]], float(bias_draw[0])
+    return [float(w) for w in weights_draw[:, 0]], float(bias_draw[0]) if intercept else 0.0

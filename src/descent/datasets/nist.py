@@ -6,9 +6,14 @@ never downloaded: the field's yardstick for least squares.
 * ``norris`` — 36 × 1, a calibration line (SciPy ships NIST's own file:
   ``scipy/stats/tests/data/nist_linregress/Norris.dat``, with its certified values);
 * ``wampler1`` / ``wampler2`` — 21 × 5, ``y = Σ_p c_p·x^p`` for ``x = 0..20``, ``c = 1`` and
-  ``c = 10^-p`` (exact formulas; Wampler 1's solution is all ones).
+  ``c = 10^-p`` (exact formulas; Wampler 1's solution is all ones);
+* ``noint1`` / ``noint2`` — regression through the origin (``fit_intercept`` False: ``y ≈ B1·x``,
+  no intercept), NIST's tables being short enough to write out: NoInt1 ``x = 60..70``,
+  ``y = 130..140`` (11 rows), NoInt2 ``x = 4, 5, 6``, ``y = 3, 4, 4``; their certified B1 and
+  residual standard deviation (``published``, ``residual_sd``) are checked against exact
+  arithmetic by the tests.
 
-Pontius, Filip, NoInt1/2 and Wampler 3–5 are not in any pinned package and are not shipped.
+Pontius, Filip and Wampler 3–5 are not in any pinned package and are not shipped.
 
 :func:`certified` gives the exact least-squares solution of the data *as NIST publishes them*
 (decimal values: each float64 read back through its shortest repr, which is the decimal literal
@@ -19,6 +24,7 @@ what a float64 solver can reach on the stored data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,14 +34,16 @@ import numpy as np
 from descent.fitting.exact import solve_exact
 
 #: The datasets this module can build, in the order of the digits table.
-NIST_DATASETS: tuple[str, ...] = ("norris", "longley", "wampler1", "wampler2")
+NIST_DATASETS: tuple[str, ...] = ("norris", "noint1", "noint2", "longley", "wampler1", "wampler2")
 
 
 @dataclass(frozen=True)
 class NistDataset:
     """``X`` (n, k) and ``y`` (n,) in float64; ``x`` (n,) the single variable of a polynomial
     design (``degree``) or None; ``source`` in words; ``published`` NIST's certified values (weights
-    then intercept; None when not shipped with the data)."""
+    then intercept, 0 for a model without one; None when not shipped with the data) and
+    ``residual_sd`` its certified residual standard deviation (None when not shipped);
+    ``fit_intercept`` False for NIST's models through the origin (NoInt1/2)."""
 
     name: str
     X: np.ndarray
@@ -44,6 +52,8 @@ class NistDataset:
     x: np.ndarray | None = None
     degree: int | None = None
     published: tuple[float, ...] | None = None
+    fit_intercept: bool = True
+    residual_sd: float | None = None
 
 
 def _wampler(which: int) -> NistDataset:
@@ -89,10 +99,31 @@ def _norris() -> NistDataset:
     return NistDataset("norris", x[:, None], y, f"SciPy ({path.name})", x, 1, values)
 
 
+def _noint(which: int) -> NistDataset:
+    """NIST's NoInt1 / NoInt2 (certified values as NIST publishes them, 15 digits)."""
+    if which == 1:
+        x, y = np.arange(60.0, 71.0), np.arange(130.0, 141.0)
+        published, sd = 2.07438016528926, 3.56753034006338
+    else:
+        x, y = np.array([4.0, 5.0, 6.0]), np.array([3.0, 4.0, 4.0])
+        published, sd = 0.727272727272727, 0.369274472937998
+    return NistDataset(
+        f"noint{which}",
+        x[:, None],
+        y,
+        f"NIST StRD NoInt{which} (the table written out)",
+        published=(published, 0.0),
+        fit_intercept=False,
+        residual_sd=sd,
+    )
+
+
 def nist_dataset(name: str) -> NistDataset:
     """The dataset ``name`` (one of :data:`NIST_DATASETS`)."""
     builders = {
         "norris": _norris,
+        "noint1": lambda: _noint(1),
+        "noint2": lambda: _noint(2),
         "longley": _longley,
         "wampler1": lambda: _wampler(1),
         "wampler2": lambda: _wampler(2),
@@ -103,12 +134,27 @@ def nist_dataset(name: str) -> NistDataset:
 
 
 def certified(dataset: NistDataset) -> list[Fraction]:
-    """The exact least-squares solution (weights then intercept) of ``dataset`` as NIST
-    publishes it: every value read as its decimal literal (shortest repr) — NIST's certified
-    values, to every digit."""
-    rows = [[Fraction(repr(float(v))) for v in row] + [Fraction(1)] for row in dataset.X]
+    """The exact least-squares solution (weights then intercept, exactly 0 for a model without
+    one) of ``dataset`` as NIST publishes it: every value read as its decimal literal (shortest
+    repr) — NIST's certified values, to every digit."""
+    ones = [Fraction(1)] if dataset.fit_intercept else []
+    rows = [[Fraction(repr(float(v))) for v in row] + ones for row in dataset.X]
     target = [Fraction(repr(float(v))) for v in dataset.y]
     p = len(rows[0])
     gram = [[sum((r[i] * r[j] for r in rows), Fraction(0)) for j in range(p)] for i in range(p)]
     rhs = [sum((r[i] * t for r, t in zip(rows, target)), Fraction(0)) for i in range(p)]
-    return solve_exact(gram, rhs)
+    solution = solve_exact(gram, rhs)
+    return solution if dataset.fit_intercept else [*solution, Fraction(0)]
+
+
+def certified_residual_sd(dataset: NistDataset) -> float:
+    """The residual standard deviation ``√(RSS/(n − p))`` of :func:`certified` (``p`` the
+    parameters fitted: k, plus 1 with an intercept), RSS exact, one rounding at the end."""
+    theta = certified(dataset)
+    k = dataset.X.shape[1]
+    rss = Fraction(0)
+    for row, target in zip(dataset.X, dataset.y):
+        fitted = sum((Fraction(repr(float(v))) * t for v, t in zip(row, theta[:k])), theta[k])
+        rss += (Fraction(repr(float(target))) - fitted) ** 2
+    dof = len(dataset.y) - k - int(dataset.fit_intercept)
+    return math.sqrt(rss / dof)

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from descent.fitting.closed_form import design_gram
+from descent.fitting.closed_form import design_gram, design_theta
 from descent.fitting.scaling import standardization_stats
+from descent.fitting.summary import fits_intercept
 from descent.fitting.theory import Conditioning, conditioning
 
 #: Columns of ``time_to_accuracy.parquet``, in order.
@@ -36,11 +37,14 @@ TIME_TO_ACCURACY_COLUMNS = [
 UNSTABLE_IQR = 0.1
 
 
-def fitted_conditioning(X: np.ndarray, y: np.ndarray, scaling: str, features: list[str] | None = None) -> Conditioning:
+def fitted_conditioning(
+    X: np.ndarray, y: np.ndarray, scaling: str, features: list[str] | None = None, intercept: bool = True
+) -> Conditioning:
     """The mean-loss Hessian of ``X`` (n, k), ``y`` (n,) in ``scaling``'s fitted space (the
-    standardized data built chunk by chunk in float64, as the closed forms see it)."""
-    stats = standardization_stats(X, y, features) if scaling == "standardized" else None
-    return conditioning(design_gram(X, y, stats), len(X))
+    standardized data built chunk by chunk in float64, as the closed forms see it); without an
+    ``intercept``, of the model through the origin (no bias row or column; scaled, not centred)."""
+    stats = standardization_stats(X, y, features, intercept) if scaling == "standardized" else None
+    return conditioning(design_gram(X, y, stats, intercept=intercept), len(X))
 
 
 def conditioning_frame(entries: Iterable[tuple[str, str, Conditioning]]) -> pd.DataFrame:
@@ -52,8 +56,11 @@ def conditioning_frame(entries: Iterable[tuple[str, str, Conditioning]]) -> pd.D
 
 def closed_form_relative_gap(record: dict[str, Any], cond: Conditioning) -> float:
     """``(θ − θ*)ᵀH(θ − θ*) / θ*ᵀHθ*`` in the fitted space: the closed form's gap relative to the
-    gap of the zero model (a closed form has no start point), exact for a quadratic."""
-    theta = np.append(record["fitted_space"]["weights"], record["fitted_space"]["bias"]) - cond.theta_star
+    gap of the zero model (a closed form has no start point), exact for a quadratic. ``cond`` is
+    the model's own: without an intercept θ is the weights alone."""
+    fitted = record["fitted_space"]
+    theta = design_theta(fitted["weights"], fitted["bias"], len(cond.theta_star) > len(fitted["weights"]))
+    theta = theta - cond.theta_star
     hessian = cond.eigenvectors @ np.diag(cond.eigenvalues) @ cond.eigenvectors.T
     zero = float(cond.theta_star @ hessian @ cond.theta_star)
     return float(theta @ hessian @ theta) / zero if zero > 0 else 0.0
@@ -64,11 +71,13 @@ def time_to_accuracy(
     histories: dict[tuple[str, str, str], pd.DataFrame],
     conditionings: dict[tuple[str, str], Conditioning],
     targets: Sequence[float],
+    origin_conditionings: Mapping[tuple[str, str], Conditioning] | None = None,
 ) -> pd.DataFrame:
     """One row per fit × target ε: whether and when (``iterations``, ``seconds``: cumulative fit
     time) the fit's ``relative_gap`` first fell to ε, and the iterations predicted for it
     (gradient-descent methods). A closed form is one point: its time and its gap relative to the
-    zero model's. Failed fits (diverged, inaccurate) never reach anything."""
+    zero model's (``origin_conditionings``, by dataset and scaling, for the closed forms with
+    ``fit_intercept: false``). Failed fits (diverged, inaccurate) never reach anything."""
     rows = []
     for record in sorted(records, key=lambda r: (r["dataset"], r["scaling"], r["method"])):
         key = (record["dataset"], record["scaling"], record["method"])
@@ -78,7 +87,9 @@ def time_to_accuracy(
             history = pd.DataFrame({"iteration": [], "seconds": [], "relative_gap": []})
         predicted = (record.get("predicted") or {}).get("iterations_to", {})
         if history is None:
-            gap = closed_form_relative_gap(record, conditionings[key[:2]])
+            # A closed form through the origin against the conditioning of its own model.
+            own = conditionings if fits_intercept(record) else (origin_conditionings or {})
+            gap = closed_form_relative_gap(record, own[key[:2]])
         for epsilon in targets:
             base = {
                 "dataset": key[0],

@@ -13,6 +13,10 @@ in one chunked pass, three solvers, and a certificate every closed-form result m
   (independent of how θ was solved), the equilibrated condition number, and a first-order bound
   on the forward error.
 
+Without an intercept (``fit_intercept: false``) the design is ``X`` alone: the same chunked pass,
+then the ones column dropped from the Gram (:func:`without_intercept`) or the QR factor
+(:func:`qr_without_intercept`), and every solver and the certificate work on ``[X, y]`` unchanged.
+
 The rank tolerance comes from the data's own precision (``(k+1)·eps`` of its stored dtype,
 relative to the largest equilibrated singular value), never from ``n``: LAPACK's default
 ``eps·max(m, n)`` throws away every singular value below ~12 % of the largest for a float32
@@ -85,21 +89,52 @@ def blocks(chunks: Chunks, rows: int = BLOCK_ROWS) -> Iterator[tuple[np.ndarray,
             yield X[start : start + rows], y[start : start + rows]
 
 
-def gram_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -> np.ndarray:
+def gram_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None, intercept: bool = True) -> np.ndarray:
     """Float64 Gram matrix ``[X, 1, y]ᵀ[X, 1, y]`` ((k+2, k+2)) accumulated over row chunks of
-    ``k`` features; with ``stats``, of the standardized data (standardized in float64)."""
+    ``k`` features; with ``stats``, of the standardized data (standardized in float64); without
+    ``intercept``, of ``[X, y]`` ((k+1, k+1), :func:`without_intercept`)."""
     gram = np.zeros((k + 2, k + 2))
     for X, y in blocks(chunks):
         block = float64_block(X, y, stats)
         gram += block.T @ block
-    return gram
+    return gram if intercept else without_intercept(gram)
 
 
-def qr_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -> np.ndarray:
+def kept_columns(k: int) -> list[int]:
+    """The columns of ``[X, 1, y]`` that make ``[X, y]`` (the design without the intercept)."""
+    return [*range(k), k + 1]
+
+
+def without_intercept(gram: np.ndarray) -> np.ndarray:
+    """The Gram of ``[X, y]`` ((k+1, k+1)) from the Gram of ``[X, 1, y]`` ((k+2, k+2)): the ones
+    column's row and column dropped (every other entry is the same sum)."""
+    keep = kept_columns(gram.shape[0] - 2)
+    return np.ascontiguousarray(gram[np.ix_(keep, keep)])
+
+
+def qr_without_intercept(R: np.ndarray) -> np.ndarray:
+    """The ``R`` factor of ``[X, y]`` ((k+1, k+1)) from the ``R`` of ``[X, 1, y]`` ((k+2, k+2)):
+    ``[X, y] = Q·R[:, kept]``, so the R of the small matrix ``R[:, kept]`` (a Householder QR of
+    (k+2) × (k+1) numbers, backward stable) is the R of ``[X, y]``, up to the signs of its rows."""
+    small = np.asarray(np.linalg.qr(R[:, kept_columns(R.shape[1] - 2)], mode="r"))
+    full = np.zeros((R.shape[1] - 1, R.shape[1] - 1))
+    full[: small.shape[0]] = small
+    return full
+
+
+def design_theta(weights: np.ndarray | list[float], bias: float, intercept: bool = True) -> np.ndarray:
+    """θ of the design (float64): weights (k,) then the bias ((k+1,)), or the weights alone ((k,))
+    without an intercept."""
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    return np.append(w, float(bias)) if intercept else w.copy()
+
+
+def qr_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None, intercept: bool = True) -> np.ndarray:
     """Upper-triangular float64 ``R`` ((k+2, k+2)) with ``[X, 1, y] = Q·R``, by a chunked
     Householder QR over row chunks (each factored under the running ``R``); with ``stats``, of
     the standardized data. Householder QR is backward stable column by column, so no prior
-    column scaling is needed. Rows of ``R`` beyond ``n`` are zero."""
+    column scaling is needed. Rows of ``R`` beyond ``n`` are zero. Without ``intercept``, the R
+    of ``[X, y]`` ((k+1, k+1), :func:`qr_without_intercept`)."""
     from threadpoolctl import threadpool_limits
 
     R: np.ndarray = np.zeros((0, k + 2))
@@ -110,21 +145,29 @@ def qr_of_chunks(chunks: Chunks, k: int, stats: Standardization | None = None) -
             R = np.asarray(np.linalg.qr(np.vstack([R, float64_block(X, y, stats)]), mode="r"))
     full = np.zeros((k + 2, k + 2))
     full[: R.shape[0]] = R
-    return full
+    return full if intercept else qr_without_intercept(full)
 
 
 def design_gram(
-    X: np.ndarray, y: np.ndarray, stats: Standardization | None = None, chunk_rows: int = CHUNK_ROWS
+    X: np.ndarray,
+    y: np.ndarray,
+    stats: Standardization | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    intercept: bool = True,
 ) -> np.ndarray:
     """:func:`gram_of_chunks` of ``X`` (n, k), ``y`` (n,) in memory."""
-    return gram_of_chunks(array_chunks(X, y, chunk_rows), X.shape[1], stats)
+    return gram_of_chunks(array_chunks(X, y, chunk_rows), X.shape[1], stats, intercept)
 
 
 def design_qr(
-    X: np.ndarray, y: np.ndarray, stats: Standardization | None = None, chunk_rows: int = CHUNK_ROWS
+    X: np.ndarray,
+    y: np.ndarray,
+    stats: Standardization | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    intercept: bool = True,
 ) -> np.ndarray:
     """:func:`qr_of_chunks` of ``X`` (n, k), ``y`` (n,) in memory."""
-    return qr_of_chunks(array_chunks(X, y, chunk_rows), X.shape[1], stats)
+    return qr_of_chunks(array_chunks(X, y, chunk_rows), X.shape[1], stats, intercept)
 
 
 def column_norms(gram: np.ndarray) -> np.ndarray:
@@ -280,13 +323,18 @@ def closed_form_outcome(
     seconds: float,
     extra: dict[str, Any],
     original: np.ndarray | None = None,
+    intercept: bool = True,
 ) -> FitOutcome:
     """The outcome of a closed-form fit: ``closed_form`` when its certificate holds, else
     ``inaccurate`` with the reason (non-finite values are never returned: zeros instead);
-    ``original``: θ ((k+1,)) in original units when computed there at full precision."""
+    ``original``: θ ((k+1,)) in original units when computed there at full precision. Without
+    ``intercept`` θ and ``original`` are the weights alone ((k,)) and the bias is exactly 0."""
     k1 = len(theta)
     finite = bool(np.isfinite(theta).all())
     theta = theta if finite else np.zeros(k1)
+    if not intercept:
+        theta = np.append(theta, 0.0)
+        original = None if original is None else np.append(original, 0.0)
     status = "closed_form" if certificate.ok else "inaccurate"
     return FitOutcome(
         weights=np.asarray(theta[:-1], dtype=np.float64),

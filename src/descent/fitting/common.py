@@ -59,6 +59,17 @@ class FitOutcome:
     original: np.ndarray | None = None
 
 
+def require_no_bias(outcome: FitOutcome, intercept: bool, method: str) -> None:
+    """Raise :class:`FitError` when a fit with ``fit_intercept: false`` (``intercept`` False)
+    came back with a bias other than 0: its method ignored the setting (a plugin's solver that
+    does not read ``settings.fit_intercept``), so its answer is not the model asked for."""
+    if not intercept and (outcome.bias != 0.0 or (outcome.original is not None and outcome.original[-1] != 0.0)):
+        raise FitError(
+            f"fit_intercept: false, but method {method} returned bias {outcome.bias!r}: its solver ignores "
+            "settings.fit_intercept (solve on X alone and return bias 0)"
+        )
+
+
 def writable(array: np.ndarray) -> np.ndarray:
     """``array``, copied only when read-only (torch warns on sharing read-only memory)."""
     return array if array.flags.writeable else array.copy()

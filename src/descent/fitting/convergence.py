@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from descent.fitting.closed_form import array_chunks, design_gram
+from descent.fitting.closed_form import array_chunks, design_gram, design_theta
 from descent.fitting.common import FitOutcome, resolve_dtype
 from descent.fitting.refine import reference_solution
 from descent.fitting.registry import get_method
@@ -38,7 +38,8 @@ def annotate_convergence(
     half, square-rooted to compare with the rate). Heavy-ball and Nesterov methods get their own
     exact linear prediction (:func:`~descent.fitting.theory.predict_momentum`)."""
     eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
-    annotate_from_gram(outcome, design_gram(X, y), X.shape[0], eps, settings, init, accuracy_targets)
+    gram = design_gram(X, y, intercept=settings.fit_intercept)
+    annotate_from_gram(outcome, gram, X.shape[0], eps, settings, init, accuracy_targets)
 
 
 def annotate_from_gram(
@@ -50,9 +51,10 @@ def annotate_from_gram(
     init: tuple[list[float], float],
     accuracy_targets: Sequence[float],
 ) -> None:
-    """:func:`annotate_convergence` from the float64 Gram of ``[X, 1, y]`` ((k+2, k+2)) of the
-    ``n`` rows fitted (in memory, or streamed from disk), ``eps`` the machine epsilon of the
-    fit's arithmetic (the floor of the observed rate)."""
+    """:func:`annotate_convergence` from the float64 Gram of ``[X, 1, y]`` ((k+2, k+2); of
+    ``[X, y]`` ((k+1, k+1)) with ``fit_intercept: false``, whose Hessian has no bias row or
+    column) of the ``n`` rows fitted (in memory, or streamed from disk), ``eps`` the machine
+    epsilon of the fit's arithmetic (the floor of the observed rate)."""
     history = outcome.history
     assert history is not None  # an iterative outcome
     cond = conditioning(gram, n)
@@ -64,7 +66,7 @@ def annotate_from_gram(
     if predictor is not None:
         lr = float(outcome.extra["lr"])
         alpha = lr * n if settings.loss_reduction == "sum" else lr  # the step on the mean loss
-        theta0 = np.append(np.asarray(init[0], dtype=np.float64), init[1])
+        theta0 = design_theta(init[0], init[1], settings.fit_intercept)
         prediction = predictor(cond, theta0, alpha, outcome.extra.get("options", settings.options))
         history["predicted_gap"] = prediction.gap(history["iteration"].to_numpy())
         # The prediction is exact for constant full-batch steps of the iterate itself.
@@ -115,26 +117,27 @@ def check_convergence(
     if outcome.status != "converged":
         return
     n, k = X.shape
-    theta_star, certificate = reference_solution(lambda: array_chunks(X, y), k, X.dtype)
+    intercept = settings.fit_intercept  # without: θ, θ* and D have no bias component
+    theta_star, certificate = reference_solution(lambda: array_chunks(X, y), k, X.dtype, intercept=intercept)
     if not certificate.ok:
         outcome.extra["convergence_check"] = {
             "checked": False,
             "reason": f"no certified reference: {certificate.reason}",
         }
         return
-    theta = np.append(np.asarray(outcome.weights, dtype=np.float64), outcome.bias)
-    theta0 = np.append(np.asarray(init[0], dtype=np.float64), init[1])
+    theta = design_theta(outcome.weights, outcome.bias, intercept)
+    theta0 = design_theta(init[0], init[1], intercept)
     X64 = np.asarray(X, dtype=np.float64)
 
     def gap(point: np.ndarray) -> float:  # L(θ) − L* = ‖A(θ − θ*)‖²/n exactly, the loss being quadratic
         e = point - theta_star
-        return float(np.sum((X64 @ e[:-1] + e[-1]) ** 2)) / n
+        return float(np.sum((X64 @ e[:k] + (e[k] if intercept else 0.0)) ** 2)) / n
 
     gap0 = gap(theta0)
-    d = np.append(np.linalg.norm(X64, axis=0), math.sqrt(n))
+    d = design_theta(np.linalg.norm(X64, axis=0), math.sqrt(n), intercept)
     error = float(np.linalg.norm(d * (theta - theta_star)) / max(np.linalg.norm(d * theta_star), np.finfo(float).tiny))
     digits = max(0.0, -math.log10(max(error, 1e-17)))
-    kappa = conditioning(design_gram(X, y), n).kappa
+    kappa = conditioning(design_gram(X, y, intercept=intercept), n).kappa
     eps = float(np.finfo(resolve_dtype(settings.dtype, X.dtype)).eps)
     allowed = allowed_error(settings, kappa, certificate.condition_number, eps)
     outcome.extra["convergence_check"] = {

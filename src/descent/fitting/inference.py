@@ -17,18 +17,29 @@ With ``p = k + 1`` parameters and ``dof = n − p``: ``σ² = RSS/dof``, ``SE_j 
 ``R² = 1 − RSS/TSS`` and ``adjusted R² = 1 − (1 − R²)(n − 1)/dof``. Undefined values are None
 (never NaN or inf in a JSON): standard errors, t values and intervals when ``dof ≤ 0`` or the
 design is singular; R² when the target is constant; adjusted R² when ``dof ≤ 0``.
+
+Without an intercept (``fit_intercept: false``, the model ``y ≈ X·w``): ``p = k``, the Gram of
+``[X, y]``, ``R² = 1 − RSS/Σy²`` (uncentred) and ``adjusted R² = 1 − (1 − R²)·n/dof``, as
+statsmodels reports a model without a constant; the bias has no standard error (None).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from descent.fitting.closed_form import CHUNK_ROWS, Chunks, array_chunks, column_norms, gram_of_chunks
+from descent.fitting.closed_form import (
+    CHUNK_ROWS,
+    Chunks,
+    array_chunks,
+    column_norms,
+    gram_of_chunks,
+    without_intercept,
+)
 
 #: The confidence level of the intervals.
 LEVEL = 0.95
@@ -121,20 +132,28 @@ def ols_inference(
     tss: float,
     true_theta: Sequence[float] | np.ndarray | None = None,
     level: float = LEVEL,
+    n: int | None = None,
 ) -> Inference:
     """OLS inference for ``theta`` ((k+1,), weights then bias, the least-squares solution) from
     the float64 Gram of ``[X, 1, y]`` ((k+2, k+2), original units: ``gram[k, k]`` is ``n``), the
     residual sum of squares ``rss`` of ``theta`` and the total sum of squares ``tss`` about the
-    target's mean. ``true_theta`` ((k+1,)): the true parameters, for ``covers_truth``."""
+    target's mean. ``true_theta`` ((k+1,)): the true parameters, for ``covers_truth``.
+
+    A model without an intercept gives ``n`` (its Gram, of ``[X, y]`` ((k+1, k+1)), has no
+    column of ones to count the rows), ``theta`` the weights alone ((k,)) and ``tss`` = Σy²
+    (uncentred): ``dof = n − k`` and, as statsmodels reports a model without a constant, the
+    uncentred R² and ``adjusted R² = 1 − (1 − R²)·n/dof``."""
     # scipy.special, not scipy.stats (what t.ppf calls): a fit job imports it in 0.25 s, not 0.8 s
     from scipy.special import stdtrit
 
     theta = np.asarray(theta, dtype=np.float64)
     p = len(theta)
-    n = int(round(float(gram[p - 1, p - 1])))  # the column of ones: Σ1² = n
+    centred = n is None  # with an intercept: R² about the mean, one degree of freedom for it
+    if n is None:
+        n = int(round(float(gram[p - 1, p - 1])))  # the column of ones: Σ1² = n
     dof = n - p
     r2 = 1.0 - rss / tss if tss > 0 else None
-    adj_r2 = 1.0 - (1.0 - r2) * (n - 1) / dof if r2 is not None and dof > 0 else None
+    adj_r2 = 1.0 - (1.0 - r2) * (n - int(centred)) / dof if r2 is not None and dof > 0 else None
     diag = inverse_diagonal(gram) if dof > 0 else None
     none: list[float | None] = [None] * p
     if diag is None:
@@ -173,12 +192,15 @@ def inference_from_data(
     true_weights: Sequence[float] | None = None,
     true_bias: float | None = None,
     level: float = LEVEL,
+    intercept: bool = True,
 ) -> Inference:
     """:func:`ols_inference` for the fit ``(w (k,), b)`` (original units) of ``X`` (n, k), ``y``
     (n,): the Gram in one chunked pass, the sums of squares in another (float64 throughout, no
     copy of ``X``). The truth, when both ``true_weights`` and ``true_bias`` are given, yields
-    ``covers_truth``."""
-    return inference_from_chunks(lambda: array_chunks(X, y), X.shape[1], w, b, true_weights, true_bias, level)
+    ``covers_truth``. Without ``intercept`` (``b`` is 0), see :func:`inference_from_chunks`."""
+    return inference_from_chunks(
+        lambda: array_chunks(X, y), X.shape[1], w, b, true_weights, true_bias, level, intercept
+    )
 
 
 def inference_from_chunks(
@@ -189,15 +211,37 @@ def inference_from_chunks(
     true_weights: Sequence[float] | None = None,
     true_bias: float | None = None,
     level: float = LEVEL,
+    intercept: bool = True,
 ) -> Inference:
     """:func:`inference_from_data` from row chunks of ``k`` features (``chunks()`` starts a fresh
     pass: one for the Gram, one for the sums of squares), so a fit streamed from disk gets the
-    same inference as in memory."""
+    same inference as in memory.
+
+    Without ``intercept`` the model is ``y ≈ X·w`` (``b`` must be 0): the covariance has no
+    bias row or column, so the bias entry of every list is None (undefined, as for a parameter
+    not estimated), ``dof = n − k`` and R² is uncentred (``TSS = Σy²``)."""
     gram = gram_of_chunks(chunks(), k)
-    y_mean = float(gram[k, k + 1] / gram[k, k])
+    n = int(round(float(gram[k, k])))
+    y_mean = float(gram[k, k + 1] / gram[k, k]) if intercept else 0.0
     rss, tss = residual_sums_of_chunks(chunks(), w, b, y_mean)
     theta = np.append(np.asarray(w, dtype=np.float64), float(b))
     truth = None
     if true_weights is not None and true_bias is not None:
         truth = np.append(np.asarray(true_weights, dtype=np.float64), float(true_bias))
-    return ols_inference(gram, theta, rss, tss, truth, level)
+    if intercept:
+        return ols_inference(gram, theta, rss, tss, truth, level)
+    if float(b) != 0.0:
+        raise ValueError(f"a fit without an intercept has bias 0, not {b}")
+    found = ols_inference(
+        without_intercept(gram), theta[:-1], rss, tss, None if truth is None else truth[:-1], level, n=n
+    )
+    return replace(
+        found,
+        standard_errors=[*found.standard_errors, None],
+        t_values=[*found.t_values, None],
+        ci_low=[*found.ci_low, None],
+        ci_high=[*found.ci_high, None],
+        covers_truth=None
+        if found.covers_truth is None
+        else [*found.covers_truth, bool(truth is not None and truth[-1] == 0)],
+    )

@@ -83,8 +83,8 @@ def step_and_options(
     if settings.lr not in ("lipschitz", "optimal"):
         return float(settings.lr), options
     if collective is None and settings.lr == "lipschitz":
-        return lipschitz_step(X, settings.loss_reduction), options
-    gram = design_gram(X, y)
+        return lipschitz_step(X, settings.loss_reduction, settings.fit_intercept), options
+    gram = design_gram(X, y, intercept=settings.fit_intercept)
     n = len(X) if collective is None else collective.n_total
     cond = conditioning(gram if collective is None else collective.sum_array(gram), n)
     if settings.lr == "lipschitz":
@@ -104,6 +104,28 @@ def optimal_step_and_options(
     return tuned.pop("lr") / scale, {**options, **tuned}
 
 
+def make_engine(
+    method: Method, w0: Any, b0: Any, lr: float, reduction: str, options: dict[str, Any], seed: int, intercept: bool
+) -> Any:
+    """``method``'s engine from ``(w0 (k,), b0)``. Without an ``intercept`` it is asked for
+    ``fit_intercept=False`` (a keyword every built-in engine takes: its bias is 0 and never
+    updated; ``nn.Linear(bias=False)``, ``SGDRegressor(fit_intercept=False)``). An engine whose
+    constructor lacks the keyword (a plugin written before it) still runs every fit with an
+    intercept, and is refused by name (:class:`FitError`) for one without."""
+    assert method.engine is not None
+    if intercept:
+        return method.engine(w0, b0, lr, reduction, options, seed)
+    try:
+        return method.engine(w0, b0, lr, reduction, options, seed, fit_intercept=False)
+    except TypeError as exc:
+        if "fit_intercept" not in str(exc):
+            raise
+        raise FitError(
+            f"fit_intercept: false: method {method.name}'s engine does not take fit_intercept "
+            "(give its constructor a keyword argument fit_intercept: bool = True)"
+        ) from exc
+
+
 def gradient_norm(gw: Any, gb: Any) -> float:
     """``‖(gw (k,), gb)‖``, accumulated in the tensors' dtype as the lessons' loops do."""
     return math.sqrt(float(gw @ gw) + float(gb * gb))
@@ -120,12 +142,14 @@ def data_parallel_problem(method: Method, settings: FitSettings) -> None:
 
 
 def updater(
-    engine: Any, method: Method, reduce: Callable[[Gradient], Gradient] | None = None
+    engine: Any, method: Method, reduce: Callable[[Gradient], Gradient] | None = None, intercept: bool = True
 ) -> Callable[[Any, Any], tuple[float, float]]:
     """``update(X, y) -> (loss, gradient norm)`` where the update started: one step of ``engine``
     on these rows, driven as ``method.update`` says (gradient, then update; a closure the
     optimizer evaluates; or the method's own pass). ``reduce`` maps the loss and gradient on these
-    rows to the ones the update uses (a data-parallel fit sums them over processes)."""
+    rows to the ones the update uses (a data-parallel fit sums them over processes). Without an
+    ``intercept`` the bias's gradient is 0: the bias is not a parameter, so it is neither moved
+    nor counted in the gradient norm the stopping test reads."""
     if method.update == "epoch":
         if reduce is not None:
             raise FitError(f"method {method.name} runs its own pass over the rows: it cannot be data-parallel")
@@ -133,6 +157,8 @@ def updater(
 
     def evaluate(X: Any, y: Any) -> Gradient:
         found = engine.gradient(X, y)
+        if not intercept:
+            found = (found[0], found[1], found[2] * 0)
         return reduce(found) if reduce is not None else found
 
     if method.update == "closure":
@@ -199,6 +225,9 @@ def fit_iterative(
     dtype = resolve_dtype(settings.dtype, X.dtype)
     tdtype = {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}[dtype]
     n, k = X.shape
+    intercept = settings.fit_intercept
+    if not intercept and float(b0) != 0.0:
+        raise FitError(f"fit_intercept: false fixes the bias at 0; the initial bias is {b0}")
     Xt = torch.as_tensor(writable(np.ascontiguousarray(X, dtype=dtype)), device=device)
     yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
     reduction = settings.loss_reduction
@@ -217,7 +246,8 @@ def fit_iterative(
         d = divisor[0]
         return (loss / d, gw / d, gb / d) if reduction == "mean" else (loss, gw, gb)
 
-    engine = spec.engine(
+    engine = make_engine(
+        spec,
         torch.tensor(w0, dtype=tdtype, device=device),
         torch.tensor(b0, dtype=tdtype, device=device),
         lr,
@@ -225,8 +255,9 @@ def fit_iterative(
         reduction if collective is None else "sum",
         options,
         settings.shuffle_seed,
+        intercept,
     )
-    step = updater(engine, spec, None if collective is None else summed)
+    step = updater(engine, spec, None if collective is None else summed, intercept)
     averaging = settings.averaging
     average: tuple[Any, Any] | None = None  # Polyak–Ruppert mean of the iterates after each update
     update_count = 0
@@ -268,7 +299,7 @@ def fit_iterative(
         else:
             loss, gw, gb = collective.sum(*hand_gradients(Xt, yt, w, b, "sum"))
             loss, gw, gb = loss / n_total, gw / n_total, gb / n_total
-        return float(loss), gradient_norm(gw, gb)
+        return float(loss), gradient_norm(gw, gb if intercept else gb * 0)
 
     def finite(*values: Any) -> bool:
         return all(np.isfinite(v).all() for v in values)
@@ -359,6 +390,8 @@ def fit_iterative(
             diverged, diverged_at = True, updates
     if diverged:
         converged = False
+    if not intercept and float(last_finite[1]) != 0.0:
+        raise FitError(f"fit_intercept: false, but method {method}'s engine moved the bias to {last_finite[1]}")
     status = (
         "diverged"
         if diverged

@@ -133,8 +133,11 @@ class EpochEngine(Protocol):
 
 #: ``(w0 (k,), b0 (), lr, reduction, options, seed) -> engine`` (torch tensors in); ``options`` holds
 #: the method's own options, as resolved (after ``lr: optimal``, which may set some of them);
-#: ``seed`` is the fit's ``shuffle_seed``, for a method that draws on its own.
-EngineFactory = Callable[[Any, Any, float, str, Mapping[str, Any], int], Any]
+#: ``seed`` is the fit's ``shuffle_seed``, for a method that draws on its own. A fit with
+#: ``fit_intercept: false`` also passes the keyword ``fit_intercept=False`` (``b0`` is then 0): the
+#: engine must leave the bias at 0 and return its gradient as 0 (every built-in engine takes it; an
+#: engine that does not is refused for such a fit, never run with a moving bias).
+EngineFactory = Callable[..., Any]
 #: ``(X (n, k), y (n,), settings, stats) -> FitOutcome`` in the fitted space; ``stats`` is the
 #: standardization to apply (a solver standardizes chunk by chunk in float64), or None for raw.
 Solver = Callable[["np.ndarray", "np.ndarray", FitSettings, "Standardization | None"], "FitOutcome"]

@@ -46,27 +46,33 @@ def mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, chunk_rows: int =
     return total / len(X)
 
 
-def least_squares_reference(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, int]:
+def least_squares_reference(X: np.ndarray, y: np.ndarray, intercept: bool = True) -> tuple[np.ndarray, float, int]:
     """Least-squares ``(w (k,), b, rank)`` in float64 with NumPy's SVD solver (an independent
     reference). Columns of ``[X, 1]`` are scaled to unit norm first, so the reference's own error
     follows the equilibrated condition number, not the raw one (features on scales 1e3 against
-    the intercept's column of ones would otherwise cost three digits)."""
-    A = np.column_stack([np.asarray(X, dtype=np.float64), np.ones(len(X))])
+    the intercept's column of ones would otherwise cost three digits). Without ``intercept``, of
+    ``X`` alone (through the origin: ``b`` is 0)."""
+    ones = [np.ones(len(X))] if intercept else []
+    A = np.column_stack([np.asarray(X, dtype=np.float64), *ones])
     norms = np.linalg.norm(A, axis=0)
     norms[norms == 0] = 1.0
     A /= norms
     theta, _, rank, _ = np.linalg.lstsq(A, np.asarray(y, dtype=np.float64), rcond=None)
     theta = theta / norms
+    if not intercept:
+        return theta, 0.0, int(rank)
     return theta[:-1], float(theta[-1]), int(rank)
 
 
-def lipschitz_step(X: np.ndarray, reduction: str = "mean") -> float:
+def lipschitz_step(X: np.ndarray, reduction: str = "mean", intercept: bool = True) -> float:
     """``1/L`` with ``L`` the largest eigenvalue of the Hessian of the squared-error loss in (w, b).
 
     The Hessian is ``2/n·AᵀA`` for the mean loss and ``2·AᵀA`` for the summed loss, with
-    ``A = [X, 1]`` (n, k+1); gradient descent with any step below ``2/L`` cannot diverge.
+    ``A = [X, 1]`` (n, k+1), or ``A = X`` without an ``intercept``; gradient descent with any step
+    below ``2/L`` cannot diverge.
     """
-    A = np.column_stack([np.asarray(X, dtype=np.float64), np.ones(len(X))])
+    ones = [np.ones(len(X))] if intercept else []
+    A = np.column_stack([np.asarray(X, dtype=np.float64), *ones])
     gram = A.T @ A
     L = 2.0 * float(np.linalg.eigvalsh(gram)[-1])
     if reduction == "mean":

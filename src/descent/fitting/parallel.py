@@ -74,7 +74,13 @@ class RankSource:
         stats = (
             None
             if s is None
-            else {"x_mean": s.x_mean.tolist(), "x_std": s.x_std.tolist(), "y_mean": s.y_mean, "y_std": s.y_std}
+            else {
+                "x_mean": s.x_mean.tolist(),
+                "x_std": s.x_std.tolist(),
+                "y_mean": s.y_mean,
+                "y_std": s.y_std,
+                "centered": s.centered,
+            }
         )
         return {"files": self.files, "features": self.features, "target": self.target, "n": self.n, "stats": stats}
 
@@ -85,7 +91,9 @@ class RankSource:
         stats = (
             None
             if s is None
-            else Standardization(np.asarray(s["x_mean"]), np.asarray(s["x_std"]), float(s["y_mean"]), float(s["y_std"]))
+            else Standardization(
+                np.asarray(s["x_mean"]), np.asarray(s["x_std"]), float(s["y_mean"]), float(s["y_std"]), bool(s["centered"])
+            )
         )
         return RankSource(list(data["files"]), list(data["features"]), str(data["target"]), int(data["n"]), stats)
 

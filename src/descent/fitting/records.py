@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from descent.fitting.closed_form import array_chunks
-from descent.fitting.common import FitError, FitOutcome, set_threads
+from descent.fitting.common import FitError, FitOutcome, require_no_bias, set_threads
 from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
 from descent.fitting.iterative import fit_iterative
@@ -59,7 +59,12 @@ def fit(
     """
     settings = typed_settings(settings)
     method = get_method(settings.method)
-    stats = standardization_stats(X, y, features) if scaling == "standardized" and partials is None else None
+    # Without an intercept the scaling does not centre (scaling.scaling_stats).
+    stats = (
+        standardization_stats(X, y, features, settings.fit_intercept)
+        if scaling == "standardized" and partials is None
+        else None
+    )
     if partials is not None:
         stats = partials_stats(partials, scaling)
         k = X.shape[1]
@@ -79,6 +84,7 @@ def fit(
             outcome = fit_iterative(Xf, yf, method.name, settings, init[0], init[1])
         annotate_convergence(outcome, Xf, yf, settings, init, accuracy_targets)
         check_convergence(outcome, Xf, yf, settings, init)
+    require_no_bias(outcome, settings.fit_intercept, method.name)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
 
@@ -133,7 +139,9 @@ def fit_record(
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, mse(X, y, w, b))
     if get_method(settings.method).inference:  # classical OLS inference, original units; only for a certified fit
         record["inference"] = (
-            inference_from_data(X, y, w, b, meta["true_weights"], meta["true_bias"]).as_dict()
+            inference_from_data(
+                X, y, w, b, meta["true_weights"], meta["true_bias"], intercept=settings.fit_intercept
+            ).as_dict()
             if outcome.status == "closed_form"
             else None
         )
@@ -210,7 +218,9 @@ def streaming_record(
     record = build_record(meta, job, settings, outcome, w, b, init, predict_at, gradient_pass(chunks(), w, b, None)[0])
     if get_method(settings.method).inference:  # as fit_record: from the streamed Gram, two more passes
         record["inference"] = (
-            inference_from_chunks(chunks, len(features), w, b, meta["true_weights"], meta["true_bias"]).as_dict()
+            inference_from_chunks(
+                chunks, len(features), w, b, meta["true_weights"], meta["true_bias"], intercept=settings.fit_intercept
+            ).as_dict()
             if outcome.status == "closed_form"
             else None
         )

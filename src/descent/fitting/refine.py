@@ -136,12 +136,12 @@ class Residual:
 
 def residual_pass(chunks: Chunks, theta: np.ndarray, theta_lo: np.ndarray | None = None) -> Residual:
     """:class:`Residual` of ``theta`` (+ ``theta_lo``: a double-double θ) ((k+1,), original
-    units, weights then bias) over
+    units, weights then bias; (k,), the weights alone, for a design without the intercept) over
     ``chunks`` of ``(X (m, k), y (m,))`` in their stored dtype (widened to float64 exactly,
     never standardized: the data as stored define the exact solution), one block of
     :data:`~descent.fitting.closed_form.BLOCK_ROWS` rows at a time."""
     theta = np.asarray(theta, dtype=np.float64)
-    k1 = len(theta)
+    k1 = len(theta)  # k + 1 with the intercept, k without it (θ is then the weights alone)
     low = np.zeros(k1) if theta_lo is None else np.asarray(theta_lo, dtype=np.float64)
     t_split, l_split = split(theta), split(low)
     g_hi, g_lo = np.zeros(k1), np.zeros(k1)
@@ -149,10 +149,13 @@ def residual_pass(chunks: Chunks, theta: np.ndarray, theta_lo: np.ndarray | None
     sq, rss, n, depth = np.zeros(k1), 0.0, 0, 1
     abs_theta = np.abs(theta)
     for X, y in blocks(chunks, BLOCK_ROWS):
-        m = len(y)
-        A = np.empty((k1, m))  # the columns of [X, 1] as rows: long contiguous inner loops
-        A[:-1] = X.T
-        A[-1] = 1.0
+        m, k = X.shape
+        if k1 not in (k, k + 1):
+            raise ValueError(f"θ has {k1} components for {k} features (weights, and the bias with an intercept)")
+        A = np.empty((k1, m))  # the columns of [X, 1] (or X) as rows: long contiguous inner loops
+        A[:k] = X.T
+        if k1 > k:
+            A[-1] = 1.0
         yy = np.asarray(y, dtype=np.float64)
         # float32 (or narrower) values have ≤ 24 significant bits: no split needed (Dekker's
         # TwoProduct holds with the value as its own high half), a third of the pass saved.
@@ -223,9 +226,11 @@ class Preconditioner:
         k1 = len(self.d)
         if self.stats is None:
             return np.eye(k1)
+        k = len(self.stats.x_std)  # k1 = k without the intercept: T = diag(1/σ_x), no bias row
         T = np.eye(k1)
-        T[np.arange(k1 - 1), np.arange(k1 - 1)] = 1.0 / self.stats.x_std
-        T[-1, :-1] = -self.stats.x_mean / self.stats.x_std
+        T[np.arange(k), np.arange(k)] = 1.0 / self.stats.x_std
+        if k1 > k:
+            T[-1, :-1] = -self.stats.x_mean / self.stats.x_std
         return T
 
     def transform_inverse(self) -> np.ndarray:
@@ -233,9 +238,11 @@ class Preconditioner:
         k1 = len(self.d)
         if self.stats is None:
             return np.eye(k1)
+        k = len(self.stats.x_std)
         inverse = np.eye(k1)
-        inverse[np.arange(k1 - 1), np.arange(k1 - 1)] = self.stats.x_std
-        inverse[-1, :-1] = self.stats.x_mean
+        inverse[np.arange(k), np.arange(k)] = self.stats.x_std
+        if k1 > k:
+            inverse[-1, :-1] = self.stats.x_mean
         return inverse
 
     def half(self, g: np.ndarray) -> np.ndarray:
@@ -441,9 +448,12 @@ def refine(chunks: Callable[[], Chunks], theta: np.ndarray, pre: Preconditioner,
 
 def to_fitted(theta: np.ndarray, stats: Standardization | None) -> np.ndarray:
     """Original-unit θ ((k+1,)) as fitted-space parameters: ``w_s = w·σ_x/σ_y``,
-    ``b_s = (b − μ_y + μ_x·w)/σ_y`` (the sum exactly rounded)."""
+    ``b_s = (b − μ_y + μ_x·w)/σ_y`` (the sum exactly rounded); the weights alone ((k,)) for a
+    design without the intercept (scaled, never centred)."""
     if stats is None:
         return np.asarray(theta, dtype=np.float64).copy()
+    if len(theta) == len(stats.x_std):
+        return np.asarray(theta, dtype=np.float64) * stats.x_std / stats.y_std
     w, b = theta[:-1], float(theta[-1])
     p, e = two_product(stats.x_mean, w, split(stats.x_mean), split(w))
     centred = math.fsum([b, -stats.y_mean, *p.tolist(), *e.tolist()])
@@ -451,9 +461,12 @@ def to_fitted(theta: np.ndarray, stats: Standardization | None) -> np.ndarray:
 
 
 def to_original(theta: np.ndarray, stats: Standardization | None) -> np.ndarray:
-    """Fitted-space θ ((k+1,)) in original units (:func:`~descent.fitting.scaling.to_original_units`)."""
+    """Fitted-space θ ((k+1,), or the weights alone (k,) without the intercept) in original
+    units (:func:`~descent.fitting.scaling.to_original_units`)."""
     if stats is None:
         return np.asarray(theta, dtype=np.float64).copy()
+    if len(theta) == len(stats.x_std):
+        return np.asarray(theta, dtype=np.float64) * stats.y_std / stats.x_std
     w, b = to_original_units(theta[:-1], float(theta[-1]), stats)
     return np.append(w, b)
 
@@ -517,17 +530,18 @@ def certified_solution(
 
 
 def reference_solution(
-    chunks: Callable[[], Chunks], k: int, data_dtype: np.dtype, max_error: float = 1e-4
+    chunks: Callable[[], Chunks], k: int, data_dtype: np.dtype, max_error: float = 1e-4, intercept: bool = True
 ) -> tuple[np.ndarray, Any]:
-    """The certified least-squares θ* ((k+1,), weights then bias) of the data ``chunks()`` reads,
-    as they are (no standardization), by the default path of ``lstsq``: the float64 Gram, a QR when
-    the equilibrated condition number is above 1e4, then refined and certified here. Returns θ*
-    and its :class:`~descent.fitting.closed_form.Certificate` (check ``ok`` before trusting θ*)."""
-    gram = gram_of_chunks(chunks(), k, None)
+    """The certified least-squares θ* ((k+1,), weights then bias; (k,) without ``intercept``) of
+    the data ``chunks()`` reads, as they are (no standardization), by the default path of
+    ``lstsq``: the float64 Gram, a QR when the equilibrated condition number is above 1e4, then
+    refined and certified here. Returns θ* and its
+    :class:`~descent.fitting.closed_form.Certificate` (check ``ok`` before trusting θ*)."""
+    gram = gram_of_chunks(chunks(), k, None, intercept)
     sigma = singular_values(gram)
     qr = None
     if not gram_resolves(sigma) or sigma[-1] * NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]:
-        qr = qr_of_chunks(chunks(), k, None)
+        qr = qr_of_chunks(chunks(), k, None, intercept)
         sigma = singular_values(gram, qr)
     rcond = rank_tolerance(k, data_dtype)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0

@@ -57,6 +57,7 @@ class FitSettings:
     step_factor: float
     averaging: bool
     processes: int
+    fit_intercept: bool
     options: Mapping[str, Any] = field(default_factory=dict)
     applied: tuple[str, ...] = ()
     fit: str = ""

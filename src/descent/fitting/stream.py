@@ -181,15 +181,45 @@ def moments_standardization(moments: Moments, features: list[str]) -> Standardiz
     return Standardization(moments.mean[:-1], std[:-1], float(moments.mean[-1]), float(std[-1]))
 
 
-def chunk_statistics(chunks: Chunks, features: list[str]) -> tuple[Standardization, int]:
+def chunk_statistics(chunks: Chunks, features: list[str], center: bool = True) -> tuple[Standardization, int]:
     """Means and sample standard deviations (ddof=1) of the features and the target in one pass
     over ``chunks`` (float64, Chan et al.'s merge of chunk means and centred sums of squares),
-    and the number of rows. Refuses a constant column by name."""
+    and the number of rows. Refuses a constant column by name. Without ``center`` (a fit without
+    an intercept) the root mean squares instead, means 0
+    (:func:`descent.fitting.scaling.scaling_stats`)."""
+    if not center:
+        return _root_mean_squares(chunks, features)
     try:
         moments = chunk_moments(chunks)
     except FitError:
         raise FitError("fewer than 2 rows: cannot standardize") from None
     return moments_standardization(moments, features), moments.count
+
+
+def _root_mean_squares(chunks: Chunks, features: list[str]) -> tuple[Standardization, int]:
+    """:func:`chunk_statistics` without centring: ``√(Σx²/n)`` of every feature and the target,
+    sums of squares accumulated in float64 relative to the running largest magnitude."""
+    n = 0
+    top: np.ndarray | None = None
+    squares = np.zeros(0)
+    for X, y in blocks(chunks):
+        columns = np.empty((X.shape[1] + 1, len(X)))
+        columns[:-1] = X.T
+        columns[-1] = y
+        block_top = np.abs(columns).max(axis=1) if len(X) else np.zeros(len(columns))
+        if top is None:
+            top, squares = np.zeros(len(columns)), np.zeros(len(columns))
+        new_top = np.maximum(top, block_top)
+        scale = np.where(new_top > 0, new_top, 1.0)
+        squares = squares * (top / scale) ** 2 + ((columns / scale[:, None]) ** 2).sum(axis=1)
+        top, n = new_top, n + len(X)
+    if top is None or n < 1:
+        raise FitError("no rows: cannot scale")
+    rms = np.where(top > 0, top, 1.0) * np.sqrt(squares / n) * (top > 0)
+    zero = [name for name, s in zip([*features, "target"], rms) if not s > 0]
+    if zero:
+        raise FitError(f"all-zero column(s) {', '.join(zero)}: cannot scale (root mean square 0)")
+    return Standardization(np.zeros(len(features)), rms[:-1], 0.0, float(rms[-1]), centered=False), n
 
 
 def gradient_pass(

@@ -11,7 +11,8 @@ float64 with the hand-derived gradients, memory bounded by a chunk (full batch) 
   distribution, not bit for bit;
 * :func:`streamed_step` — ``lr: lipschitz`` / ``optimal`` from the streamed float64 Gram.
 
-Shapes: ``w`` (k,), chunks ``(X (m, k), y (m,))`` as in :mod:`descent.fitting.stream`.
+Shapes: ``w`` (k,), chunks ``(X (m, k), y (m,))`` as in :mod:`descent.fitting.stream`. With
+``fit_intercept: false`` the bias's gradient is taken as 0: it starts at 0 and stays there.
 """
 
 from __future__ import annotations
@@ -39,14 +40,16 @@ ShuffledGroups = Callable[[np.random.Generator], Chunks]
 HistoryRow = tuple[int, float, float, np.ndarray, float, float]
 
 
-def streamed_step(gram: np.ndarray, method: Method, settings: FitSettings) -> float:
+def streamed_step(gram: np.ndarray, method: Method, settings: FitSettings, n: int | None = None) -> float:
     """The numeric step for ``settings.lr``: itself, or for ``lipschitz`` 1/L and for ``optimal``
     the method's theory-optimal step, with μ, L the extreme eigenvalues of the mean-loss Hessian
-    from the streamed float64 Gram of ``[X, 1, y]`` ((k+2, k+2)); a summed loss's step is n times
+    from the streamed float64 Gram of ``[X, 1, y]`` ((k+2, k+2); of ``[X, y]`` without the
+    intercept, then with the rows ``n``, which it cannot count); a summed loss's step is n times
     smaller."""
     if settings.lr not in ("lipschitz", "optimal"):
         return float(settings.lr)
-    n = int(round(gram[-2, -2]))  # the Gram's ones-column entry counts the rows
+    if n is None:
+        n = int(round(gram[-2, -2]))  # the Gram's ones-column entry counts the rows
     cond = conditioning(gram, n)
     if settings.lr == "optimal":
         return optimal_step_and_options(method, cond, settings, dict(settings.options))[0]
@@ -120,6 +123,7 @@ def full_batch_descent(
         elapsed = time.perf_counter() - start
         loss, gw, gb, n = gradient_pass(chunks(), w, b, stats)
         scale = float(n) if settings.loss_reduction == "sum" else 1.0
+        gb = gb if settings.fit_intercept else 0.0  # without an intercept the bias is no parameter: it stays 0
         grad_norm = math.sqrt(float(gw @ gw) + gb * gb)
         exploded = bool(rows) and loss > settings.divergence_factor * max(rows[0][1], np.finfo(np.float64).tiny)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)) or exploded:
@@ -161,6 +165,7 @@ def minibatch_descent(
         elapsed = time.perf_counter() - start
         w_now, b_now = average if average is not None else (w, b)
         loss, gw_full, gb_full, _ = gradient_pass(chunks(), w_now, b_now, stats)
+        gb_full = gb_full if settings.fit_intercept else 0.0
         grad_norm = math.sqrt(float(gw_full @ gw_full) + gb_full * gb_full)
         exploded = bool(rows) and loss > settings.divergence_factor * max(rows[0][1], np.finfo(np.float64).tiny)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)) or exploded:
@@ -173,6 +178,7 @@ def minibatch_descent(
             break
         for X, y in shuffled_batches(shuffled(rng), batch_size, rng):
             gw, gb = _batch_gradient(X, y, w, b, stats)
+            gb = gb if settings.fit_intercept else 0.0
             step = scheduled_lr(lr, settings, updates, epoch) * (len(y) if settings.loss_reduction == "sum" else 1)
             w, b = w - step * gw, b - step * gb
             updates += 1

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from descent.fitting.closed_form import Chunks, gram_of_chunks
-from descent.fitting.common import FitError, FitOutcome, resolve_dtype
+from descent.fitting.closed_form import Chunks, gram_of_chunks, without_intercept
+from descent.fitting.common import FitError, FitOutcome, require_no_bias, resolve_dtype
 from descent.fitting.convergence import annotate_from_gram
 from descent.fitting.parallel import RankLaunch, RankSource, fit_data_parallel_files
 from descent.fitting.partials import Partials
@@ -61,6 +61,7 @@ def fit_streaming(
             f"streaming methods: {', '.join(streaming_methods())}; or set processes: P (a data-parallel fit, "
             "each process holding 1/P of the rows), raise memory_budget_mb, use float32, a bigger node"
         )
+    intercept = settings.fit_intercept
     k = len(features)
     if partials is not None and method.solve_chunks is not None:
         stats = partials.stats  # what the shards' jobs standardized with
@@ -69,15 +70,20 @@ def fit_streaming(
         outcome = method.solve_chunks(chunks, k, data_dtype, settings, stats, partials=partials)
         w, b = outcome_in_original_units(outcome, stats)
         return outcome, w, b
-    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
+    # Without an intercept the scaling does not centre (descent.fitting.scaling.scaling_stats).
+    stats = chunk_statistics(chunks(), features, intercept)[0] if scaling == "standardized" else None
     if method.solve_chunks is not None:
         outcome = method.solve_chunks(chunks, k, data_dtype, settings, stats)
     else:
         if init is None:
             raise ValueError("iterative fits need an initial point")
         w0, b0 = np.asarray(init[0], dtype=np.float64), float(init[1])
-        gram = gram_of_chunks(chunks(), k, stats)
-        lr = streamed_step(gram, method, settings)
+        if not intercept and b0 != 0.0:
+            raise FitError(f"fit_intercept: false fixes the bias at 0; the initial bias is {b0}")
+        full = gram_of_chunks(chunks(), k, stats)
+        n = int(round(full[k, k]))  # the ones column's sum of squares counts the rows
+        gram = full if intercept else without_intercept(full)
+        lr = streamed_step(gram, method, settings, n)
         if settings.batch_size is None:
             outcome = full_batch_descent(chunks, w0, b0, lr, settings, stats)
         elif shuffled is None:
@@ -86,7 +92,8 @@ def fit_streaming(
             outcome = minibatch_descent(chunks, shuffled, w0, b0, lr, settings, stats)
         outcome.extra["passes"] += 1  # the Gram's
         eps64 = float(np.finfo(np.float64).eps)  # streamed descent computes in float64
-        annotate_from_gram(outcome, gram, int(round(gram[-2, -2])), eps64, settings, init, accuracy_targets)
+        annotate_from_gram(outcome, gram, n, eps64, settings, init, accuracy_targets)
+    require_no_bias(outcome, intercept, method.name)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b
 
@@ -106,12 +113,14 @@ def _data_parallel(
     sum (:func:`descent.fitting.convergence.annotate_from_gram`)."""
     if init is None:
         raise ValueError("iterative fits need an initial point")
-    stats = chunk_statistics(chunks(), features)[0] if scaling == "standardized" else None
+    intercept = settings.fit_intercept
+    stats = chunk_statistics(chunks(), features, intercept)[0] if scaling == "standardized" else None
     n = parquet_row_count(ranks.files)
     source = RankSource(ranks.files, features, ranks.target, n, stats)
     outcome, gram = fit_data_parallel_files(source, settings, init, settings.processes, ranks.launcher, gram=True)
     assert gram is not None  # asked for
     eps = float(np.finfo(resolve_dtype(settings.dtype, data_dtype)).eps)
-    annotate_from_gram(outcome, gram, n, eps, settings, init, accuracy_targets)
+    annotate_from_gram(outcome, gram if intercept else without_intercept(gram), n, eps, settings, init, accuracy_targets)
+    require_no_bias(outcome, intercept, settings.method)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b

@@ -10,7 +10,9 @@ contracts (or grows) by ``1 − αλ_i`` per step and the gap after ``t`` steps 
     gap_t = Σ_i ½·λ_i·c_i²·(1 − αλ_i)^(2t),   c = Vᵀe_0.
 
 Everything here is float64 and needs only the (k+2, k+2) Gram matrix of ``[X, 1, y]``
-(:func:`descent.fitting.closed_form.design_gram`): no copy of X.
+(:func:`descent.fitting.closed_form.design_gram`): no copy of X. A model without an intercept
+(``fit_intercept: false``) passes the (k+1, k+1) Gram of ``[X, y]`` instead: θ is then ``w``
+((k,)), the Hessian ``2/n·XᵀX`` has no bias row or column, and everything below holds as written.
 """
 
 from __future__ import annotations

@@ -103,6 +103,7 @@ def _settings(method: str, device: str, **changes: Any) -> Any:
         "step_factor": 0.5,
         "averaging": False,
         "processes": 1,
+        "fit_intercept": True,
     }
     return get_method(method).settings({**base, **changes})
 

@@ -42,12 +42,13 @@ SCALINGS: tuple[str, ...] = ("raw", "standardized")
 
 
 def _numpy_lstsq(data: NistDataset) -> np.ndarray:
-    A = np.column_stack([data.X, np.ones(len(data.X))])
-    return np.linalg.lstsq(A, data.y, rcond=None)[0]
+    ones = [np.ones(len(data.X))] if data.fit_intercept else []
+    theta = np.linalg.lstsq(np.column_stack([data.X, *ones]), data.y, rcond=None)[0]
+    return theta if data.fit_intercept else np.append(theta, 0.0)
 
 
 def _polyfit(data: NistDataset) -> np.ndarray | None:
-    if data.x is None or data.degree is None:
+    if data.x is None or data.degree is None or not data.fit_intercept:  # polyfit always fits c_0
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # polyfit warns "poorly conditioned" on Wampler: that is the point
@@ -58,13 +59,15 @@ def _polyfit(data: NistDataset) -> np.ndarray | None:
 def _sklearn(data: NistDataset) -> np.ndarray:
     from sklearn.linear_model import LinearRegression
 
-    model = LinearRegression().fit(data.X, data.y)
+    model = LinearRegression(fit_intercept=data.fit_intercept).fit(data.X, data.y)
     return np.append(model.coef_, model.intercept_)
 
 
 def _statsmodels(data: NistDataset) -> np.ndarray:
     import statsmodels.api as sm
 
+    if not data.fit_intercept:  # a model without a constant: the design as it is
+        return np.append(np.asarray(sm.OLS(data.y, data.X).fit().params), 0.0)
     params = np.asarray(sm.OLS(data.y, sm.add_constant(data.X, has_constant="add")).fit().params)
     return np.append(params[1:], params[0])
 
@@ -78,22 +81,25 @@ LIBRARY_SOLVERS: dict[str, Callable[[NistDataset], np.ndarray | None]] = {
 
 
 def unrefined_default(data: NistDataset, scaling: str) -> np.ndarray:
-    """θ ((k+1,), original units) of the default solver's float64 solve without refinement:
-    the equilibrated Cholesky below κ = 1e4, else the chunked QR (what ``lstsq auto`` returned
-    before the refinement)."""
-    X, y = data.X, data.y
-    stats = standardization_stats(X, y) if scaling == "standardized" else None
-    gram = cf.design_gram(X, y, stats)
+    """θ ((k+1,), original units; the bias 0 without an intercept) of the default solver's
+    float64 solve without refinement: the equilibrated Cholesky below κ = 1e4, else the chunked
+    QR (what ``lstsq auto`` returned before the refinement)."""
+    X, y, intercept = data.X, data.y, data.fit_intercept
+    stats = standardization_stats(X, y, center=intercept) if scaling == "standardized" else None
+    gram = cf.design_gram(X, y, stats, intercept=intercept)
     sigma = cf.singular_values(gram)
     if not cf.gram_resolves(sigma) or sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]:
-        theta, _ = cf.solve_qr(cf.design_qr(X, y, stats), gram, cf.rank_tolerance(X.shape[1], X.dtype))
+        qr = cf.design_qr(X, y, stats, intercept=intercept)
+        theta, _ = cf.solve_qr(qr, gram, cf.rank_tolerance(X.shape[1], X.dtype))
     else:
         theta = cf.solve_normal_equations(gram)
-    return to_original(theta, stats)
+    original = to_original(theta, stats)
+    return original if intercept else np.append(original, 0.0)
 
 
 def digits_row(data: NistDataset, scaling: str, settings: Callable[..., Any]) -> dict[str, Any]:
-    """One row of the table: ``dataset``, ``scaling``, ``n``, ``k``, ``condition_number`` (the
+    """One row of the table (a model through the origin, NoInt1/2, fitted with ``fit_intercept:
+    false`` by every column): ``dataset``, ``scaling``, ``n``, ``k``, ``condition_number`` (the
     fitted design's, equilibrated), ``stored_limit`` (LRE of the stored data's exact solution
     against NIST's certified values), ``digits`` {column: LRE}, ``certified_digits`` {column: the
     certificate's}, ``status`` {column}, ``bound_over_error`` {column: the certificate's
@@ -101,15 +107,19 @@ def digits_row(data: NistDataset, scaling: str, settings: Callable[..., Any]) ->
     ``settings(method, **changes)`` gives a method's workflow settings."""
 
     start = time.perf_counter()
-    exact = exact_least_squares(data.X, data.y)
+    intercept = data.fit_intercept
+    exact = exact_least_squares(data.X, data.y, intercept=intercept)
+    exact = exact if intercept else [*exact, Fraction(0)]  # weights then bias, exactly 0 without an intercept
     limit = digits([float(v) for v in exact], certified(data))
-    d = np.append(np.linalg.norm(data.X, axis=0), np.sqrt(len(data.X)))
+    # Column norms of the design fitted ([X, 1], or X alone: the bias is no component there).
+    d = np.append(np.linalg.norm(data.X, axis=0), np.sqrt(len(data.X)) if intercept else 0.0)
     row: dict[str, Any] = {
         "dataset": data.name,
         "scaling": scaling,
         "source": data.source,
         "n": int(data.X.shape[0]),
         "k": int(data.X.shape[1]),
+        "fit_intercept": intercept,
         "stored_limit": limit,
         "digits": {"before": digits(unrefined_default(data, scaling), exact)},
         "certified_digits": {},
@@ -117,7 +127,8 @@ def digits_row(data: NistDataset, scaling: str, settings: Callable[..., Any]) ->
         "bound_over_error": {},
     }
     for column, method, solver in PROJECT_PATHS:
-        changes = {"lstsq_solver": solver} if solver else {}
+        changes: dict[str, Any] = {"lstsq_solver": solver} if solver else {}
+        changes["fit_intercept"] = intercept
         outcome, w, b = fit(data.X, data.y, scaling, settings(method, **changes))
         theta = np.append(w, b)
         certificate = outcome.extra["certificate"]
@@ -153,7 +164,7 @@ def nist_table(settings: Callable[..., Any], names: Sequence[str] = NIST_DATASET
         "columns": ["before", *[c for c, _, _ in PROJECT_PATHS], *LIBRARIES],
         "rows": rows,
         "missing": missing,
-        "not_shipped": ["pontius", "filip", "noint1", "noint2", "wampler3", "wampler4", "wampler5"],
+        "not_shipped": ["pontius", "filip", "wampler3", "wampler4", "wampler5"],
     }
 
 

@@ -294,7 +294,9 @@ def inference_rows(records: Mapping[FitKey, Mapping[str, Any]], dataset: str) ->
         inference = record.get("inference")
         if not inference:
             continue
-        names = [*record.get("features", []), "bias"]
+        # A model through the origin has no bias row (fit_intercept: false: the bias is not estimated).
+        intercept = bool((record.get("settings") or {}).get("fit_intercept", True))
+        names = [*record.get("features", []), *(["bias"] if intercept else [])]
         estimates = [*record.get("weights", []), record.get("bias")]
         truth = None
         if record.get("true_weights") is not None:

@@ -64,14 +64,17 @@ def dataset_facts(
     rows = marked[marked["dataset"] == dataset]
     best = rows[rows["best"]]
     skipped = rows[rows["skipped"]] if "skipped" in rows else rows.iloc[:0]
-    lstsq_b = float(rows["lstsq_bias"].iloc[0])
-    lstsq_w = [float(v) for v in rows["lstsq_weights"].iloc[0]]
+    # The least squares with an intercept (a fit through the origin has its own, bias 0).
+    with_intercept = rows[rows["fit_intercept"].astype(bool)] if "fit_intercept" in rows else rows
+    reference = with_intercept if not with_intercept.empty else rows
+    lstsq_b = float(reference["lstsq_bias"].iloc[0])
+    lstsq_w = [float(v) for v in reference["lstsq_weights"].iloc[0]]
     facts: dict[str, Any] = {
         "dataset": dataset,
         "total": len(rows),
         "best": [f"{m} ({s})" for m, s in zip(best["method"], best["scaling"])],
         "best_mse": float(best["mse"].min()) if not best.empty else None,
-        "lstsq_mse": float(rows["lstsq_mse"].iloc[0]),
+        "lstsq_mse": float(reference["lstsq_mse"].iloc[0]),
         "failed": _listed(rows[rows["failed"]], "failed: "),
         "skipped": _listed(skipped, "skipped: "),
         "unconverged": _listed(rows[rows["unconverged"]], "not converged: "),
@@ -84,8 +87,8 @@ def dataset_facts(
         & rows["base_method"].isin(iterative_methods())
         & (rows["method"] == rows["base_method"])
     ].to_dict("records"):
-        if record["failed"] or record.get("skipped"):
-            continue
+        if record["failed"] or record.get("skipped") or not record.get("fit_intercept", True):
+            continue  # (through the origin the bias is fixed: no intercept to compare)
         facts["raw"].append(
             {
                 "method": record["method"],

@@ -137,14 +137,16 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
     ``marked`` comes from :func:`mark_fits`. Returns ``{"dataset", "features", "columns":
     [(field, header)], "references": [...], "rows": [{"key": (dataset, scaling, method), "classes":
     [...], "cells": {field: cell}}]}``; references are the true parameters and the independent NumPy
-    float64 least squares. Classes: ``best``, ``failed`` (red), ``unconverged`` (amber). The status
-    cell's value is the recorded status, its text the category and reason.
+    float64 least squares (and, when some fit has ``fit_intercept: false``, the least squares
+    through the origin). Classes: ``best``, ``failed`` (red), ``unconverged`` (amber). The status
+    cell's value is the recorded status, its text the category and reason. ``no_intercept`` marks
+    a row whose bias is fixed at 0 (the page says so in its bias cell).
     """
     rows = marked[marked["dataset"] == dataset]
     if rows.empty:
         raise KeyError(f"no fits for dataset {dataset!r}")
     first = rows.iloc[0]
-    references = (
+    references: list[dict[str, Any]] = (
         [
             {
                 "label": "true parameters",
@@ -155,14 +157,21 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
         if _known(first.get("true_weights")) and _known(first.get("true_bias"))
         else []
     )
-    references += [
-        {
-            "label": "least squares (NumPy, float64)",
-            "weights": cell("weights", list(first["lstsq_weights"])),
-            "bias": cell("bias", float(first["lstsq_bias"])),
-            "mse": cell("mse", float(first["lstsq_mse"])),
-        },
-    ]
+    # The fits through the origin (fit_intercept: false) are compared with their own least squares.
+    intercepts = [bool(v) for v in rows["fit_intercept"]] if "fit_intercept" in rows else [True] * len(rows)
+    for intercept in sorted(set(intercepts), reverse=True):
+        first_of = rows[[v == intercept for v in intercepts]].iloc[0]
+        references.append(
+            {
+                "label": "least squares (NumPy, float64)"
+                if intercept
+                else "least squares through the origin (NumPy, float64)",
+                "weights": cell("weights", list(first_of["lstsq_weights"])),
+                "bias": cell("bias", float(first_of["lstsq_bias"])),
+                "mse": cell("mse", float(first_of["lstsq_mse"])),
+                "no_intercept": not intercept,
+            }
+        )
     out_rows = []
     for record in rows.to_dict("records"):
         classes = ["best"] if record["best"] else []
@@ -178,7 +187,12 @@ def dataset_table(marked: pd.DataFrame, dataset: str) -> dict[str, Any]:
             "value": str(record["status"]),
         }
         out_rows.append(
-            {"key": (record["dataset"], record["scaling"], record["method"]), "classes": classes, "cells": cells}
+            {
+                "key": (record["dataset"], record["scaling"], record["method"]),
+                "classes": classes,
+                "cells": cells,
+                "no_intercept": not record.get("fit_intercept", True),
+            }
         )
     return {
         "dataset": dataset,

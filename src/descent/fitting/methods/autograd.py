@@ -13,27 +13,40 @@ class AutogradEngine:
     """Descent whose gradients come from ``loss.backward()``; they are zeroed after each
     evaluation (torch accumulates them)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
+    def __init__(
+        self,
+        w0: Any,
+        b0: Any,
+        lr: float,
+        reduction: str,
+        options: Mapping[str, Any],
+        seed: int = 0,
+        fit_intercept: bool = True,
+    ) -> None:
         import torch
 
         self.torch = torch
         self.w = w0.clone().requires_grad_(True)
-        self.b = b0.clone().requires_grad_(True)
-        self.lr, self.reduction = lr, reduction
+        # Without an intercept the bias is a constant 0, not a leaf autograd differentiates.
+        self.b = b0.clone().requires_grad_(fit_intercept)
+        self.lr, self.reduction, self.fit_intercept = lr, reduction, fit_intercept
 
     def gradient(self, X: Any, y: Any) -> tuple[Any, Any, Any]:
         r = y - (X @ self.w + self.b)
         loss = (r**2).mean() if self.reduction == "mean" else (r**2).sum()
         loss.backward()
-        gw, gb = self.w.grad.clone(), self.b.grad.clone()
+        gw = self.w.grad.clone()
+        gb = self.b.grad.clone() if self.fit_intercept else self.torch.zeros_like(self.b)
         self.w.grad.zero_()
-        self.b.grad.zero_()
+        if self.fit_intercept:
+            self.b.grad.zero_()
         return loss.detach(), gw, gb
 
     def update(self, gw: Any, gb: Any) -> None:
         with self.torch.no_grad():
             self.w -= self.lr * gw
-            self.b -= self.lr * gb
+            if self.fit_intercept:
+                self.b -= self.lr * gb
 
     def set_lr(self, lr: float) -> None:
         self.lr = lr

@@ -13,15 +13,25 @@ from descent.fitting.method import Method, Option
 class LBFGSEngine:
     """L-BFGS on ``(w, b)`` tensors; ``lr`` scales the initial step (1 is the usual choice)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
+    def __init__(
+        self,
+        w0: Any,
+        b0: Any,
+        lr: float,
+        reduction: str,
+        options: Mapping[str, Any],
+        seed: int = 0,
+        fit_intercept: bool = True,
+    ) -> None:
         import torch
 
         self.w = w0.clone().requires_grad_(True)
-        self.b = b0.clone().requires_grad_(True)
-        self.reduction = reduction
+        # Without an intercept the bias is a constant 0, not a parameter of the optimizer.
+        self.b = b0.clone().requires_grad_(fit_intercept)
+        self.reduction, self.fit_intercept = reduction, fit_intercept
         self.optimizer = torch.optim.LBFGS(
             # max_eval must be set: its default (max_iter·5/4 = 1) stops the line search before it moves.
-            [self.w, self.b],
+            [self.w, self.b] if fit_intercept else [self.w],
             lr=lr,
             max_iter=1,
             max_eval=50,
@@ -37,7 +47,10 @@ class LBFGSEngine:
         r = y - (X @ self.w + self.b)
         loss = (r * r).mean() if self.reduction == "mean" else (r * r).sum()
         loss.backward()
-        assert self.w.grad is not None and self.b.grad is not None  # set by backward()
+        assert self.w.grad is not None  # set by backward()
+        if not self.fit_intercept:
+            return loss.detach(), self.w.grad.clone(), self.b.detach() * 0
+        assert self.b.grad is not None  # set by backward()
         return loss.detach(), self.w.grad.clone(), self.b.grad.clone()
 
     def step(self, evaluate: Callable[[], tuple[Any, Any, Any]]) -> tuple[Any, Any, Any]:
@@ -45,7 +58,9 @@ class LBFGSEngine:
 
         def closure() -> Any:
             loss, gw, gb = evaluate()
-            self.w.grad, self.b.grad = gw, gb
+            self.w.grad = gw
+            if self.fit_intercept:
+                self.b.grad = gb
             self.function_evaluations += 1
             if not first:  # the loss and gradient at the parameters this step starts from
                 first.append((loss, gw.clone(), gb.clone()))

@@ -1,4 +1,5 @@
-"""``lstsq``: the certified closed form on ``[X, 1]``.
+"""``lstsq``: the certified closed form on ``[X, 1]`` (on ``X`` alone with ``fit_intercept: false``:
+the Gram and the QR factor without the ones column, the bias exactly 0).
 
 Solvers (setting ``lstsq_solver``):
 
@@ -45,15 +46,17 @@ TORCH_SOLVERS = ("torch", "torch_lesson")
 def _torch_solve(
     X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None, verbatim: bool
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """θ ((k+1,)) from ``torch.linalg.lstsq`` and what it reported (driver, its own rank)."""
+    """θ ((k+1,); the weights alone (k,) without an intercept) from ``torch.linalg.lstsq`` and
+    what it reported (driver, its own rank)."""
     import torch
 
     device = "cpu" if verbatim else resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, X.dtype)
     Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
     n, k = X.shape
-    A = np.column_stack([np.asarray(Xf, dtype=dtype), np.ones(n, dtype=dtype)])
-    norms = np.ones(k + 1) if verbatim else np.linalg.norm(A.astype(np.float64), axis=0)
+    ones = [np.ones(n, dtype=dtype)] if settings.fit_intercept else []  # no column of ones without an intercept
+    A = np.column_stack([np.asarray(Xf, dtype=dtype), *ones])
+    norms = np.ones(A.shape[1]) if verbatim else np.linalg.norm(A.astype(np.float64), axis=0)
     norms[norms == 0] = 1.0
     if not verbatim:
         A /= norms.astype(dtype)
@@ -96,8 +99,9 @@ def warm_up_torch_lstsq() -> None:
 
 
 def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None) -> FitOutcome:
-    """Fit ``[X, 1]`` (n, k+1) to ``y`` (n,) in the fitted space (standardized by ``stats`` when
-    given) with ``settings.lstsq_solver`` and certify the result."""
+    """Fit ``[X, 1]`` (n, k+1) — ``X`` alone with ``fit_intercept: false`` — to ``y`` (n,) in the
+    fitted space (standardized by ``stats`` when given) with ``settings.lstsq_solver`` and certify
+    the result."""
     solver = settings.options["lstsq_solver"]
     if solver in TORCH_SOLVERS:
         warm_up_torch_lstsq()
@@ -124,8 +128,11 @@ def solve_chunks(
         raise FitError(f"lstsq_solver {solver!r} needs the data in memory; use auto, qr or normal_equations")
     if partials is not None and solver in TORCH_SOLVERS:
         raise FitError(f"lstsq_solver {solver!r} solves the data itself: it takes no partial statistics")
+    intercept = settings.fit_intercept
+    if partials is not None and not intercept:
+        raise FitError("partial statistics are of the design with an intercept; fit_intercept: false solves from the data")
     start = time.perf_counter()
-    gram = partials.gram if partials is not None else cf.gram_of_chunks(chunks(), k, stats)
+    gram = partials.gram if partials is not None else cf.gram_of_chunks(chunks(), k, stats, intercept)
     sigma = cf.singular_values(gram)
     info: dict[str, Any] = {"dtype": "float64", "device": "cpu"}
     rcond = cf.rank_tolerance(k, data_dtype)
@@ -135,7 +142,7 @@ def solve_chunks(
         or solver == "qr"
         or (solver == "auto" and sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0])
     ):
-        qr = partials.r if partials is not None else cf.qr_of_chunks(chunks(), k, stats)
+        qr = partials.r if partials is not None else cf.qr_of_chunks(chunks(), k, stats, intercept)
         sigma = cf.singular_values(gram, qr)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
     torch_solver = solver in TORCH_SOLVERS
@@ -159,7 +166,7 @@ def solve_chunks(
     if not torch_solver:
         seconds = time.perf_counter() - start
     extra = {"solver": used, "rank_rcond": rcond, **info}
-    return cf.closed_form_outcome(theta, certificate, rank, seconds, extra, original=original)
+    return cf.closed_form_outcome(theta, certificate, rank, seconds, extra, original=original, intercept=intercept)
 
 
 def uses_torch(options: Mapping[str, Any]) -> bool:

@@ -24,18 +24,32 @@ class MomentumEngine:
     """Heavy ball (Polyak): one gradient per step, at the current parameters. Subclasses change
     only :meth:`move` (Nesterov: the same velocity, the parameters moved to the look-ahead point)."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
+    def __init__(
+        self,
+        w0: Any,
+        b0: Any,
+        lr: float,
+        reduction: str,
+        options: Mapping[str, Any],
+        seed: int = 0,
+        fit_intercept: bool = True,
+    ) -> None:
         self.w, self.b, self.lr, self.reduction = w0.clone(), b0.clone(), lr, reduction
         self.beta = float(options["momentum"])
         self.vw, self.vb = w0.new_zeros(w0.shape), b0.new_zeros(b0.shape)
+        self.fit_intercept = fit_intercept  # without: ∂b is 0, so the bias's velocity stays 0 and b at b0 (0)
 
     def gradient(self, X: Any, y: Any) -> tuple[Any, Any, Any]:
-        return hand_gradients(X, y, self.w, self.b, self.reduction)
+        loss, gw, gb = hand_gradients(X, y, self.w, self.b, self.reduction)
+        return loss, gw, gb if self.fit_intercept else gb * 0
 
     def update(self, gw: Any, gb: Any) -> None:
         # v ← β·v − lr·∇ (v is θ_{t+1} − θ_t for the heavy ball: the recurrence above)
         self.vw.mul_(self.beta).sub_(self.lr * gw)
-        self.vb.mul_(self.beta).sub_(self.lr * gb)
+        if self.fit_intercept:
+            self.vb.mul_(self.beta).sub_(self.lr * gb)
+        else:
+            gb = gb * 0
         self.move(gw, gb)
 
     def move(self, gw: Any, gb: Any) -> None:

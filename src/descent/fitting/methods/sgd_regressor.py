@@ -19,7 +19,16 @@ class SGDRegressorEngine:
     """``SGDRegressor(loss="squared_error", penalty=None, eta0=lr, learning_rate=…, power_t=…,
     average=…, random_state=seed)`` started at ``(w0, b0)``; each step is one epoch."""
 
-    def __init__(self, w0: Any, b0: Any, lr: float, reduction: str, options: Mapping[str, Any], seed: int = 0) -> None:
+    def __init__(
+        self,
+        w0: Any,
+        b0: Any,
+        lr: float,
+        reduction: str,
+        options: Mapping[str, Any],
+        seed: int = 0,
+        fit_intercept: bool = True,
+    ) -> None:
         from sklearn.linear_model import SGDRegressor
 
         if reduction != "mean":
@@ -31,6 +40,7 @@ class SGDRegressorEngine:
             learning_rate=options["sgd_learning_rate"],
             power_t=float(options["sgd_power_t"]),
             average=options["sgd_average"],
+            fit_intercept=fit_intercept,
             shuffle=True,
             random_state=int(seed),
             tol=None,
@@ -39,6 +49,7 @@ class SGDRegressorEngine:
         self.dtype, self.device = w0.dtype, w0.device  # parameters are reported back in the fit's dtype
         self.w = np.asarray(w0.double().cpu().numpy(), dtype=np.float64).copy()
         self.b = float(b0)
+        self.fit_intercept = fit_intercept  # without: y ≈ X·w, SGDRegressor(fit_intercept=False), b stays 0
         self.started = False
 
     def step(self, X: Any, y: Any) -> tuple[float, float]:
@@ -46,7 +57,7 @@ class SGDRegressorEngine:
         yn = y.double().cpu().numpy()
         r = yn - (Xn @ self.w + self.b)
         loss = float(r @ r) / len(r)
-        gw, gb = -2.0 / len(r) * (Xn.T @ r), -2.0 / len(r) * float(r.sum())
+        gw, gb = -2.0 / len(r) * (Xn.T @ r), -2.0 / len(r) * float(r.sum()) if self.fit_intercept else 0.0
         if self.started:
             try:
                 self.model.partial_fit(Xn, yn)
@@ -64,7 +75,8 @@ class SGDRegressorEngine:
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 self.model.fit(Xn, yn, coef_init=self.w.copy(), intercept_init=np.array([self.b]))
             self.started = True
-        self.w, self.b = np.asarray(self.model.coef_, dtype=np.float64).copy(), float(self.model.intercept_[0])
+        self.w = np.asarray(self.model.coef_, dtype=np.float64).copy()
+        self.b = float(self.model.intercept_[0]) if self.fit_intercept else 0.0
         return loss, math.sqrt(float(gw @ gw) + gb * gb)
 
     def set_lr(self, lr: float) -> None:

@@ -15,22 +15,23 @@ from descent.fitting.settings import FitSettings
 
 
 def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardization | None) -> FitOutcome:
-    """``LinearRegression().fit`` on ``X`` (n, k), ``y`` (n,) in the compute dtype (standardized
+    """``LinearRegression(fit_intercept=…).fit`` on ``X`` (n, k), ``y`` (n,) in the compute dtype (standardized
     by ``stats`` when given), certified against the data as stored (:func:`descent.fitting.refine.certified_solution`)."""
     from sklearn.linear_model import LinearRegression
 
     dtype = resolve_dtype(settings.dtype, X.dtype)
     Xf, yf = standardize(X, y, stats) if stats is not None else (X, y)
     k = X.shape[1]
+    intercept = settings.fit_intercept
     start = time.perf_counter()
-    model = LinearRegression().fit(np.asarray(Xf, dtype=dtype), np.asarray(yf, dtype=dtype))
+    model = LinearRegression(fit_intercept=intercept).fit(np.asarray(Xf, dtype=dtype), np.asarray(yf, dtype=dtype))
     seconds = time.perf_counter() - start
-    theta = np.append(np.asarray(model.coef_, dtype=np.float64).reshape(-1), float(model.intercept_))
-    gram = cf.design_gram(X, y, stats)
+    theta = cf.design_theta(np.asarray(model.coef_, dtype=np.float64), float(model.intercept_), intercept)
+    gram = cf.design_gram(X, y, stats, intercept=intercept)
     sigma = cf.singular_values(gram)
     qr = None
     if not cf.gram_resolves(sigma) or sigma[-1] * cf.NORMAL_EQUATIONS_MAX_CONDITION < sigma[0]:
-        qr = cf.design_qr(X, y, stats)
+        qr = cf.design_qr(X, y, stats, intercept=intercept)
         sigma = cf.singular_values(gram, qr)
     rcond = cf.rank_tolerance(k, X.dtype)
     rank = int((sigma > rcond * sigma[0]).sum()) if sigma[0] > 0 else 0
@@ -55,7 +56,7 @@ def solve(X: np.ndarray, y: np.ndarray, settings: FitSettings, stats: Standardiz
         "sklearn_rank": int(model.rank_),
         "rank_rcond": rcond,
     }
-    return cf.closed_form_outcome(theta, certificate, rank, seconds, extra, original=original)
+    return cf.closed_form_outcome(theta, certificate, rank, seconds, extra, original=original, intercept=intercept)
 
 
 METHOD = Method(
