@@ -92,7 +92,11 @@ class RankSource:
             None
             if s is None
             else Standardization(
-                np.asarray(s["x_mean"]), np.asarray(s["x_std"]), float(s["y_mean"]), float(s["y_std"]), bool(s["centered"])
+                np.asarray(s["x_mean"]),
+                np.asarray(s["x_std"]),
+                float(s["y_mean"]),
+                float(s["y_std"]),
+                bool(s["centered"]),
             )
         )
         return RankSource(list(data["files"]), list(data["features"]), str(data["target"]), int(data["n"]), stats)

@@ -120,7 +120,9 @@ def _data_parallel(
     outcome, gram = fit_data_parallel_files(source, settings, init, settings.processes, ranks.launcher, gram=True)
     assert gram is not None  # asked for
     eps = float(np.finfo(resolve_dtype(settings.dtype, data_dtype)).eps)
-    annotate_from_gram(outcome, gram if intercept else without_intercept(gram), n, eps, settings, init, accuracy_targets)
+    annotate_from_gram(
+        outcome, gram if intercept else without_intercept(gram), n, eps, settings, init, accuracy_targets
+    )
     require_no_bias(outcome, intercept, settings.method)
     w, b = outcome_in_original_units(outcome, stats)
     return outcome, w, b

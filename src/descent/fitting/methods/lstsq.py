@@ -130,7 +130,9 @@ def solve_chunks(
         raise FitError(f"lstsq_solver {solver!r} solves the data itself: it takes no partial statistics")
     intercept = settings.fit_intercept
     if partials is not None and not intercept:
-        raise FitError("partial statistics are of the design with an intercept; fit_intercept: false solves from the data")
+        raise FitError(
+            "partial statistics are of the design with an intercept; fit_intercept: false solves from the data"
+        )
     start = time.perf_counter()
     gram = partials.gram if partials is not None else cf.gram_of_chunks(chunks(), k, stats, intercept)
     sigma = cf.singular_values(gram)
