@@ -123,7 +123,8 @@ def parse_page(path: Path) -> PageParser:
 def test_format_number_rounds_for_reading():
     assert format_number(173.59982514381409) == "173.6"
     assert format_number(1e-5) == "1e-5"
-    assert format_number(1.2675e-7) == "1.2675e-7"
+    assert format_number(1.2675e-7) == "1.267e-7" and format_number(1.2675e-7, 6) == "1.2675e-7"
+    assert format_number(46114.73) == "46115" and format_number(0.0601445) == "0.06014"  # 4 digits, no e+04
     assert format_number(float("nan")) == "–" and format_number(None) == "–"
     assert format_number(True) == "yes" and format_number(200) == "200"
 
@@ -911,7 +912,7 @@ def test_agreeing_fits_are_grouped_into_one_sentence():
         {**end, "method": "gd_auto", "b": 170.0, "gap": 170.0 - 173.6},
     ]
     assert grouped(words, FINDINGS, "raw", raw) == [
-        "Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.149, 73.4513 below "
+        "Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.1, 73.45 below "
         "the least-squares intercept 173.6 (42.3 % of it) (max_iterations).",
         "Raw gd_auto ended after 200 iterations at b = 170, 3.6 below the least-squares intercept 173.6 "
         "(2.07 % of it) (max_iterations).",
