@@ -5,6 +5,7 @@ and the report reruns when a result changes and not otherwise."""
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
 import shutil
@@ -1504,6 +1505,46 @@ def test_status_says_diverging_when_the_loss_grows_below_the_divergence_factor()
     manual = marked.loc[(growing[1], growing[2])]
     assert manual["failed"] and manual["diverging"] and not manual["best"]
     assert manual["status_text"].startswith("failed: diverging")
+
+
+def test_static_figures_dash_a_diverging_fit():
+    """A fit whose loss grew tenfold without being stopped as diverged is dashed and named
+    diverging in the static figures, as in the tables; a converging one is solid."""
+    from descent.report.figures import data_fit_figure, fit_mark, loss_curves_figure
+
+    grows = pd.DataFrame({"iteration": [0, 1, 2], "loss": [1.0, 50.0, 2000.0]})
+    falls = pd.DataFrame({"iteration": [0, 1, 2], "loss": [1.0, 0.5, 0.25]})
+    records = {
+        ("d", "raw", "fast"): {"status": "max_iterations", "weights": [1.0], "bias": 0.0},
+        ("d", "raw", "slow"): {"status": "max_iterations", "weights": [2.0], "bias": 0.0},
+    }
+    histories = {("d", "raw", "fast"): grows, ("d", "raw", "slow"): falls}
+    assert fit_mark(records[("d", "raw", "fast")], grows) == "diverging"
+    assert fit_mark(records[("d", "raw", "slow")], falls) is None
+    assert fit_mark({"status": "diverged", "weights": [1.0], "bias": 0.0}) == "failed"
+    meta = {"dataset": "d", "features": ["x"], "target": "y"}
+    x = np.linspace(0, 1, 20)[:, None]
+    for fig in (
+        data_fit_figure(x, 2 * x[:, 0], records, meta, 100, histories),
+        loss_curves_figure(histories, {"raw": 0.1}, "d", records),
+    ):
+        lines = {line.get_label(): line.get_linestyle() for ax in fig.axes for line in ax.get_lines()}
+        assert lines["fast (diverging)"] == "--" and lines["slow"] == "-", lines
+
+
+def test_the_unit_vector_is_visible():
+    """Drawn in its own colour at a scale where it is long: hundreds of its pixels show (hidden
+    at the foot of the arrows it had almost none)."""
+    import matplotlib.image
+
+    from descent.report.stepfigures import UNIT_COLOUR, vectors_figure
+
+    vectors = [[2.0, 4.0, 6.0], [3.0, 6.0, 9.0]]
+    png = vectors_figure(vectors, np.asarray(vectors[0]) / np.linalg.norm(vectors[0]), 110)
+    pixels = matplotlib.image.imread(io.BytesIO(png))[..., :3]
+    colour = np.array([int(UNIT_COLOUR[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    shown = int((np.abs(pixels - colour).max(axis=-1) < 0.08).sum())
+    assert shown > 300, shown
 
 
 def test_minima_facts_account_for_every_start():
