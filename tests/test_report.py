@@ -509,7 +509,7 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
     from descent.report.blocks import explorer
     from descent.report.claims import load_claims
     from descent.report.context import context_from_results
-    from descent.report.page import render_page
+    from descent.report.page import render_class_page, render_page
     from descent.report.sections import BEYOND, Section
 
     results = _tiny_results(tmp_path)
@@ -579,7 +579,11 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
     name, href = next(link for link in page.csv_links if link[0] == "predictions_d")
     csv_rows = urllib.parse.unquote(href.split(",", 1)[1]).splitlines()
     assert csv_rows[0] == "fit,scaling,x=1,x=2" and csv_rows[2] == "lstsq,raw,3.0,5.1"
-    assert all(u.startswith(("#", "data:")) for u in page.urls)
+    assert all(u.startswith(("#", "data:")) or u == "lessons.html" for u in page.urls)  # or the class page
+    # The class page of the same results: no lesson data, so the glossary alone, linking back.
+    lessons = render_class_page(ctx["class"])
+    assert 'id="glossary-terms"' in lessons and 'href="index.html"' in lessons and "<section>" not in lessons
+    assert 'id="paris-data"' not in lessons and 'id="beyond-extra"' not in lessons
 
 
 def test_figures_draw_single_and_multi_feature_data(tmp_path):
@@ -677,7 +681,11 @@ def test_page_is_self_contained(built_report):
     text = html_path.read_text(encoding="utf-8")
     page = parse_page(html_path)
     external = [u for u in page.urls if not (u.startswith("#") or u.startswith("data:"))]
-    assert external == [], external
+    assert external == ["lessons.html"], external  # the class page beside it, and nothing else
+    lessons = parse_page(built_report / "results/report/lessons.html")
+    external = [u for u in lessons.urls if not u.startswith(("#", "data:", "index.html"))]
+    assert external == [] and "index.html" in lessons.urls, external
+    assert all(src.startswith("data:image/png;base64,") for src in lessons.images) and len(lessons.images) >= 8
     assert all(src.startswith("data:image/png;base64,") for src in page.images) and len(page.images) >= 8
     assert [s.get("id") for s in page.scripts].count("plotly-js") == 1
     assert text.count("Plotly v") <= 2 and text.count('define("plotly"') <= 1  # one copy of plotly.js
@@ -697,7 +705,13 @@ def test_snakemake_report_zip_holds_the_flagged_outputs(built_report, tmp_path):
     config = report_config(work)
     run_snakemake(work, *REPORT_TARGETS, "--report", "results/snakemake-report.zip", configfile=config)
     names = zipfile.ZipFile(work / "results/snakemake-report.zip").namelist()
-    for flagged in ("paris_rent_surface.png", "paris_rent_fits.png", "gradient_check.png", "index.html"):
+    for flagged in (
+        "paris_rent_surface.png",
+        "paris_rent_fits.png",
+        "gradient_check.png",
+        "index.html",
+        "lessons.html",
+    ):
         assert any(name.endswith(flagged) for name in names), flagged
 
 
