@@ -1544,6 +1544,14 @@ def test_static_figures_dash_a_diverging_fit():
     ):
         lines = {line.get_label(): line.get_linestyle() for ax in fig.axes for line in ax.get_lines()}
         assert lines["fast (diverging)"] == "--" and lines["slow"] == "-", lines
+    # The interactive 3-D surface dashes the same path.
+    from descent.report.interactive import surface_3d_figure
+
+    grid = pd.DataFrame([(w, b, 1.0 + w * w + b * b) for w in np.linspace(0, 3, 5) for b in np.linspace(0, 3, 5)])
+    grid.columns = ["w", "b", "mse"]
+    paths = {key: h.assign(w0=[1.0, 2.0, 2.5], b=[1.0, 1.5, 2.0]) for key, h in histories.items()}
+    traces = {t.name: t.line.dash for t in surface_3d_figure({"raw": grid}, paths, "d").data if t.type == "scatter3d"}
+    assert traces == {"fast": "dash", "slow": "solid"}, traces
 
 
 def test_the_unit_vector_is_visible():
