@@ -2,7 +2,8 @@
 
 Figure jobs per dataset (data with fitted lines, loss curves; loss surfaces with descent paths for
 single-feature datasets), one job for the gradient-check and prediction figures, and the page job
-writing results/report/index.html (self-contained: figures inlined, plotly.js inlined once) and
+writing results/report/index.html (self-contained: figures inlined, plotly.js inlined once), the
+class page results/report/lessons.html (the two lessons only; descent.report.classpage) and
 results/report/provenance.json. Every input is a result file, so the page is rebuilt exactly when
 one of them (or the report's config or code) changes.
 """
@@ -265,6 +266,12 @@ rule report_html:
             caption="../report/report_index.rst",
             category="Report",
             labels={"page": "comparison report"},
+        ),
+        lessons=report(
+            "results/report/lessons.html",
+            caption="../report/report_lessons.rst",
+            category="Report",
+            labels={"page": "class page (the two lessons)"},
         ),
         provenance="results/report/provenance.json",
     log:

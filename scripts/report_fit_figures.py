@@ -35,7 +35,7 @@ with job_logging(snakemake.log[0], f"report_fit_figures.{snakemake.wildcards.dat
     else:
         minimum = minimum_from_histories(histories)
     save_figure(
-        data_fit_figure(data.X, data.y, records, meta, snakemake.params.max_points),
+        data_fit_figure(data.X, data.y, records, meta, snakemake.params.max_points, histories),
         snakemake.output.fits_png,
         snakemake.output.fits_svg,
         snakemake.params.dpi,

@@ -5,6 +5,7 @@ and the report reruns when a result changes and not otherwise."""
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
 import shutil
@@ -123,7 +124,8 @@ def parse_page(path: Path) -> PageParser:
 def test_format_number_rounds_for_reading():
     assert format_number(173.59982514381409) == "173.6"
     assert format_number(1e-5) == "1e-5"
-    assert format_number(1.2675e-7) == "1.2675e-7"
+    assert format_number(1.2675e-7) == "1.267e-7" and format_number(1.2675e-7, 6) == "1.2675e-7"
+    assert format_number(46114.73) == "46115" and format_number(0.0601445) == "0.06014"  # 4 digits, no e+04
     assert format_number(float("nan")) == "–" and format_number(None) == "–"
     assert format_number(True) == "yes" and format_number(200) == "200"
 
@@ -507,7 +509,7 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
     from descent.report.blocks import explorer
     from descent.report.claims import load_claims
     from descent.report.context import context_from_results
-    from descent.report.page import render_page
+    from descent.report.page import render_class_page, render_page
     from descent.report.sections import BEYOND, Section
 
     results = _tiny_results(tmp_path)
@@ -577,7 +579,11 @@ def test_template_renders_an_escaped_self_contained_page(tmp_path):
     name, href = next(link for link in page.csv_links if link[0] == "predictions_d")
     csv_rows = urllib.parse.unquote(href.split(",", 1)[1]).splitlines()
     assert csv_rows[0] == "fit,scaling,x=1,x=2" and csv_rows[2] == "lstsq,raw,3.0,5.1"
-    assert all(u.startswith(("#", "data:")) for u in page.urls)
+    assert all(u.startswith(("#", "data:")) or u == "lessons.html" for u in page.urls)  # or the class page
+    # The class page of the same results: no lesson data, so the glossary alone, linking back.
+    lessons = render_class_page(ctx["class"])
+    assert 'id="glossary-terms"' in lessons and 'href="index.html"' in lessons and "<section>" not in lessons
+    assert 'id="paris-data"' not in lessons and 'id="beyond-extra"' not in lessons
 
 
 def test_figures_draw_single_and_multi_feature_data(tmp_path):
@@ -675,7 +681,11 @@ def test_page_is_self_contained(built_report):
     text = html_path.read_text(encoding="utf-8")
     page = parse_page(html_path)
     external = [u for u in page.urls if not (u.startswith("#") or u.startswith("data:"))]
-    assert external == [], external
+    assert external == ["lessons.html"], external  # the class page beside it, and nothing else
+    lessons = parse_page(built_report / "results/report/lessons.html")
+    external = [u for u in lessons.urls if not u.startswith(("#", "data:", "index.html"))]
+    assert external == [] and "index.html" in lessons.urls, external
+    assert all(src.startswith("data:image/png;base64,") for src in lessons.images) and len(lessons.images) >= 8
     assert all(src.startswith("data:image/png;base64,") for src in page.images) and len(page.images) >= 8
     assert [s.get("id") for s in page.scripts].count("plotly-js") == 1
     assert text.count("Plotly v") <= 2 and text.count('define("plotly"') <= 1  # one copy of plotly.js
@@ -695,7 +705,13 @@ def test_snakemake_report_zip_holds_the_flagged_outputs(built_report, tmp_path):
     config = report_config(work)
     run_snakemake(work, *REPORT_TARGETS, "--report", "results/snakemake-report.zip", configfile=config)
     names = zipfile.ZipFile(work / "results/snakemake-report.zip").namelist()
-    for flagged in ("paris_rent_surface.png", "paris_rent_fits.png", "gradient_check.png", "index.html"):
+    for flagged in (
+        "paris_rent_surface.png",
+        "paris_rent_fits.png",
+        "gradient_check.png",
+        "index.html",
+        "lessons.html",
+    ):
         assert any(name.endswith(flagged) for name in names), flagged
 
 
@@ -911,7 +927,7 @@ def test_agreeing_fits_are_grouped_into_one_sentence():
         {**end, "method": "gd_auto", "b": 170.0, "gap": 170.0 - 173.6},
     ]
     assert grouped(words, FINDINGS, "raw", raw) == [
-        "Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.149, 73.4513 below "
+        "Raw manual_gd, autograd and nn_linear all ended after 200 iterations at b = 100.1, 73.45 below "
         "the least-squares intercept 173.6 (42.3 % of it) (max_iterations).",
         "Raw gd_auto ended after 200 iterations at b = 170, 3.6 below the least-squares intercept 173.6 "
         "(2.07 % of it) (max_iterations).",
@@ -1503,6 +1519,54 @@ def test_status_says_diverging_when_the_loss_grows_below_the_divergence_factor()
     manual = marked.loc[(growing[1], growing[2])]
     assert manual["failed"] and manual["diverging"] and not manual["best"]
     assert manual["status_text"].startswith("failed: diverging")
+
+
+def test_static_figures_dash_a_diverging_fit():
+    """A fit whose loss grew tenfold without being stopped as diverged is dashed and named
+    diverging in the static figures, as in the tables; a converging one is solid."""
+    from descent.report.figures import data_fit_figure, fit_mark, loss_curves_figure
+
+    grows = pd.DataFrame({"iteration": [0, 1, 2], "loss": [1.0, 50.0, 2000.0]})
+    falls = pd.DataFrame({"iteration": [0, 1, 2], "loss": [1.0, 0.5, 0.25]})
+    records = {
+        ("d", "raw", "fast"): {"status": "max_iterations", "weights": [1.0], "bias": 0.0},
+        ("d", "raw", "slow"): {"status": "max_iterations", "weights": [2.0], "bias": 0.0},
+    }
+    histories = {("d", "raw", "fast"): grows, ("d", "raw", "slow"): falls}
+    assert fit_mark(records[("d", "raw", "fast")], grows) == "diverging"
+    assert fit_mark(records[("d", "raw", "slow")], falls) is None
+    assert fit_mark({"status": "diverged", "weights": [1.0], "bias": 0.0}) == "failed"
+    meta = {"dataset": "d", "features": ["x"], "target": "y"}
+    x = np.linspace(0, 1, 20)[:, None]
+    for fig in (
+        data_fit_figure(x, 2 * x[:, 0], records, meta, 100, histories),
+        loss_curves_figure(histories, {"raw": 0.1}, "d", records),
+    ):
+        lines = {line.get_label(): line.get_linestyle() for ax in fig.axes for line in ax.get_lines()}
+        assert lines["fast (diverging)"] == "--" and lines["slow"] == "-", lines
+    # The interactive 3-D surface dashes the same path.
+    from descent.report.interactive import surface_3d_figure
+
+    grid = pd.DataFrame([(w, b, 1.0 + w * w + b * b) for w in np.linspace(0, 3, 5) for b in np.linspace(0, 3, 5)])
+    grid.columns = ["w", "b", "mse"]
+    paths = {key: h.assign(w0=[1.0, 2.0, 2.5], b=[1.0, 1.5, 2.0]) for key, h in histories.items()}
+    traces = {t.name: t.line.dash for t in surface_3d_figure({"raw": grid}, paths, "d").data if t.type == "scatter3d"}
+    assert traces == {"fast": "dash", "slow": "solid"}, traces
+
+
+def test_the_unit_vector_is_visible():
+    """Drawn in its own colour at a scale where it is long: hundreds of its pixels show (hidden
+    at the foot of the arrows it had almost none)."""
+    import matplotlib.image
+
+    from descent.report.stepfigures import UNIT_COLOUR, vectors_figure
+
+    vectors = [[2.0, 4.0, 6.0], [3.0, 6.0, 9.0]]
+    png = vectors_figure(vectors, np.asarray(vectors[0]) / np.linalg.norm(vectors[0]), 110)
+    pixels = matplotlib.image.imread(io.BytesIO(png))[..., :3]
+    colour = np.array([int(UNIT_COLOUR[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    shown = int((np.abs(pixels - colour).max(axis=-1) < 0.08).sum())
+    assert shown > 300, shown
 
 
 def test_minima_facts_account_for_every_start():

@@ -324,15 +324,18 @@ class Visit:
     narrow: dict | None = None  # LAYOUT_JS at a phone's width (NARROW px)
     printed: dict | None = None  # LAYOUT_JS in print media at a printed page's width (PRINT_WIDTH px)
     pdf: Path | None = None  # the page printed to PDF (A4)
+    questions: dict | None = None  # QUESTION_JS
 
 
 #: A phone's viewport width, and an A4 page's printable width (210 mm less 2 × 12 mm margins) in
 #: CSS pixels (96 per inch).
 NARROW, PRINT_WIDTH = 390, 703
 
-#: What must fit the width: each element's right edge against the viewport's — every element but
-#: the tables' (whose wrapper scrolls on screen), then the facts lists' values, the explorers, every
-#: table (in print nothing scrolls) and every figure; and whether the colours that carry meaning print.
+#: What must fit the width: the page's own scrolling width, each element's right edge against the
+#: viewport's — every element but the tables' (whose wrapper scrolls on screen), the wrappers
+#: themselves and how many scroll (wider tables than the screen) and can, then the facts lists'
+#: values, the explorers, every table (in print nothing scrolls) and every figure; and whether the
+#: colours that carry meaning print.
 LAYOUT_JS = r"""(function () {
   var width = document.documentElement.clientWidth;
   function over(selector) {
@@ -341,11 +344,16 @@ LAYOUT_JS = r"""(function () {
     }).length;
   }
   var values = Array.prototype.slice.call(document.querySelectorAll('dl.facts dd'));
-  var swatch = document.querySelector('.legend .sw');
+  var swatch = document.querySelector('.legend .sw') || document.querySelector('ul.claim-badges li');
   var outside = Array.prototype.slice.call(document.querySelectorAll('body *')).filter(function (e) {
     var r = e.getBoundingClientRect(); return r.width > 0 && r.right > width + 1 && !e.closest('.table-wrap');
   }).length;
-  return {width: width, outside: outside,
+  var wraps = Array.prototype.slice.call(document.querySelectorAll('.table-wrap'));
+  var scrolling = wraps.filter(function (w) { return w.scrollWidth > w.clientWidth + 1; });
+  return {width: width, scroll_width: document.documentElement.scrollWidth, outside: outside,
+          wraps_outside: wraps.filter(function (w) { var r = w.getBoundingClientRect(); return r.right > width + 1; }).length,
+          scrolling_tables: scrolling.length,
+          unscrollable_tables: scrolling.filter(function (w) { return ['auto', 'scroll'].indexOf(getComputedStyle(w).overflowX) < 0; }).length,
           facts: values.length,
           hidden_values: values.filter(function (d) { var r = d.getBoundingClientRect(); return r.width < 1 || r.right > width + 1; }).length,
           explorers: over('.explorer'), tables: over('table'), figures: over('figure img'),
@@ -353,14 +361,30 @@ LAYOUT_JS = r"""(function () {
 })()"""
 
 
-@pytest.fixture(scope="module")
-def visit(built_report, tmp_path_factory) -> Visit:
-    """Chromium opens a copy of the page with :data:`PROBE` injected (once for the module), and
-    when it is loaded, drawn and probed, takes the viewport's screenshot, then one of every
-    section, and collects the errors DevTools saw along the way."""
+#: On the class page, before the screenshots: whether the first question's answer is shown (laid
+#: out and visible) before a click on its summary, after it (and its height), and after a second
+#: click; and how many questions there are.
+QUESTION_JS = r"""(function () {
+  var details = document.querySelector('details.question');
+  if (!details) { return {questions: 0}; }
+  var answer = details.querySelector('p.answer');
+  var shown = function () { return answer.checkVisibility() && answer.getBoundingClientRect().height > 0; };
+  var closed = shown();
+  details.querySelector('summary').click();
+  var opened = shown(), height = answer.getBoundingClientRect().height;
+  details.querySelector('summary').click();
+  return {questions: document.querySelectorAll('details.question').length, closed: closed, opened: opened,
+          height: height, closed_again: shown()};
+})()"""
+
+
+def visit_page(built_report: Path, out: Path, name: str) -> Visit:
+    """Chromium opens a copy of ``results/report/{name}`` with :data:`PROBE` injected, and when it
+    is loaded, drawn and probed, takes the viewport's screenshot, then one of every section, lays
+    it out at a phone's width and in print, prints it to PDF, and collects the errors DevTools saw
+    along the way."""
     chromium()
-    out = tmp_path_factory.mktemp("report-browser")
-    text = (built_report / "results/report/index.html").read_text(encoding="utf-8")
+    text = (built_report / "results/report" / name).read_text(encoding="utf-8")
     probed = out / "probed.html"
     probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
     shots = out / "sections"
@@ -370,6 +394,7 @@ def visit(built_report, tmp_path_factory) -> Visit:
         tools.call("Page.navigate", {"url": probed.as_uri()})
         ready = tools.wait_for(READY_JS)
         verdict = tools.evaluate("(document.getElementById('descent-probe') || {}).textContent || null")
+        questions = tools.evaluate(QUESTION_JS)
         tools.evaluate("window.scrollTo(0, 0)")
         screenshot = out / "report.png"
         screenshot.write_bytes(tools.screenshot())
@@ -415,7 +440,20 @@ def visit(built_report, tmp_path_factory) -> Visit:
         narrow=narrow,
         printed=printed,
         pdf=pdf,
+        questions=questions,
     )
+
+
+@pytest.fixture(scope="module")
+def visit(built_report, tmp_path_factory) -> Visit:
+    """The full page (index.html), visited once for the module."""
+    return visit_page(built_report, tmp_path_factory.mktemp("report-browser"), "index.html")
+
+
+@pytest.fixture(scope="module")
+def class_visit(built_report, tmp_path_factory) -> Visit:
+    """The class page (lessons.html), visited once for the module."""
+    return visit_page(built_report, tmp_path_factory.mktemp("class-browser"), "lessons.html")
 
 
 def test_page_renders_in_headless_chromium(built_report, visit):
@@ -471,11 +509,17 @@ def test_screenshot_of_the_page(visit):
 
 
 def test_every_section_renders_and_is_screenshotted(visit):
+    assert_sections_render(visit, min_sections=20, min_figures=20)
+
+
+def assert_sections_render(visit: Visit, min_sections: int, min_figures: int) -> None:
+    """Every section of the visited page shows something, its figures drawn, its screenshot not
+    blank; no errors, no network."""
     import matplotlib.image
 
     sections, shots = visit.sections, visit.shots
     ids = [s["id"] for s in sections]
-    assert len(ids) >= 20 and len(ids) == len(set(ids)), ids
+    assert len(ids) >= min_sections and len(ids) == len(set(ids)), ids
     assert visit.errors == [], visit.errors
     assert visit.network == [], visit.network
     for s in sections:
@@ -488,22 +532,50 @@ def test_every_section_renders_and_is_screenshotted(visit):
         colours = distinct_colours(rows)
         assert colours > 5, (s["id"], colours)
     figures = sum(s["figures"] for s in sections)
-    assert figures >= 20, figures
+    assert figures >= min_figures, figures
 
 
 # ------------------------------------------------------------------------------ print and small screens
 
 
 def test_the_page_fits_a_phone_and_prints(visit):
-    """At 390 px every fact shows its value and no explorer, figure or page overflows (wide tables
-    scroll inside their wrapper); printed, no table or figure passes the page's right margin and
-    the colours that carry meaning print; the PDF has pages."""
+    """At 390 px the page is 390 px wide, every fact shows its value and no explorer, figure or
+    page overflows (wide tables scroll inside their wrapper); printed, no table or figure passes
+    the page's right margin and the colours that carry meaning print; the PDF has pages."""
+    assert_fits_a_phone_and_prints(visit, min_pages=10)
+
+
+def assert_fits_a_phone_and_prints(visit: Visit, min_pages: int) -> None:
     narrow, printed = visit.narrow, visit.printed
     assert narrow is not None and printed is not None, visit.stderr
-    assert narrow["width"] <= NARROW and narrow["outside"] == 0, narrow
+    assert narrow["width"] <= NARROW and narrow["scroll_width"] <= NARROW and narrow["outside"] == 0, narrow
+    # Wide tables scroll inside their own box, which stays within the screen.
+    assert narrow["wraps_outside"] == 0 and narrow["unscrollable_tables"] == 0, narrow
+    assert narrow["scrolling_tables"] > 0, narrow  # at 390 px some table is wider: the case is exercised
     assert narrow["facts"] > 0 and narrow["hidden_values"] == 0, narrow
     assert narrow["explorers"] == 0 and narrow["figures"] == 0, narrow
     assert printed["outside"] == 0 and printed["tables"] == 0 and printed["figures"] == 0, printed
     assert printed["colours_print"] == "exact", printed
     data = visit.pdf.read_bytes() if visit.pdf is not None else b""
-    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) > 10
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) > min_pages
+
+
+# ------------------------------------------------------------------------------ the class page
+
+
+def test_the_class_page_renders_fits_a_phone_and_prints(class_visit):
+    """lessons.html in Chromium as the full page: drawn without error or network, every section
+    showing something, 390 px wide on a phone with wide tables scrolling in their box, printed
+    within the margins in colour; its questions' answers hidden until clicked."""
+    visit = class_visit
+    assert not visit.crashed and visit.verdict is not None, visit.stderr
+    verdict = visit.verdict
+    assert verdict["errors"] == [] and visit.probe_errors == [], (verdict["errors"], visit.probe_errors)
+    assert verdict["images"] >= 8 and verdict["broken_images"] == [], verdict
+    assert verdict["plots"] >= 2 and verdict["unrendered_plots"] == [] and verdict["network"] == [], verdict
+    assert_sections_render(visit, min_sections=14, min_figures=10)
+    assert_fits_a_phone_and_prints(visit, min_pages=5)
+    questions = visit.questions
+    assert questions["questions"] >= 8, questions
+    assert not questions["closed"] and questions["opened"] and questions["height"] > 10, questions
+    assert not questions["closed_again"], questions

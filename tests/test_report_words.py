@@ -21,6 +21,12 @@ UNREACHED_ON_TEST_RUN = {
     ("paris-closed-form.j2", "lesson"): "the .test config fits no lstsq_lesson",
     ("findings.j2", "skipped"): "the .test config asks for no fit a machine may skip (no GPU fits)",
     ("predictions.j2", "withheld"): "no fit of the .test run fails (the unit tests render it)",
+    **{
+        ("class-page.j2", block): "rendered by page.render_class_page (tests/test_report_class.py reads its header)"
+        for block in ("title", "header", "full_link", "class_link", "footer")
+    },
+    ("class-paris.j2", "lstsq_question"): "the .test config fits no lstsq_lesson",
+    ("class-paris.j2", "lstsq_answer"): "the .test config fits no lstsq_lesson",
 }
 
 
@@ -46,7 +52,7 @@ def test_words_render_paragraphs_lists_and_facts(tmp_path):
     facts = {"n": 3, "x": 3.14159, "names": ["a", "b", "c"], "f": 0.01234, "v": [1.234, 5e-9]}
     assert words.text("step", "text", facts) == "3 points, 3.14 on average."
     assert words.items("step", "list", facts) == ["a, b and c agree to 1.23 %.", "more"]
-    assert words.facts("step", "facts", facts) == [("mean", "3.14159"), ("w·x + b", "[1.2, 5e-9]")]
+    assert words.facts("step", "facts", facts) == [("mean", "3.142"), ("w·x + b", "[1.2, 5e-9]")]  # 4 digits
     assert words.used == {("step.j2", "text"), ("step.j2", "list"), ("step.j2", "facts")}
 
 
@@ -81,6 +87,7 @@ def _parts(run: Path, templates: Path | None = None):
     """The page's parts built from the run's results with the default report options (a
     teacher's folder when given), and the words used."""
     from descent.report.claims import evaluate_claims, load_claims
+    from descent.report.classpage import build_class_parts
     from descent.report.outline import build_parts
     from descent.report.results import from_directory
 
@@ -89,7 +96,9 @@ def _parts(run: Path, templates: Path | None = None):
     words = Words(templates)
     results = from_directory(run / "results", {"datasets": {**main["datasets"], **config["datasets"]}}, words=words)
     options = default_section(ROOT / "schemas", "report", templates=str(templates) if templates else None)
-    parts = build_parts(results, evaluate_claims(results, load_claims()), options, words=words)
+    claims = evaluate_claims(results, load_claims())
+    parts = build_parts(results, claims, options, words=words)
+    build_class_parts(results, claims, options, words=words)  # the class page's words too
     sections = {s.id: s for p in parts for s in p.sections}
     return sections, words
 

@@ -15,7 +15,8 @@ A section (:mod:`descent.report.sections`) is a list of blocks:
 ``withheld`` fits whose predictions are left out (``items``: ``{method, scaling, status, reason}``)
 
 Every table carries the exact value of each cell in ``data-value`` and is downloadable as CSV from
-a ``data:`` link (the page stays one offline file).
+a ``data:`` link (the page stays one offline file). A block marked ``engineers`` (:func:`for_engineers`)
+is shown on the full page only; the class page (:mod:`descent.report.classpage`) leaves it out.
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ def details(label: str, data: Any) -> dict[str, Any]:
 
 def claim_refs(ids: Sequence[str]) -> dict[str, Any]:
     return {"kind": "claims", "ids": list(ids)}
+
+
+def for_engineers(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` marked for the full page only: comparisons of every fit, checks beyond what the
+    lesson teaches at that step (the class page leaves them out)."""
+    return [{**item, "engineers": True} for item in items]
 
 
 def records_table(

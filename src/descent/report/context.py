@@ -4,7 +4,7 @@
 and ``snakemake.params``: attribute and item access) and returns the context that
 :func:`descent.report.page.render_page` renders: the parts and sections of the page
 (:func:`descent.report.outline.build_parts`), the evaluated claims, the provenance and plotly.js.
-Inputs (``rules/report.smk``): ``summary``, ``predictions``, ``fits`` (fit JSONs, keyed by
+The context also holds the class page's (key ``class``, :func:`class_context`). Inputs (``rules/report.smk``): ``summary``, ``predictions``, ``fits`` (fit JSONs, keyed by
 ``params.fit_keys``), ``histories`` (keyed by ``params.history_keys``), ``checks``, ``metas``,
 ``single_parquets``, ``surfaces``, the figures, and the benchmark's and lessons' results when
 those sections are on. Params: ``section`` (the ``report`` config section as a dict, typed here
@@ -20,9 +20,11 @@ from typing import Any
 
 from descent.config.sections import ReportConfig
 from descent.report.claims import evaluate_claims, load_claims
+from descent.report.classpage import build_class_parts
 from descent.report.outline import build_parts
 from descent.report.provenance import provenance
 from descent.report.results import Results, from_snakemake
+from descent.report.words import Words
 
 
 def context_from_results(
@@ -48,6 +50,31 @@ def context_from_results(
         "parts": parts,
         "claims": evaluated,
         "plotly_js": plotly_js,
+        "templates": section.templates,
+        # The class page's own context, from the same results and verdicts (class_context).
+        "class": class_context(results, section, evaluated, prov, plotly_js),
+    }
+
+
+def class_context(
+    results: Results,
+    section: ReportConfig | Mapping[str, Any],
+    evaluated: list[dict[str, Any]],
+    prov: dict[str, Any],
+    plotly_js: str | None,
+) -> dict[str, Any]:
+    """The class page's context (:func:`descent.report.page.render_class_page`): the lessons'
+    parts (:func:`descent.report.classpage.build_class_parts`) with the full page's verdicts."""
+    section = ReportConfig.coerce(section)
+    words = Words(section.templates, page="class")
+    return {
+        "title": words.text("class-page", "title", {"title": section.title}),
+        "provenance": prov,
+        "best_rtol": section.best_rtol,
+        "parts": build_class_parts(results, evaluated, section, words),
+        "claims": evaluated,
+        "plotly_js": plotly_js,
+        "templates": section.templates,
     }
 
 

@@ -20,7 +20,7 @@ from descent.fitting.objective import least_squares_reference, mse
 from descent.fitting.scaling import standardization_stats, standardize
 from descent.plotting import pyplot as _pyplot
 from descent.report.results import fit_name
-from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, status_category
+from descent.report.status import CATEGORY_FAILED, CATEGORY_SKIPPED, is_diverging, loss_path, status_category
 
 FitKey = tuple[str, str, str]
 
@@ -71,14 +71,25 @@ def subsample_index(n: int, max_points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
 
 
-def _failed(record: Mapping[str, Any]) -> bool:
-    """A failed fit (drawn dashed, named failed): its recorded ``status`` is a failed one
-    (:mod:`descent.report.status`), it diverged, or its parameters are not finite."""
+def fit_mark(record: Mapping[str, Any], history: pd.DataFrame | None = None) -> str | None:
+    """How a static figure marks a fit, as the page's tables do: ``'failed'`` (its recorded
+    ``status`` is a failed one (:mod:`descent.report.status`), it diverged, or its parameters are
+    not finite), ``'diverging'`` (its ``history``'s loss grew tenfold though its status does not
+    say so: :func:`descent.report.status.is_diverging`), else ``None``. Marked fits are drawn
+    dashed, with the mark in their legend entry."""
     if "status" in record and status_category(record["status"]) in (CATEGORY_FAILED, CATEGORY_SKIPPED):
-        return True
+        return "failed"
     if record.get("weights") is None or record.get("bias") is None:
-        return True
-    return bool(record.get("diverged")) or not np.isfinite(np.append(record["weights"], record["bias"])).all()
+        return "failed"
+    if bool(record.get("diverged")) or not np.isfinite(np.append(record["weights"], record["bias"])).all():
+        return "failed"
+    if is_diverging(record.get("status"), loss_path(history)):
+        return "diverging"
+    return None
+
+
+def _label(method: str, mark: str | None) -> str:
+    return method + (f" ({mark})" if mark else "")
 
 
 def data_fit_figure(
@@ -87,13 +98,16 @@ def data_fit_figure(
     records: Mapping[FitKey, dict[str, Any]],
     meta: Mapping[str, Any],
     max_points: int = 2000,
+    histories: Mapping[FitKey, pd.DataFrame] | None = None,
 ) -> Any:
     """The data with every fit, one panel per scaling (parameters in original units).
 
     One feature: the points and each fit's line ``y = w·x + b``. Several features: predicted
-    against observed target (the fitted "line" is the diagonal). Failed fits are dashed and
-    named as failed; the true relation is a dotted black line.
+    against observed target (the fitted "line" is the diagonal). Failed and diverging fits
+    (:func:`fit_mark`; ``histories``: the iterative fits' loss histories) are dashed (crosses) and
+    named so; the true relation is a dotted black line.
     """
+    histories = histories or {}
     plt = _pyplot()
     scalings = sorted({k[1] for k in records}, key=lambda s: (s != "raw", s))
     methods = sorted({k[2] for k in records})
@@ -124,12 +138,13 @@ def data_fit_figure(
             if record is None or record.get("bias") is None or record.get("weights") is None:
                 continue  # not run, or skipped (no parameters)
             w, b = np.asarray(record["weights"], dtype=np.float64), float(record["bias"])
-            failed = _failed(record)
+            mark = fit_mark(record, histories.get((meta["dataset"], scaling, method)))
+            failed = mark is not None
             style = dict(
                 color=method_colour(method, methods),
                 linestyle="--" if failed else "-",
                 linewidth=1.4,
-                label=f"{method}" + (" (failed)" if failed else ""),
+                label=_label(method, mark),
                 alpha=0.9,
             )
             if single:
@@ -174,10 +189,13 @@ def loss_curves_figure(
                 continue
             drawn = True
             colour = method_colour(method, methods)
-            failed = records is not None and _failed(
-                records.get((dataset, scaling, method), {"weights": [], "bias": 0.0})
+            mark = (
+                fit_mark(records.get((dataset, scaling, method), {"weights": [], "bias": 0.0}), history)
+                if records is not None
+                else None
             )
-            label = method + (" (failed)" if failed else "")
+            failed = mark is not None
+            label = _label(method, mark)
             loss = history["loss"].to_numpy(dtype=np.float64)
             ax.plot(
                 history["iteration"],

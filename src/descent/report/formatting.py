@@ -9,16 +9,24 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+#: Significant digits a reader gets by default, in sentences (the ``num`` filter) and table
+#: cells; the exact value is a hover (``title``), a ``data-value`` and a CSV away.
+READING_DIGITS = 4
 
-def format_number(value: Any, digits: int = 6) -> str:
-    """A float for reading: ``digits`` significant digits, scientific outside [1e-3, 1e6).
+
+def format_number(value: Any, digits: int = READING_DIGITS) -> str:
+    """A float for reading: ``digits`` significant digits (:data:`READING_DIGITS` by default),
+    scientific outside [1e-3, 1e6); a number of more integer digits than ``digits`` is rounded
+    to a whole number rather than written with an exponent.
 
     ``None`` and NaN give ``'–'``; booleans ``'yes'``/``'no'``; integers are printed whole.
 
     >>> format_number(173.59982514381409)
     '173.6'
-    >>> format_number(3.3e-08)
-    '3.3e-8'
+    >>> format_number(3.3e-08), format_number(1.2675e-7)
+    ('3.3e-8', '1.267e-7')
+    >>> format_number(46114.73), format_number(0.0601445)
+    ('46115', '0.06014')
     >>> format_number(None)
     '–'
     """
@@ -37,9 +45,11 @@ def format_number(value: Any, digits: int = 6) -> str:
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
     if x != 0 and not 1e-3 <= abs(x) < 1e6:
-        mantissa, exponent = f"{x:.{max(1, digits - 2)}e}".split("e")
+        mantissa, exponent = f"{x:.{max(0, digits - 1)}e}".split("e")
         mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
         return f"{mantissa}e{int(exponent)}"
+    if abs(x) >= 10**digits:  # every integer digit, rounded to a whole number: 46115, not 4.611e+04
+        return f"{x:.0f}"
     text = f"{x:.{digits}g}"
     return text
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from descent.report import analysis
 from descent.report.figures import method_colour, subsample_index, surface_grid
+from descent.report.status import is_diverging, loss_path
 
 FitKey = tuple[str, str, str]
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -38,7 +39,8 @@ def surface_3d_figure(
     max_path_points: int = 400,
 ) -> Any:
     """A Plotly figure: one rotatable 3D surface of log10 MSE per scaling (side by side) with the
-    descent paths on it (points outside the grid dropped)."""
+    descent paths on it (points outside the grid dropped); the path of a fit whose loss grew
+    tenfold (:func:`descent.report.status.is_diverging`) is dashed, as in the static figures."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -82,7 +84,11 @@ def surface_3d_figure(
                     z=np.log10(loss[keep]),
                     mode="lines+markers",
                     marker={"size": 2},
-                    line={"width": 5, "color": method_colour(method, methods)},
+                    line={
+                        "width": 5,
+                        "color": method_colour(method, methods),
+                        "dash": "dash" if is_diverging(None, loss_path(history)) else "solid",
+                    },
                     name=method,
                     legendgroup=method,
                     showlegend=method not in shown,  # one legend entry per method, both panels

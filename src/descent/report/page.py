@@ -21,6 +21,7 @@ import json
 import os
 from collections.abc import Mapping
 from functools import cache, lru_cache
+from html.parser import HTMLParser
 from importlib import resources
 from typing import Any
 
@@ -31,6 +32,10 @@ from descent.report.blocks import TEXT_FIELDS, records_table, table_csv
 from descent.report.checkbase import VERDICTS
 from descent.report.formatting import format_number
 from descent.report.sections import Part, Section
+from descent.report.words import Words
+
+#: The two pages' file names, side by side in ``results/report/`` (each links to the other).
+FULL_PAGE, CLASS_PAGE = "index.html", "lessons.html"
 
 #: The page template inside ``descent/report/templates``.
 TEMPLATE = "index.html.j2"
@@ -158,9 +163,35 @@ def render_page(ctx: Mapping[str, Any]) -> str:
     evaluated claims) and ``plotly_js`` (``None`` when not interactive).
     """
     prov = ctx["provenance"]
-    parts = [*ctx["parts"], provenance_part(prov)]
+    words = Words(ctx.get("templates"))
+    full_page = {"lessons": CLASS_PAGE, "class_link": words.text("class-page", "class_link", {})}
+    return _render(ctx, [*ctx["parts"], provenance_part(prov)], full_page=full_page, claims_page="")
+
+
+def render_class_page(ctx: Mapping[str, Any]) -> str:
+    """The class page (``lessons.html``) from :func:`descent.report.context.class_context`: its
+    parts, no provenance part (the full page has it, linked from the header), claims' badges
+    linking to the full page's claims table; the header says how many words the page has
+    (counted on a first rendering: :func:`visible_words`)."""
+    words = Words(ctx.get("templates"))
+    facts = {"title": ctx["title"]}
+    page = {
+        "full": FULL_PAGE,
+        "full_link": words.text("class-page", "full_link", facts),
+        "footer": words.text("class-page", "footer", facts),
+    }
+    # The header counts itself: the draft has the same header with a count of 0.
+    draft_header = words.text("class-page", "header", {**facts, "words": 0})
+    draft = _render(ctx, ctx["parts"], class_page={**page, "header": draft_header}, claims_page=FULL_PAGE)
+    header = words.text("class-page", "header", {**facts, "words": visible_words(draft)})
+    return _render(ctx, ctx["parts"], class_page={**page, "header": header}, claims_page=FULL_PAGE)
+
+
+def _render(ctx: Mapping[str, Any], parts: list[Part], **extra: Any) -> str:
+    prov = ctx["provenance"]
     present = {s.id for p in parts for s in p.sections} | {p.id for p in parts}
     plotly_js = ctx.get("plotly_js")
+    settings = {"full_page": None, "class_page": None, **extra}
     return (
         environment()
         .get_template(TEMPLATE)
@@ -173,5 +204,32 @@ def render_page(ctx: Mapping[str, Any]) -> str:
             present=present,
             plotly_js=Markup(plotly_js) if plotly_js else None,
             commit=_commit(prov["git"]),
+            **settings,
         )
     )
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees: everything outside ``<script>`` and ``<style>``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hidden, self.words = 0, 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.hidden += tag in ("script", "style")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.hidden -= tag in ("script", "style")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.words += len(data.split())
+
+
+def visible_words(page: str) -> int:
+    """The words of a rendered page a reader sees (text outside scripts and styles, tables and
+    collapsed answers included), split on whitespace."""
+    parser = _VisibleText()
+    parser.feed(page)
+    return parser.words

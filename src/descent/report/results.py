@@ -14,8 +14,8 @@ reading it says so instead of failing: sections are built only from results that
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -67,6 +67,9 @@ class Results:
     #: ``histories`` (and ``summary``, ``predictions``) hold repetition 0 only.
     all_records: dict[FitKey, dict[str, Any]] = field(default_factory=dict)
     all_histories: dict[FitKey, pd.DataFrame] = field(default_factory=dict)
+    #: The results these were restricted from (:meth:`restricted`), ``None`` when not restricted:
+    #: what a step may read that shows no fit (where the lesson's descent starts).
+    full: Results | None = field(default=None, repr=False)
     _data: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ datasets
@@ -124,6 +127,53 @@ class Results:
     def figure(self, name: str) -> Path | None:
         path = self.figures.get(name)
         return path if path is not None and Path(path).exists() else None
+
+    def restricted(self, fits: Collection[FitKey]) -> Results:
+        """These results with only the fits ``fits`` names (``(dataset, scaling, fit)``, each fit's
+        repetitions with it), for a page that shows only some methods (the class page,
+        :mod:`descent.report.classpage`). Datasets, lessons, benchmark
+        and conditioning stay; the workflow's figures that draw every fit of a dataset
+        (:data:`FIT_FIGURES`) and the predictions figure are left out."""
+
+        wanted = {(str(d), str(s), str(f)) for d, s, f in fits}
+
+        def kept(dataset: Any, scaling: Any, method: Any) -> bool:
+            return (str(dataset), str(scaling), fit_name(str(method))) in wanted
+
+        def rows(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+            if frame is None or not {"dataset", "scaling", "method"} <= set(frame.columns):
+                return frame
+            keep = [kept(*key) for key in zip(frame["dataset"], frame["scaling"], frame["method"])]
+            return frame[keep].reset_index(drop=True)
+
+        def keys(mapping: Mapping[FitKey, Any]) -> dict[FitKey, Any]:
+            return {key: value for key, value in mapping.items() if kept(*key)}
+
+        drawn_by_fit = {
+            f"{d}_{kind}" for d in self.metas | dict.fromkeys(self.summary["dataset"]) for kind in FIT_FIGURES
+        }
+        return replace(
+            self,
+            summary=cast(pd.DataFrame, rows(self.summary)),
+            records=keys(self.records),
+            histories=keys(self.histories),
+            predictions=rows(self.predictions),
+            accuracy=rows(self.accuracy),
+            repetitions=rows(self.repetitions),
+            all_records=keys(self.all_records),
+            all_histories=keys(self.all_histories),
+            figures={k: v for k, v in self.figures.items() if k not in drawn_by_fit and k != "predictions"},
+            full=self.full or self,
+        )
+
+    @property
+    def unrestricted(self) -> Results:
+        """The results before any :meth:`restricted` (these when not restricted)."""
+        return self.full or self
+
+
+#: The workflow's figures of one dataset that draw every fit of it (``{dataset}_{kind}``).
+FIT_FIGURES: tuple[str, ...] = ("fits", "loss", "surface", "convergence")
 
 
 REPETITION = re.compile(r"\.rep\d+$")

@@ -202,43 +202,46 @@ def loss_compare_figure(
     return to_png(fig, dpi)
 
 
+#: The unit vector's colour in :func:`vectors_figure` (no example vector uses it).
+UNIT_COLOUR = "#d62728"
+
+
 def vectors_figure(vectors: Sequence[Sequence[float]], unit: Sequence[float], dpi: int = 110) -> bytes:
-    """The example vectors as arrows from the origin (3-D), with their common unit vector."""
+    """The example vectors as arrows from the origin (3-D, left), and beside them the same
+    directions at length 1 (right, axes from 0 to 1): the common unit vector, drawn in
+    :data:`UNIT_COLOUR` over each vector's own direction, so it is seen rather than hidden at the
+    arrows' foot (at the vectors' scale it is a tenth of their length)."""
     plt = _pyplot()
-    fig = plt.figure(figsize=(5.6, 4.4))
-    ax = fig.add_subplot(projection="3d")
+    fig = plt.figure(figsize=(7.6, 4.0))
+    whole, zoom = fig.add_subplot(1, 2, 1, projection="3d"), fig.add_subplot(1, 2, 2, projection="3d")
     colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]
-    for i, given in enumerate(vectors):
-        v = np.asarray(given, dtype=np.float64)[:3]
-        ax.quiver(
-            0,
-            0,
-            0,
-            *v,
-            color=colours[i % len(colours)],
-            linewidth=2 + (len(vectors) - i),
-            arrow_length_ratio=0.08,
-            label=f"({', '.join(f'{c:g}' for c in v)})",
-        )
+    arrays = [np.asarray(given, dtype=np.float64)[:3] for given in vectors]
+    for i, v in enumerate(arrays):
+        colour, label = colours[i % len(colours)], f"({', '.join(f'{c:g}' for c in v)})"
+        whole.quiver(0, 0, 0, *v, color=colour, linewidth=2 + (len(arrays) - i), arrow_length_ratio=0.08, label=label)
+        direction = v / np.linalg.norm(v)
+        zoom.plot(*([0.0, c] for c in direction), color=colour, linewidth=6 + 3 * (len(arrays) - i), alpha=0.35)
     u = np.asarray(unit, dtype=np.float64)[:3]
-    ax.quiver(
-        0,
-        0,
-        0,
-        *u,
-        color="black",
-        linewidth=3,
-        arrow_length_ratio=0.3,
-        label=f"unit vector ({', '.join(f'{c:.3f}' for c in u)})",
+    zoom.quiver(0, 0, 0, *u, color=UNIT_COLOUR, linewidth=2.5, arrow_length_ratio=0.15)
+    zoom.text(*(1.05 * u), f"({', '.join(f'{c:.3f}' for c in u)})", color=UNIT_COLOUR, fontsize=7)
+    # The unit sphere's octant, faintly: every point on it is at length 1.
+    theta, phi = np.meshgrid(np.linspace(0, np.pi / 2, 13), np.linspace(0, np.pi / 2, 13))
+    zoom.plot_wireframe(
+        np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta), color="0.8", linewidth=0.4
     )
-    top = float(max(np.max(np.abs(np.asarray(v, dtype=np.float64))) for v in vectors))
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
-    ax.set_zlim(0, top)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_zlabel("z")
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_title("same direction, different lengths", fontsize=10)
-    fig.tight_layout()
+    top = float(max(np.max(np.abs(v)) for v in arrays))
+    for ax, limit, title in (
+        (whole, top, "same direction, different lengths"),
+        (zoom, 1.0, "at length 1: one unit vector"),
+    ):
+        ax.set_xlim(0, limit)
+        ax.set_ylim(0, limit)
+        ax.set_zlim(0, limit)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_zlabel("z")
+        ax.set_title(title, fontsize=9)
+    handles, labels = whole.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return to_png(fig, dpi)

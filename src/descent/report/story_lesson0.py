@@ -313,7 +313,10 @@ def matrix_form_step(story: Story) -> Section | None:
     out = [blocks.paragraph(words.text(sid, "text", facts))]
     if facts["shapes"] is not None:
         out.append(blocks.paragraph(words.text(sid, "shapes", facts)))
-    out += gradient_block(story, LESSON0) + findings_block(story, LESSON0) + summary_block(story, LESSON0)
+    # The hand gradient against autograd, and every fit compared: the Paris lesson's matters.
+    out += blocks.for_engineers(
+        gradient_block(story, LESSON0) + findings_block(story, LESSON0) + summary_block(story, LESSON0)
+    )
     out += figure_block(
         story, f"{LESSON0}_fits", words.text(sid, "fits_alt", facts), words.text(sid, "fits_caption", facts)
     )
@@ -515,8 +518,11 @@ def matmul_step(story: Story) -> Section | None:
             },
         )
     )
-    out += figure_block(
-        story, "matmul_speedup", words.text(sid, "speedup_alt", facts), words.text(sid, "speedup_caption", facts)
+    # Every backend's speed-up (torch, CUDA): beyond the lesson's loop against NumPy.
+    out += blocks.for_engineers(
+        figure_block(
+            story, "matmul_speedup", words.text(sid, "speedup_alt", facts), words.text(sid, "speedup_caption", facts)
+        )
     )
     # GFLOP/s against n is under Beyond the lessons (beyond-matmul): drawn once on the page.
     return Section(sid, words.text(sid, "title", facts), out)

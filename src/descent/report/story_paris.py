@@ -48,8 +48,14 @@ def _labels(meta: dict[str, Any]) -> tuple[str, str]:
 
 
 def _lstsq(story: Story) -> tuple[float, float]:
-    """The certified least-squares ``(w, b)`` of the Paris data, as the fit stage recorded it."""
-    row = story.results.fits_of(PARIS).iloc[0]
+    """The certified least-squares ``(w, b)`` of the Paris data, as the fit stage recorded it;
+    before any fit is shown (the class page's first steps: :mod:`descent.report.classpage`), the
+    float64 least squares of the data."""
+    fits, got = story.results.fits_of(PARIS), paris_data(story)
+    if fits.empty and got is not None:
+        w, b = analysis.least_squares(got[0], got[1])
+        return float(w), float(b)
+    row = fits.iloc[0]
     return float(row["lstsq_weights"][0]), float(row["lstsq_bias"])
 
 
@@ -63,7 +69,8 @@ def _conditioning(story: Story, scaling: str) -> dict[str, Any] | None:
 
 
 def _start(story: Story) -> tuple[float, float] | None:
-    fit = story.results.fit(PARIS, "raw", "manual_gd")
+    """Where the lesson's raw descent starts (its ``init``), also before the descent is shown."""
+    fit = story.results.unrestricted.fit(PARIS, "raw", "manual_gd")
     if fit is None or not fit.get("init"):
         return None
     return float(fit["init"]["weights"][0]), float(fit["init"]["bias"])
@@ -74,7 +81,7 @@ def _start(story: Story) -> tuple[float, float] | None:
 
 def data_facts(story: Story) -> Facts | None:
     got = paris_data(story)
-    if got is None or not story.results.has_fits(PARIS):
+    if got is None:
         return None
     X, y, meta = got
     x, spec = X[:, 0], meta.get("spec", {})
@@ -158,7 +165,7 @@ def surface_grid(surface: Any) -> Facts:
 
 def surface_facts(story: Story) -> Facts | None:
     got, surface = paris_data(story), story.results.surfaces.get((PARIS, "raw"))
-    if got is None or surface is None or not story.results.has_fits(PARIS):
+    if got is None or surface is None:
         return None
     X, y, meta = got
     tw, tb = float(meta["true_weights"][0]), float(meta["true_bias"])
@@ -414,8 +421,14 @@ def gradient_check_step(story: Story) -> Section | None:
         [
             blocks.paragraph(words.text(sid, "text", facts)),
             *grad,
-            *figure_block(
-                story, "gradient_check", words.text(sid, "figure_alt", facts), words.text(sid, "figure_caption", facts)
+            # Every dataset's check, beyond the lessons' two: the full page's.
+            *blocks.for_engineers(
+                figure_block(
+                    story,
+                    "gradient_check",
+                    words.text(sid, "figure_alt", facts),
+                    words.text(sid, "figure_caption", facts),
+                )
             ),
         ],
     )

@@ -136,10 +136,11 @@ def explorer_block(story: Story, dataset: str) -> list[dict[str, Any]]:
 
     X, y = data
     w_star, b_star = (float(v) for v in analysis.least_squares(X, y))
-    # The descent's start: the lesson's loop (manual_gd) first, then the others in name order.
+    # The descent's start: the lesson's loop (manual_gd) first, then the others in name order (read
+    # from every fit, also where a page shows none yet: the class page's first steps).
     starts = [
         rec["init"]
-        for key, rec in sorted(r.records.items(), key=lambda item: (item[0][2] != "manual_gd", item[0]))
+        for key, rec in sorted(r.unrestricted.records.items(), key=lambda item: (item[0][2] != "manual_gd", item[0]))
         if key[0] == dataset and key[1] == "raw" and rec.get("init")
     ]
     start = (starts[0]["weights"][0], starts[0]["bias"]) if starts else (w_star, b_star)

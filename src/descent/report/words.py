@@ -12,7 +12,8 @@ dict of numbers and names) and asks for each block by name; it never writes a se
   a line (continuation lines are joined);
 * :meth:`Words.facts` renders a block as a definition list: items ``- term :: value``.
 
-Rendering is strict (:class:`jinja2.StrictUndefined`): a name the facts do not hold fails the
+Every template also reads ``page``, the page it is rendered for (``"full"`` or ``"class"``,
+:data:`PAGES`). Rendering is strict (:class:`jinja2.StrictUndefined`): a name the facts do not hold fails the
 build, naming the template. A teacher's folder (config ``report.templates``) comes first in the
 search path: any ``{step}.j2`` found there replaces the built-in one.
 
@@ -122,12 +123,21 @@ def render_string(source: str, facts: Mapping[str, Any], where: str) -> str:
     return " ".join(text.split())
 
 
-class Words:
-    """Renders the blocks of the step templates (``override``: a teacher's folder or ``None``).
-    ``used`` records every ``(template, block)`` rendered (tests check all are reachable)."""
+#: The pages the words are rendered for: the full report and the class page (the name ``page``
+#: every template can read, e.g. to refer to a part only the full page has).
+PAGES: tuple[str, ...] = ("full", "class")
 
-    def __init__(self, override: str | os.PathLike[str] | None = None) -> None:
+
+class Words:
+    """Renders the blocks of the step templates (``override``: a teacher's folder or ``None``)
+    for ``page`` (one of :data:`PAGES`, given to every template as ``page``). ``used`` records
+    every ``(template, block)`` rendered (tests check all are reachable)."""
+
+    def __init__(self, override: str | os.PathLike[str] | None = None, page: str = "full") -> None:
+        if page not in PAGES:
+            raise ValueError(f"report words: page {page!r} is not one of {PAGES}")
         self.env = environment(str(override) if override else None)
+        self.page = page
         self.used: set[tuple[str, str]] = set()
 
     def render(self, step: str, block: str, facts: Mapping[str, Any]) -> str:
@@ -137,7 +147,7 @@ class Words:
         if block not in template.blocks:
             raise KeyError(f"report template {template.filename}: no block {block!r} (has {sorted(template.blocks)})")
         try:
-            text = "".join(template.blocks[block](template.new_context(dict(facts))))
+            text = "".join(template.blocks[block](template.new_context({"page": self.page, **facts})))
         except jinja2.UndefinedError as error:
             raise jinja2.UndefinedError(f"report template {template.filename}, block {block!r}: {error}") from error
         self.used.add((name, block))
