@@ -142,13 +142,25 @@ class LoadedDataset:
 _REQUIRED_META = ("features", "target", "true_weights", "true_bias", "n", "seed", "generator")
 
 
+#: Rows per record batch when a table is read into memory: the batch (all columns) is the only
+#: copy held beside ``X`` and ``y`` (a few MiB), not the whole table.
+LOAD_BATCH_ROWS = 1 << 16
+
+
 def load_dataset(
-    parquet: str | os.PathLike[str], meta_path: str | os.PathLike[str], mem_mb: float | None = None
+    parquet: str | os.PathLike[str],
+    meta_path: str | os.PathLike[str],
+    mem_mb: float | None = None,
+    column_major_rows: int | None = None,
 ) -> LoadedDataset:
     """Load and validate a dataset for fitting.
 
     With ``mem_mb`` (the rule's declared memory), first checks from the sidecar's ``n`` and
     features that the data fit in it (:func:`descent.resources.check_memory`), before reading.
+    The file is read batch by batch into ``X`` and ``y``: memory holds ``X``, ``y`` and one batch,
+    never the whole table beside them. ``X`` is row-major, or column-major (each feature
+    contiguous, as parquet stores it) when the table has at least ``column_major_rows`` rows (the
+    layout the fused gradient pass of large fits reads in place).
 
     Raises
     ------
@@ -169,44 +181,58 @@ def load_dataset(
     import pyarrow.parquet as pq
     import pyarrow.types as pat
 
+    columns = [*features, target]
     try:
-        schema = pq.read_schema(parquet)
-        absent = [c for c in [*features, target] if c not in schema.names]
+        handle = pq.ParquetFile(parquet, pre_buffer=False)
+    except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files
+        raise DataError(f"{parquet}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    with handle:
+        schema = handle.schema_arrow
+        absent = [c for c in columns if c not in schema.names]
         if absent:
             raise DataError(
                 f"{parquet}: missing column(s) {', '.join(absent)} "
                 f"(sidecar {meta_path} lists features {features} and target {target!r}; "
                 f"file has {list(schema.names)})"
             )
-        # Only the needed columns, copied one by one into X: no DataFrame and no second copy.
-        table = pq.read_table(parquet, columns=[*features, target])
-    except DataError:
-        raise
-    except Exception as exc:  # pyarrow raises several types for corrupt or non-parquet files
-        raise DataError(f"{parquet}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
-    for column in [*features, target]:
-        kind = table.schema.field(column).type
-        if not (pat.is_floating(kind) or pat.is_integer(kind)):
-            raise DataError(f"{parquet}: column {column!r} is {kind}, expected a float column")
-    n = table.num_rows
-    if n < 2:
-        raise DataError(f"{parquet}: {n} row(s); fitting a line needs at least 2")
-    dtype = np.result_type(*(table.schema.field(c).type.to_pandas_dtype() for c in features))
-    if not np.issubdtype(dtype, np.floating):
-        dtype = np.dtype(np.float64)
-    X = np.empty((n, len(features)), dtype=dtype)
-    for j, column in enumerate([*features, target]):
-        values = table.column(column).to_numpy()
-        bad = ~np.isfinite(values)
-        if bad.any():
-            row = int(np.argmax(bad))
+        for column in columns:
+            kind = schema.field(column).type
+            if not (pat.is_floating(kind) or pat.is_integer(kind)):
+                raise DataError(f"{parquet}: column {column!r} is {kind}, expected a float column")
+        n = int(handle.metadata.num_rows)
+        if n < 2:
+            raise DataError(f"{parquet}: {n} row(s); fitting a line needs at least 2")
+        dtype = np.result_type(*(schema.field(c).type.to_pandas_dtype() for c in features))
+        if not np.issubdtype(dtype, np.floating):
+            dtype = np.dtype(np.float64)
+        column_major = column_major_rows is not None and n >= column_major_rows
+        X = np.empty((n, len(features)), dtype=dtype, order="F" if column_major else "C")
+        y = np.empty(n, dtype=np.result_type(schema.field(target).type.to_pandas_dtype(), np.float32))
+        bad: dict[str, tuple[int, int, Any]] = {}  # column -> (count, first row, its value)
+        start = 0
+        try:
+            for batch in handle.iter_batches(batch_size=LOAD_BATCH_ROWS, columns=columns):
+                stop = start + batch.num_rows
+                for j, column in enumerate(columns):
+                    values = batch.column(j).to_numpy(zero_copy_only=False)
+                    finite = np.isfinite(values)
+                    if not finite.all():
+                        count, row, value = bad.get(column, (0, -1, None))
+                        if row < 0:
+                            row = start + int(np.argmin(finite))
+                            value = values[row - start]
+                        bad[column] = (count + int((~finite).sum()), row, value)
+                    if j < len(features):
+                        X[start:stop, j] = values
+                    else:
+                        y[start:stop] = values
+                start = stop
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise DataError(f"{parquet}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    for column in columns:  # the first bad column in the sidecar's order, as a whole
+        if column in bad:
+            count, row, value = bad[column]
             raise DataError(
-                f"{parquet}: column {column!r} has {int(bad.sum())} non-finite value(s) "
-                f"(first at row {row}: {values[row]})"
+                f"{parquet}: column {column!r} has {count} non-finite value(s) (first at row {row}: {value})"
             )
-        if j < len(features):
-            X[:, j] = values
-        else:
-            y = np.array(values, dtype=np.result_type(values.dtype, np.float32))
-    del table
     return LoadedDataset(X=X, y=y, meta=meta)
