@@ -53,14 +53,15 @@ wildcard_constraints:
     dataset=_alternation(DATASETS),
 
 
-def mem_mb(kind, rule):
+def mem_mb(kind, rule, dataset=None):
     """The mem_mb resource of `rule`, whose jobs are of `kind` (descent.plan.Plan.memory_need):
     the need doubled on each retry up to the machine's limit (Snakemake's mem_mb resource, which
-    the local profile sets); a rule needing more is refused before anything runs, named.
+    the local profile sets); a rule needing more is refused before anything runs, named. The
+    dataset is the job's wildcard, or `dataset` for a rule of one dataset without wildcards.
     """
 
     def declared(wildcards, attempt):
-        need, what = PLAN.memory_need(kind, getattr(wildcards, "dataset", None))
+        need, what = PLAN.memory_need(kind, getattr(wildcards, "dataset", dataset))
         limit = workflow.global_resources.get("mem_mb")
         limit = getattr(limit, "value", limit)
         limit = int(limit) if isinstance(limit, (int, float)) else None

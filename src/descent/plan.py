@@ -143,6 +143,40 @@ class Plan:
             self._init(job) for job in self.jobs(iterative=True) if (job.dataset, job.scaling) == (dataset, scaling)
         ]
 
+    # ---- jobs of several fits (fits.jobs) -------------------------------------------------
+
+    def alone(self, job: FitJob) -> bool:
+        """Whether this fit is always a job of its own: a data-parallel fit (``processes > 1``, its
+        own processes and cores) or a CUDA fit (``gpu=1``: a cluster places it on a GPU node)."""
+        settings = self.fits[job].settings
+        return int(settings.get("processes", 1)) > 1 or settings.get("device") == "cuda"
+
+    def groups(self) -> dict[tuple[str, str], list[FitJob]]:
+        """With ``fits.jobs: per_dataset_scaling`` (the default), the fits each job of several fits
+        runs, by (dataset, scaling), in the jobs' order: every fit of that dataset and scaling
+        that is not :meth:`alone`. Empty with ``per_fit``: one job per fit."""
+        if self.config["fits"]["jobs"] != "per_dataset_scaling":
+            return {}
+        found: dict[tuple[str, str], list[FitJob]] = {}
+        for job in self.fits:
+            if not self.alone(job):
+                found.setdefault((job.dataset, job.scaling), []).append(job)
+        return found
+
+    def group_params(self, jobs: list[FitJob]) -> list[dict[str, Any]]:
+        """What a job of several fits needs to run each (the per-fit rules' params, one dict per
+        fit, in order): ``job`` (dataset, scaling, method), ``settings``, ``init`` (None for a closed
+        form), ``iterative`` (it then writes a history)."""
+        return [
+            {
+                "job": job._asdict(),
+                "settings": self.fits[job].settings,
+                "init": self._init(job) if self.fits[job].iterative else None,
+                "iterative": self.fits[job].iterative,
+            }
+            for job in jobs
+        ]
+
     # ---- memory --------------------------------------------------------------------------
 
     def memory_need(self, kind: str, dataset: str | None = None) -> tuple[int, str]:

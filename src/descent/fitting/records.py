@@ -6,11 +6,12 @@ Shapes: ``X`` (n, k), ``y`` (n,); weights (k,) and bias in original units.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from descent.fitting import objective
 from descent.fitting.common import FitError, FitOutcome, set_threads
 from descent.fitting.convergence import annotate_convergence, check_convergence
 from descent.fitting.inference import inference_from_chunks, inference_from_data
@@ -22,7 +23,7 @@ from descent.fitting.scaling import outcome_in_original_units, standardization_s
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import gradient_pass, parquet_chunks, shuffled_row_groups
 from descent.fitting.streamed import fit_streaming
-from descent.io import load_dataset, read_json
+from descent.io import LoadedDataset, load_dataset, read_json
 
 
 def fit(
@@ -208,10 +209,11 @@ def fit_files(
     threads: int | None = None,
     accuracy_targets: Sequence[float] = (),
     stream: bool = False,
+    data: LoadedDataset | None = None,
 ) -> tuple[dict[str, Any], Any]:
-    """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads — or,
-    with ``stream`` (the data exceed ``memory_budget_mb``), fit it from disk chunk by chunk;
-    errors name the file. Returns what :func:`fit_record` returns."""
+    """Load a dataset (checked against ``mem_mb``; or take ``data``, loaded already) and fit it
+    with ``threads`` threads — or, with ``stream`` (the data exceed ``memory_budget_mb``), fit it
+    from disk chunk by chunk; errors name the file. Returns what :func:`fit_record` returns."""
     if settings["device"] == "cuda" and not cuda_available():
         return skipped_record(read_json(meta_path), job, settings, "CUDA not available on this machine"), None
     if threads is not None:
@@ -222,7 +224,54 @@ def fit_files(
             return streaming_record(
                 parquet, read_json(meta_path), job, typed_settings(settings), init, predict_at, accuracy_targets
             )
-        data = load_dataset(parquet, meta_path, mem_mb)
+        if data is None:
+            data = load_table(parquet, meta_path, mem_mb)
         return fit_record(data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets)
     except FitError as exc:
         raise FitError(f"{parquet}: {exc}") from exc
+
+
+def load_table(parquet: str, meta_path: str, mem_mb: float | None = None) -> LoadedDataset:
+    """A dataset as the fits take it (:func:`descent.io.load_dataset`): large tables (from
+    ``objective.BLOCK_MIN_ROWS`` rows) column-major, which the fused gradient pass reads in place;
+    smaller ones row-major, as before, so their fits' numbers stay bit for bit."""
+    return load_dataset(parquet, meta_path, mem_mb, column_major_rows=objective.BLOCK_MIN_ROWS)
+
+
+def fit_group_files(
+    parquet: str,
+    meta_path: str,
+    fits: Sequence[dict[str, Any]],
+    predict_at: list[list[float]],
+    mem_mb: float | None = None,
+    threads: int | None = None,
+    accuracy_targets: Sequence[float] = (),
+    stream: bool = False,
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any]]:
+    """:func:`fit_files` for several fits of one dataset (a job of several fits, ``fits.jobs``),
+    one after another, the data loaded once (when first needed; never when streamed or every fit
+    is skipped). ``fits``: one dict per fit with ``job``, ``settings`` and ``init``
+    (:meth:`descent.plan.Plan.group_params`). Yields ``(fit, record, history)`` as each finishes,
+    so the caller writes each result before the next fit starts."""
+    data: LoadedDataset | None = None
+    for entry in fits:
+        cuda_skip = entry["settings"]["device"] == "cuda" and not cuda_available()
+        if data is None and not stream and not cuda_skip:
+            try:
+                data = load_table(parquet, meta_path, mem_mb)
+            except FitError as exc:
+                raise FitError(f"{parquet}: {exc}") from exc
+        record, history = fit_files(
+            parquet,
+            meta_path,
+            dict(entry["job"]),
+            entry["settings"],
+            entry["init"],
+            predict_at,
+            mem_mb,
+            threads,
+            accuracy_targets=accuracy_targets if entry["init"] is not None else (),
+            stream=stream,
+            data=data,
+        )
+        yield entry, record, history
