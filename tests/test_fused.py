@@ -166,6 +166,15 @@ def test_the_fit_loop_keeps_a_column_major_x_and_agrees_with_the_plain_fit():
     assert fast.iterations == plain.iterations and fast.status == plain.status
 
 
+def test_the_mse_of_a_large_column_major_x_is_the_fused_sum_within_rounding():
+    X, y, w, b = _problem(3000, 4, np.float32, 5, 0, 2.0)
+    chunked = objective.mse(np.ascontiguousarray(X), y, w, b, chunk_rows=700)  # row-major: the chunks
+    with objective.gradient_blocking(1000):
+        fast = objective.mse(X, y, w, b)
+        assert objective.mse(np.ascontiguousarray(X), y, w, b, chunk_rows=700) == chunked
+    assert fast == pytest.approx(chunked, rel=1e-12) and fast != objective.mse(X[:2999], y[:2999], w, b)
+
+
 def test_the_streamed_gradient_pass_matches_the_in_memory_float64_formula():
     X, y, w, b = _problem(5000, 3, np.float32, 4, 0, 1.0)
     chunks = [(X[i : i + 1500], y[i : i + 1500]) for i in range(0, 5000, 1500)]

@@ -178,6 +178,7 @@ def load_dataset(
         raise DataError(f"{meta_path}: field 'features' is empty")
     itemsize = 4 if meta.get("dtype") == "float32" else 8
     check_memory(int(meta["n"]), len(features), itemsize, mem_mb, str(parquet))
+    import pyarrow
     import pyarrow.parquet as pq
     import pyarrow.types as pat
 
@@ -229,6 +230,9 @@ def load_dataset(
                 start = stop
         except Exception as exc:  # pyarrow raises several types for corrupt files
             raise DataError(f"{parquet}: not a readable parquet file ({type(exc).__name__}: {exc})") from exc
+    # pyarrow's allocator keeps the freed batches' memory for itself; handed back, the fit's own
+    # arrays reuse it (measured: 126 MiB at 10^7 x 10 float32 that the job would otherwise add).
+    pyarrow.default_memory_pool().release_unused()
     for column in columns:  # the first bad column in the sidecar's order, as a whole
         if column in bad:
             count, row, value = bad[column]

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from descent.fitting.common import compute_threads
+
 #: Rows from which :func:`hand_gradients` works in row blocks (fewer rows: the plain path, so the
 #: lessons' and every small dataset's numbers are unchanged bit for bit).
 BLOCK_MIN_ROWS = 1 << 20
@@ -35,8 +37,15 @@ def gradient_blocking(min_rows: int) -> Iterator[None]:
 
 def mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, chunk_rows: int = 1 << 20) -> float:
     """Mean squared error of ``X·w + b`` against ``y``, in float64, over row chunks (no float64
-    copy of all of X)."""
+    copy of all of X); from :data:`BLOCK_MIN_ROWS` rows of a column-major ``X``, by the fused
+    pass (:func:`descent.fitting.fused.partial_sums`: widened block by block in cache, no chunk
+    copies; equal to the chunked sum within rounding)."""
     w64 = np.asarray(w, dtype=np.float64)
+    if X.ndim == 2 and len(X) >= BLOCK_MIN_ROWS and X.shape[1] > 1 and X.flags.f_contiguous:
+        # numba (imported by descent.fitting.fused) costs a job start-up only where data are this large
+        from descent.fitting import fused
+
+        return float(fused.partial_sums(X, y, w64, float(b), workers=compute_threads())[-1]) / len(X)
     total = 0.0
     for start in range(0, len(X), chunk_rows):
         r = np.asarray(y[start : start + chunk_rows], dtype=np.float64) - (
