@@ -20,6 +20,8 @@ IMPORT_PROFILES: dict[str, str] = {
     "numpy": "import numpy",
     "snakemake_script": "import snakemake.script",
     "fit_job": "import descent.fitting.records, descent.io, torch, pandas, pyarrow",
+    # a fit of large data (from 2^20 rows) also imports numba and loads the fused pass's cached kernels
+    "large_fit_job": "import descent.fitting.records, descent.io, torch, pandas, pyarrow, descent.fitting.fused",
     "sklearn_job": "import descent.fitting.records, descent.io, pandas, pyarrow, sklearn.linear_model",
     "figure_job": "import descent.io, pandas, pyarrow, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot",
     "all": "import numpy, torch, sklearn.linear_model, pandas, pyarrow",
