@@ -146,8 +146,8 @@ for (group_dataset, group_scaling), group_jobs in PLAN.groups().items():
         name:
             f"fit_{group_dataset}_{group_scaling}"
         input:
-            parquet=expand(rules.dataset.output.parquet, dataset=group_dataset),
-            meta=expand(rules.dataset.output.meta, dataset=group_dataset),
+            parquet=expand(rules.dataset.output.parquet, dataset=group_dataset)[0],
+            meta=expand(rules.dataset.output.meta, dataset=group_dataset)[0],
             plugin=sorted({p for job in group_jobs for p in PLAN.fits[job].plugin}),
         output:
             json=fit_paths(rules.fit_closed_form.output.json, group_jobs),
