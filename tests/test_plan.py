@@ -138,3 +138,15 @@ def test_fits_of_a_dataset_and_scaling_share_a_job_but_parallel_and_cuda_fits_do
             assert fit["init"] == (plan.init(job) if fit["iterative"] else None)
     config["fits"]["jobs"] = "per_fit"
     assert _plan(config).groups() == {}
+
+
+def test_fits_of_large_or_streamed_data_are_jobs_of_their_own(test_config):
+    config = copy.deepcopy(test_config)
+    validate_config(config, ROOT / "schemas")
+    assert {d for d, _ in _plan(config).groups()} == set(config["datasets"])  # .test's data are all small
+    streamed = _plan(config, budget_mb=1)  # every dataset over the memory budget: streamed from disk
+    assert streamed.groups() == {} and all(streamed.alone(job) for job in streamed.jobs())
+    config["datasets"]["multifeature"]["n"] = 5_000_000  # 5e6 x 4 float64 values: fitted on every core
+    plan = _plan(config)
+    assert plan.fit_threads("multifeature", 2) == 2 and ("multifeature", "raw") not in plan.groups()
+    assert ("paris_rent", "raw") in plan.groups()

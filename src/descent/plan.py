@@ -147,14 +147,25 @@ class Plan:
 
     def alone(self, job: FitJob) -> bool:
         """Whether this fit is always a job of its own: a data-parallel fit (``processes > 1``, its
-        own processes and cores) or a CUDA fit (``gpu=1``: a cluster places it on a GPU node)."""
-        settings = self.fits[job].settings
-        return int(settings.get("processes", 1)) > 1 or settings.get("device") == "cuda"
+        own processes and cores), a CUDA fit (``gpu=1``: a cluster places it on a GPU node), a
+        fit of a user's plugin method (editing the plugin reruns its fits, and only them), or a fit
+        of data large enough to be fitted on every core or streamed from disk (start-up is then a
+        small part of its job: :meth:`fit_threads`, :meth:`streams`)."""
+        settings, fit = self.fits[job].settings, self.fits[job]
+        return (
+            int(settings.get("processes", 1)) > 1
+            or settings.get("device") == "cuda"
+            or bool(fit.plugin)
+            or resources.data_bytes(*self.shape(job.dataset)) >= ONE_THREAD_BYTES
+            or self.streams(job.dataset)
+        )
 
     def groups(self) -> dict[tuple[str, str], list[FitJob]]:
         """With ``fits.jobs: per_dataset_scaling`` (the default), the fits each job of several fits
         runs, by (dataset, scaling), in the jobs' order: every fit of that dataset and scaling
-        that is not :meth:`alone`. Empty with ``per_fit``: one job per fit."""
+        that is not :meth:`alone`. Empty with ``per_fit``: one job per fit. Decided when the
+        workflow is parsed (a ``kind: file`` dataset's shape is then estimated from its file, or
+        taken as small when a rule writes it later)."""
         if self.config["fits"]["jobs"] != "per_dataset_scaling":
             return {}
         found: dict[tuple[str, str], list[FitJob]] = {}
