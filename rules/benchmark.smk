@@ -1,7 +1,7 @@
 """Stage 3: matmul benchmark, naive loops vs NumPy vs torch CPU vs CUDA (issue: benchmark).
 
-One job per CPU backend (`matmul_benchmark`, holding every core so nothing runs beside it while
-it times), one job per CUDA backend (`matmul_benchmark_cuda`, `resources: gpu=1` so a cluster
+One job per CPU backend (`matmul_benchmark`: NumPy and torch holding every core so nothing runs
+beside them while they time, a naive Python loop one core, beside other jobs), one job per CUDA backend (`matmul_benchmark_cuda`, `resources: gpu=1` so a cluster
 places it on a GPU node; it writes 'skipped: CUDA not available' rows instead of failing where
 there is no GPU), and a gather job writing the table, the machine-facts sidecar and the figures.
 Which backend goes to which rule comes from the registry (descent.matmul.backends: its device).
@@ -9,6 +9,7 @@ Which backend goes to which rule comes from the registry (descent.matmul.backend
 
 from descent.matmul.backends import CPU_BACKENDS as MATMUL_CPU_BACKENDS
 from descent.matmul.backends import CUDA_BACKENDS as MATMUL_CUDA_BACKENDS
+from descent.matmul.backends import NAIVE_BACKENDS as MATMUL_NAIVE_BACKENDS
 from descent.matmul.config import job_mem_mb as benchmark_mem_mb
 from descent.matmul.config import job_runtime_min as benchmark_runtime_min
 
@@ -29,9 +30,10 @@ rule matmul_benchmark:
         "results/benchmarks/benchmark/{backend}.tsv"
     wildcard_constraints:
         backend="|".join(MATMUL_CPU_BACKENDS),
-    # Every core: Snakemake then runs nothing else beside a timing job; BLAS and torch threads are
-    # set from this value.
-    threads: workflow.cores
+    # NumPy and torch: every core, so Snakemake runs nothing beside them while they time (BLAS and
+    # torch threads are set from this value). A naive Python loop runs on one thread: it takes one
+    # core and other jobs run beside it (its notes say so; the report shows them).
+    threads: lambda wildcards: 1 if wildcards.backend in MATMUL_NAIVE_BACKENDS else workflow.cores
     resources:
         mem_mb=lambda wildcards, attempt: benchmark_mem_mb(BENCHMARK, attempt),
         runtime=lambda wildcards: benchmark_runtime_min(BENCHMARK, wildcards.backend),

@@ -55,17 +55,18 @@ wildcard_constraints:
     dataset=_alternation(DATASETS),
 
 
-def mem_mb(kind, rule):
+def mem_mb(kind, rule, dataset=None):
     """The mem_mb resource of `rule`, whose jobs are of `kind` (descent.plan.Plan.memory_need):
     the need doubled on each retry up to the machine's limit (Snakemake's mem_mb resource, which
-    the local profile sets); a rule needing more is refused before anything runs, named.
+    the local profile sets); a rule needing more is refused before anything runs, named. The
+    dataset is the job's wildcard, or `dataset` for a rule of one dataset without wildcards.
     """
 
     def declared(wildcards, attempt):
         method = getattr(wildcards, "method", None)
         processes = PLAN.processes(wildcards) if kind == "fit" and method else 1
         need, what = PLAN.memory_need(
-            kind, getattr(wildcards, "dataset", None), processes
+            kind, getattr(wildcards, "dataset", dataset), processes
         )
         limit = workflow.global_resources.get("mem_mb")
         limit = getattr(limit, "value", limit)

@@ -167,3 +167,53 @@ rule fit_summary:
         accuracy_targets=config["fits"]["accuracy_targets"],
     script:
         "../scripts/fit_summary.py"
+
+
+# Every fit of a dataset in one scaling in one job (fits.jobs: per_dataset_scaling, the default):
+# one Python start-up and one import of torch, pandas and pyarrow for them all, and the data read
+# once. Same per-fit result files as the rules above; Snakemake prefers these rules, which have
+# no wildcards, over those for the same files. Data-parallel, CUDA and plugin fits, and fits of
+# data large enough for every core or streamed, stay jobs of their own (descent.plan.Plan.alone),
+# as does every fit with fits.jobs: per_fit (a cluster spreads them).
+
+
+def group_threads(dataset):
+    """A group's threads, evaluated again once its inputs exist, as the per-fit rules' are."""
+    return lambda wildcards: PLAN.fit_threads(dataset, workflow.cores)
+
+
+def group_streams(dataset):
+    """Whether a group's fits stream their data, evaluated when the job runs."""
+    return lambda wildcards: PLAN.streams(dataset)
+
+
+for (group_dataset, group_scaling), group_jobs in PLAN.groups().items():
+
+    rule:
+        name:
+            f"fit_{group_dataset}_{group_scaling}"
+        input:
+            parquet=expand(rules.dataset.output.parquet, dataset=group_dataset)[0],
+            meta=expand(rules.dataset.output.meta, dataset=group_dataset)[0],
+        output:
+            json=fit_paths(rules.fit_closed_form.output.json, group_jobs),
+            history=fit_paths(
+                rules.fit_iterative.output.history,
+                [job for job in group_jobs if PLAN.fits[job].iterative],
+            ),
+        log:
+            f"results/logs/fits/{group_dataset}/{group_scaling}.log",
+        benchmark:
+            f"results/benchmarks/fits/{group_dataset}/{group_scaling}.tsv"
+        threads: group_threads(group_dataset)
+        resources:
+            mem_mb=mem_mb("fit", f"fit_{group_dataset}_{group_scaling}", group_dataset),
+            runtime=30 * len(group_jobs),
+            gpu=0,
+        params:
+            fits=PLAN.group_params(group_jobs),
+            predict=config["fits"]["predict"].get(group_dataset, []),
+            accuracy_targets=config["fits"]["accuracy_targets"],
+            stream=group_streams(group_dataset),
+        script:
+            "../scripts/fit_group.py"

@@ -23,6 +23,7 @@ with job_logging(snakemake.log[0], "fit.{dataset}.{scaling}.{method}".format(**j
         cpus_per_task=snakemake.resources.get("cpus_per_task"),
     )
     record["threads"] = snakemake.threads
+    record["job_fits"] = 1  # a job of its own (fits.jobs: per_fit, or a data-parallel or CUDA fit)
     if "history" in snakemake.output.keys():  # a skipped fit leaves an empty history with the columns
         write_parquet(snakemake.output.history, history if history is not None else empty_history(record["features"]))
     write_json(snakemake.output.json, record)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from descent.config.fits import default_fit_settings
 from descent.datasets.nist import nist_dataset
+from descent.fitting import convergence
 from descent.fitting.convergence import OFF_FACTOR, allowed_error
 from descent.fitting.records import fit
 
@@ -69,3 +70,16 @@ def test_the_allowance_is_what_the_stopping_test_proves_up_to_half_the_digits():
     change = S("manual_gd", tolerance=1e-8, stop_criterion="loss_change")
     assert allowed_error(change, 10.0, 1.0, 1e-16) == pytest.approx(OFF_FACTOR * 1e-4)  # proves nothing: √τ
     assert allowed_error(grad, 10.0, 1e6, 1e-7) == pytest.approx(OFF_FACTOR * 0.1)  # the dtype's resolution
+
+
+def test_a_large_x_is_checked_chunk_by_chunk_as_it_is_whole(monkeypatch):
+    """Over GAP_ROWS rows the check widens X to float64 a chunk at a time (no float64 copy of a
+    large float32 X): the same digits and gaps within rounding as the check of the whole."""
+    data = nist_dataset("norris")
+    whole, _, _ = fit(data.X, data.y, "standardized", S("lbfgs", **LBFGS), ([0.0], 0.0))
+    monkeypatch.setattr(convergence, "GAP_ROWS", 7)
+    chunked, _, _ = fit(data.X, data.y, "standardized", S("lbfgs", **LBFGS), ([0.0], 0.0))
+    a, b = whole.extra["convergence_check"], chunked.extra["convergence_check"]
+    assert chunked.status == whole.status == "converged" and len(data.X) > 7
+    for key in ("relative_error", "relative_gap", "hessian_condition"):
+        assert b[key] == pytest.approx(a[key], rel=1e-9, abs=1e-300), key

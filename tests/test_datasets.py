@@ -561,7 +561,7 @@ def test_a_users_csv_goes_through_the_fits_and_reruns_when_edited(tmp_path):
     _frame(200, seed=8).to_csv(tmp_path / "data/mine.csv", index=False)
     dry = run_snakemake(tmp_path, "-n", *fits, configfile=config).stdout
     assert "rule dataset:" in dry and "data/mine.csv" in dry, dry
-    assert sum(1 for line in dry.splitlines() if line.strip().startswith("wildcards: dataset=mine,")) == len(fits)
+    assert all(path in dry for path in fits), dry  # a fit's own job or its dataset and scaling's
 
 
 @pytest.mark.workflow

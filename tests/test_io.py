@@ -55,6 +55,26 @@ def test_nan_is_refused_naming_file_column_and_row(tmp_path):
         load_dataset(parquet, meta)
 
 
+def test_read_batch_by_batch_the_count_and_first_row_are_of_the_whole_column(tmp_path, monkeypatch):
+    """The table is read in record batches (memory: X, y and one batch); a bad value's message
+    still counts the whole column and names its first bad row, and the values are the file's."""
+    from descent import io
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(50), rng.standard_normal(50)
+    frame = pd.DataFrame({"a": a, "b": b, "y": a + 2 * b})
+    parquet, meta = _write(tmp_path, frame)
+    monkeypatch.setattr(io, "LOAD_BATCH_ROWS", 7)
+    data = load_dataset(parquet, meta)
+    assert np.array_equal(data.X, np.column_stack([a, b])) and np.array_equal(data.y, a + 2 * b)
+    assert np.array_equal(load_dataset(parquet, meta, column_major_rows=50).X, data.X)
+    frame.loc[[9, 23, 40], "b"] = [np.inf, np.nan, -np.inf]
+    frame.loc[30, "y"] = np.nan
+    parquet, meta = _write(tmp_path, frame)
+    with pytest.raises(DataError, match=r"column 'b' has 3 non-finite value\(s\) \(first at row 9: inf\)"):
+        load_dataset(parquet, meta)
+
+
 def test_infinite_target_is_refused(tmp_path):
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 5.0], "y": [1.0, np.inf, 13.0]})
     with pytest.raises(DataError, match="column 'y'"):

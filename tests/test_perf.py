@@ -23,6 +23,7 @@ from descent.fitting.records import fit
 from descent.perf import driver
 from descent.perf.child import CHILDREN, run_child
 from descent.perf.parts import discover
+from descent.perf.workflow import fit_job_benchmarks
 from descent.timing import time_callable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -350,6 +351,20 @@ def test_fit_seconds_sums_fit_records_only(tmp_path):
     (tmp_path / "check.json").write_text(json.dumps({"point": {}, "seconds": 9.0}))  # no method: not a fit
     (tmp_path / "broken.json").write_text("{")
     assert perf.fit_seconds(tmp_path) == {"fits": 2, "seconds": 1.25}
+
+
+def test_fit_job_benchmarks_count_fit_jobs_only():
+    """A job of several fits (fits/{dataset}/{scaling}.tsv) or of one (fits/{dataset}/{scaling}/{fit}.tsv);
+    not the summary, the gradient checks or the loss surfaces, which are under fits/ too."""
+    by_file = {
+        "fits/paris_rent/raw.tsv": 4.0,
+        "fits/multifeature/standardized/manual_gd_cuda.tsv": 1.5,
+        "fits/paris_rent/raw/loss_surface.tsv": 2.0,
+        "fits/gradient_check/paris_rent.tsv": 3.0,
+        "fits/summary.tsv": 5.0,
+        "datasets/paris_rent.tsv": 1.0,
+    }
+    assert fit_job_benchmarks(by_file) == (2, 5.5)
 
 
 def test_workflow_overhead_ratios():

@@ -108,3 +108,45 @@ def test_a_data_parallel_fit_reserves_a_thread_per_process(test_config):
     parallel = SimpleNamespace(dataset="lesson_linear", scaling="raw", method="manual_gd")
     single = SimpleNamespace(dataset="lesson_linear", scaling="raw", method="autograd")
     assert plan.job_threads(parallel, cores=2) == 3 and plan.job_threads(single, cores=2) == 1
+
+
+def test_fits_of_a_dataset_and_scaling_share_a_job_but_parallel_and_cuda_fits_do_not(test_config):
+    config = copy.deepcopy(test_config)
+    config["fits"]["overrides"].append({"dataset": "lesson_linear", "method": "manual_gd", "set": {"processes": 2}})
+    config["fits"]["variants"]["on_gpu"] = {
+        "method": "manual_gd",
+        "datasets": ["multifeature"],
+        "settings": {"device": "cuda"},
+    }
+    validate_config(config, ROOT / "schemas")
+    assert config["fits"]["jobs"] == "per_dataset_scaling"  # the default
+    plan = _plan(config)
+    groups = plan.groups()
+    grouped = [job for jobs in groups.values() for job in jobs]
+    alone = [job for job in plan.jobs() if job not in grouped]
+    assert sorted(alone) == sorted(
+        [FitJob("lesson_linear", s, "manual_gd") for s in ("raw", "standardized")]
+        + [FitJob("multifeature", s, "on_gpu") for s in ("raw", "standardized")]
+    )
+    assert len(grouped) + len(alone) == len(plan.jobs()) and len(set(grouped)) == len(grouped)
+    for (dataset, scaling), jobs in groups.items():
+        assert all((job.dataset, job.scaling) == (dataset, scaling) for job in jobs)
+        assert jobs == [job for job in plan.jobs() if job in jobs]  # the plan's order
+        for fit, job in zip(plan.group_params(jobs), jobs):
+            assert fit["job"] == job._asdict() and fit["settings"] == plan.fits[job].settings
+            assert fit["iterative"] == plan.fits[job].iterative
+            assert fit["init"] == (plan.init(job) if fit["iterative"] else None)
+    config["fits"]["jobs"] = "per_fit"
+    assert _plan(config).groups() == {}
+
+
+def test_fits_of_large_or_streamed_data_are_jobs_of_their_own(test_config):
+    config = copy.deepcopy(test_config)
+    validate_config(config, ROOT / "schemas")
+    assert {d for d, _ in _plan(config).groups()} == set(config["datasets"])  # .test's data are all small
+    streamed = _plan(config, budget_mb=1)  # every dataset over the memory budget: streamed from disk
+    assert streamed.groups() == {} and all(streamed.alone(job) for job in streamed.jobs())
+    config["datasets"]["multifeature"]["n"] = 5_000_000  # 5e6 x 4 float64 values: fitted on every core
+    plan = _plan(config)
+    assert plan.fit_threads("multifeature", 2) == 2 and ("multifeature", "raw") not in plan.groups()
+    assert ("paris_rent", "raw") in plan.groups()

@@ -201,6 +201,52 @@ class Plan:
             self._init(job) for job in self.jobs(iterative=True) if (job.dataset, job.scaling) == (dataset, scaling)
         ]
 
+    # ---- jobs of several fits (fits.jobs) -------------------------------------------------
+
+    def alone(self, job: FitJob) -> bool:
+        """Whether this fit is always a job of its own: a data-parallel fit (``processes > 1``, its
+        own processes and cores), a CUDA fit (``gpu=1``: a cluster places it on a GPU node), a
+        fit of a user's plugin method (editing the plugin reruns its fits, and only them), or a fit
+        of data large enough to be fitted on every core or streamed from disk (start-up is then a
+        small part of its job: :meth:`fit_threads`, :meth:`streams`)."""
+        settings, fit = self.fits[job].settings, self.fits[job]
+        return (
+            int(settings.get("processes", 1)) > 1
+            or settings.get("device") == "cuda"
+            or bool(fit.plugin)
+            or resources.data_bytes(*self.shape(job.dataset)) >= ONE_THREAD_BYTES
+            or self.streams(job.dataset)
+            or self.sharded(job.dataset)
+        )
+
+    def groups(self) -> dict[tuple[str, str], list[FitJob]]:
+        """With ``fits.jobs: per_dataset_scaling`` (the default), the fits each job of several fits
+        runs, by (dataset, scaling), in the jobs' order: every fit of that dataset and scaling
+        that is not :meth:`alone`. Empty with ``per_fit``: one job per fit. Decided when the
+        workflow is parsed (a ``kind: file`` dataset's shape is then estimated from its file, or
+        taken as small when a rule writes it later)."""
+        if self.config["fits"]["jobs"] != "per_dataset_scaling":
+            return {}
+        found: dict[tuple[str, str], list[FitJob]] = {}
+        for job in self.fits:
+            if not self.alone(job):
+                found.setdefault((job.dataset, job.scaling), []).append(job)
+        return found
+
+    def group_params(self, jobs: list[FitJob]) -> list[dict[str, Any]]:
+        """What a job of several fits needs to run each (the per-fit rules' params, one dict per
+        fit, in order): ``job`` (dataset, scaling, method), ``settings``, ``init`` (None for a closed
+        form), ``iterative`` (it then writes a history)."""
+        return [
+            {
+                "job": job._asdict(),
+                "settings": self.fits[job].settings,
+                "init": self._init(job) if self.fits[job].iterative else None,
+                "iterative": self.fits[job].iterative,
+            }
+            for job in jobs
+        ]
+
     # ---- memory --------------------------------------------------------------------------
 
     def memory_need(self, kind: str, dataset: str | None = None, processes: int = 1) -> tuple[int, str]:

@@ -267,6 +267,7 @@ class FitsConfig(SectionBase):
     methods: tuple[str, ...]
     scalings: tuple[str, ...]
     settings: Mapping[str, Any]
+    jobs: str
     repetitions: int
     timing_repetitions: int
     accuracy_targets: tuple[float, ...]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,14 @@ def require_no_bias(outcome: FitOutcome, intercept: bool, method: str) -> None:
         )
 
 
+def kept_layout(X: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``X`` (n, k) in ``dtype``, row-major unless it is column-major already (then kept so:
+    large data are loaded column-major for the fused gradient pass); copied only when needed."""
+    if X.ndim == 2 and X.shape[1] > 1 and X.flags.f_contiguous and not X.flags.c_contiguous:
+        return np.asfortranarray(X, dtype=dtype)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
 def writable(array: np.ndarray) -> np.ndarray:
     """``array``, copied only when read-only (torch warns on sharing read-only memory)."""
     return array if array.flags.writeable else array.copy()
@@ -93,11 +102,23 @@ def resolve_dtype(requested: str, data_dtype: np.dtype) -> np.dtype:
     return np.dtype(data_dtype) if requested == "data" else np.dtype(requested)
 
 
+#: Threads this process computes with (:func:`set_threads`); None: every usable CPU.
+_THREADS: int | None = None
+
+
+def compute_threads() -> int:
+    """The threads a fit computes with: as set by :func:`set_threads`, else every usable CPU
+    (the fused passes of :mod:`descent.fitting.fused` share their blocks among them)."""
+    return _THREADS if _THREADS is not None else max(1, len(os.sched_getaffinity(0)))
+
+
 def set_threads(threads: int, uses_torch: bool = True) -> None:
-    """Limit torch (imported only when the method uses it: it costs seconds per job) and the
-    BLAS libraries to ``threads`` threads."""
+    """Limit torch (imported only when the method uses it: it costs seconds per job), the
+    BLAS libraries and the fused passes (:func:`compute_threads`) to ``threads`` threads."""
     from threadpoolctl import threadpool_limits
 
+    global _THREADS
+    _THREADS = max(1, int(threads))
     threadpool_limits(threads)
     if uses_torch:
         import torch

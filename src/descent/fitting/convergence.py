@@ -20,6 +20,10 @@ from descent.fitting.registry import get_method
 from descent.fitting.settings import FitSettings
 from descent.fitting.theory import conditioning
 
+#: Rows of X widened to float64 at a time by :func:`check_convergence` (at most this many rows:
+#: one chunk, the whole of X, as before; more: chunk by chunk, no float64 copy of a large X).
+GAP_ROWS = 1 << 20
+
 
 def annotate_convergence(
     outcome: FitOutcome,
@@ -127,14 +131,28 @@ def check_convergence(
         return
     theta = design_theta(outcome.weights, outcome.bias, intercept)
     theta0 = design_theta(init[0], init[1], intercept)
-    X64 = np.asarray(X, dtype=np.float64)
+    # float64 row chunks of X: one chunk (the whole of X) up to GAP_ROWS rows, so no float64 copy
+    # of a large X is ever held whole (a float32 one would double the fit's memory)
+    parts = [np.asarray(X, dtype=np.float64)] if n <= GAP_ROWS else []
+
+    def chunks64() -> Any:
+        if n <= GAP_ROWS:
+            yield parts[0]
+            return
+        for start in range(0, n, GAP_ROWS):
+            yield np.asarray(X[start : start + GAP_ROWS], dtype=np.float64)
 
     def gap(point: np.ndarray) -> float:  # L(θ) − L* = ‖A(θ − θ*)‖²/n exactly, the loss being quadratic
         e = point - theta_star
-        return float(np.sum((X64 @ e[:k] + (e[k] if intercept else 0.0)) ** 2)) / n
+        return sum(float(np.sum((X64 @ e[:k] + (e[k] if intercept else 0.0)) ** 2)) for X64 in chunks64()) / n
 
     gap0 = gap(theta0)
-    d = design_theta(np.linalg.norm(X64, axis=0), math.sqrt(n), intercept)
+    norms = (
+        np.linalg.norm(parts[0], axis=0)
+        if n <= GAP_ROWS
+        else np.sqrt(sum(np.einsum("ij,ij->j", X64, X64) for X64 in chunks64()))
+    )
+    d = design_theta(norms, math.sqrt(n), intercept)
     error = float(np.linalg.norm(d * (theta - theta_star)) / max(np.linalg.norm(d * theta_star), np.finfo(float).tiny))
     digits = max(0.0, -math.log10(max(error, 1e-17)))
     kappa = conditioning(design_gram(X, y, intercept=intercept), n).kappa

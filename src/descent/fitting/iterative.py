@@ -15,7 +15,7 @@ import numpy as np
 
 from descent.fitting.closed_form import design_gram
 from descent.fitting.collective import Collective, shard_bounds
-from descent.fitting.common import FitError, FitOutcome, resolve_device, resolve_dtype, writable
+from descent.fitting.common import FitError, FitOutcome, kept_layout, resolve_device, resolve_dtype, writable
 from descent.fitting.method import Method
 from descent.fitting.objective import hand_gradients, lipschitz_step
 from descent.fitting.registry import get_method
@@ -228,7 +228,8 @@ def fit_iterative(
     intercept = settings.fit_intercept
     if not intercept and float(b0) != 0.0:
         raise FitError(f"fit_intercept: false fixes the bias at 0; the initial bias is {b0}")
-    Xt = torch.as_tensor(writable(np.ascontiguousarray(X, dtype=dtype)), device=device)
+    # A column-major X (large data, descent.io.load_dataset) stays so: the fused pass reads it in place.
+    Xt = torch.as_tensor(writable(kept_layout(X, dtype)), device=device)
     yt = torch.as_tensor(writable(np.ascontiguousarray(y, dtype=dtype)), device=device)
     reduction = settings.loss_reduction
     lr, options = step_and_options(X, y, spec, settings, collective)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from descent.fitting.common import compute_threads
+
 #: Rows from which :func:`hand_gradients` works in row blocks (fewer rows: the plain path, so the
 #: lessons' and every small dataset's numbers are unchanged bit for bit).
 BLOCK_MIN_ROWS = 1 << 20
@@ -35,8 +37,15 @@ def gradient_blocking(min_rows: int) -> Iterator[None]:
 
 def mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, chunk_rows: int = 1 << 20) -> float:
     """Mean squared error of ``X·w + b`` against ``y``, in float64, over row chunks (no float64
-    copy of all of X)."""
+    copy of all of X); from :data:`BLOCK_MIN_ROWS` rows of a column-major ``X``, by the fused
+    pass (:func:`descent.fitting.fused.partial_sums`: widened block by block in cache, no chunk
+    copies; equal to the chunked sum within rounding)."""
     w64 = np.asarray(w, dtype=np.float64)
+    if X.ndim == 2 and len(X) >= BLOCK_MIN_ROWS and X.shape[1] > 1 and X.flags.f_contiguous:
+        # numba (imported by descent.fitting.fused) costs a job start-up only where data are this large
+        from descent.fitting import fused
+
+        return float(fused.partial_sums(X, y, w64, float(b), workers=compute_threads())[-1]) / len(X)
     total = 0.0
     for start in range(0, len(X), chunk_rows):
         r = np.asarray(y[start : start + chunk_rows], dtype=np.float64) - (
@@ -135,6 +144,30 @@ def blocked_gradients(
     return loss, scale * total[:k], scale * total[k]
 
 
+def fused_gradients(X: Any, y: Any, w: Any, b: Any, reduction: str, workers: int | None = None) -> tuple[Any, Any, Any]:
+    """:func:`hand_gradients` for a column-major CPU ``X`` (n, k) (``X.T`` contiguous): one sweep
+    of :func:`descent.fitting.fused.partial_sums` (residual and every sum per cache-sized block, in
+    ``X``'s dtype, block sums in float64) on ``workers`` threads (default
+    ``torch.get_num_threads()``). Same returns as :func:`hand_gradients`, in ``X``'s dtype, equal
+    to it within float rounding (summation order)."""
+    import torch
+
+    # numba (imported by descent.fitting.fused) costs a job start-up only where data are this large
+    from descent.fitting import fused
+
+    n, k = X.shape
+    sums = fused.partial_sums(
+        X.numpy(), y.numpy(), w.detach().numpy(), float(b), workers=int(workers or torch.get_num_threads())
+    )
+    scale = 2.0 / n if reduction == "mean" else 2.0
+    loss = sums[k + 1] / n if reduction == "mean" else sums[k + 1]
+    return (
+        torch.tensor(loss, dtype=X.dtype),
+        torch.from_numpy(scale * sums[:k]).to(X.dtype),
+        torch.tensor(scale * sums[k], dtype=X.dtype),
+    )
+
+
 def hand_gradients(X: Any, y: Any, w: Any, b: Any, reduction: str = "mean") -> tuple[Any, Any, Any]:
     """Loss and hand-derived gradients of the squared error (torch tensors in, tensors out).
 
@@ -142,12 +175,17 @@ def hand_gradients(X: Any, y: Any, w: Any, b: Any, reduction: str = "mean") -> t
     ``reduction='sum'``). Returns ``(loss, grad_w (k,), grad_b ())``.
 
     From :data:`BLOCK_MIN_ROWS` rows on (contiguous CPU tensors without autograd) the work is
-    done by :func:`blocked_gradients`, which reads ``X`` once per call instead of twice; the
-    results agree within float rounding. Smaller inputs take the plain two-product path.
+    done in one read of ``X`` per call instead of two: by :func:`fused_gradients` for a
+    column-major ``X`` (the layout ``descent.io.load_dataset`` gives large data), else by
+    :func:`blocked_gradients`; the results agree within float rounding (summation order).
+    Smaller inputs take the plain two-product path, so small fits' numbers stay bit for bit.
     """
     blocked = X.dim() == 2 and X.shape[0] >= BLOCK_MIN_ROWS and X.device.type == "cpu"
-    if blocked and X.is_contiguous() and y.is_contiguous() and not any(t.requires_grad for t in (X, y, w, b)):
-        return blocked_gradients(X, y, w, b, reduction)
+    if blocked and y.is_contiguous() and not any(t.requires_grad for t in (X, y, w, b)):
+        if X.T.is_contiguous():  # column-major (as large data are loaded): the fused pass
+            return fused_gradients(X, y, w, b, reduction)
+        if X.is_contiguous():
+            return blocked_gradients(X, y, w, b, reduction)
     r = y - (X @ w + b)
     scale = 2.0 / X.shape[0] if reduction == "mean" else 2.0
     loss = (r * r).mean() if reduction == "mean" else (r * r).sum()

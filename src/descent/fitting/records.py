@@ -6,11 +6,12 @@ Shapes: ``X`` (n, k), ``y`` (n,); weights (k,) and bias in original units.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from descent.fitting import objective
 from descent.fitting.closed_form import array_chunks
 from descent.fitting.common import FitError, FitOutcome, require_no_bias, set_threads
 from descent.fitting.convergence import annotate_convergence, check_convergence
@@ -31,7 +32,7 @@ from descent.fitting.scaling import Standardization, outcome_in_original_units, 
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import gradient_pass, parquet_chunks, shuffled_row_groups
 from descent.fitting.streamed import fit_streaming
-from descent.io import DataFiles, data_files, describe_files, load_dataset, read_json
+from descent.io import DataFiles, LoadedDataset, data_files, describe_files, load_dataset, read_json
 
 
 def fit(
@@ -277,13 +278,15 @@ def fit_files(
     partials: Sequence[str] = (),
     mpi: str | None = None,
     cpus_per_task: int | None = None,
+    data: LoadedDataset | None = None,
 ) -> tuple[dict[str, Any], Any]:
-    """Load a dataset (checked against ``mem_mb``) and fit it with ``threads`` threads — or,
-    with ``stream`` (the data exceed ``memory_budget_mb``), fit it from disk chunk by chunk;
-    errors name the file. ``partials``: a sharded dataset's per-shard statistics (a closed form
-    that reduces them, ``Method.reduces_partials``). ``mpi``: the fit rule's launcher of a
-    data-parallel fit's ranks (``srun``, used inside a SLURM allocation, giving each rank
-    ``cpus_per_task`` CPUs; else local processes), which read their rows from ``parquet`` themselves. Returns what :func:`fit_record` returns."""
+    """Load a dataset (checked against ``mem_mb``; or take ``data``, loaded already) and fit it
+    with ``threads`` threads — or, with ``stream`` (the data exceed ``memory_budget_mb``), fit it
+    from disk chunk by chunk; errors name the file. ``partials``: a sharded dataset's per-shard
+    statistics (a closed form that reduces them, ``Method.reduces_partials``). ``mpi``: the fit
+    rule's launcher of a data-parallel fit's ranks (``srun``, used inside a SLURM allocation,
+    giving each rank ``cpus_per_task`` CPUs; else local processes), which read their rows from
+    ``parquet`` themselves. Returns what :func:`fit_record` returns."""
     if settings["device"] == "cuda" and not cuda_available():
         return skipped_record(read_json(meta_path), job, settings, "CUDA not available on this machine"), None
     if threads is not None:
@@ -299,7 +302,8 @@ def fit_files(
                 parquet, meta, job, typed, init, predict_at, accuracy_targets, reduced, launcher
             )
         else:
-            data = load_dataset(parquet, meta_path, mem_mb)
+            if data is None:
+                data = load_table(parquet, meta_path, mem_mb)
             ranks = RankLaunch([str(f) for f in data_files(parquet)], str(data.meta["target"]), launcher)
             record, history = fit_record(
                 data.X, data.y, data.meta, job, settings, init, predict_at, accuracy_targets, reduced, ranks
@@ -309,3 +313,49 @@ def fit_files(
         return record, history
     except FitError as exc:
         raise FitError(f"{describe_files(parquet)}: {exc}") from exc
+
+
+def load_table(parquet: DataFiles, meta_path: str, mem_mb: float | None = None) -> LoadedDataset:
+    """A dataset as the fits take it (:func:`descent.io.load_dataset`): large tables (from
+    ``objective.BLOCK_MIN_ROWS`` rows) column-major, which the fused gradient pass reads in place;
+    smaller ones row-major, as before, so their fits' numbers stay bit for bit."""
+    return load_dataset(parquet, meta_path, mem_mb, column_major_rows=objective.BLOCK_MIN_ROWS)
+
+
+def fit_group_files(
+    parquet: DataFiles,
+    meta_path: str,
+    fits: Sequence[dict[str, Any]],
+    predict_at: list[list[float]],
+    mem_mb: float | None = None,
+    threads: int | None = None,
+    accuracy_targets: Sequence[float] = (),
+    stream: bool = False,
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any]]:
+    """:func:`fit_files` for several fits of one dataset (a job of several fits, ``fits.jobs``),
+    one after another, the data loaded once (when first needed; never when streamed or every fit
+    is skipped). ``fits``: one dict per fit with ``job``, ``settings`` and ``init``
+    (:meth:`descent.plan.Plan.group_params`). Yields ``(fit, record, history)`` as each finishes,
+    so the caller writes each result before the next fit starts."""
+    data: LoadedDataset | None = None
+    for entry in fits:
+        cuda_skip = entry["settings"]["device"] == "cuda" and not cuda_available()
+        if data is None and not stream and not cuda_skip:
+            try:
+                data = load_table(parquet, meta_path, mem_mb)
+            except FitError as exc:
+                raise FitError(f"{describe_files(parquet)}: {exc}") from exc
+        record, history = fit_files(
+            parquet,
+            meta_path,
+            dict(entry["job"]),
+            entry["settings"],
+            entry["init"],
+            predict_at,
+            mem_mb,
+            threads,
+            accuracy_targets=accuracy_targets if entry["init"] is not None else (),
+            stream=stream,
+            data=data,
+        )
+        yield entry, record, history

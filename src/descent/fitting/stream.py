@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from descent.fitting.closed_form import Chunks, blocks, float64_block
-from descent.fitting.common import FitError
+from descent.fitting.closed_form import Chunks, blocks
+from descent.fitting.common import FitError, compute_threads
 from descent.fitting.scaling import Standardization
 from descent.io import DataError, DataFiles, LoadedDataset, data_files, read_json
 from descent.moments import Moments, block_moments, merge_all
@@ -226,17 +226,23 @@ def gradient_pass(
     chunks: Chunks, w: np.ndarray, b: float, stats: Standardization | None
 ) -> tuple[float, np.ndarray, float, int]:
     """Mean loss, ``∂w`` ((k,)) and ``∂b`` of the squared error at ``(w, b)`` (fitted space),
-    accumulated over one pass of ``chunks`` in float64: ``-2/n·Xᵀr``, ``-2/n·Σr``."""
-    total, gw, gb, n = 0.0, np.zeros(len(w)), 0.0, 0
-    k = len(w)
-    for X, y in blocks(chunks):
-        block = float64_block(X, y, stats)  # (m, k+2) column-major, in cache
-        r = block[:, k + 1] - (block[:, :k] @ w + b)
-        total += float(r @ r)
-        gw -= 2.0 * (block[:, :k].T @ r)
-        gb -= 2.0 * float(r.sum())
-        n += len(r)
-    return total / n, gw / n, gb / n, n
+    accumulated over one pass of ``chunks`` in float64: ``-2/n·Xᵀr``, ``-2/n·Σr``.
+
+    Each chunk is read once by the fused pass (:func:`descent.fitting.fused.partial_sums`:
+    widened, standardized when ``stats``, residual and sums per cache-sized block) on
+    :func:`descent.fitting.common.compute_threads` threads."""
+    # numba (imported by descent.fitting.fused) only where data are streamed: large by definition
+    from descent.fitting import fused
+
+    w64 = np.asarray(w, dtype=np.float64)
+    sums, n, workers = np.zeros(len(w64) + 2), 0, compute_threads()
+    for X, y in chunks:
+        sums += fused.partial_sums(X, y, w64, float(b), stats, workers)
+        n += len(X)
+    if n == 0:
+        raise FitError("no rows in the data")
+    k = len(w64)
+    return float(sums[k + 1]) / n, 2.0 * sums[:k] / n, 2.0 * float(sums[k]) / n, n
 
 
 def parquet_rows(

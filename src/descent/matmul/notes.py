@@ -89,6 +89,13 @@ def _load_notes(backend: str, measured: list[dict[str, Any]], facts: dict[str, A
         )
     spec = backends.get(backend)
     used = {r["threads"] for r in measured}
+    usable = facts.get("cpu", {}).get("usable_cpus") or 0
+    if spec.device == "cpu" and spec.naive and used and max(used) < usable:
+        notes.append(
+            f"{backend}: a Python loop on one thread, timed on one core while other jobs ran on the other "
+            f"{usable - max(used)} (the rule's threads: 1); NumPy and torch were timed holding every core, "
+            "nothing beside them"
+        )
     if (
         spec.device == "cpu"
         and not spec.naive

@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from descent.fitting import objective
+from descent.fitting.common import kept_layout
 from descent.fitting.iterative import updater
 from descent.fitting.registry import get_method
 from descent.timing import time_callable
 
 #: Passes over ``X`` one full-batch iteration makes, by implementation (see :func:`iteration_passes`).
-PASSES: dict[str, int] = {"blocked": 1, "two_products": 2, "autograd": 2}
+PASSES: dict[str, int] = {"fused": 1, "blocked": 1, "two_products": 2, "autograd": 2}
 
 
 def gbps(n_bytes: float, seconds: float) -> float:
@@ -106,15 +107,17 @@ def synthetic_regression(
     return X, y, weights, bias
 
 
-def iteration_passes(method: str, n: int, uses_blocks: bool) -> tuple[str, int]:
+def iteration_passes(method: str, n: int, uses_blocks: bool, column_major: bool = False) -> tuple[str, int]:
     """Which implementation one full-batch iteration of ``method`` runs, and its passes over X.
 
-    ``manual_gd`` reads X once when :func:`descent.fitting.objective.hand_gradients` takes its blocked path
-    (``uses_blocks``), else twice (``X·w``, then ``Xᵀr``); ``autograd`` and ``nn_linear`` read it
-    twice (forward product, then the backward product for the weight gradient).
+    ``manual_gd`` reads X once when :func:`descent.fitting.objective.hand_gradients` takes one of
+    its one-pass paths (``uses_blocks``): the fused kernel for a ``column_major`` X (the layout the
+    fits load large data in), else the torch blocks; else twice (``X·w``, then ``Xᵀr``);
+    ``autograd`` and ``nn_linear`` read it twice (forward product, then the backward product for
+    the weight gradient).
     """
     if method == "manual_gd":
-        name = "blocked" if uses_blocks else "two_products"
+        name = ("fused" if column_major else "blocked") if uses_blocks else "two_products"
     elif method in ("autograd", "nn_linear"):
         name = "autograd"
     else:
@@ -143,7 +146,8 @@ def gradient_iteration(
 ) -> dict[str, Any]:
     """Seconds of one full-batch iteration (loss, gradients, update) of ``method``'s engine.
 
-    ``X`` (n, k), ``y`` (n,) are shared with torch without copies; the engine (from
+    ``X`` (n, k), ``y`` (n,) are shared with torch without copies (a column-major ``X`` takes the
+    fused pass, a row-major one the torch blocks, as in the fit loop); the engine (from
     :func:`descent.fitting.registry.get_method`) starts at ``w = 0, b = 0`` with step 0, so every timed call does the
     same work. Returns the implementation, passes, bytes and bandwidths
     (:func:`iteration_bandwidth`, from the median call) and the timings.
@@ -154,13 +158,14 @@ def gradient_iteration(
     torch.set_num_threads(int(threads))
     try:
         n, k = X.shape
-        Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))
+        # as the fit loop holds it: a column-major X stays so (descent.fitting.common.kept_layout)
+        Xt, yt = torch.from_numpy(kept_layout(X, X.dtype)), torch.from_numpy(np.ascontiguousarray(y))
         spec = get_method(method)
         assert spec.engine is not None, f"{method} is not an iterative method"
         defaults = {name: option.default for name, option in spec.options.items()}
         engine = spec.engine(torch.zeros(k, dtype=Xt.dtype), torch.zeros((), dtype=Xt.dtype), 0.0, "mean", defaults, 0)
         uses_blocks = method == "manual_gd" and n >= objective.BLOCK_MIN_ROWS
-        implementation, passes = iteration_passes(method, n, uses_blocks)
+        implementation, passes = iteration_passes(method, n, uses_blocks, bool(Xt.T.is_contiguous()) and k > 1)
         step = updater(engine, spec)
         timing = time_callable(lambda: step(Xt, yt), warmup=warmup, repeats=repeats).summary()
         return {

@@ -20,6 +20,8 @@ IMPORT_PROFILES: dict[str, str] = {
     "numpy": "import numpy",
     "snakemake_script": "import snakemake.script",
     "fit_job": "import descent.fitting.records, descent.io, torch, pandas, pyarrow",
+    # a fit of large data (from 2^20 rows) also imports numba and loads the fused pass's cached kernels
+    "large_fit_job": "import descent.fitting.records, descent.io, torch, pandas, pyarrow, descent.fitting.fused",
     "sklearn_job": "import descent.fitting.records, descent.io, pandas, pyarrow, sklearn.linear_model",
     "figure_job": "import descent.io, pandas, pyarrow, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot",
     "all": "import numpy, torch, sklearn.linear_model, pandas, pyarrow",
@@ -73,6 +75,22 @@ def benchmark_seconds(benchmarks_dir: str | os.PathLike[str]) -> dict[str, Any]:
         stage = rel.split(os.sep)[0] if os.sep in rel else "."
         stages[stage] = stages.get(stage, 0.0) + seconds
     return {"jobs": len(per_file), "seconds": float(sum(per_file.values())), "by_stage": stages, "by_file": per_file}
+
+
+def fit_job_benchmarks(by_file: dict[str, float]) -> tuple[int, float]:
+    """The fit jobs among a run's benchmark TSVs (``by_file`` of :func:`benchmark_seconds`: path
+    under ``results/benchmarks`` → seconds): their number and seconds. A fit job's TSV is
+    ``fits/{dataset}/{scaling}.tsv`` (a job of several fits) or ``fits/{dataset}/{scaling}/{fit}.tsv``
+    (one fit); the summary, gradient checks and loss surfaces, also under ``fits/``, are not fits."""
+    found = [
+        seconds
+        for rel, seconds in by_file.items()
+        if rel.startswith(f"fits{os.sep}")
+        and not rel.startswith(f"fits{os.sep}gradient_check{os.sep}")
+        and rel != f"fits{os.sep}summary.tsv"
+        and Path(rel).name != "loss_surface.tsv"
+    ]
+    return len(found), float(sum(found))
 
 
 def fit_seconds(fits_dir: str | os.PathLike[str]) -> dict[str, Any]:

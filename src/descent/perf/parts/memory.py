@@ -101,7 +101,7 @@ def rows(mem: Result, results: Mapping[str, Result]) -> list[list[Any]]:
                 "memory",
                 "peak RSS / X bytes, workflow job path",
                 f"{mem['job']['ratio_to_x']:.2f}x",
-                f"{mem['job']['peak_rss_bytes'] / 2**20:.0f} MiB (parquet load + mse in float64)",
+                f"{mem['job']['peak_rss_bytes'] / 2**20:.0f} MiB (parquet read batch by batch into X, then the fit and its MSE)",
             ]
         )
     return table

@@ -1,4 +1,5 @@
-"""One full-batch gradient iteration of ``manual_gd`` (and its former two-product path),
+"""One full-batch gradient iteration of ``manual_gd`` (the fused pass on column-major X, and its
+former paths: torch blocks on row-major X, two products),
 ``autograd`` and ``nn_linear`` at 10⁷ × 10, float32 and float64: effective bandwidth against
 STREAM (``throughput.json``)."""
 
@@ -37,8 +38,17 @@ def run(args: Namespace, results: Mapping[str, Result]) -> Result:
         X, y, w_true, b_true = synthetic_regression(rows, k, dtype, seed=0)
         for method in ITERATIVE:
             log(f"  {method}")
+            if method == "manual_gd":  # column-major, as the fit jobs load data this large: the fused pass
+                columns = np.asfortranarray(X)
+                out["runs"].append(gradient_iteration(method, columns, y, threads, warmup=1, repeats=repeats))
+                del columns
+                log("  manual_gd, row-major X: torch blocks (before the fused pass)")
+                former = gradient_iteration(method, X, y, threads, warmup=1, repeats=repeats)
+                former["method"] = "manual_gd_row_major"
+                out["runs"].append(former)
+                continue
             out["runs"].append(gradient_iteration(method, X, y, threads, warmup=1, repeats=repeats))
-        # The former path of manual_gd (two products, n-sized temporaries), for before/after.
+        # The path of manual_gd before the blocks (two products, n-sized temporaries), for before/after.
         with objective.gradient_blocking(rows + 1):
             log("  manual_gd, two-product path (before)")
             former = gradient_iteration("manual_gd", X, y, threads, warmup=1, repeats=repeats)
@@ -54,10 +64,12 @@ def run(args: Namespace, results: Mapping[str, Result]) -> Result:
         ref = np.append((-2.0 / rows * (X64.T @ r)).numpy(), float(-2.0 / rows * r.sum()))
         del X64, y64, r
         blocked = objective.blocked_gradients(Xt, yt, w, b, "mean")
+        fused = objective.fused_gradients(torch.from_numpy(np.asfortranarray(X)), yt, w, b, "mean")
         r = yt - (Xt @ w + b)
         plain = (None, -2.0 / rows * (Xt.T @ r), -2.0 / rows * r.sum())
         out[f"gradient_error_{dtype}"] = {
             "point": "0.9 x true weights, true bias - 1",
+            "fused": closed_form_errors(np.append(fused[1].double().numpy(), float(fused[2])), ref),
             "blocked": closed_form_errors(np.append(blocked[1].double().numpy(), float(blocked[2])), ref),
             "two_products": closed_form_errors(np.append(plain[1].double().numpy(), float(plain[2])), ref),
         }
@@ -76,8 +88,8 @@ def rows(result: Result, results: Mapping[str, Result]) -> list[list[Any]]:
             "throughput",
             f"{run['method']} {run['dtype']}",
             f"{run['timings']['seconds_median'] * 1e3:.1f} ms/iter",
-            f"{run['effective_gbps']:.2f} GB/s eff. ({run['effective_gbps'] / _stream(results):.0%} of STREAM), "
-            f"{run['implementation']}, {run['passes_over_x']} pass(es), {run['bytes_x_min'] / 1e6:.0f} MB of X",
+            f"{run['effective_gbps']:.2f} GB/s eff. ({run['effective_gbps'] / _stream(results):.0%} of STREAM; "
+            f"fastest call {run['effective_gbps_best'] / _stream(results):.0%}), {run['implementation']}, {run['passes_over_x']} pass(es), {run['bytes_x_min'] / 1e6:.0f} MB of X",
         ]
         for run in result["runs"]
     ]
@@ -85,10 +97,12 @@ def rows(result: Result, results: Mapping[str, Result]) -> list[list[Any]]:
 
 def targets(result: Result, results: Mapping[str, Result]) -> list[dict[str, Any]]:
     return [
+        # Both from their fastest call, as STREAM reports its bandwidth (the median's ratio is in
+        # the row above: on a loaded machine it is the lower).
         target(
-            f"manual_gd {run['dtype']} effective bandwidth / STREAM",
-            run["effective_gbps"] / _stream(results),
-            0.5,
+            f"manual_gd {run['dtype']} effective bandwidth / STREAM (fastest calls)",
+            run["effective_gbps_best"] / _stream(results),
+            0.8,
             "min",
         )
         for run in result["runs"]
