@@ -418,6 +418,7 @@ PART_NAMES = [
     "memory",
     "matmul",
     "out_of_core",
+    "scaling",
     "nist",
 ]
 

@@ -85,7 +85,12 @@ def _run_script(tmp_path: Path, datasets: dict[str, dict], mem_mb: int | None, o
             histories=[],
         ),
         output=SimpleNamespace(**{o: str(outdir / f"{o}.parquet") for o in outputs}),
-        params=SimpleNamespace(history_keys=[], scalings=SCALINGS, accuracy_targets=[1e-3]),
+        params=SimpleNamespace(
+            history_keys=[],
+            scalings=SCALINGS,
+            accuracy_targets=[1e-3],
+            data_files={name: parquet for name, (parquet, _) in paths.items()},
+        ),
         resources={} if mem_mb is None else {"mem_mb": mem_mb},
     )
     runpy.run_path(str(ROOT / "scripts/fit_summary.py"), init_globals={"snakemake": snakemake})
