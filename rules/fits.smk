@@ -175,17 +175,8 @@ rule fit_summary:
 # no wildcards, over those for the same files. Data-parallel, CUDA and plugin fits, and fits of
 # data large enough for every core or streamed, stay jobs of their own (descent.plan.Plan.alone),
 # as does every fit with fits.jobs: per_fit (a cluster spreads them).
-
-
-def group_threads(dataset):
-    """A group's threads, evaluated again once its inputs exist, as the per-fit rules' are."""
-    return lambda wildcards: PLAN.fit_threads(dataset, workflow.cores)
-
-
-def group_streams(dataset):
-    """Whether a group's fits stream their data, evaluated when the job runs."""
-    return lambda wildcards: PLAN.streams(dataset)
-
+# A group's threads and streaming are evaluated when its job runs, as the per-fit rules' are
+# (`dataset=...` binds the loop's dataset; Snakemake passes only `wildcards`).
 
 for (group_dataset, group_scaling), group_jobs in PLAN.groups().items():
 
@@ -205,7 +196,7 @@ for (group_dataset, group_scaling), group_jobs in PLAN.groups().items():
             f"results/logs/fits/{group_dataset}/{group_scaling}.log",
         benchmark:
             f"results/benchmarks/fits/{group_dataset}/{group_scaling}.tsv"
-        threads: group_threads(group_dataset)
+        threads: lambda wildcards, dataset=group_dataset: PLAN.fit_threads(dataset, workflow.cores)
         resources:
             mem_mb=mem_mb("fit", f"fit_{group_dataset}_{group_scaling}", group_dataset),
             runtime=30 * len(group_jobs),
@@ -214,6 +205,6 @@ for (group_dataset, group_scaling), group_jobs in PLAN.groups().items():
             fits=PLAN.group_params(group_jobs),
             predict=config["fits"]["predict"].get(group_dataset, []),
             accuracy_targets=config["fits"]["accuracy_targets"],
-            stream=group_streams(group_dataset),
+            stream=lambda wildcards, dataset=group_dataset: PLAN.streams(dataset),
         script:
             "../scripts/fit_group.py"
