@@ -28,7 +28,10 @@ UNREACHED_ON_TEST_RUN = {
     ("class-paris.j2", "lstsq_question"): "the .test config fits no lstsq_lesson",
     ("class-paris.j2", "lstsq_answer"): "the .test config fits no lstsq_lesson",
     **{
-        ("beyond-scale.j2", block): "the .test config has no sharded dataset or data-parallel fit (tests/test_shards.py)"
+        (
+            "beyond-scale.j2",
+            block,
+        ): "the .test config has no sharded dataset or data-parallel fit (tests/test_shards.py)"
         for block in ("title", "text", "sharded", "parallel", "reduced")
     },
 }
