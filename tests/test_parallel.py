@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from descent.config.fits import default_fit_settings
-from descent.fitting.collective import shard_bounds
 from descent.fitting.common import FitError
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.parallel import fit_data_parallel
 from descent.fitting.registry import use_plugins
+from descent.moments import contiguous_part
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["loss", "grad_norm", "w0", "w1", "w2", "b"]
@@ -53,7 +53,7 @@ def test_the_trajectory_is_the_single_process_one(data, method, processes, chang
 
 def test_shards_cover_the_rows_once_and_differ_by_at_most_one():
     for n, size in [(10, 3), (1001, 2), (7, 7), (5, 1)]:
-        bounds = [shard_bounds(n, size, r) for r in range(size)]
+        bounds = [contiguous_part(n, size, r) for r in range(size)]
         assert bounds[0][0] == 0 and bounds[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
         assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1

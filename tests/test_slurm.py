@@ -191,14 +191,21 @@ def slurm_run(slurm_cluster, tmp_path_factory, workflow_config) -> SlurmRun:
     targets = choose_targets(outputs)
     workdir = tmp_path_factory.mktemp("slurm")
     profile = user_profile(slurm_cluster, tmp_path_factory.mktemp("profile") / "slurm")
-    # As a user runs it (no --cores: the profile sets it), not through run_snakemake.
+    return run_through_profile(workdir, workflow_config, profile, targets, set(outputs.values()))
+
+
+def run_through_profile(
+    workdir: Path, configfile: Path, profile: Path, targets: list[str], rules_in_workflow: set[str]
+) -> SlurmRun:
+    """``targets`` run through the SLURM ``profile`` as a user runs them (no --cores: the profile
+    sets it), not through run_snakemake; what Snakemake and SLURM say about the jobs."""
     cmd = [
         str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")),
         "-s",
         str(ROOT / "Snakefile"),
         "--directory",
         str(workdir),
-        f"--configfile={workflow_config}",
+        f"--configfile={configfile}",
         "--workflow-profile",
         str(profile),
         *targets,
@@ -214,7 +221,7 @@ def slurm_run(slurm_cluster, tmp_path_factory, workflow_config) -> SlurmRun:
         submitted=submitted,
         jobs=scheduled_jobs(log),
         slurm={s: slurm_job(s) for s in submitted.values()},
-        rules_in_workflow=set(outputs.values()),
+        rules_in_workflow=rules_in_workflow,
     )
 
 
@@ -365,30 +372,7 @@ def sharded_slurm_run(slurm_cluster, tmp_path_factory):
     run_snakemake(local, *SHARDED_TARGETS, configfile=config)
     workdir = tmp_path_factory.mktemp("sharded-slurm")
     profile = user_profile(slurm_cluster, tmp_path_factory.mktemp("sharded-profile") / "slurm")
-    cmd = [
-        str(SNAKEMAKE if SNAKEMAKE.exists() else shutil.which("snakemake")),
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        f"--configfile={config}",
-        "--workflow-profile",
-        str(profile),
-        *SHARDED_TARGETS,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=snakemake_env(), timeout=600)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log
-    submitted = {int(j): s for j, s in SUBMITTED.findall(log)}
-    return local, SlurmRun(
-        workdir=workdir,
-        targets=SHARDED_TARGETS,
-        log=log,
-        submitted=submitted,
-        jobs=scheduled_jobs(log),
-        slurm={s: slurm_job(s) for s in submitted.values()},
-        rules_in_workflow=set(),
-    )
+    return local, run_through_profile(workdir, config, profile, SHARDED_TARGETS, set())
 
 
 def test_a_sharded_closed_form_and_a_data_parallel_fit_run_through_slurm_as_locally(sharded_slurm_run):

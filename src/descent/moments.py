@@ -1,5 +1,7 @@
-"""Column means and centred sums of squares of a table read in parts (row blocks, shards), merged
-exactly as one pass would give them up to rounding: Chan, Golub and LeVeque's pairwise update.
+"""A table read in parts (row blocks, shards, a data-parallel fit's processes): how its rows are
+cut into contiguous parts (:func:`contiguous_part`), and its column means and centred sums of
+squares merged exactly as one pass would give them up to rounding (Chan, Golub and LeVeque's
+pairwise update).
 
 Light (NumPy only): the dataset jobs, the streamed fits and the map-reduce closed form share it.
 """
@@ -11,6 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+
+def contiguous_part(n: int, parts: int, index: int) -> tuple[int, int]:
+    """Rows ``[start, stop)`` of part ``index`` of ``n`` rows cut into ``parts`` contiguous parts,
+    sizes differing by at most one (the larger first).
+
+    >>> [contiguous_part(10, 3, i) for i in range(3)]
+    [(0, 4), (4, 7), (7, 10)]
+    """
+    base, extra = divmod(n, parts)
+    start = index * base + min(index, extra)
+    return start, start + base + (1 if index < extra else 0)
 
 
 @dataclass(frozen=True)

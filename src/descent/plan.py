@@ -90,12 +90,14 @@ class Plan:
         spec = self.spec(dataset)
         return [spec["path"]] if spec["kind"] == "file" and not self.sharded(dataset) else []
 
+    @functools.cache  # noqa: B019 (one plan per Snakemake process; input functions ask per job)
     def sharded(self, dataset: str) -> bool:
         """Whether ``dataset`` is stored as shards (:mod:`descent.datasets.shards`)."""
         from descent.datasets.shards import is_sharded  # lists a kind: file folder; numpy only for generated kinds
 
         return is_sharded(self.spec(dataset))
 
+    @functools.cache  # noqa: B019 (as sharded(): a kind: file folder is listed once)
     def shards(self, dataset: str) -> list[str]:
         """The ``{shard}`` labels of a sharded dataset, in order (none for a one-file dataset)."""
         from descent.datasets.shards import shard_count, shard_label  # as in sharded()

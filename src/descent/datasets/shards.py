@@ -3,7 +3,7 @@ parquet files as the ``path`` of a ``kind: file`` dataset.
 
 Each shard is written by its own job (:func:`write_shard`): a generated shard draws its rows
 from its own seed, derived from the dataset's seed and the shard's number alone
-(:func:`shard_seed`), so the data are the same whatever runs the jobs, where and in which order;
+(:func:`shard_seed`; its rows :func:`descent.moments.contiguous_part` of the whole), so the data are the same whatever runs the jobs, where and in which order;
 a file shard is one of the folder's files, validated and copied like a one-file table. Each
 writes a sidecar with its rows, checksum and column moments; the dataset's sidecar
 (:func:`manifest`, ``results/datasets/{dataset}.json``) lists them in order, and every reader
@@ -23,7 +23,7 @@ from descent.datasets.files import file_metadata
 from descent.datasets.kinds import recipe
 from descent.datasets.write import write_generated
 from descent.io import DataError
-from descent.moments import Moments, block_moments, merge_all
+from descent.moments import Moments, block_moments, contiguous_part, merge_all
 
 
 def shard_count(spec: dict[str, Any]) -> int:
@@ -45,18 +45,6 @@ def shard_label(index: int) -> str:
     return f"{index:05d}"
 
 
-def shard_rows(n: int, shards: int, index: int) -> tuple[int, int]:
-    """Rows ``[start, stop)`` of shard ``index`` of ``shards`` of a generated dataset of ``n``
-    rows: contiguous, sizes differing by at most one.
-
-    >>> [shard_rows(10, 3, i) for i in range(3)]
-    [(0, 4), (4, 7), (7, 10)]
-    """
-    base, extra = divmod(n, shards)
-    start = index * base + min(index, extra)
-    return start, start + base + (1 if index < extra else 0)
-
-
 def shard_seed(seed: int, index: int) -> int:
     """The seed shard ``index`` draws from: NumPy's ``SeedSequence(seed, spawn_key=(index,))``
     (independent streams, the same as ``SeedSequence(seed).spawn(...)[index]``) as a 32-bit
@@ -68,7 +56,7 @@ def generated_shard_spec(spec: dict[str, Any], index: int) -> dict[str, Any]:
     """The one-file spec of shard ``index`` of a generated dataset: its rows, its seed, and the
     dataset's true weights (drawn once from the dataset's seed when the spec does not give them)."""
     shards = shard_count(spec)
-    start, stop = shard_rows(int(spec["n"]), shards, index)
+    start, stop = contiguous_part(int(spec["n"]), shards, index)
     weights = recipe(spec).true_weights
     resolved = {key: value for key, value in spec.items() if key != "shards"}
     return {**resolved, "n": stop - start, "seed": shard_seed(int(spec["seed"]), index), "true_weights": weights}

@@ -55,14 +55,3 @@ class Collective:
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64)).clone()
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.numpy()
-
-
-def shard_bounds(n: int, size: int, rank: int) -> tuple[int, int]:
-    """Rows ``[start, stop)`` of process ``rank`` of ``size``: contiguous, sizes differing by at most one.
-
-    >>> [shard_bounds(10, 3, r) for r in range(3)]
-    [(0, 4), (4, 7), (7, 10)]
-    """
-    base, extra = divmod(n, size)
-    start = rank * base + min(rank, extra)
-    return start, start + base + (1 if rank < extra else 0)

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from descent.fitting.closed_form import design_gram
-from descent.fitting.collective import Collective, shard_bounds
+from descent.fitting.collective import Collective
 from descent.fitting.common import FitError, FitOutcome, kept_layout, resolve_device, resolve_dtype, writable
 from descent.fitting.method import Method
 from descent.fitting.objective import hand_gradients, lipschitz_step
 from descent.fitting.registry import get_method
 from descent.fitting.settings import FitSettings
 from descent.fitting.theory import conditioning
+from descent.moments import contiguous_part
 
 #: One history row: iteration, loss (mean, fitted space), gradient norm (of the mean loss), w (k,),
 #: b, and the seconds the fit had spent when it reached these parameters.
@@ -210,7 +211,7 @@ def fit_iterative(
     parameters at that iteration.
 
     With a ``collective`` this process holds one shard of the rows (``X``, ``y``: rows
-    :func:`~descent.fitting.collective.shard_bounds` of the whole fit's) and every loss and
+    :func:`~descent.fitting.collective.contiguous_part` of the whole fit's) and every loss and
     gradient is the sum over shards divided by the whole fit's ``n``; a mini-batch is drawn from
     the same seeded permutation of the whole fit's rows by every process, each summing over the
     rows of it that it holds, divided by the batch's size: all processes take the same steps, and
@@ -238,7 +239,7 @@ def fit_iterative(
     n_total = n if collective is None else collective.n_total
     # This process's first row in the whole fit's numbering, and the rows the current update
     # averages over (the whole fit's, or the mini-batch's across every process).
-    offset = 0 if collective is None else shard_bounds(n_total, collective.size, collective.rank)[0]
+    offset = 0 if collective is None else contiguous_part(n_total, collective.size, collective.rank)[0]
     divisor = [float(n_total)]
 
     def summed(found: Gradient) -> Gradient:  # shard sums → the whole fit's loss and gradient, as reduced

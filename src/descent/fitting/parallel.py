@@ -38,13 +38,14 @@ from typing import Any
 import numpy as np
 
 from descent.fitting.closed_form import array_chunks, gram_of_chunks
-from descent.fitting.collective import Collective, shard_bounds
+from descent.fitting.collective import Collective
 from descent.fitting.common import FitError, FitOutcome
 from descent.fitting.iterative import data_parallel_problem, fit_iterative
 from descent.fitting.registry import get_method, methods, plugin_source, typed_settings, use_plugins
 from descent.fitting.scaling import Standardization, standardize
 from descent.fitting.settings import FitSettings
 from descent.fitting.stream import parquet_rows
+from descent.moments import contiguous_part
 
 
 def rank_and_size() -> tuple[int, int]:
@@ -70,35 +71,13 @@ class RankSource:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (floats written with ``repr``: they read back bit for bit)."""
-        s = self.stats
-        stats = (
-            None
-            if s is None
-            else {
-                "x_mean": s.x_mean.tolist(),
-                "x_std": s.x_std.tolist(),
-                "y_mean": s.y_mean,
-                "y_std": s.y_std,
-                "centered": s.centered,
-            }
-        )
+        stats = None if self.stats is None else self.stats.as_dict()
         return {"files": self.files, "features": self.features, "target": self.target, "n": self.n, "stats": stats}
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> RankSource:
         """The inverse of :meth:`as_dict`."""
-        s = data["stats"]
-        stats = (
-            None
-            if s is None
-            else Standardization(
-                np.asarray(s["x_mean"]),
-                np.asarray(s["x_std"]),
-                float(s["y_mean"]),
-                float(s["y_std"]),
-                bool(s["centered"]),
-            )
-        )
+        stats = Standardization.from_dict(data["stats"])
         return RankSource(list(data["files"]), list(data["features"]), str(data["target"]), int(data["n"]), stats)
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,10 +101,10 @@ def _rank_rows(folder: Path, job: dict[str, Any], rank: int, size: int) -> tuple
     """This rank's rows ``X`` (m, k), ``y`` (m,) of the prepared job, and the rows of the whole fit."""
     if job["source"] is None:  # arrays handed over in memory
         X, y = np.load(folder / "X.npy", mmap_mode="r"), np.load(folder / "y.npy", mmap_mode="r")
-        start, stop = shard_bounds(len(y), size, rank)
+        start, stop = contiguous_part(len(y), size, rank)
         return np.array(X[start:stop]), np.array(y[start:stop]), len(y)
     source = RankSource.from_dict(job["source"])
-    start, stop = shard_bounds(source.n, size, rank)
+    start, stop = contiguous_part(source.n, size, rank)
     X, y = source.rows(start, stop)
     return X, y, source.n
 
@@ -188,7 +167,7 @@ def fit_data_parallel(
 ) -> FitOutcome:
     """Full-batch descent of ``X`` (n, k), ``y`` (n,) (in memory, handed to the ranks as ``.npy``)
     from ``init`` by ``processes`` local processes, rank r holding rows
-    :func:`~descent.fitting.collective.shard_bounds` (n, P, r). Returns rank 0's outcome (every
+    :func:`~descent.fitting.collective.contiguous_part` (n, P, r). Returns rank 0's outcome (every
     rank took the same steps), with ``processes`` and each rank's rows in its extras. Raises
     :class:`FitError` naming the rank and its reason when one fails, or when the fit has not
     ended after ``timeout_s``."""
@@ -255,7 +234,7 @@ def check_processes(n: int, processes: int, settings: FitSettings) -> None:
 
 def _rows_extra(outcome: FitOutcome, n: int, processes: int) -> None:
     outcome.extra["processes"] = processes
-    outcome.extra["rows_per_process"] = [b - a for a, b in (shard_bounds(n, processes, r) for r in range(processes))]
+    outcome.extra["rows_per_process"] = [b - a for a, b in (contiguous_part(n, processes, r) for r in range(processes))]
 
 
 def _launch(

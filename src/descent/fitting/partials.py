@@ -38,22 +38,15 @@ class Partials:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (floats written with ``repr``: they read back bit for bit)."""
-        stats = None
-        if self.stats is not None:
-            s = self.stats
-            stats = {"x_mean": s.x_mean.tolist(), "x_std": s.x_std.tolist(), "y_mean": s.y_mean, "y_std": s.y_std}
+        stats = None if self.stats is None else self.stats.as_dict()
         return {"rows": self.rows, "gram": self.gram.tolist(), "r": self.r.tolist(), "stats": stats}
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Partials:
         """The inverse of :meth:`as_dict`."""
-        s = data["stats"]
-        stats = (
-            None
-            if s is None
-            else Standardization(np.asarray(s["x_mean"]), np.asarray(s["x_std"]), float(s["y_mean"]), float(s["y_std"]))
+        return Partials(
+            int(data["rows"]), np.asarray(data["gram"]), np.asarray(data["r"]), Standardization.from_dict(data["stats"])
         )
-        return Partials(int(data["rows"]), np.asarray(data["gram"]), np.asarray(data["r"]), stats)
 
 
 def shard_partials(chunks: Callable[[], Chunks], k: int, stats: Standardization | None) -> Partials:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,30 @@ class Standardization:
     y_mean: float
     y_std: float
     centered: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (floats written with ``repr``: they read back bit for bit), for another
+        process (a data-parallel rank) or job (a shard's partial statistics)."""
+        return {
+            "x_mean": self.x_mean.tolist(),
+            "x_std": self.x_std.tolist(),
+            "y_mean": self.y_mean,
+            "y_std": self.y_std,
+            "centered": self.centered,
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any] | None) -> Standardization | None:
+        """The inverse of :meth:`as_dict` (None for None: a raw fit)."""
+        if data is None:
+            return None
+        return Standardization(
+            np.asarray(data["x_mean"], dtype=np.float64),
+            np.asarray(data["x_std"], dtype=np.float64),
+            float(data["y_mean"]),
+            float(data["y_std"]),
+            bool(data.get("centered", True)),
+        )
 
 
 def standardization_stats(

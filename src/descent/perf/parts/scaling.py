@@ -23,11 +23,11 @@ from threadpoolctl import threadpool_limits
 
 from descent.fitting import stream
 from descent.fitting.closed_form import gram_of_chunks, qr_of_chunks
-from descent.fitting.collective import shard_bounds
 from descent.fitting.iterative import fit_iterative
 from descent.fitting.parallel import RankSource, fit_data_parallel_files
 from descent.fitting.partials import reduce_partials, shard_partials
 from descent.fitting.scaling import standardize
+from descent.moments import contiguous_part
 from descent.perf.part import Flag, Part, Result, fit_settings, log
 
 
@@ -50,7 +50,7 @@ def _write_shards(path: Path, features: list[str], count: int, rows: int, folder
 
     files = []
     for shard in range(count):
-        start, stop = shard_bounds(rows, count, shard)
+        start, stop = contiguous_part(rows, count, shard)
         X, y = stream.parquet_rows(path, features, "y", start, stop)
         file = folder / f"shard-{shard:05d}.parquet"
         frame = pd.DataFrame(X, columns=features)
