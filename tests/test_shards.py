@@ -207,10 +207,13 @@ def sharded_run(tmp_path_factory):
             "whole": {"kind": "file", "path": "whole.parquet", "target": "t"},
         },
         "fits": {
-            "methods": ["lstsq", "sklearn", "manual_gd", "nesterov_gd"],
-            "overrides": [{"method": ["manual_gd", "nesterov_gd"], "set": schedule}],
+            "methods": ["lstsq", "sklearn", "manual_gd", "momentum_gd", "nesterov_gd"],
+            "overrides": [{"method": ["manual_gd", "momentum_gd", "nesterov_gd"], "set": schedule}],
             "variants": {
                 "lstsq_qr": {"method": "lstsq", "settings": {"lstsq_solver": "qr"}},
+                "lstsq_normal": {"method": "lstsq", "settings": {"lstsq_solver": "normal_equations"}},
+                "lstsq_torch": {"method": "lstsq", "settings": {"lstsq_solver": "torch"}},
+                "momentum_dp": {"method": "momentum_gd", "settings": {**schedule, "processes": 2}},
                 "manual_gd_dp": {"method": "manual_gd", "settings": {**schedule, "processes": 2}},
                 "nesterov_dp": {"method": "nesterov_gd", "settings": {**schedule, "processes": 3}},
             },
@@ -229,7 +232,9 @@ def _fit(work: Path, dataset: str, scaling: str, method: str) -> dict:
 @pytest.mark.workflow
 @pytest.mark.parametrize("scaling", ["raw", "standardized"])
 def test_a_folder_fits_as_its_one_file_table_with_every_method(sharded_run, scaling):
-    for method in ["lstsq", "lstsq_qr", "sklearn", "manual_gd", "nesterov_gd", "manual_gd_dp", "nesterov_dp"]:
+    methods = ["lstsq", "lstsq_qr", "lstsq_normal", "lstsq_torch", "sklearn"]
+    methods += ["manual_gd", "momentum_gd", "nesterov_gd", "manual_gd_dp", "momentum_dp", "nesterov_dp"]
+    for method in methods:
         shards, one = _fit(sharded_run, "folder", scaling, method), _fit(sharded_run, "whole", scaling, method)
         assert shards["status"] == one["status"], method
         theta, reference = np.append(shards["weights"], shards["bias"]), np.append(one["weights"], one["bias"])
@@ -278,7 +283,7 @@ def test_the_report_shows_what_ran_beyond_one_machine(sharded_run):
     assert "folder: 900 rows in 3 parquet shards of 50 to 650 rows, one per file of its folder" in text
     table = re.search(r"data_parallel\.csv[^>]*>", page[start:])
     assert table is not None
-    for method in ("manual_gd_dp", "nesterov_dp"):
+    for method in ("manual_gd_dp", "momentum_dp", "nesterov_dp"):
         assert text.count(method) == 6  # 3 datasets x 2 scalings
     # the largest difference from the one-process twin quoted is the table's own largest
     quoted = float(re.search(r"differ by at most ([0-9.e+-]+)", text).group(1))
@@ -286,7 +291,7 @@ def test_the_report_shows_what_ran_beyond_one_machine(sharded_run):
         _fit(sharded_run, d, s, m)
         for d in ("generated", "folder", "whole")
         for s in ("raw", "standardized")
-        for m in ("manual_gd_dp", "nesterov_dp")
+        for m in ("manual_gd_dp", "momentum_dp", "nesterov_dp")
     ]
     twins = [_fit(sharded_run, f["dataset"], f["scaling"], f["base_method"]) for f in fits]
     largest = max(
@@ -294,4 +299,6 @@ def test_the_report_shows_what_ran_beyond_one_machine(sharded_run):
         / np.linalg.norm(np.append(t["weights"], t["bias"]))
         for f, t in zip(fits, twins)
     )
-    assert quoted == pytest.approx(largest, rel=0.05) and largest < 1e-12
+    # rounding: heavy-ball momentum with the optimal β carries its sums' other order furthest
+    # (3.4e-11 here after 300 steps); gradient descent and Nesterov stay near 1e-15
+    assert quoted == pytest.approx(largest, rel=0.05) and largest < 1e-10
